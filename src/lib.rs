@@ -2,5 +2,10 @@
 //! token2go: hands an authenticated user's OAuth access token to a web page, a JSON
 //! endpoint and the encrypted token redirect flow.
 
+pub mod config;
+pub mod echo;
 pub mod http;
 pub mod log;
+pub mod metrics;
+pub mod query;
+pub mod token;

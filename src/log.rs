@@ -29,19 +29,27 @@ fn format() -> LogFormat {
     }
 }
 
-/// Seconds since the epoch as RFC 3339 UTC with milliseconds.
+/// A point in time as RFC 3339 UTC, optionally with milliseconds.
 pub fn rfc3339(time: SystemTime, with_millis: bool) -> String {
     let since = time.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
-    let secs = since.as_secs() as i64;
+    let seconds = rfc3339_unix(since.as_secs() as i64);
+    if with_millis {
+        format!(
+            "{}.{:03}Z",
+            seconds.trim_end_matches('Z'),
+            since.subsec_millis()
+        )
+    } else {
+        seconds
+    }
+}
+
+/// Seconds since the epoch as RFC 3339 UTC (`1970-01-01T00:00:00Z`).
+pub fn rfc3339_unix(secs: i64) -> String {
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (y, m, d) = civil_from_days(days);
     let (hh, mm, ss) = (rem / 3600, rem % 3600 / 60, rem % 60);
-    if with_millis {
-        let ms = since.subsec_millis();
-        format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.{ms:03}Z")
-    } else {
-        format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z")
-    }
+    format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z")
 }
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (Howard Hinnant's algorithm).

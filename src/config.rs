@@ -1,0 +1,543 @@
+//! Configuration from `T2G_*` environment variables: the only reader of the environment.
+//!
+//! Parsing goes through a lookup function so tests feed literals instead of the real environment.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+
+use crate::log::LogFormat;
+
+/// Every variable the server reads: name, default shown in `--help`, meaning.
+pub const VARIABLES: &[(&str, &str, &str)] = &[
+    ("T2G_SERVER_PORT", "8080", "port to listen on (1-65535)"),
+    (
+        "T2G_SERVER_HOST",
+        "0.0.0.0",
+        "address to bind, e.g. ::, 127.0.0.1",
+    ),
+    (
+        "T2G_TOKEN_HEADER_NAMES",
+        DEFAULT_HEADER_NAMES,
+        "ordered header names to take the token from; replaces the default",
+    ),
+    (
+        "T2G_ADD_TOKEN_HEADER_NAMES",
+        "unset",
+        "header names appended after T2G_TOKEN_HEADER_NAMES",
+    ),
+    (
+        "T2G_FALLBACK_TOKEN",
+        "unset",
+        "token used when no header carries one",
+    ),
+    (
+        "T2G_UI_TARGET",
+        "unset",
+        "product name shown in the page title and description",
+    ),
+    ("T2G_UI_TITLE", "unset", "overrides the page title (text)"),
+    (
+        "T2G_UI_DESC1",
+        "unset",
+        "overrides the first description (text)",
+    ),
+    ("T2G_UI_DESC2", "unset", "extra description, trusted HTML"),
+    ("T2G_UI_MISC", "unset", "extra bottom section, trusted HTML"),
+    ("T2G_ECHO_ENABLED", "true", "false turns /echo off (404)"),
+    (
+        "T2G_MAX_CONNECTIONS",
+        "1024",
+        "concurrent connections (1-65536); more get 503",
+    ),
+    (
+        "T2G_LOG_FORMAT",
+        "text",
+        "access log format: text, json or off",
+    ),
+];
+
+pub const DEFAULT_HEADER_NAMES: &str =
+    "Access-Token,Authorization,Token,X-Auth-Request-Access-Token,X-Forwarded-Access-Token";
+
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+const MAX_MAX_CONNECTIONS: usize = 65_536;
+
+/// A value that must never be printed. No `Debug`, no `Display`.
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Secret {
+        Secret(value)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The page texts, as configured (escaping happens when rendering).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UiSettings {
+    pub target: Option<String>,
+    pub title: Option<String>,
+    pub desc1: Option<String>,
+    pub desc2_html: Option<String>,
+    pub misc_html: Option<String>,
+}
+
+/// The effective configuration. No `Debug`: it holds the fallback token.
+pub struct Config {
+    pub listen: SocketAddr,
+    /// Header names in lookup order: the configured list followed by the added names.
+    pub header_names: Vec<String>,
+    pub fallback_token: Option<Secret>,
+    pub ui: UiSettings,
+    pub echo_enabled: bool,
+    pub max_connections: usize,
+    pub log_format: LogFormat,
+}
+
+/// A configuration mistake: names the variable and what is allowed.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid {}: {}", self.variable, self.problem)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn invalid(variable: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        variable,
+        problem: problem.into(),
+    }
+}
+
+impl Config {
+    /// Reads the process environment. Values that are not UTF-8 are a config error.
+    pub fn from_env() -> Result<(Config, Vec<String>), ConfigError> {
+        let mut vars = Vec::new();
+        for (name, value) in std::env::vars_os() {
+            let Some(name) = name.to_str().map(str::to_owned) else {
+                continue;
+            };
+            if !name.starts_with("T2G_") {
+                continue;
+            }
+            match value.into_string() {
+                Ok(value) => vars.push((name, value)),
+                Err(_) => {
+                    let known = VARIABLES.iter().find(|(n, _, _)| *n == name);
+                    let variable = known.map_or("T2G_*", |(n, _, _)| n);
+                    return Err(invalid(variable, "value is not valid UTF-8"));
+                }
+            }
+        }
+        let lookup = |name: &str| vars.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+        let config = Config::from_lookup(lookup)?;
+        let warnings = unknown_variable_warnings(vars.iter().map(|(n, _)| n.as_str()));
+        Ok((config, warnings))
+    }
+
+    /// Parses the configuration from a lookup function; an empty value counts as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
+
+        let port = match get("T2G_SERVER_PORT") {
+            None => 8080,
+            Some(v) => parse_port(&v).ok_or_else(|| {
+                invalid(
+                    "T2G_SERVER_PORT",
+                    format!("{v:?} is not a port number 1-65535"),
+                )
+            })?,
+        };
+        let host: IpAddr = match get("T2G_SERVER_HOST") {
+            None => IpAddr::from([0, 0, 0, 0]),
+            Some(v) => parse_host(&v).ok_or_else(|| {
+                invalid(
+                    "T2G_SERVER_HOST",
+                    format!("{v:?} is not an IP address (e.g. 0.0.0.0, ::, 127.0.0.1)"),
+                )
+            })?,
+        };
+
+        let mut header_names = match get("T2G_TOKEN_HEADER_NAMES") {
+            None => parse_header_names("T2G_TOKEN_HEADER_NAMES", DEFAULT_HEADER_NAMES)?,
+            Some(v) => parse_header_names("T2G_TOKEN_HEADER_NAMES", &v)?,
+        };
+        if let Some(v) = get("T2G_ADD_TOKEN_HEADER_NAMES") {
+            header_names.extend(parse_header_names("T2G_ADD_TOKEN_HEADER_NAMES", &v)?);
+        }
+        if header_names.is_empty() {
+            return Err(invalid(
+                "T2G_TOKEN_HEADER_NAMES",
+                "no header name left after dropping empty entries",
+            ));
+        }
+
+        let echo_enabled = match get("T2G_ECHO_ENABLED") {
+            None => true,
+            Some(v) => parse_bool(&v).ok_or_else(|| {
+                invalid(
+                    "T2G_ECHO_ENABLED",
+                    format!("{v:?} is not a boolean (true or false)"),
+                )
+            })?,
+        };
+        let max_connections = match get("T2G_MAX_CONNECTIONS") {
+            None => DEFAULT_MAX_CONNECTIONS,
+            Some(v) => v
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=MAX_MAX_CONNECTIONS).contains(n))
+                .ok_or_else(|| {
+                    invalid(
+                        "T2G_MAX_CONNECTIONS",
+                        format!("{v:?} is not a number 1-{MAX_MAX_CONNECTIONS}"),
+                    )
+                })?,
+        };
+        let log_format = match get("T2G_LOG_FORMAT") {
+            None => LogFormat::Text,
+            Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+                "text" => LogFormat::Text,
+                "json" => LogFormat::Json,
+                "off" => LogFormat::Off,
+                _ => {
+                    return Err(invalid(
+                        "T2G_LOG_FORMAT",
+                        format!("{v:?} is not one of text, json, off"),
+                    ))
+                }
+            },
+        };
+
+        Ok(Config {
+            listen: SocketAddr::new(host, port),
+            header_names,
+            fallback_token: get("T2G_FALLBACK_TOKEN").map(Secret::new),
+            ui: UiSettings {
+                target: get("T2G_UI_TARGET"),
+                title: get("T2G_UI_TITLE"),
+                desc1: get("T2G_UI_DESC1"),
+                desc2_html: get("T2G_UI_DESC2"),
+                misc_html: get("T2G_UI_MISC"),
+            },
+            echo_enabled,
+            max_connections,
+            log_format,
+        })
+    }
+
+    /// The effective settings for the startup line; the fallback token only as set/unset.
+    pub fn summary(&self) -> String {
+        format!(
+            "token_headers={} fallback_token={} echo={} max_connections={} log_format={}",
+            self.header_names.join(","),
+            if self.fallback_token.is_some() {
+                "set"
+            } else {
+                "unset"
+            },
+            self.echo_enabled,
+            self.max_connections,
+            match self.log_format {
+                LogFormat::Text => "text",
+                LogFormat::Json => "json",
+                LogFormat::Off => "off",
+            },
+        )
+    }
+}
+
+fn parse_port(v: &str) -> Option<u16> {
+    let v = v.trim();
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    v.parse::<u16>().ok().filter(|p| *p != 0)
+}
+
+fn parse_host(v: &str) -> Option<IpAddr> {
+    let v = v.trim();
+    let v = v
+        .strip_prefix('[')
+        .and_then(|s| s.strip_suffix(']'))
+        .unwrap_or(v);
+    v.parse().ok()
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// Comma-separated, trimmed, empties dropped; each name must be an HTTP field name (RFC 9110 token).
+fn parse_header_names(variable: &'static str, v: &str) -> Result<Vec<String>, ConfigError> {
+    let mut names = Vec::new();
+    for name in v.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        if !name.bytes().all(is_tchar) {
+            return Err(invalid(
+                variable,
+                format!("{name:?} is not a valid header name"),
+            ));
+        }
+        names.push(name.to_string());
+    }
+    Ok(names)
+}
+
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// One warning per unknown `T2G_*` name, with the closest known name when one is near.
+pub fn unknown_variable_warnings<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
+    names
+        .filter(|n| n.starts_with("T2G_") && !VARIABLES.iter().any(|(known, _, _)| known == n))
+        .map(|n| match closest_variable(n) {
+            Some(known) => format!("unknown variable {n} ignored; did you mean {known}?"),
+            None => format!("unknown variable {n} ignored"),
+        })
+        .collect()
+}
+
+fn closest_variable(name: &str) -> Option<&'static str> {
+    VARIABLES
+        .iter()
+        .map(|(known, _, _)| (edit_distance(name, known), *known))
+        .filter(|(d, _)| *d <= 4)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, known)| known)
+}
+
+/// Levenshtein distance over bytes (names are ASCII).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut row = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = prev[j] + usize::from(!ca.eq_ignore_ascii_case(cb));
+            row[j + 1] = substitution.min(prev[j + 1] + 1).min(row[j] + 1);
+        }
+        prev = row;
+    }
+    prev[b.len()]
+}
+
+/// `--help` text, listing every variable with its default.
+pub fn usage() -> String {
+    let mut out = format!(
+        "token2go-server {}\n\
+         Hands the token a gateway put into a request header to a web page, a JSON endpoint\n\
+         and the encrypted token redirect flow.\n\n\
+         Usage: token2go-server [--help | --version]\n\n\
+         Configured only by environment variables (empty means unset):\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    for (name, default, meaning) in VARIABLES {
+        out.push_str(&format!(
+            "  {name:<30} {meaning}\n  {:<30} default: {default}\n",
+            ""
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn parse(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults() {
+        let c = parse(&[]).unwrap();
+        assert_eq!(c.listen, "0.0.0.0:8080".parse().unwrap());
+        assert_eq!(
+            c.header_names,
+            [
+                "Access-Token",
+                "Authorization",
+                "Token",
+                "X-Auth-Request-Access-Token",
+                "X-Forwarded-Access-Token"
+            ]
+        );
+        assert!(c.fallback_token.is_none());
+        assert!(c.echo_enabled);
+        assert_eq!(c.max_connections, 1024);
+        assert_eq!(c.log_format, LogFormat::Text);
+        assert_eq!(c.ui, UiSettings::default());
+    }
+
+    #[test]
+    fn empty_values_count_as_unset() {
+        let c = parse(&[
+            ("T2G_SERVER_PORT", ""),
+            ("T2G_FALLBACK_TOKEN", ""),
+            ("T2G_TOKEN_HEADER_NAMES", ""),
+            ("T2G_UI_TARGET", ""),
+        ])
+        .unwrap();
+        assert_eq!(c.listen.port(), 8080);
+        assert!(c.fallback_token.is_none());
+        assert_eq!(c.header_names.len(), 5);
+        assert_eq!(c.ui.target, None);
+    }
+
+    #[test]
+    fn hosts_and_ports() {
+        let c = parse(&[("T2G_SERVER_HOST", "::"), ("T2G_SERVER_PORT", "9000")]).unwrap();
+        assert_eq!(c.listen, "[::]:9000".parse().unwrap());
+        let c = parse(&[
+            ("T2G_SERVER_HOST", "127.0.0.1"),
+            ("T2G_SERVER_PORT", "65535"),
+        ])
+        .unwrap();
+        assert_eq!(c.listen, "127.0.0.1:65535".parse().unwrap());
+        let c = parse(&[("T2G_SERVER_HOST", "[::1]")]).unwrap();
+        assert_eq!(c.listen, "[::1]:8080".parse().unwrap());
+        for bad in ["abc", "70000", "0", "-1", "+80", "80 80", "8080x"] {
+            let e = parse(&[("T2G_SERVER_PORT", bad)]).err().unwrap();
+            assert_eq!(e.variable, "T2G_SERVER_PORT", "{bad}");
+            assert!(e.to_string().contains("1-65535"), "{e}");
+        }
+        let e = parse(&[("T2G_SERVER_HOST", "example.com")]).err().unwrap();
+        assert_eq!(e.variable, "T2G_SERVER_HOST");
+    }
+
+    #[test]
+    fn header_lists() {
+        let c = parse(&[
+            ("T2G_TOKEN_HEADER_NAMES", " X-One ,, x-two ,"),
+            ("T2G_ADD_TOKEN_HEADER_NAMES", "X-Three"),
+        ])
+        .unwrap();
+        assert_eq!(c.header_names, ["X-One", "x-two", "X-Three"]);
+        let c = parse(&[("T2G_ADD_TOKEN_HEADER_NAMES", "X-Extra")]).unwrap();
+        assert_eq!(c.header_names.last().unwrap(), "X-Extra");
+        assert_eq!(c.header_names.len(), 6);
+        let e = parse(&[("T2G_TOKEN_HEADER_NAMES", "X Bad")]).err().unwrap();
+        assert_eq!(e.variable, "T2G_TOKEN_HEADER_NAMES");
+        let e = parse(&[("T2G_TOKEN_HEADER_NAMES", " , ,")]).err().unwrap();
+        assert_eq!(e.variable, "T2G_TOKEN_HEADER_NAMES");
+        let e = parse(&[("T2G_ADD_TOKEN_HEADER_NAMES", "a:b")])
+            .err()
+            .unwrap();
+        assert_eq!(e.variable, "T2G_ADD_TOKEN_HEADER_NAMES");
+    }
+
+    #[test]
+    fn booleans_formats_and_limits() {
+        assert!(
+            !parse(&[("T2G_ECHO_ENABLED", "false")])
+                .unwrap()
+                .echo_enabled
+        );
+        assert!(
+            !parse(&[("T2G_ECHO_ENABLED", "FALSE")])
+                .unwrap()
+                .echo_enabled
+        );
+        assert!(parse(&[("T2G_ECHO_ENABLED", "true")]).unwrap().echo_enabled);
+        let e = parse(&[("T2G_ECHO_ENABLED", "maybe")]).err().unwrap();
+        assert_eq!(e.variable, "T2G_ECHO_ENABLED");
+        assert_eq!(
+            parse(&[("T2G_LOG_FORMAT", "json")]).unwrap().log_format,
+            LogFormat::Json
+        );
+        assert_eq!(
+            parse(&[("T2G_LOG_FORMAT", "off")]).unwrap().log_format,
+            LogFormat::Off
+        );
+        let e = parse(&[("T2G_LOG_FORMAT", "xml")]).err().unwrap();
+        assert!(e.to_string().contains("text, json, off"), "{e}");
+        assert_eq!(
+            parse(&[("T2G_MAX_CONNECTIONS", "5")])
+                .unwrap()
+                .max_connections,
+            5
+        );
+        for bad in ["0", "x", "100000"] {
+            let e = parse(&[("T2G_MAX_CONNECTIONS", bad)]).err().unwrap();
+            assert_eq!(e.variable, "T2G_MAX_CONNECTIONS");
+        }
+    }
+
+    #[test]
+    fn ui_texts_are_kept_verbatim() {
+        let c = parse(&[
+            ("T2G_UI_TARGET", "<b>Prod</b>"),
+            ("T2G_UI_MISC", "<p>x</p>"),
+        ])
+        .unwrap();
+        assert_eq!(c.ui.target.as_deref(), Some("<b>Prod</b>"));
+        assert_eq!(c.ui.misc_html.as_deref(), Some("<p>x</p>"));
+    }
+
+    #[test]
+    fn summary_hides_the_fallback_token() {
+        let c = parse(&[("T2G_FALLBACK_TOKEN", "canary-secret-123")]).unwrap();
+        let s = c.summary();
+        assert!(s.contains("fallback_token=set"));
+        assert!(!s.contains("canary-secret-123"));
+        assert_eq!(c.fallback_token.unwrap().expose(), "canary-secret-123");
+    }
+
+    #[test]
+    fn unknown_variables_get_a_suggestion() {
+        let w = unknown_variable_warnings(
+            [
+                "T2G_TOKEN_HEADER_NAME",
+                "T2G_SERVER_PORT",
+                "T2G_COMPLETELY_DIFFERENT_THING",
+                "PATH",
+            ]
+            .into_iter(),
+        );
+        assert_eq!(w.len(), 2);
+        assert!(
+            w[0].contains("did you mean T2G_TOKEN_HEADER_NAMES?"),
+            "{}",
+            w[0]
+        );
+        assert!(!w[1].contains("did you mean"), "{}", w[1]);
+        let w = unknown_variable_warnings(["T2G_SERVER_PROT"].into_iter());
+        assert!(w[0].contains("T2G_SERVER_PORT"));
+    }
+
+    #[test]
+    fn edit_distance_known_answers() {
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("same", "same"), 0);
+    }
+
+    #[test]
+    fn usage_lists_every_variable_with_default() {
+        let u = usage();
+        for (name, default, _) in VARIABLES {
+            assert!(u.contains(name) && u.contains(default), "{name}");
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! `/echo`: what the server received, to find out which header carries the token.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::http::Request;
+use crate::query;
+
+#[derive(Serialize)]
+struct Echo<'a> {
+    parameters: BTreeMap<String, Vec<String>>,
+    headers: BTreeMap<String, Vec<&'a str>>,
+    #[serde(rename = "remoteAddr")]
+    remote_addr: String,
+}
+
+/// The echo document; `?pretty` indents with two spaces.
+pub fn render(request: &Request) -> Vec<u8> {
+    let parameters_list = query::parse_lossy(&request.query);
+    let pretty = parameters_list.iter().any(|(name, _)| name == "pretty");
+    let mut parameters: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (name, value) in parameters_list {
+        parameters.entry(name).or_default().push(value);
+    }
+    let mut headers: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for (name, value) in &request.headers {
+        headers
+            .entry(canonical_header_name(name))
+            .or_default()
+            .push(value);
+    }
+    let echo = Echo {
+        parameters,
+        headers,
+        remote_addr: request.peer.to_string(),
+    };
+    let mut body = if pretty {
+        serde_json::to_vec_pretty(&echo)
+    } else {
+        serde_json::to_vec(&echo)
+    }
+    .unwrap_or_default();
+    body.push(b'\n');
+    body
+}
+
+/// `x-tutu` → `X-Tutu`, as Go's `CanonicalMIMEHeaderKey`; names with other characters than
+/// letters, digits and `-` stay as received.
+pub fn canonical_header_name(name: &str) -> String {
+    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        return name.to_string();
+    }
+    let mut upper = true;
+    name.chars()
+        .map(|c| {
+            let out = if upper {
+                c.to_ascii_uppercase()
+            } else {
+                c.to_ascii_lowercase()
+            };
+            upper = c == '-';
+            out
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::Method;
+
+    fn request(query: &str, headers: &[(&str, &str)]) -> Request {
+        Request {
+            method: Method::Get,
+            path: "/echo".into(),
+            query: query.into(),
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            peer: "[::1]:4242".parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn canonical_names() {
+        assert_eq!(canonical_header_name("x-tutu"), "X-Tutu");
+        assert_eq!(canonical_header_name("ACCEPT-encoding"), "Accept-Encoding");
+        assert_eq!(canonical_header_name("x_under"), "x_under");
+        assert_eq!(
+            canonical_header_name("www-authenticate"),
+            "Www-Authenticate"
+        );
+    }
+
+    #[test]
+    fn echo_document() {
+        let r = request(
+            "a=1&a=2&b=x+y%21",
+            &[("x-tutu", "v1"), ("X-TUTU", "v2"), ("host", "h")],
+        );
+        let v: serde_json::Value = serde_json::from_slice(&render(&r)).unwrap();
+        assert_eq!(v["parameters"]["a"], serde_json::json!(["1", "2"]));
+        assert_eq!(v["parameters"]["b"], serde_json::json!(["x y!"]));
+        assert_eq!(v["headers"]["X-Tutu"], serde_json::json!(["v1", "v2"]));
+        assert_eq!(v["headers"]["Host"], serde_json::json!(["h"]));
+        assert_eq!(v["remoteAddr"], "[::1]:4242");
+    }
+
+    #[test]
+    fn pretty_indents_with_two_spaces() {
+        let body = String::from_utf8(render(&request("pretty", &[]))).unwrap();
+        assert!(
+            body.starts_with("{\n  \"parameters\": {\n    \"pretty\": [\n"),
+            "{body}"
+        );
+        let compact = String::from_utf8(render(&request("", &[]))).unwrap();
+        assert_eq!(
+            compact,
+            "{\"parameters\":{},\"headers\":{},\"remoteAddr\":\"[::1]:4242\"}\n"
+        );
+    }
+}

@@ -1,0 +1,195 @@
+//! Prometheus metrics in the text exposition format (version 0.0.4).
+//!
+//! Labels come only from fixed sets (route names, status codes, rejection reasons): never a
+//! raw path, a header or a query value.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Upper bounds of the request-duration histogram, in seconds.
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+/// Why the redirect flow refused a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rejection {
+    Params,
+    Target,
+    Key,
+    NoToken,
+}
+
+impl Rejection {
+    const ALL: [Rejection; 4] = [
+        Rejection::Params,
+        Rejection::Target,
+        Rejection::Key,
+        Rejection::NoToken,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Rejection::Params => "params",
+            Rejection::Target => "target",
+            Rejection::Key => "key",
+            Rejection::NoToken => "no_token",
+        }
+    }
+}
+
+#[derive(Default)]
+struct Histogram {
+    buckets: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+#[derive(Default)]
+struct RequestStats {
+    by_status: BTreeMap<(&'static str, u16), u64>,
+    durations: BTreeMap<&'static str, Histogram>,
+}
+
+#[derive(Default)]
+pub struct Metrics {
+    requests: Mutex<RequestStats>,
+    tokens_served: Mutex<BTreeMap<&'static str, u64>>,
+    rejections: [AtomicU64; 4],
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        Metrics::default()
+    }
+
+    pub fn observe_request(&self, route: &'static str, status: u16, duration: Duration) {
+        let seconds = duration.as_secs_f64();
+        let mut stats = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+        *stats.by_status.entry((route, status)).or_insert(0) += 1;
+        let histogram = stats.durations.entry(route).or_default();
+        histogram.count += 1;
+        histogram.sum += seconds;
+        for (bucket, bound) in histogram.buckets.iter_mut().zip(BUCKETS) {
+            if seconds <= bound {
+                *bucket += 1;
+            }
+        }
+    }
+
+    pub fn token_served(&self, route: &'static str) {
+        let mut served = self.tokens_served.lock().unwrap_or_else(|e| e.into_inner());
+        *served.entry(route).or_insert(0) += 1;
+    }
+
+    pub fn flow_rejected(&self, reason: Rejection) {
+        self.rejections[reason as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(4096);
+        out.push_str("# HELP token2go_build_info Build information.\n");
+        out.push_str("# TYPE token2go_build_info gauge\n");
+        let _ = writeln!(
+            out,
+            "token2go_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        );
+
+        let stats = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+        out.push_str(
+            "# HELP token2go_http_requests_total HTTP requests answered, by route and status.\n",
+        );
+        out.push_str("# TYPE token2go_http_requests_total counter\n");
+        for ((route, status), n) in &stats.by_status {
+            let _ = writeln!(
+                out,
+                "token2go_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
+            );
+        }
+        out.push_str("# HELP token2go_http_request_duration_seconds Time from complete request head to response written.\n");
+        out.push_str("# TYPE token2go_http_request_duration_seconds histogram\n");
+        for (route, h) in &stats.durations {
+            for (bound, n) in BUCKETS.iter().zip(h.buckets) {
+                let _ = writeln!(
+                    out,
+                    "token2go_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {n}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "token2go_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(
+                out,
+                "token2go_http_request_duration_seconds_sum{{route=\"{route}\"}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                out,
+                "token2go_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
+                h.count
+            );
+        }
+        drop(stats);
+
+        out.push_str("# HELP token2go_tokens_served_total Tokens handed out, by route.\n");
+        out.push_str("# TYPE token2go_tokens_served_total counter\n");
+        let served = self.tokens_served.lock().unwrap_or_else(|e| e.into_inner());
+        for (route, n) in served.iter() {
+            let _ = writeln!(out, "token2go_tokens_served_total{{route=\"{route}\"}} {n}");
+        }
+        drop(served);
+
+        out.push_str(
+            "# HELP token2go_flow_rejections_total Redirect-flow requests refused, by reason.\n",
+        );
+        out.push_str("# TYPE token2go_flow_rejections_total counter\n");
+        for reason in Rejection::ALL {
+            let n = self.rejections[reason as usize].load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "token2go_flow_rejections_total{{reason=\"{}\"}} {n}",
+                reason.label()
+            );
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_requests_tokens_and_rejections() {
+        let m = Metrics::new();
+        m.observe_request("token", 200, Duration::from_micros(300));
+        m.observe_request("token", 200, Duration::from_millis(30));
+        m.observe_request("token", 444, Duration::from_secs(5));
+        m.token_served("token");
+        m.flow_rejected(Rejection::Target);
+        m.flow_rejected(Rejection::Target);
+        let text = m.render();
+        assert!(text.contains("token2go_http_requests_total{route=\"token\",status=\"200\"} 2\n"));
+        assert!(text.contains("token2go_http_requests_total{route=\"token\",status=\"444\"} 1\n"));
+        assert!(text.contains(
+            "token2go_http_request_duration_seconds_bucket{route=\"token\",le=\"0.0005\"} 1\n"
+        ));
+        assert!(text.contains(
+            "token2go_http_request_duration_seconds_bucket{route=\"token\",le=\"0.05\"} 2\n"
+        ));
+        assert!(text.contains(
+            "token2go_http_request_duration_seconds_bucket{route=\"token\",le=\"+Inf\"} 3\n"
+        ));
+        assert!(text.contains("token2go_http_request_duration_seconds_count{route=\"token\"} 3\n"));
+        assert!(text.contains("token2go_tokens_served_total{route=\"token\"} 1\n"));
+        assert!(text.contains("token2go_flow_rejections_total{reason=\"target\"} 2\n"));
+        assert!(text.contains("token2go_flow_rejections_total{reason=\"no_token\"} 0\n"));
+        assert!(text.contains("token2go_build_info{version=\""));
+    }
+}

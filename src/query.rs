@@ -1,0 +1,145 @@
+//! Query strings: `application/x-www-form-urlencoded` decoding (`+` is a space).
+
+use std::fmt;
+
+/// Why a query parameter could not be decoded; names the parameter, never echoes its value.
+#[derive(Debug, PartialEq, Eq)]
+pub enum QueryError {
+    BadEscape(String),
+    NotUtf8(String),
+}
+
+impl fmt::Display for QueryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            QueryError::BadEscape(name) => write!(f, "{name}: invalid percent-encoding"),
+            QueryError::NotUtf8(name) => write!(f, "{name}: not valid UTF-8 after decoding"),
+        }
+    }
+}
+
+/// Splits a raw query into decoded pairs, in order. Malformed parts are kept as they came
+/// (lossy), for display purposes such as `/echo`.
+pub fn parse_lossy(raw: &str) -> Vec<(String, String)> {
+    pairs(raw)
+        .map(|(name, value)| {
+            let decode = |s: &str| match percent_decode(s) {
+                Some(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+                None => s.to_string(),
+            };
+            (decode(name), decode(value))
+        })
+        .collect()
+}
+
+/// Splits a raw query into decoded pairs, refusing bad escapes and invalid UTF-8.
+pub fn parse_strict(raw: &str) -> Result<Vec<(String, String)>, QueryError> {
+    pairs(raw)
+        .map(|(raw_name, raw_value)| {
+            let name = percent_decode(raw_name)
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| QueryError::BadEscape(printable(raw_name)))?;
+            let value =
+                percent_decode(raw_value).ok_or_else(|| QueryError::BadEscape(name.clone()))?;
+            let value = String::from_utf8(value).map_err(|_| QueryError::NotUtf8(name.clone()))?;
+            Ok((name, value))
+        })
+        .collect()
+}
+
+/// Parameter names are echoed in errors; keep them short and printable.
+fn printable(name: &str) -> String {
+    name.chars()
+        .take(40)
+        .map(|c| if c.is_ascii_graphic() { c } else { '?' })
+        .collect()
+}
+
+fn pairs(raw: &str) -> impl Iterator<Item = (&str, &str)> {
+    raw.split('&')
+        .filter(|part| !part.is_empty())
+        .map(|part| part.split_once('=').unwrap_or((part, "")))
+}
+
+/// Decodes `%XX` escapes and `+`; `None` on a malformed escape.
+pub fn percent_decode(s: &str) -> Option<Vec<u8>> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hi = hex(*bytes.get(i + 1)?)?;
+                let lo = hex(*bytes.get(i + 2)?)?;
+                out.push(hi << 4 | lo);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    Some(out)
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn decodes_pairs_in_order() {
+        assert_eq!(
+            parse_strict("a=1&b=x+y&a=%2F%e2%82%AC&flag&=v&&").unwrap(),
+            owned(&[
+                ("a", "1"),
+                ("b", "x y"),
+                ("a", "/€"),
+                ("flag", ""),
+                ("", "v")
+            ])
+        );
+        assert_eq!(parse_strict("").unwrap(), owned(&[]));
+        assert_eq!(parse_strict("k=a=b").unwrap(), owned(&[("k", "a=b")]));
+    }
+
+    #[test]
+    fn strict_refuses_bad_input_naming_the_parameter() {
+        assert_eq!(
+            parse_strict("state=%zz").unwrap_err().to_string(),
+            "state: invalid percent-encoding"
+        );
+        assert_eq!(
+            parse_strict("state=%4").unwrap_err(),
+            QueryError::BadEscape("state".into())
+        );
+        assert_eq!(
+            parse_strict("state=%ff").unwrap_err(),
+            QueryError::NotUtf8("state".into())
+        );
+        assert!(parse_strict("%zz=1").is_err());
+    }
+
+    #[test]
+    fn lossy_keeps_malformed_parts() {
+        assert_eq!(
+            parse_lossy("a=%zz&b=%ff&c=%41"),
+            owned(&[("a", "%zz"), ("b", "\u{fffd}"), ("c", "A")])
+        );
+    }
+}

@@ -1,0 +1,262 @@
+//! Token extraction from request headers, its fingerprint, and the JWT expiry.
+
+use std::time::SystemTime;
+
+use base64::Engine;
+use rsa::sha2::{Digest, Sha512_256};
+use serde::Serialize;
+
+use crate::config::Secret;
+use crate::http::Request;
+use crate::log::{rfc3339, rfc3339_unix};
+
+/// Salt the reference prepends before hashing, kept so fingerprints stay comparable.
+const FINGERPRINT_SALT: &str = "03c49494-c1f3-4b3c-a9e3-28b1c4e42177";
+
+/// Where tokens come from: header names in order, then the fallback.
+pub struct TokenSource {
+    pub header_names: Vec<String>,
+    pub fallback: Option<Secret>,
+}
+
+impl TokenSource {
+    /// The first configured header present with a non-empty value (after dropping a leading
+    /// `Bearer ` scheme) wins; then the fallback token.
+    pub fn extract<'a>(&'a self, request: &'a Request) -> Option<&'a str> {
+        for name in &self.header_names {
+            let value = request
+                .headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| strip_bearer(v));
+            if let Some(value) = value.filter(|v| !v.is_empty()) {
+                return Some(value);
+            }
+        }
+        self.fallback.as_ref().map(Secret::expose)
+    }
+
+    /// The 444 body: which headers were searched.
+    pub fn not_found_message(&self) -> String {
+        format!(
+            "Token not found. Looking for: {}",
+            self.header_names.join(", ")
+        )
+    }
+}
+
+/// Drops a leading `Bearer` scheme (any case); a bare `Bearer` leaves nothing.
+fn strip_bearer(value: &str) -> &str {
+    let value = value.trim();
+    match value.get(..6) {
+        Some(scheme) if scheme.eq_ignore_ascii_case("bearer") => {
+            let rest = &value[6..];
+            if rest.is_empty() || rest.starts_with([' ', '\t']) {
+                rest.trim_start()
+            } else {
+                value
+            }
+        }
+        _ => value,
+    }
+}
+
+/// The JSON object `/token` returns and the flow encrypts. No `Debug`: it holds the secret.
+#[derive(Serialize)]
+pub struct TokenInfo<'a> {
+    pub timestamp: String,
+    pub fingerprint: String,
+    pub secret: &'a str,
+    #[serde(rename = "expiresAt", skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+}
+
+impl<'a> TokenInfo<'a> {
+    pub fn new(secret: &'a str, now: SystemTime) -> TokenInfo<'a> {
+        TokenInfo {
+            timestamp: rfc3339(now, false),
+            fingerprint: fingerprint(secret),
+            secret,
+            expires_at: jwt_expiry(secret).map(rfc3339_unix),
+        }
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        // Serializing plain strings into a Vec cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
+/// Lower-case hex of SHA-512/256 over the salt followed by the secret, as the reference does.
+pub fn fingerprint(secret: &str) -> String {
+    let mut hasher = Sha512_256::new();
+    hasher.update(FINGERPRINT_SALT.as_bytes());
+    hasher.update(secret.as_bytes());
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Latest `exp` this server renders: 9999-12-31T23:59:59Z.
+const MAX_EXP: i64 = 253_402_300_799;
+
+/// The numeric `exp` claim of a JWS-compact JWT, decoded but never verified.
+/// Anything that is not a three-part token with a JSON object payload gives `None`.
+pub fn jwt_expiry(secret: &str) -> Option<i64> {
+    let mut parts = secret.split('.');
+    let (_header, payload, _signature) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || payload.len() > 64 * 1024 {
+        return None;
+    }
+    let payload = payload.trim_end_matches('=');
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let exp = claims.as_object()?.get("exp")?;
+    let seconds = match (exp.as_i64(), exp.as_f64()) {
+        (Some(i), _) => i,
+        (None, Some(f)) if f.is_finite() => f.floor() as i64,
+        _ => return None,
+    };
+    (0..=MAX_EXP).contains(&seconds).then_some(seconds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn request(headers: &[(&str, &str)]) -> Request {
+        Request {
+            method: crate::http::Method::Get,
+            path: "/token".into(),
+            query: String::new(),
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            peer: "127.0.0.1:1".parse().unwrap(),
+        }
+    }
+
+    fn source(names: &[&str], fallback: Option<&str>) -> TokenSource {
+        TokenSource {
+            header_names: names.iter().map(|n| n.to_string()).collect(),
+            fallback: fallback.map(|f| Secret::new(f.to_string())),
+        }
+    }
+
+    fn b64(s: &str) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)
+    }
+
+    fn jwt(payload: &str) -> String {
+        format!("{}.{}.c2ln", b64(r#"{"alg":"RS256"}"#), b64(payload))
+    }
+
+    #[test]
+    fn first_configured_header_wins_case_insensitively() {
+        let s = source(&["Access-Token", "Authorization"], None);
+        let r = request(&[("authorization", "Bearer b"), ("ACCESS-TOKEN", "a")]);
+        assert_eq!(s.extract(&r), Some("a"));
+        let s = source(&["x-lower"], None);
+        assert_eq!(s.extract(&request(&[("X-Lower", "v")])), Some("v"));
+    }
+
+    #[test]
+    fn empty_values_and_bare_schemes_are_skipped() {
+        let s = source(&["Access-Token", "Authorization"], None);
+        let r = request(&[("Access-Token", ""), ("Authorization", "bearer  tok")]);
+        assert_eq!(s.extract(&r), Some("tok"));
+        let r = request(&[("Authorization", "Bearer ")]);
+        assert_eq!(s.extract(&r), None);
+        let r = request(&[("Authorization", "BEARER x")]);
+        assert_eq!(s.extract(&r), Some("x"));
+        // Only a leading scheme is stripped; other schemes stay.
+        let r = request(&[("Authorization", "Basic abc")]);
+        assert_eq!(s.extract(&r), Some("Basic abc"));
+        let r = request(&[("Authorization", "Bearerabc")]);
+        assert_eq!(s.extract(&r), Some("Bearerabc"));
+    }
+
+    #[test]
+    fn fallback_and_not_found() {
+        let s = source(&["Token"], Some("fb"));
+        assert_eq!(s.extract(&request(&[])), Some("fb"));
+        assert_eq!(s.extract(&request(&[("Token", "h")])), Some("h"));
+        let s = source(&["A", "B"], None);
+        assert_eq!(s.extract(&request(&[("C", "x")])), None);
+        assert_eq!(s.not_found_message(), "Token not found. Looking for: A, B");
+    }
+
+    #[test]
+    fn fingerprint_known_answers() {
+        // Computed independently with Python: hashlib.new("sha512_256", (salt + secret).encode()).
+        let vectors = [
+            (
+                "",
+                "83c93959855636271b7db348afd6c7813cbeef00a224f48dad66d40382af1a4e",
+            ),
+            (
+                "abc",
+                "10d605bb2c6f90a20586e4c242ee668bd7e47828456849b213199cc4aba59d5e",
+            ),
+            (
+                "eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjE3MDAwMDAwMDB9.c2ln",
+                "0f8e31c03a7ca3390c7b2a8fcc653c22b3b2335b8dc23549b42e373a8e807318",
+            ),
+            (
+                "Grüße-token",
+                "4f6817d7982a5ae2dafff10df99b6df0159b6da6914b702386af85bdd2de3e25",
+            ),
+        ];
+        for (secret, expected) in vectors {
+            assert_eq!(fingerprint(secret), expected, "{secret}");
+        }
+    }
+
+    #[test]
+    fn jwt_expiry_cases() {
+        assert_eq!(
+            jwt_expiry(&jwt(r#"{"exp":1700000000}"#)),
+            Some(1_700_000_000)
+        );
+        assert_eq!(
+            jwt_expiry(&jwt(r#"{"exp":1700000000.9}"#)),
+            Some(1_700_000_000)
+        );
+        assert_eq!(jwt_expiry(&jwt(r#"{"sub":"x"}"#)), None);
+        assert_eq!(jwt_expiry(&jwt(r#"{"exp":"1700000000"}"#)), None);
+        assert_eq!(jwt_expiry(&jwt(r#"{"exp":null}"#)), None);
+        assert_eq!(jwt_expiry(&jwt(r#"{"exp":-5}"#)), None);
+        assert_eq!(jwt_expiry(&jwt(r#"{"exp":1e300}"#)), None);
+        assert_eq!(jwt_expiry(&jwt(r#"[1,2]"#)), None);
+        assert_eq!(jwt_expiry(&jwt("not json")), None);
+        assert_eq!(jwt_expiry("opaque-token"), None);
+        assert_eq!(jwt_expiry("a.b"), None);
+        assert_eq!(jwt_expiry("a.!!!.c"), None);
+        assert_eq!(jwt_expiry(&format!("{}.x", jwt(r#"{"exp":1}"#))), None);
+        // Padded payloads, as some issuers send, still decode.
+        let padded = format!("e30.{}==.c2ln", b64(r#"{"exp":1}"#));
+        assert_eq!(jwt_expiry(&padded), Some(1));
+    }
+
+    #[test]
+    fn token_info_json() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let token = jwt(r#"{"exp":1700003600}"#);
+        let json: serde_json::Value =
+            serde_json::from_slice(&TokenInfo::new(&token, now).to_json()).unwrap();
+        assert_eq!(json["timestamp"], "2023-11-14T22:13:20Z");
+        assert_eq!(json["expiresAt"], "2023-11-14T23:13:20Z");
+        assert_eq!(json["secret"], token.as_str());
+        assert_eq!(json["fingerprint"], fingerprint(&token).as_str());
+        let json: serde_json::Value =
+            serde_json::from_slice(&TokenInfo::new("opaque", now).to_json()).unwrap();
+        assert!(json.get("expiresAt").is_none());
+        assert_eq!(json.as_object().unwrap().len(), 3);
+    }
+}
