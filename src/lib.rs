@@ -9,3 +9,4 @@ pub mod log;
 pub mod metrics;
 pub mod query;
 pub mod token;
+pub mod routes;

@@ -1,0 +1,236 @@
+//! Routing on (method, path) and the small handlers; the flow has its own module.
+
+use std::time::SystemTime;
+
+use crate::assets;
+use crate::config::Config;
+use crate::echo;
+use crate::http::{Exchange, Method, Request, Response, Service};
+use crate::log;
+use crate::metrics::Metrics;
+use crate::page::{self, Ui};
+use crate::token::{TokenInfo, TokenSource};
+
+const JSON: &str = "application/json";
+const NO_STORE: &str = "no-store";
+
+/// The application: configuration turned into ready-to-serve state.
+pub struct App {
+    pub tokens: TokenSource,
+    pub echo_enabled: bool,
+    pub ui: Ui,
+    pub metrics: Metrics,
+    /// The index page, rendered once at start: its inputs never change while running.
+    index_html: &'static [u8],
+}
+
+type Handler = fn(&App, &Request) -> Response;
+
+impl App {
+    pub fn new(config: Config) -> App {
+        let ui = Ui::new(
+            config.ui.target.as_deref(),
+            config.ui.title.as_deref(),
+            config.ui.desc1.as_deref(),
+            config.ui.desc2_html.as_deref(),
+            config.ui.misc_html.as_deref(),
+        );
+        // Leaked once per App (one per process): the page lives as long as the server.
+        let index_html = Box::leak(page::render_index(&ui).into_bytes().into_boxed_slice());
+        App {
+            tokens: TokenSource {
+                header_names: config.header_names,
+                fallback: config.fallback_token,
+            },
+            echo_enabled: config.echo_enabled,
+            ui,
+            metrics: Metrics::new(),
+            index_html,
+        }
+    }
+
+    /// Picks the handler for a path, then checks the method.
+    pub fn route(&self, request: &Request) -> Response {
+        let (route, handler): (&'static str, Handler) = match request.path.as_str() {
+            "/" | "/index.html" => ("index", App::index),
+            "/token" => ("token", App::token),
+            "/health" => ("health", App::health),
+            "/echo" if self.echo_enabled => ("echo", App::echo),
+            "/metrics" => ("metrics", App::metrics),
+            "/swagger-ui" => ("asset", App::swagger_ui_slash),
+            path if assets::lookup(path).is_some() => ("asset", App::asset),
+            _ => ("not_found", App::not_found),
+        };
+        let response = match request.method {
+            Method::Get | Method::Head => handler(self, request),
+            Method::Other(_) => Response::text(405, "method not allowed: only GET and HEAD")
+                .header("Allow", "GET, HEAD"),
+        };
+        response.route(route)
+    }
+
+    fn index(&self, _: &Request) -> Response {
+        html(self.index_html)
+    }
+
+    fn token(&self, request: &Request) -> Response {
+        match self.tokens.extract(request) {
+            Some(secret) => {
+                self.metrics.token_served("token");
+                let body = TokenInfo::new(secret, SystemTime::now()).to_json();
+                Response::new(200, JSON, body).header("Cache-Control", NO_STORE)
+            }
+            None => Response::text(444, self.tokens.not_found_message())
+                .header("Cache-Control", NO_STORE),
+        }
+    }
+
+    fn health(&self, _: &Request) -> Response {
+        Response::new(200, JSON, &b"{\"status\": \"OK.\"}\n"[..]).header("Cache-Control", NO_STORE)
+    }
+
+    fn echo(&self, request: &Request) -> Response {
+        Response::new(200, JSON, echo::render(request)).header("Cache-Control", NO_STORE)
+    }
+
+    fn metrics(&self, _: &Request) -> Response {
+        Response::new(
+            200,
+            "text/plain; version=0.0.4; charset=utf-8",
+            self.metrics.render().into_bytes(),
+        )
+        .header("Cache-Control", NO_STORE)
+    }
+
+    fn swagger_ui_slash(&self, _: &Request) -> Response {
+        Response::text(308, "see /swagger-ui/").header("Location", "/swagger-ui/")
+    }
+
+    fn asset(&self, request: &Request) -> Response {
+        let Some(asset) = assets::lookup(&request.path) else {
+            return self.not_found(request);
+        };
+        let mut response = Response::new(200, asset.content_type, asset.body)
+            .header("Cache-Control", asset.cache_control);
+        if asset.gzip {
+            if !assets::accepts_gzip(request.header("Accept-Encoding")) {
+                return Response::text(
+                    406,
+                    "Accept-Encoding: this file is only served gzip-encoded; send Accept-Encoding: gzip",
+                )
+                .header("Vary", "Accept-Encoding");
+            }
+            response = response
+                .header("Content-Encoding", "gzip")
+                .header("Vary", "Accept-Encoding");
+        }
+        if asset.html {
+            response = response.header("Content-Security-Policy", asset_csp(&request.path));
+        }
+        response
+    }
+
+    fn not_found(&self, _: &Request) -> Response {
+        Response::text(404, "not found")
+    }
+}
+
+/// The Swagger UI page needs a looser policy (inline styles); every other page the strict one.
+fn asset_csp(path: &str) -> &'static str {
+    if path.starts_with("/swagger-ui/") {
+        page::SWAGGER_CSP
+    } else {
+        page::PAGE_CSP
+    }
+}
+
+/// An HTML page under the strict policy; pages never go stale in a cache.
+pub fn html(body: impl Into<std::borrow::Cow<'static, [u8]>>) -> Response {
+    Response::new(200, "text/html; charset=utf-8", body)
+        .header("Content-Security-Policy", page::PAGE_CSP)
+        .header("Cache-Control", NO_STORE)
+}
+
+impl Service for App {
+    fn handle(&self, request: &Request) -> Response {
+        self.route(request)
+    }
+
+    fn completed(&self, exchange: &Exchange<'_>) {
+        self.metrics
+            .observe_request(exchange.route, exchange.status, exchange.duration);
+        log::access(exchange);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn app(vars: &[(&str, &str)]) -> App {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        App::new(Config::from_lookup(|n| map.get(n).cloned()).unwrap())
+    }
+
+    fn get(path: &str, headers: &[(&str, &str)]) -> Request {
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
+        Request {
+            method: Method::Get,
+            path: path.into(),
+            query: query.into(),
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            peer: "127.0.0.1:5000".parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn token_found_and_not_found() {
+        let a = app(&[]);
+        let r = a.route(&get("/token", &[("authorization", "Bearer abc")]));
+        assert_eq!((r.status, r.route), (200, "token"));
+        assert_eq!(r.get_header("Cache-Control"), Some("no-store"));
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(v["secret"], "abc");
+        let r = a.route(&get("/token", &[]));
+        assert_eq!(r.status, 444);
+        assert!(String::from_utf8_lossy(&r.body).starts_with("Token not found. Looking for: Access-Token, Authorization"));
+    }
+
+    #[test]
+    fn methods_and_unknown_paths() {
+        let a = app(&[]);
+        let mut r = get("/token", &[]);
+        r.method = Method::Other("POST".into());
+        let resp = a.route(&r);
+        assert_eq!(resp.status, 405);
+        assert_eq!(resp.get_header("Allow"), Some("GET, HEAD"));
+        assert_eq!(a.route(&get("/nope", &[])).status, 404);
+        assert_eq!(a.route(&get("/../etc/passwd", &[])).status, 404);
+        let mut r = get("/health", &[]);
+        r.method = Method::Head;
+        assert_eq!(a.route(&r).status, 200);
+    }
+
+    #[test]
+    fn echo_can_be_disabled() {
+        assert_eq!(app(&[]).route(&get("/echo", &[])).status, 200);
+        let off = app(&[("T2G_ECHO_ENABLED", "false")]);
+        assert_eq!(off.route(&get("/echo", &[])).status, 404);
+    }
+
+    #[test]
+    fn pages_get_the_strict_policy() {
+        let a = app(&[("T2G_UI_TARGET", "<Prod>")]);
+        let r = a.route(&get("/", &[]));
+        assert_eq!(r.get_header("Content-Security-Policy"), Some(page::PAGE_CSP));
+        let body = String::from_utf8_lossy(&r.body).into_owned();
+        assert!(body.contains("&lt;Prod&gt;") && !body.contains("<Prod>"));
+    }
+}
