@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every test of token2go on a fresh Debian/Ubuntu machine: installs what the tests need when
+# it is missing, then checks formatting and lints, then runs unit, integration, interop and
+# browser tests. Usage: scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_packages=()
+command -v promtool >/dev/null || apt_packages+=(prometheus)
+command -v chromium >/dev/null || apt_packages+=(chromium)
+command -v chromedriver >/dev/null || apt_packages+=(chromium-driver)
+command -v python3 >/dev/null || apt_packages+=(python3 python3-pip)
+if [ ${#apt_packages[@]} -gt 0 ]; then
+  echo "installing: ${apt_packages[*]}"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null
+fi
+if ! python3 -c 'import cryptography' 2>/dev/null; then
+  echo "installing: python cryptography"
+  python3 -m pip install -q cryptography 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages cryptography
+fi
+
+cargo fmt --check
+cargo clippy --all-targets --locked -- -D warnings
+cargo test --locked --all-targets

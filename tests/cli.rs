@@ -1,0 +1,63 @@
+//! Command line and configuration errors of the real binary.
+
+mod common;
+
+use common::{run_to_exit, TestServer};
+
+#[test]
+fn help_lists_every_variable_and_version_prints() {
+    let out = run_to_exit(&[], &["--help"]);
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for (name, default, _) in token2go_server::config::VARIABLES {
+        assert!(help.contains(name), "{name} missing from --help");
+        assert!(help.contains(default), "default of {name} missing");
+    }
+    let out = run_to_exit(&[], &["--version"]);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("token2go-server {}", env!("CARGO_PKG_VERSION"))
+    );
+    let out = run_to_exit(&[], &["--bogus"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn config_errors_name_the_variable_and_exit_2() {
+    let cases: &[(&str, &str)] = &[
+        ("T2G_SERVER_PORT", "abc"),
+        ("T2G_SERVER_PORT", "70000"),
+        ("T2G_SERVER_HOST", "not-an-ip"),
+        ("T2G_ECHO_ENABLED", "perhaps"),
+        ("T2G_LOG_FORMAT", "xml"),
+        ("T2G_MAX_CONNECTIONS", "0"),
+        ("T2G_TOKEN_HEADER_NAMES", "Bad Header"),
+    ];
+    for (name, value) in cases {
+        let out = run_to_exit(&[(name, value), ("T2G_FALLBACK_TOKEN", "canary-cfg-secret")], &[]);
+        assert_eq!(out.status.code(), Some(2), "{name}={value}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+        assert!(stderr.contains(name), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(!stderr.contains("canary-cfg-secret"), "{stderr}");
+    }
+}
+
+#[test]
+fn unknown_variable_warns_with_suggestion_and_runs() {
+    let s = TestServer::start(&[("T2G_TOKEN_HEADER_NAME", "X-Typo"), ("T2G_FALLBACK_TOKEN", "s3cr3t-canary")]);
+    assert_eq!(s.get("/health", &[]).status, 200);
+    let out = s.output();
+    assert!(
+        out.contains("T2G_TOKEN_HEADER_NAME") && out.contains("did you mean T2G_TOKEN_HEADER_NAMES?"),
+        "{out}"
+    );
+    // The startup line: version, address, effective settings, fallback only as set/unset.
+    let start = out.lines().find(|l| l.contains("listening on")).expect("startup line");
+    assert!(start.contains(env!("CARGO_PKG_VERSION")), "{start}");
+    assert!(start.contains(&s.addr.to_string()), "{start}");
+    assert!(start.contains("fallback_token=set"), "{start}");
+    assert!(!out.contains("s3cr3t-canary"), "{out}");
+}
