@@ -5,3 +5,4 @@
 pub mod crypto;
 pub mod http;
 pub mod log;
+pub mod target;
