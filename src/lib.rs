@@ -3,10 +3,13 @@
 //! endpoint and the encrypted token redirect flow.
 
 pub mod config;
+pub mod crypto;
 pub mod echo;
+pub mod flow;
 pub mod http;
 pub mod log;
 pub mod metrics;
 pub mod query;
-pub mod token;
 pub mod routes;
+pub mod target;
+pub mod token;

@@ -1,0 +1,676 @@
+//! Where the token may go: a strict parser for the flow's `target` URL and its allow-list.
+//!
+//! Grammar (a subset of RFC 3986; anything else is refused):
+//! ```text
+//! target    = scheme "://" host [ ":" port ] path [ "?" query ]
+//! scheme    = "http" / "https"                      ; lower case only
+//! host      = "[::1]" / dotted-quad / dns-name      ; lower case only, no trailing dot
+//! dotted-quad = 4 decimal octets 0-255, no leading zeros
+//! dns-name  = labels of a-z 0-9 "-" (1-63 chars, no "-" at either end); the last label is
+//!             not numeric or "0x..." (browsers read such names as IPv4 numbers: 127.1, 0x7f.1)
+//! port      = 1-65535 in decimal, no leading zeros
+//! path      = *( "/" segment ), pchars only, no "." or ".." segments
+//! query     = pchars, "/" and "?"; kept verbatim
+//! ```
+//! Nowhere: userinfo, fragment, backslash, whitespace or control characters, non-ASCII,
+//! percent-encoding in the host, `%2e`, `%2f`, `%5c` or an encoded control character.
+//!
+//! Default rule (RFC 8252 §7.3): scheme `http`, host exactly `127.0.0.1`, `[::1]` or
+//! lower-case `localhost`, any port, any path. Extra prefixes (`T2G_REDIRECT_ALLOWED_TARGETS`)
+//! match when scheme, host and port (80/443 when absent) are equal and the target's path
+//! starts with the prefix's path at a `/` boundary.
+
+use std::fmt;
+
+/// The `target` of paste mode; the flow handles it before calling [`check`].
+pub const OOB: &str = "urn:ietf:wg:oauth:2.0:oob";
+
+/// A refused target. Display is one line naming the parameter and the reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetError {
+    Empty,
+    MissingScheme,
+    UnsupportedScheme,
+    MissingHost,
+    Userinfo,
+    Fragment,
+    Backslash,
+    Control,
+    NonAscii,
+    PercentEncodedHost,
+    BadHost,
+    Ipv6,
+    BadPort,
+    DotSegment,
+    BadEscape,
+    BadCharacter,
+    NotAllowed,
+}
+
+impl TargetError {
+    pub fn status(&self) -> u16 {
+        400
+    }
+}
+
+impl fmt::Display for TargetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let reason = match self {
+            TargetError::Empty => "is empty",
+            TargetError::MissingScheme => "missing scheme (expected http:// or https://)",
+            TargetError::UnsupportedScheme => "scheme must be lower-case http or https",
+            TargetError::MissingHost => "missing host",
+            TargetError::Userinfo => "userinfo is not allowed",
+            TargetError::Fragment => "fragment is not allowed",
+            TargetError::Backslash => "backslash is not allowed",
+            TargetError::Control => "whitespace or control characters are not allowed",
+            TargetError::NonAscii => "non-ASCII characters are not allowed",
+            TargetError::PercentEncodedHost => "percent-encoded host is not allowed",
+            TargetError::BadHost => {
+                "host must be a lower-case DNS name or dotted-decimal IPv4 address"
+            }
+            TargetError::Ipv6 => "the only IPv6 host allowed is [::1]",
+            TargetError::BadPort => "port must be a number from 1 to 65535",
+            TargetError::DotSegment => "dot segments (. or ..) are not allowed in the path",
+            TargetError::BadEscape => {
+                "malformed percent-escape, or an encoded '.', '/', '\\' or control character"
+            }
+            TargetError::BadCharacter => "character not allowed in a URL",
+            TargetError::NotAllowed => {
+                "not an allowed target (http loopback or a prefix in T2G_REDIRECT_ALLOWED_TARGETS)"
+            }
+        };
+        write!(f, "target: {reason}")
+    }
+}
+
+impl std::error::Error for TargetError {}
+
+/// A target that passed [`check`]; `as_str` is the input, unchanged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    raw: String,
+    https: bool,
+    host: String,
+    port: Option<u16>,
+    path: String,
+    query: Option<String>,
+}
+
+impl Target {
+    pub fn as_str(&self) -> &str {
+        &self.raw
+    }
+
+    pub fn scheme(&self) -> &'static str {
+        if self.https {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The port, 80 or 443 when absent.
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(if self.https { 443 } else { 80 })
+    }
+
+    /// The path, `/` when empty.
+    pub fn path(&self) -> &str {
+        if self.path.is_empty() {
+            "/"
+        } else {
+            &self.path
+        }
+    }
+
+    pub fn query(&self) -> Option<&str> {
+        self.query.as_deref()
+    }
+}
+
+/// One entry of `T2G_REDIRECT_ALLOWED_TARGETS`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowedPrefix(Target);
+
+impl AllowedPrefix {
+    /// Parses one prefix: an http or https URL of the target grammar, without query.
+    /// The error names the entry and the reason.
+    pub fn parse(entry: &str) -> Result<AllowedPrefix, String> {
+        let bad = |reason: &dyn fmt::Display| format!("redirect prefix {entry:?}: {reason}");
+        let target = parse(entry).map_err(|e| bad(&e))?;
+        if target.query.is_some() {
+            return Err(bad(&"a query is not allowed in a prefix"));
+        }
+        Ok(AllowedPrefix(target))
+    }
+
+    /// Parses the comma-separated list; empty entries (and surrounding spaces) are ignored.
+    pub fn parse_list(list: &str) -> Result<Vec<AllowedPrefix>, String> {
+        list.split(',')
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty())
+            .map(AllowedPrefix::parse)
+            .collect()
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    fn matches(&self, target: &Target) -> bool {
+        let prefix = &self.0;
+        let (want, have) = (prefix.path(), target.path());
+        prefix.https == target.https
+            && prefix.host == target.host
+            && prefix.port() == target.port()
+            && (have == want
+                || (want.ends_with('/') && have.starts_with(want))
+                || have
+                    .strip_prefix(want)
+                    .is_some_and(|rest| rest.starts_with('/')))
+    }
+}
+
+/// Parses `target` and checks it against the loopback rule and the extra prefixes.
+pub fn check(target: &str, allowed: &[AllowedPrefix]) -> Result<Target, TargetError> {
+    let target = parse(target)?;
+    let loopback = matches!(target.host.as_str(), "127.0.0.1" | "[::1]" | "localhost");
+    if (!target.https && loopback) || allowed.iter().any(|prefix| prefix.matches(&target)) {
+        Ok(target)
+    } else {
+        Err(TargetError::NotAllowed)
+    }
+}
+
+/// The target with `params` appended to its query, each name and value percent-encoded
+/// (everything but `A-Za-z0-9-._~`); an existing query is kept verbatim.
+pub fn with_params(target: &Target, params: &[(&str, &str)]) -> String {
+    let mut out = target.raw.clone();
+    let mut separator = match &target.query {
+        None => "?",
+        Some(query) if query.is_empty() => "",
+        Some(_) => "&",
+    };
+    for (name, value) in params {
+        out.push_str(separator);
+        percent_encode(name, &mut out);
+        out.push('=');
+        percent_encode(value, &mut out);
+        separator = "&";
+    }
+    out
+}
+
+fn percent_encode(text: &str, out: &mut String) {
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+}
+
+fn parse(raw: &str) -> Result<Target, TargetError> {
+    if raw.is_empty() {
+        return Err(TargetError::Empty);
+    }
+    // Whole-string refusals first, so no later step ever sees these bytes.
+    for byte in raw.bytes() {
+        match byte {
+            0x80.. => return Err(TargetError::NonAscii),
+            0..=0x20 | 0x7f => return Err(TargetError::Control),
+            b'\\' => return Err(TargetError::Backslash),
+            b'#' => return Err(TargetError::Fragment),
+            _ => {}
+        }
+    }
+    let (scheme, rest) = raw.split_once(':').ok_or(TargetError::MissingScheme)?;
+    let mut chars = scheme.bytes();
+    let scheme_ok = chars.next().is_some_and(|b| b.is_ascii_alphabetic())
+        && chars.all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
+    if !scheme_ok {
+        return Err(TargetError::MissingScheme);
+    }
+    let https = match scheme {
+        "http" => false,
+        "https" => true,
+        _ => return Err(TargetError::UnsupportedScheme),
+    };
+    let rest = rest.strip_prefix("//").ok_or(TargetError::MissingHost)?;
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, rest) = rest.split_at(authority_end);
+    if authority.contains('@') {
+        return Err(TargetError::Userinfo);
+    }
+    let (host, port) = split_host_port(authority)?;
+    check_host(host)?;
+    let port = port.map(parse_port).transpose()?;
+    let (path, query) = match rest.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (rest, None),
+    };
+    check_path(path)?;
+    if let Some(query) = query {
+        check_chars(query, b"/?", false)?;
+    }
+    Ok(Target {
+        raw: raw.to_owned(),
+        https,
+        host: host.to_owned(),
+        port,
+        path: path.to_owned(),
+        query: query.map(str::to_owned),
+    })
+}
+
+fn split_host_port(authority: &str) -> Result<(&str, Option<&str>), TargetError> {
+    let (host, after) = if authority.starts_with('[') {
+        let end = authority.find(']').ok_or(TargetError::Ipv6)? + 1;
+        authority.split_at(end)
+    } else {
+        let end = authority.find(':').unwrap_or(authority.len());
+        authority.split_at(end)
+    };
+    if host.is_empty() {
+        return Err(TargetError::MissingHost);
+    }
+    match after {
+        "" => Ok((host, None)),
+        _ => match after.strip_prefix(':') {
+            Some(port) => Ok((host, Some(port))),
+            None => Err(TargetError::BadHost),
+        },
+    }
+}
+
+fn parse_port(port: &str) -> Result<u16, TargetError> {
+    let digits = !port.is_empty() && port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit());
+    match port.parse::<u16>() {
+        Ok(n) if digits && n > 0 && !port.starts_with('0') => Ok(n),
+        _ => Err(TargetError::BadPort),
+    }
+}
+
+fn check_host(host: &str) -> Result<(), TargetError> {
+    if host.starts_with('[') {
+        return if host == "[::1]" {
+            Ok(())
+        } else {
+            Err(TargetError::Ipv6)
+        };
+    }
+    if host.contains('%') {
+        return Err(TargetError::PercentEncodedHost);
+    }
+    let labels: Vec<&str> = host.split('.').collect();
+    let last = labels[labels.len() - 1];
+    // A numeric last label makes browsers parse the whole host as an IPv4 number.
+    if last.bytes().all(|b| b.is_ascii_digit()) || last.starts_with("0x") {
+        let octet = |l: &str| {
+            !l.is_empty()
+                && l.len() <= 3
+                && (l == "0" || !l.starts_with('0'))
+                && l.parse::<u8>().is_ok()
+        };
+        return if labels.len() == 4 && labels.iter().all(|l| octet(l)) {
+            Ok(())
+        } else {
+            Err(TargetError::BadHost)
+        };
+    }
+    let label_ok = |l: &&str| {
+        (1..=63).contains(&l.len())
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    if host.len() <= 253 && labels.iter().all(label_ok) {
+        Ok(())
+    } else {
+        Err(TargetError::BadHost)
+    }
+}
+
+fn check_path(path: &str) -> Result<(), TargetError> {
+    if !path.is_empty() && !path.starts_with('/') {
+        return Err(TargetError::BadCharacter);
+    }
+    check_chars(path, b"/", true)?;
+    for segment in path.split('/') {
+        if segment == "." || segment == ".." {
+            return Err(TargetError::DotSegment);
+        }
+    }
+    Ok(())
+}
+
+/// RFC 3986 pchars plus `extra`; percent-escapes well formed and, if `path`, not of `.`, `/`,
+/// `\` or control characters (a server behind us could decode them into a path trick).
+fn check_chars(text: &str, extra: &[u8], path: bool) -> Result<(), TargetError> {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let byte = bytes[i];
+        if byte == b'%' {
+            let hex = text
+                .get(i + 1..i + 3)
+                .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()));
+            let value = hex
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or(TargetError::BadEscape)?;
+            if path && matches!(value, b'.' | b'/' | b'\\' | 0..=0x1f | 0x7f) {
+                return Err(TargetError::BadEscape);
+            }
+            i += 3;
+            continue;
+        }
+        let pchar = byte.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&byte);
+        if !pchar && !extra.contains(&byte) {
+            return Err(TargetError::BadCharacter);
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use TargetError::*;
+
+    fn prefixes() -> Vec<AllowedPrefix> {
+        AllowedPrefix::parse_list(
+            "https://hub.example.com/user/, http://intranet.example.com:8080/cb,https://a.example/x",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn target_table() {
+        let allowed = prefixes();
+        let cases: &[(&str, Result<(), TargetError>)] = &[
+            // Loopback, the default rule.
+            ("http://127.0.0.1", Ok(())),
+            ("http://127.0.0.1/", Ok(())),
+            ("http://127.0.0.1:8000/callback", Ok(())),
+            ("http://127.0.0.1:65535/a/b/c?x=1&y=2", Ok(())),
+            ("http://127.0.0.1:1", Ok(())),
+            ("http://[::1]:8000/cb", Ok(())),
+            ("http://[::1]", Ok(())),
+            ("http://localhost:49152/token?state=abc", Ok(())),
+            ("http://localhost", Ok(())),
+            ("http://127.0.0.1:8000/cb?", Ok(())),
+            ("http://127.0.0.1:8000?x=1", Ok(())),
+            ("http://127.0.0.1/a%20b/~user/x.y/..a/a..", Ok(())),
+            ("http://127.0.0.1/cb?next=%2Fhome%2e&q=a/b?c", Ok(())),
+            ("http://127.0.0.1/@evil.com", Ok(())),
+            ("http://127.0.0.1?x=@evil.com", Ok(())),
+            // Extra prefixes.
+            ("https://hub.example.com/user/alice/token", Ok(())),
+            ("https://hub.example.com/user/", Ok(())),
+            ("https://hub.example.com:443/user/alice?x=1", Ok(())),
+            ("http://intranet.example.com:8080/cb", Ok(())),
+            ("http://intranet.example.com:8080/cb/x", Ok(())),
+            ("https://a.example/x/y", Ok(())),
+            // Not allowed: prefix boundary, port, scheme, host.
+            ("https://hub.example.com/user", Err(NotAllowed)),
+            ("https://hub.example.com/user2", Err(NotAllowed)),
+            ("https://hub.example.com/users/alice", Err(NotAllowed)),
+            ("https://hub.example.com/", Err(NotAllowed)),
+            ("https://hub.example.com:8443/user/alice", Err(NotAllowed)),
+            ("http://hub.example.com/user/alice", Err(NotAllowed)),
+            ("http://intranet.example.com/cb", Err(NotAllowed)),
+            ("http://intranet.example.com:8080/cbx", Err(NotAllowed)),
+            ("https://a.example/xy", Err(NotAllowed)),
+            ("https://evil.hub.example.com/user/", Err(NotAllowed)),
+            ("https://127.0.0.1:8000/cb", Err(NotAllowed)),
+            ("http://127.0.0.2/", Err(NotAllowed)),
+            ("http://0.0.0.0:8000/", Err(NotAllowed)),
+            ("http://localhost.evil.com/", Err(NotAllowed)),
+            ("http://127.0.0.1.nip.io/", Err(NotAllowed)),
+            ("http://evil.com/", Err(NotAllowed)),
+            // Userinfo and fragment tricks.
+            ("http://127.0.0.1@evil.com/", Err(Userinfo)),
+            ("http://evil.com@127.0.0.1/", Err(Userinfo)),
+            ("http://127.0.0.1:80@evil/", Err(Userinfo)),
+            ("http://@127.0.0.1/", Err(Userinfo)),
+            ("http://evil.com#@127.0.0.1", Err(Fragment)),
+            ("http://127.0.0.1/cb#frag", Err(Fragment)),
+            ("http://127.0.0.1/cb#", Err(Fragment)),
+            // Backslashes, whitespace, control and non-ASCII characters.
+            ("http://127.0.0.1\\@evil.com/", Err(Backslash)),
+            ("http://evil.com\\.127.0.0.1/", Err(Backslash)),
+            ("http:\\\\127.0.0.1/", Err(Backslash)),
+            ("http://127.0.0.1/cb\r\nSet-Cookie: x=1", Err(Control)),
+            ("http://127.0.0.1/cb\n", Err(Control)),
+            (" http://127.0.0.1/", Err(Control)),
+            ("http://127.0.0.1/a b", Err(Control)),
+            ("http://127.0.0.1/\tx", Err(Control)),
+            ("http://127.0.0.1/\u{7f}", Err(Control)),
+            ("http://127.0.0.1/\0", Err(Control)),
+            ("http://lоcalhost/", Err(NonAscii)),
+            ("http://127.0.0.1/ä", Err(NonAscii)),
+            ("http://127。0。0。1/", Err(NonAscii)),
+            // Schemes.
+            ("", Err(Empty)),
+            ("//evil.com/", Err(MissingScheme)),
+            ("127.0.0.1:8000/cb", Err(MissingScheme)),
+            ("/cb", Err(MissingScheme)),
+            ("://127.0.0.1/", Err(MissingScheme)),
+            ("1http://127.0.0.1/", Err(MissingScheme)),
+            ("javascript:alert(1)", Err(UnsupportedScheme)),
+            ("javascript://127.0.0.1/%0aalert(1)", Err(UnsupportedScheme)),
+            ("data:text/html,x", Err(UnsupportedScheme)),
+            ("file:///etc/passwd", Err(UnsupportedScheme)),
+            ("ftp://127.0.0.1/", Err(UnsupportedScheme)),
+            ("HTTP://127.0.0.1/", Err(UnsupportedScheme)),
+            ("Http://127.0.0.1/", Err(UnsupportedScheme)),
+            ("urn:ietf:wg:oauth:2.0:oob", Err(UnsupportedScheme)),
+            ("http:/127.0.0.1/x", Err(MissingHost)),
+            ("http:/x", Err(MissingHost)),
+            ("http:127.0.0.1", Err(MissingHost)),
+            ("http://", Err(MissingHost)),
+            ("http:///cb", Err(MissingHost)),
+            ("http://:8000/cb", Err(MissingHost)),
+            ("http://?x", Err(MissingHost)),
+            // Hosts.
+            ("http://LOCALHOST/", Err(BadHost)),
+            ("http://Localhost/", Err(BadHost)),
+            ("http://localhost./", Err(BadHost)),
+            ("http://127.0.0.1./", Err(BadHost)),
+            ("http://2130706433/", Err(BadHost)),
+            ("http://0177.0.0.1/", Err(BadHost)),
+            ("http://0x7f.0.0.1/", Err(BadHost)),
+            ("http://0x7f000001/", Err(BadHost)),
+            ("http://127.1/", Err(BadHost)),
+            ("http://127.0.1/", Err(BadHost)),
+            ("http://127.0.0.01/", Err(BadHost)),
+            ("http://127.0.0.256/", Err(BadHost)),
+            ("http://127.0.0.1.1/", Err(BadHost)),
+            ("http://evil.com.0x7f/", Err(BadHost)),
+            ("http://local_host/", Err(BadHost)),
+            ("http://-localhost/", Err(BadHost)),
+            ("http://local..host/", Err(BadHost)),
+            ("http://127.0.0.1;evil.com/", Err(BadHost)),
+            ("http://127.0.0.1,evil.com/", Err(BadHost)),
+            ("http://%31%32%37.0.0.1/", Err(PercentEncodedHost)),
+            ("http://localhos%74/", Err(PercentEncodedHost)),
+            ("http://[::ffff:127.0.0.1]/", Err(Ipv6)),
+            ("http://[0:0:0:0:0:0:0:1]/", Err(Ipv6)),
+            ("http://[::1%25eth0]/", Err(Ipv6)),
+            ("http://[::1%eth0]:8000/", Err(Ipv6)),
+            ("http://[::1/", Err(Ipv6)),
+            ("http://[::]/", Err(Ipv6)),
+            ("http://[::1]]/", Err(BadHost)),
+            ("http://[::1]x/", Err(BadHost)),
+            // Ports.
+            ("http://127.0.0.1:0/", Err(BadPort)),
+            ("http://127.0.0.1:65536/", Err(BadPort)),
+            ("http://127.0.0.1:99999/", Err(BadPort)),
+            ("http://127.0.0.1:/", Err(BadPort)),
+            ("http://127.0.0.1:80a/", Err(BadPort)),
+            ("http://127.0.0.1:+80/", Err(BadPort)),
+            ("http://127.0.0.1:-1/", Err(BadPort)),
+            ("http://127.0.0.1:080/", Err(BadPort)),
+            ("http://127.0.0.1:8000:9000/", Err(BadPort)),
+            ("http://[::1]:/", Err(BadPort)),
+            ("http://127.0.0.1:0x50/", Err(BadPort)),
+            // Dot segments, plain and encoded.
+            ("http://127.0.0.1/../etc", Err(DotSegment)),
+            ("http://127.0.0.1/a/./b", Err(DotSegment)),
+            ("http://127.0.0.1/a/..", Err(DotSegment)),
+            ("http://127.0.0.1/a/.", Err(DotSegment)),
+            ("http://127.0.0.1/.", Err(DotSegment)),
+            ("https://hub.example.com/user/../admin/", Err(DotSegment)),
+            ("https://hub.example.com/user/%2e%2e/admin/", Err(BadEscape)),
+            ("https://hub.example.com/user/.%2E/admin/", Err(BadEscape)),
+            (
+                "https://hub.example.com/user/alice%2f..%2f..%2fbob",
+                Err(BadEscape),
+            ),
+            ("https://hub.example.com/user/alice%5c..", Err(BadEscape)),
+            ("http://127.0.0.1/%00", Err(BadEscape)),
+            ("http://127.0.0.1/%0d%0aX:y", Err(BadEscape)),
+            ("http://127.0.0.1/%zz", Err(BadEscape)),
+            ("http://127.0.0.1/%4", Err(BadEscape)),
+            ("http://127.0.0.1/cb?x=%", Err(BadEscape)),
+            // Other characters outside the grammar.
+            ("http://127.0.0.1/<script>", Err(BadCharacter)),
+            ("http://127.0.0.1/a\"b", Err(BadCharacter)),
+            ("http://127.0.0.1/a{b}", Err(BadCharacter)),
+            ("http://127.0.0.1/a|b", Err(BadCharacter)),
+            ("http://127.0.0.1/a^b", Err(BadCharacter)),
+            ("http://127.0.0.1/a`b", Err(BadCharacter)),
+            ("http://127.0.0.1/[x]", Err(BadCharacter)),
+            ("http://127.0.0.1/cb?x=<y>", Err(BadCharacter)),
+        ];
+        assert!(cases.len() >= 40);
+        for (url, want) in cases {
+            let got = check(url, &allowed).map(|_| ());
+            assert_eq!(&got, want, "{url:?}");
+            if want.is_ok() {
+                // Without prefixes, only the default rule lets a target through.
+                let loopback = url.starts_with("http://127.0.0.1")
+                    || url.starts_with("http://[::1]")
+                    || url.starts_with("http://localhost");
+                assert_eq!(check(url, &[]).is_ok(), loopback, "{url:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn target_parts() {
+        let t = check("http://[::1]:8000/cb?x=1", &[]).unwrap();
+        assert_eq!(t.as_str(), "http://[::1]:8000/cb?x=1");
+        assert_eq!((t.scheme(), t.host(), t.port()), ("http", "[::1]", 8000));
+        assert_eq!((t.path(), t.query()), ("/cb", Some("x=1")));
+        let t = check("http://localhost", &[]).unwrap();
+        assert_eq!((t.port(), t.path(), t.query()), (80, "/", None));
+        let t = check("https://hub.example.com/user/a", &prefixes()).unwrap();
+        assert_eq!((t.scheme(), t.port()), ("https", 443));
+    }
+
+    #[test]
+    fn error_lines() {
+        assert_eq!(
+            check("http://a@127.0.0.1/", &[]).unwrap_err().to_string(),
+            "target: userinfo is not allowed"
+        );
+        assert_eq!(check("", &[]).unwrap_err().to_string(), "target: is empty");
+        assert_eq!(
+            check("http://evil.com/", &[]).unwrap_err().to_string(),
+            "target: not an allowed target (http loopback or a prefix in T2G_REDIRECT_ALLOWED_TARGETS)"
+        );
+        assert_eq!(TargetError::Fragment.status(), 400);
+    }
+
+    #[test]
+    fn prefix_parsing() {
+        let p = AllowedPrefix::parse("https://hub.example.com/user/").unwrap();
+        assert_eq!(p.as_str(), "https://hub.example.com/user/");
+        for (entry, reason) in [
+            (
+                "https://hub.example.com/user/?x=1",
+                "a query is not allowed in a prefix",
+            ),
+            (
+                "ftp://hub.example.com/",
+                "target: scheme must be lower-case http or https",
+            ),
+            (
+                "https://u@hub.example.com/",
+                "target: userinfo is not allowed",
+            ),
+            (
+                "https://hub.example.com/user/#x",
+                "target: fragment is not allowed",
+            ),
+            (
+                "hub.example.com/user/",
+                "target: missing scheme (expected http:// or https://)",
+            ),
+            (
+                "https://hub.example.com/a/../b",
+                "target: dot segments (. or ..) are not allowed in the path",
+            ),
+        ] {
+            let err = AllowedPrefix::parse(entry).unwrap_err();
+            assert_eq!(err, format!("redirect prefix {entry:?}: {reason}"));
+        }
+        assert_eq!(AllowedPrefix::parse_list("").unwrap(), vec![]);
+        assert_eq!(AllowedPrefix::parse_list(" , ,").unwrap(), vec![]);
+        assert_eq!(
+            AllowedPrefix::parse_list("http://a.example, https://b.example/x/")
+                .unwrap()
+                .len(),
+            2
+        );
+        let err = AllowedPrefix::parse_list("http://a.example,http://b .example").unwrap_err();
+        assert!(
+            err.starts_with("redirect prefix \"http://b .example\""),
+            "{err}"
+        );
+        // A prefix without a path covers the whole origin; default ports are normalised.
+        let all = AllowedPrefix::parse_list("https://a.example:443").unwrap();
+        assert!(check("https://a.example/any/path?q", &all).is_ok());
+        assert!(check("https://a.example:8443/", &all).is_err());
+        let http = AllowedPrefix::parse_list("http://b.example:80/").unwrap();
+        assert!(check("http://b.example/cb", &http).is_ok());
+    }
+
+    #[test]
+    fn with_params_encodes_and_appends() {
+        let params = [("key", "a+b/c=="), ("state", "x y&z=ü~-._"), ("nonce", "")];
+        let encoded = "key=a%2Bb%2Fc%3D%3D&state=x%20y%26z%3D%C3%BC~-._&nonce=";
+        for (url, want) in [
+            (
+                "http://127.0.0.1:8000/cb",
+                format!("http://127.0.0.1:8000/cb?{encoded}"),
+            ),
+            (
+                "http://127.0.0.1:8000",
+                format!("http://127.0.0.1:8000?{encoded}"),
+            ),
+            (
+                "http://127.0.0.1/cb?",
+                format!("http://127.0.0.1/cb?{encoded}"),
+            ),
+            (
+                "http://127.0.0.1/cb?a=1&b=%2F",
+                format!("http://127.0.0.1/cb?a=1&b=%2F&{encoded}"),
+            ),
+        ] {
+            let target = check(url, &[]).unwrap();
+            assert_eq!(with_params(&target, &params), want);
+            // The result is itself a valid, allowed target.
+            assert!(check(&want, &[]).is_ok());
+        }
+    }
+}
