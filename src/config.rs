@@ -6,6 +6,7 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
 use crate::log::LogFormat;
+use crate::target::AllowedPrefix;
 
 /// Every variable the server reads: name, default shown in `--help`, meaning.
 pub const VARIABLES: &[(&str, &str, &str)] = &[
@@ -95,6 +96,8 @@ pub struct Config {
     pub echo_enabled: bool,
     pub max_connections: usize,
     pub log_format: LogFormat,
+    /// Redirect-flow targets allowed beyond loopback.
+    pub allowed_targets: Vec<AllowedPrefix>,
 }
 
 /// A configuration mistake: names the variable and what is allowed.
@@ -220,6 +223,12 @@ impl Config {
             },
         };
 
+        let allowed_targets = match get("T2G_REDIRECT_ALLOWED_TARGETS") {
+            None => Vec::new(),
+            Some(v) => AllowedPrefix::parse_list(&v)
+                .map_err(|problem| invalid("T2G_REDIRECT_ALLOWED_TARGETS", problem))?,
+        };
+
         Ok(Config {
             listen: SocketAddr::new(host, port),
             header_names,
@@ -234,13 +243,14 @@ impl Config {
             echo_enabled,
             max_connections,
             log_format,
+            allowed_targets,
         })
     }
 
     /// The effective settings for the startup line; the fallback token only as set/unset.
     pub fn summary(&self) -> String {
         format!(
-            "token_headers={} fallback_token={} echo={} max_connections={} log_format={}",
+            "token_headers={} fallback_token={} echo={} max_connections={} log_format={} redirect_allowed_targets={}",
             self.header_names.join(","),
             if self.fallback_token.is_some() {
                 "set"
@@ -253,6 +263,12 @@ impl Config {
                 LogFormat::Text => "text",
                 LogFormat::Json => "json",
                 LogFormat::Off => "off",
+            },
+            if self.allowed_targets.is_empty() {
+                "loopback-only".to_string()
+            } else {
+                let prefixes: Vec<&str> = self.allowed_targets.iter().map(|p| p.as_str()).collect();
+                format!("loopback+{}", prefixes.join(","))
             },
         )
     }
@@ -481,6 +497,22 @@ mod tests {
         for bad in ["0", "x", "100000"] {
             let e = parse(&[("T2G_MAX_CONNECTIONS", bad)]).err().unwrap();
             assert_eq!(e.variable, "T2G_MAX_CONNECTIONS");
+        }
+    }
+
+    #[test]
+    fn redirect_allowed_targets() {
+        let c = parse(&[(
+            "T2G_REDIRECT_ALLOWED_TARGETS",
+            "https://hub.example.com/user/, http://nb.example.org:8888",
+        )])
+        .unwrap();
+        assert_eq!(c.allowed_targets.len(), 2);
+        assert!(c.summary().contains("https://hub.example.com/user/"));
+        assert!(parse(&[]).unwrap().summary().contains("redirect_allowed_targets=loopback-only"));
+        for bad in ["ftp://x.example/", "https://user@hub.example.com/", "hub.example.com"] {
+            let e = parse(&[("T2G_REDIRECT_ALLOWED_TARGETS", bad)]).err().unwrap();
+            assert_eq!(e.variable, "T2G_REDIRECT_ALLOWED_TARGETS", "{bad}");
         }
     }
 

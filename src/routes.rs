@@ -5,6 +5,7 @@ use std::time::SystemTime;
 use crate::assets;
 use crate::config::Config;
 use crate::echo;
+use crate::flow::{self, FlowSettings};
 use crate::http::{Exchange, Method, Request, Response, Service};
 use crate::log;
 use crate::metrics::Metrics;
@@ -20,6 +21,7 @@ pub struct App {
     pub echo_enabled: bool,
     pub ui: Ui,
     pub metrics: Metrics,
+    pub flow: FlowSettings,
     /// The index page, rendered once at start: its inputs never change while running.
     index_html: &'static [u8],
 }
@@ -45,6 +47,9 @@ impl App {
             echo_enabled: config.echo_enabled,
             ui,
             metrics: Metrics::new(),
+            flow: FlowSettings {
+                allowed_targets: config.allowed_targets,
+            },
             index_html,
         }
     }
@@ -57,6 +62,8 @@ impl App {
             "/health" => ("health", App::health),
             "/echo" if self.echo_enabled => ("echo", App::echo),
             "/metrics" => ("metrics", App::metrics),
+            "/flow/redirect/token" => ("flow", flow::handle),
+            "/flow/redirect/done" => ("flow_done", App::flow_done),
             "/swagger-ui" => ("asset", App::swagger_ui_slash),
             path if assets::lookup(path).is_some() => ("asset", App::asset),
             _ => ("not_found", App::not_found),
@@ -100,6 +107,10 @@ impl App {
             self.metrics.render().into_bytes(),
         )
         .header("Cache-Control", NO_STORE)
+    }
+
+    fn flow_done(&self, _: &Request) -> Response {
+        html(page::render_done(&self.ui).into_bytes())
     }
 
     fn swagger_ui_slash(&self, _: &Request) -> Response {
