@@ -2,6 +2,7 @@
 //! token2go: hands an authenticated user's OAuth access token to a web page, a JSON
 //! endpoint and the encrypted token redirect flow.
 
+pub mod assets;
 pub mod config;
 pub mod crypto;
 pub mod echo;
@@ -9,6 +10,7 @@ pub mod flow;
 pub mod http;
 pub mod log;
 pub mod metrics;
+pub mod page;
 pub mod query;
 pub mod routes;
 pub mod target;

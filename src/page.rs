@@ -1,0 +1,447 @@
+//! HTML pages rendered from the templates in `assets/`: the token page, the flow's paste page
+//! and its done page, plus the Content-Security-Policy values the HTML responses carry.
+//!
+//! Templates hold `{{name}}` placeholders, filled in one pass so that a value can never introduce
+//! a placeholder of its own. Operator text (target, title, first description) is HTML-escaped;
+//! the second description and the misc section are trusted operator HTML, inserted as is (as in
+//! the reference). The strict CSP still blocks any inline script or style in that HTML.
+
+/// CSP of our own HTML pages: scripts and styles only from files of this server.
+pub const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; \
+frame-ancestors 'none'";
+
+/// CSP of the Swagger UI page: as strict as [`PAGE_CSP`]. Checked in headless Chromium with
+/// swagger-ui 5.32.6 (render, expand every operation, "Try it out" and Execute, schema tabs,
+/// example selectors, copy button): no violation. React sets styles through the CSSOM, which
+/// `style-src` does not govern; the CSS's `data:` images are allowed by `img-src`. Kept as its
+/// own constant so the page can be loosened alone (`style-src 'unsafe-inline'` would be the
+/// first step) should a later Swagger UI need it; never `unsafe-eval` or inline script.
+pub const SWAGGER_CSP: &str = PAGE_CSP;
+
+const INDEX_TEMPLATE: &str = include_str!("../assets/index.html");
+const PASTE_TEMPLATE: &str = include_str!("../assets/paste.html");
+const DONE_TEMPLATE: &str = include_str!("../assets/done.html");
+
+const DEFAULT_TITLE: &str = "Token2go";
+/// The reference's default description, kept word for word.
+const DEFAULT_DESCRIPTION: &str = "Go ahead and grab a token with the Token2go service";
+
+/// The UI settings (`T2G_UI_*`), resolved once at start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ui {
+    /// Plain text.
+    title: String,
+    /// Plain text.
+    desc1: String,
+    /// Trusted operator HTML.
+    desc2_html: Option<String>,
+    /// Trusted operator HTML.
+    misc_html: Option<String>,
+}
+
+impl Ui {
+    /// Resolves the settings as the reference does: `title` wins, else `Token2go | <target>`,
+    /// else `Token2go`; `desc1` wins, else `Get a token for <target> with the Token2go service`,
+    /// else the default description. `target`, `title` and `desc1` are text (escaped when
+    /// rendered); `desc2_html` and `misc_html` are trusted HTML. Empty values count as unset.
+    pub fn new(
+        target: Option<&str>,
+        title: Option<&str>,
+        desc1: Option<&str>,
+        desc2_html: Option<&str>,
+        misc_html: Option<&str>,
+    ) -> Ui {
+        let target = set(target);
+        let title = match (set(title), target) {
+            (Some(title), _) => title.to_string(),
+            (None, Some(target)) => format!("{DEFAULT_TITLE} | {target}"),
+            (None, None) => DEFAULT_TITLE.to_string(),
+        };
+        let desc1 = match (set(desc1), target) {
+            (Some(desc1), _) => desc1.to_string(),
+            (None, Some(target)) => format!("Get a token for {target} with the Token2go service"),
+            (None, None) => DEFAULT_DESCRIPTION.to_string(),
+        };
+        Ui {
+            title,
+            desc1,
+            desc2_html: set(desc2_html).map(str::to_string),
+            misc_html: set(misc_html).map(str::to_string),
+        }
+    }
+
+    /// The effective title, as text (not escaped).
+    pub fn title(&self) -> &str {
+        &self.title
+    }
+
+    /// The effective first description, as text (not escaped).
+    pub fn description(&self) -> &str {
+        &self.desc1
+    }
+}
+
+/// An empty or blank setting counts as unset, as everywhere in the configuration.
+fn set(value: Option<&str>) -> Option<&str> {
+    value.filter(|v| !v.trim().is_empty())
+}
+
+impl Default for Ui {
+    fn default() -> Ui {
+        Ui::new(None, None, None, None, None)
+    }
+}
+
+/// The token page (`/`, `/index.html`). Its script fetches `token` and shows it.
+pub fn render_index(ui: &Ui) -> String {
+    let desc2 = ui
+        .desc2_html
+        .as_deref()
+        .map(|html| format!("<div class=\"desc2\">{html}</div>"))
+        .unwrap_or_default();
+    let misc = ui
+        .misc_html
+        .as_deref()
+        .map(|html| {
+            format!(
+                "<section class=\"card misc\" aria-labelledby=\"misc-heading\">\n      \
+                 <h2 id=\"misc-heading\">Miscellaneous</h2>\n      {html}\n    </section>"
+            )
+        })
+        .unwrap_or_default();
+    fill(
+        INDEX_TEMPLATE,
+        &[
+            ("title", &escape_html(&ui.title)),
+            ("desc1", &escape_html(&ui.desc1)),
+            ("desc2", &desc2),
+            ("misc", &misc),
+        ],
+    )
+}
+
+/// The paste-mode page of the redirect flow: the armoured `block` (shown as is, escaped) and the
+/// `verification_code` (`XXXX-XXXX`), with the warning to paste it only into one's own program.
+pub fn render_paste(ui: &Ui, block: &str, verification_code: &str) -> String {
+    let rows = block.lines().count().clamp(3, 40).to_string();
+    fill(
+        PASTE_TEMPLATE,
+        &[
+            ("title", &escape_html(&ui.title)),
+            ("code", &escape_html(verification_code)),
+            ("rows", &rows),
+            ("block", &escape_html(block)),
+        ],
+    )
+}
+
+/// The page of `/flow/redirect/done`: "Token delivered. You can close this tab."
+pub fn render_done(ui: &Ui) -> String {
+    fill(DONE_TEMPLATE, &[("title", &escape_html(&ui.title))])
+}
+
+/// Escapes text for HTML element content and quoted attribute values.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Replaces each `{{name}}` of `template` by its value, scanning the template once: values are
+/// copied verbatim and never scanned. An unknown name is left as is (the tests forbid any).
+fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len() + 1024);
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let value = after.find("}}").and_then(|end| {
+            let name = &after[..end];
+            values
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v, end + 2))
+        });
+        match value {
+            Some((value, used)) => {
+                out.push_str(value);
+                rest = &after[used..];
+            }
+            None => {
+                out.push_str("{{");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEMPLATES: &[(&str, &str)] = &[
+        ("index.html", INDEX_TEMPLATE),
+        ("paste.html", PASTE_TEMPLATE),
+        ("done.html", DONE_TEMPLATE),
+        ("swagger-ui.html", include_str!("../assets/swagger-ui.html")),
+    ];
+
+    const HOSTILE: &str = "<script>alert(\"x\")</script> & 'quoted'";
+    const HOSTILE_ESCAPED: &str =
+        "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;quoted&#39;";
+
+    fn title_of(html: &str) -> &str {
+        let start = html.find("<title>").expect("a <title>") + "<title>".len();
+        let end = html[start..].find("</title>").expect("a </title>");
+        &html[start..start + end]
+    }
+
+    #[test]
+    fn escape_html_escapes_the_five_characters() {
+        assert_eq!(escape_html(HOSTILE), HOSTILE_ESCAPED);
+        assert_eq!(escape_html("plain text, ünïcode"), "plain text, ünïcode");
+        assert_eq!(escape_html(""), "");
+    }
+
+    #[test]
+    fn default_titles_and_description() {
+        let ui = Ui::default();
+        assert_eq!(ui.title(), "Token2go");
+        assert_eq!(
+            ui.description(),
+            "Go ahead and grab a token with the Token2go service"
+        );
+        let html = render_index(&ui);
+        assert_eq!(title_of(&html), "Token2go");
+        assert!(html.contains("<h1>Token2go</h1>"));
+        assert!(html.contains(
+            "<meta name=\"description\" content=\"Go ahead and grab a token with the Token2go service\">"
+        ));
+    }
+
+    #[test]
+    fn target_sets_title_and_description() {
+        let ui = Ui::new(Some("Acme Data"), None, None, None, None);
+        assert_eq!(ui.title(), "Token2go | Acme Data");
+        assert_eq!(
+            ui.description(),
+            "Get a token for Acme Data with the Token2go service"
+        );
+        let html = render_index(&ui);
+        assert_eq!(title_of(&html), "Token2go | Acme Data");
+        assert!(html
+            .contains("<p class=\"lead\">Get a token for Acme Data with the Token2go service</p>"));
+    }
+
+    #[test]
+    fn title_and_desc1_override_target() {
+        let ui = Ui::new(
+            Some("Acme"),
+            Some("Acme tokens"),
+            Some("Grab it."),
+            None,
+            None,
+        );
+        assert_eq!(ui.title(), "Acme tokens");
+        assert_eq!(ui.description(), "Grab it.");
+        let html = render_index(&ui);
+        assert_eq!(title_of(&html), "Acme tokens");
+        assert!(!html.contains("Token2go | Acme"));
+        let ui = Ui::new(None, Some("Only title"), None, None, None);
+        assert_eq!(ui.description(), DEFAULT_DESCRIPTION);
+    }
+
+    #[test]
+    fn empty_values_count_as_unset() {
+        assert_eq!(
+            Ui::new(Some(""), Some(" "), Some(""), Some(""), Some("")),
+            Ui::default()
+        );
+        let html = render_index(&Ui::new(None, None, None, Some(""), Some("")));
+        assert!(!html.contains("class=\"desc2\""));
+        assert!(!html.contains("Miscellaneous"));
+    }
+
+    #[test]
+    fn text_settings_are_escaped_everywhere() {
+        let uis = [
+            Ui::new(Some(HOSTILE), None, None, None, None),
+            Ui::new(None, Some(HOSTILE), Some(HOSTILE), None, None),
+        ];
+        for ui in &uis {
+            let pages = [
+                render_index(ui),
+                render_paste(ui, "-----BEGIN TOKEN2GO RESPONSE-----", "ABCD-EFGH"),
+                render_done(ui),
+            ];
+            for html in &pages {
+                assert!(!html.contains("<script>alert"), "unescaped: {html}");
+                assert!(!html.contains("\"x\""));
+                assert!(html.contains("&lt;script&gt;"));
+                assert!(html.contains("&amp; &#39;quoted&#39;"));
+            }
+        }
+        let html = render_index(&uis[1]);
+        assert!(html.contains(&format!("<title>{HOSTILE_ESCAPED}</title>")));
+        assert!(html.contains(&format!("content=\"{HOSTILE_ESCAPED}\"")));
+    }
+
+    #[test]
+    fn desc2_and_misc_are_inserted_raw() {
+        let desc2 = "See <a href=\"https://docs.example.com/\">the docs</a> &amp; more.";
+        let misc = "<ul><li><b>Support</b>: ops@example.com</li></ul>";
+        let html = render_index(&Ui::new(None, None, None, Some(desc2), Some(misc)));
+        assert!(html.contains(&format!("<div class=\"desc2\">{desc2}</div>")));
+        assert!(html.contains(misc));
+        assert!(html.contains("<h2 id=\"misc-heading\">Miscellaneous</h2>"));
+    }
+
+    #[test]
+    fn values_cannot_inject_placeholders() {
+        let ui = Ui::new(
+            None,
+            Some("{{desc2}}"),
+            None,
+            Some("{{misc}}"),
+            Some("<i>m</i>"),
+        );
+        let html = render_index(&ui);
+        assert!(html.contains("<h1>{{desc2}}</h1>"));
+        assert!(html.contains("<div class=\"desc2\">{{misc}}</div>"));
+        assert_eq!(
+            fill("a{{x}}b{{y}}c{{", &[("x", "{{y}}"), ("y", "Y")]),
+            "a{{y}}bYc{{"
+        );
+        assert_eq!(fill("{{unknown}}", &[]), "{{unknown}}");
+    }
+
+    #[test]
+    fn rendered_pages_fill_every_placeholder() {
+        let ui = Ui::new(Some("t"), None, None, Some("d"), Some("m"));
+        for html in [
+            render_index(&ui),
+            render_paste(&ui, "a\nb", "ABCD-EFGH"),
+            render_done(&ui),
+        ] {
+            assert!(!html.contains("{{") && !html.contains("}}"), "{html}");
+            assert!(html.starts_with("<!doctype html>"));
+        }
+    }
+
+    #[test]
+    fn paste_page_shows_block_code_and_warning() {
+        let block =
+            "-----BEGIN TOKEN2GO RESPONSE-----\nQUJD.REVG.R0hJ\n-----END TOKEN2GO RESPONSE-----";
+        let html = render_paste(&Ui::default(), block, "K3ZQ-7MPA");
+        assert!(html.contains(&format!(">{block}</textarea>")));
+        assert!(html.contains("rows=\"3\""));
+        assert!(html.contains("<p class=\"vcode\" id=\"vcode\">K3ZQ-7MPA</p>"));
+        assert!(html.contains(
+            "Paste this only into a program you started yourself, and only if it shows the same verification code"
+        ));
+        assert!(html.contains("id=\"copy\""));
+        // A hostile block cannot close the textarea.
+        let html = render_paste(&Ui::default(), "</textarea><script>x</script>", "A");
+        assert!(html.contains("&lt;/textarea&gt;&lt;script&gt;"));
+    }
+
+    #[test]
+    fn done_page_says_delivered() {
+        let html = render_done(&Ui::new(Some("Acme"), None, None, None, None));
+        assert!(html.contains("Token delivered."));
+        assert!(html.contains("You can close this tab."));
+        assert!(title_of(&html).ends_with("Token2go | Acme"));
+    }
+
+    /// What the CSP would block or what must never be there: a `<script` without `src` or with
+    /// content, a `<style>` element, a `javascript:` URL, an `on...` handler or `style` attribute.
+    fn inline_violations(html: &str) -> Vec<String> {
+        let lower = html.to_ascii_lowercase();
+        let mut found = Vec::new();
+        for (at, _) in lower.match_indices("<script") {
+            let end = at + lower[at..].find('>').unwrap_or(lower.len() - at);
+            if !lower[at..end].contains(" src=\"") || !lower[end..].starts_with("></script>") {
+                found.push(format!("inline script at {at}"));
+            }
+        }
+        if lower.contains("<style") {
+            found.push("<style> element".to_string());
+        }
+        if lower.contains("javascript:") {
+            found.push("javascript: URL".to_string());
+        }
+        for (at, _) in lower.match_indices('<') {
+            let tag = &lower[at..at + lower[at..].find('>').unwrap_or(lower.len() - at)];
+            if tag.starts_with("<!--") {
+                continue;
+            }
+            for attribute in tag.split_whitespace().skip(1) {
+                let name = attribute.split('=').next().unwrap_or_default();
+                if name.starts_with("on") || name == "style" {
+                    found.push(format!("attribute {name} in {tag}"));
+                }
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn templates_and_pages_have_no_inline_script_handlers_or_styles() {
+        for (name, template) in TEMPLATES {
+            assert_eq!(inline_violations(template), Vec::<String>::new(), "{name}");
+        }
+        let ui = Ui::new(Some("t"), None, None, Some("<b>d</b>"), Some("<i>m</i>"));
+        for html in [
+            render_index(&ui),
+            render_paste(&ui, "b", "C"),
+            render_done(&ui),
+        ] {
+            assert_eq!(inline_violations(&html), Vec::<String>::new());
+        }
+    }
+
+    #[test]
+    fn inline_violations_sees_each_kind() {
+        let bad = "<script>x()</script><script src=\"a.js\">y</script><style></style>\
+                   <p onclick=\"x()\" style=\"color:red\"><a href=\"javascript:x()\">";
+        assert_eq!(
+            inline_violations(bad).len(),
+            6,
+            "{:?}",
+            inline_violations(bad)
+        );
+        assert!(inline_violations("<script src=\"a.js\" defer></script>").is_empty());
+    }
+
+    #[test]
+    fn csp_values() {
+        assert_eq!(
+            PAGE_CSP,
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+        );
+        for csp in [PAGE_CSP, SWAGGER_CSP] {
+            assert!(csp.starts_with("default-src 'none'; script-src 'self'; "));
+            assert!(csp.contains("frame-ancestors 'none'"));
+            assert!(!csp.contains("unsafe-eval"));
+            assert!(!csp.contains('\n') && !csp.contains("  "));
+        }
+        for csp in [PAGE_CSP, SWAGGER_CSP] {
+            assert!(!csp.contains("unsafe-inline"), "{csp}");
+            let script_src = csp.split("; ").find(|d| d.starts_with("script-src"));
+            assert_eq!(script_src, Some("script-src 'self'"));
+        }
+    }
+}
