@@ -194,7 +194,8 @@ impl Limits {
     }
 }
 
-/// Worker stack: RSA-4096 in handlers needs far less; the default 2 MiB is more than needed.
+/// Worker stack, explicit: 1024 workers at the 2 MiB default would reserve 2 GiB; RSA-4096 in a
+/// handler needs far less than 1 MiB.
 const WORKER_STACK: usize = 1024 * 1024;
 /// Idle workers kept for the next burst; idle ones beyond it exit after `WORKER_IDLE_EXIT`.
 const WORKER_FLOOR: usize = 4;
