@@ -11,6 +11,7 @@ pub mod http;
 pub mod log;
 pub mod metrics;
 pub mod page;
+pub mod pool;
 pub mod query;
 pub mod routes;
 pub mod target;
