@@ -54,7 +54,8 @@ impl App {
         }
     }
 
-    /// Picks the handler for a path, then checks the method.
+    /// Picks the handler for a path, then checks the method; unknown paths are 404 whatever
+    /// the method.
     pub fn route(&self, request: &Request) -> Response {
         let (route, handler): (&'static str, Handler) = match request.path.as_str() {
             "/" | "/index.html" => ("index", App::index),
@@ -66,7 +67,7 @@ impl App {
             "/flow/redirect/done" => ("flow_done", App::flow_done),
             "/swagger-ui" => ("asset", App::swagger_ui_slash),
             path if assets::lookup(path).is_some() => ("asset", App::asset),
-            _ => ("not_found", App::not_found),
+            _ => return Response::text(404, "not found").route("not_found"),
         };
         let response = match request.method {
             Method::Get | Method::Head => handler(self, request),
@@ -119,7 +120,7 @@ impl App {
 
     fn asset(&self, request: &Request) -> Response {
         let Some(asset) = assets::lookup(&request.path) else {
-            return self.not_found(request);
+            return Response::text(404, "not found");
         };
         let mut response = Response::new(200, asset.content_type, asset.body)
             .header("Cache-Control", asset.cache_control);
@@ -141,9 +142,6 @@ impl App {
         response
     }
 
-    fn not_found(&self, _: &Request) -> Response {
-        Response::text(404, "not found")
-    }
 }
 
 /// The Swagger UI page needs a looser policy (inline styles); every other page the strict one.

@@ -243,7 +243,7 @@ fn errors_are_one_line_and_never_redirect() {
         400,
         "state: given more than once",
     );
-    let r = get(&flow_url("http://127.0.0.1/", "", "rsa1024-rfc5280-x509-pem", pem));
+    let r = s.get(&flow_url("http://127.0.0.1/", "", "rsa1024-rfc5280-x509-pem", pem), &[]);
     refused(&r, 400, "publicKeyType: must be one of rsa2048-rfc5280-x509-pem");
     assert!(r.text().contains("rsa4096-rfc8017-pkcs1-pem"));
 
@@ -256,7 +256,7 @@ fn errors_are_one_line_and_never_redirect() {
         ("javascript:alert(1)", "target"),
         ("http://127.0.0.1/\r\nSet-Cookie: x", "target"),
     ] {
-        let r = get(&flow_url(target, "", ok_type, pem));
+        let r = s.get(&flow_url(target, "", ok_type, pem), &[]);
         refused(&r, 400, why);
         assert!(r.text().starts_with("target: "), "{}", r.text());
     }
@@ -269,7 +269,7 @@ fn errors_are_one_line_and_never_redirect() {
         ("rsa4096-rfc5280-x509-pem", pem.as_str(), "publicKey"),
         (ok_type, &std::fs::read_to_string(&pair.private).unwrap(), "private key"),
     ] {
-        let r = get(&flow_url("http://127.0.0.1/", "", key_type, key));
+        let r = s.get(&flow_url("http://127.0.0.1/", "", key_type, key), &[]);
         refused(&r, 400, why);
         let body_line = pem.lines().nth(1).unwrap();
         assert!(!r.text().contains(body_line), "key echoed: {}", r.text());
@@ -341,7 +341,8 @@ fn done_page() {
     let s = TestServer::start(&[]);
     let r = s.get("/flow/redirect/done", &[]);
     assert_eq!(r.status, 200);
-    assert!(r.text().contains("Token delivered. You can close this tab."));
+    let page = r.text();
+    assert!(page.contains("Token delivered.") && page.contains("You can close this tab."), "{page}");
     assert!(r.header("Content-Security-Policy").unwrap().contains("default-src 'none'"));
     assert_eq!(r.header("Cache-Control"), Some("no-store"));
 }
