@@ -509,9 +509,18 @@ mod tests {
         .unwrap();
         assert_eq!(c.allowed_targets.len(), 2);
         assert!(c.summary().contains("https://hub.example.com/user/"));
-        assert!(parse(&[]).unwrap().summary().contains("redirect_allowed_targets=loopback-only"));
-        for bad in ["ftp://x.example/", "https://user@hub.example.com/", "hub.example.com"] {
-            let e = parse(&[("T2G_REDIRECT_ALLOWED_TARGETS", bad)]).err().unwrap();
+        assert!(parse(&[])
+            .unwrap()
+            .summary()
+            .contains("redirect_allowed_targets=loopback-only"));
+        for bad in [
+            "ftp://x.example/",
+            "https://user@hub.example.com/",
+            "hub.example.com",
+        ] {
+            let e = parse(&[("T2G_REDIRECT_ALLOWED_TARGETS", bad)])
+                .err()
+                .unwrap();
             assert_eq!(e.variable, "T2G_REDIRECT_ALLOWED_TARGETS", "{bad}");
         }
     }

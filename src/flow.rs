@@ -80,7 +80,10 @@ fn run(app: &App, request: &Request) -> Result<Response, Refusal> {
     let key_type = KeyType::parse(key_type).ok_or_else(|| {
         refuse(
             Rejection::Key,
-            format!("publicKeyType: must be one of {}", ALLOWED_KEY_TYPES.join(", ")),
+            format!(
+                "publicKeyType: must be one of {}",
+                ALLOWED_KEY_TYPES.join(", ")
+            ),
         )
     })?;
     let paste_mode = target == OOB;

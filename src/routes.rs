@@ -141,7 +141,6 @@ impl App {
         }
         response
     }
-
 }
 
 /// The Swagger UI page needs a looser policy (inline styles); every other page the strict one.
@@ -209,7 +208,8 @@ mod tests {
         assert_eq!(v["secret"], "abc");
         let r = a.route(&get("/token", &[]));
         assert_eq!(r.status, 444);
-        assert!(String::from_utf8_lossy(&r.body).starts_with("Token not found. Looking for: Access-Token, Authorization"));
+        assert!(String::from_utf8_lossy(&r.body)
+            .starts_with("Token not found. Looking for: Access-Token, Authorization"));
     }
 
     #[test]
@@ -238,7 +238,10 @@ mod tests {
     fn pages_get_the_strict_policy() {
         let a = app(&[("T2G_UI_TARGET", "<Prod>")]);
         let r = a.route(&get("/", &[]));
-        assert_eq!(r.get_header("Content-Security-Policy"), Some(page::PAGE_CSP));
+        assert_eq!(
+            r.get_header("Content-Security-Policy"),
+            Some(page::PAGE_CSP)
+        );
         let body = String::from_utf8_lossy(&r.body).into_owned();
         assert!(body.contains("&lt;Prod&gt;") && !body.contains("<Prod>"));
     }

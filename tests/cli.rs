@@ -35,7 +35,10 @@ fn config_errors_name_the_variable_and_exit_2() {
         ("T2G_TOKEN_HEADER_NAMES", "Bad Header"),
     ];
     for (name, value) in cases {
-        let out = run_to_exit(&[(name, value), ("T2G_FALLBACK_TOKEN", "canary-cfg-secret")], &[]);
+        let out = run_to_exit(
+            &[(name, value), ("T2G_FALLBACK_TOKEN", "canary-cfg-secret")],
+            &[],
+        );
         assert_eq!(out.status.code(), Some(2), "{name}={value}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
@@ -47,15 +50,22 @@ fn config_errors_name_the_variable_and_exit_2() {
 
 #[test]
 fn unknown_variable_warns_with_suggestion_and_runs() {
-    let s = TestServer::start(&[("T2G_TOKEN_HEADER_NAME", "X-Typo"), ("T2G_FALLBACK_TOKEN", "s3cr3t-canary")]);
+    let s = TestServer::start(&[
+        ("T2G_TOKEN_HEADER_NAME", "X-Typo"),
+        ("T2G_FALLBACK_TOKEN", "s3cr3t-canary"),
+    ]);
     assert_eq!(s.get("/health", &[]).status, 200);
     let out = s.output();
     assert!(
-        out.contains("T2G_TOKEN_HEADER_NAME") && out.contains("did you mean T2G_TOKEN_HEADER_NAMES?"),
+        out.contains("T2G_TOKEN_HEADER_NAME")
+            && out.contains("did you mean T2G_TOKEN_HEADER_NAMES?"),
         "{out}"
     );
     // The startup line: version, address, effective settings, fallback only as set/unset.
-    let start = out.lines().find(|l| l.contains("listening on")).expect("startup line");
+    let start = out
+        .lines()
+        .find(|l| l.contains("listening on"))
+        .expect("startup line");
     assert!(start.contains(env!("CARGO_PKG_VERSION")), "{start}");
     assert!(start.contains(&s.addr.to_string()), "{start}");
     assert!(start.contains("fallback_token=set"), "{start}");

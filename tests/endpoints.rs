@@ -8,7 +8,11 @@ use common::{HttpResponse, TestServer};
 const CANARY: &str = "canary-Secret-7f3a9c1e-do-not-log";
 
 fn assert_security_headers(r: &HttpResponse, what: &str) {
-    assert_eq!(r.header("X-Content-Type-Options"), Some("nosniff"), "{what}");
+    assert_eq!(
+        r.header("X-Content-Type-Options"),
+        Some("nosniff"),
+        "{what}"
+    );
     assert_eq!(r.header("Referrer-Policy"), Some("no-referrer"), "{what}");
     assert_eq!(r.header("X-Frame-Options"), Some("DENY"), "{what}");
     let csp = r.header("Content-Security-Policy").unwrap_or_default();
@@ -33,7 +37,10 @@ fn token_from_headers_fallback_and_444() {
     assert_eq!(r.status, 200);
     assert_security_headers(&r, "/token");
     assert_eq!(r.header("Cache-Control"), Some("no-store"));
-    assert!(r.header("Content-Type").unwrap().starts_with("application/json"));
+    assert!(r
+        .header("Content-Type")
+        .unwrap()
+        .starts_with("application/json"));
     let v = r.json();
     assert_eq!(v["secret"], "abc.def");
     assert_eq!(
@@ -41,7 +48,10 @@ fn token_from_headers_fallback_and_444() {
         token2go_server::token::fingerprint("abc.def")
     );
     let ts = v["timestamp"].as_str().unwrap();
-    assert!(ts.len() == 20 && ts.ends_with('Z') && ts.as_bytes()[10] == b'T', "{ts}");
+    assert!(
+        ts.len() == 20 && ts.ends_with('Z') && ts.as_bytes()[10] == b'T',
+        "{ts}"
+    );
     assert!(v.get("expiresAt").is_none());
 
     // The first configured header wins; added names come after the configured ones.
@@ -83,7 +93,10 @@ fn a_16k_jwt_in_a_header_fits() {
 fn health_echo_and_head() {
     let s = TestServer::start(&[]);
     let r = s.get("/health", &[]);
-    assert_eq!((r.status, r.text().as_str()), (200, "{\"status\": \"OK.\"}\n"));
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, "{\"status\": \"OK.\"}\n")
+    );
     assert_security_headers(&r, "/health");
     assert_eq!(r.header("Cache-Control"), Some("no-store"));
 
@@ -98,7 +111,10 @@ fn health_echo_and_head() {
     assert!(remote.starts_with("127.0.0.1:"), "{remote}");
     assert!(!r.text().contains("\n  "));
     let pretty = s.get("/echo?pretty", &[]).text();
-    assert!(pretty.contains("\n  \"parameters\": {\n    \"pretty\""), "{pretty}");
+    assert!(
+        pretty.contains("\n  \"parameters\": {\n    \"pretty\""),
+        "{pretty}"
+    );
 
     let r = s.request("HEAD", "/health", &[]);
     assert_eq!(r.status, 200);
@@ -123,7 +139,12 @@ fn methods_and_unknown_paths() {
         }
         assert_security_headers(&r, path);
     }
-    for path in ["/nope", "/static/../Cargo.toml", "/%2e%2e/etc/passwd", "/swagger-ui/../../x"] {
+    for path in [
+        "/nope",
+        "/static/../Cargo.toml",
+        "/%2e%2e/etc/passwd",
+        "/swagger-ui/../../x",
+    ] {
         assert_eq!(s.get(path, &[]).status, 404, "{path}");
     }
     let r = s.request("POST", "/token", &[("Content-Length", "0")]);
@@ -134,7 +155,10 @@ fn methods_and_unknown_paths() {
 fn page_with_ui_settings_and_strict_csp() {
     let s = TestServer::start(&[
         ("T2G_UI_TARGET", "Prod <API> & co"),
-        ("T2G_UI_DESC2", "<p class=\"extra\">Operator <em>HTML</em></p>"),
+        (
+            "T2G_UI_DESC2",
+            "<p class=\"extra\">Operator <em>HTML</em></p>",
+        ),
         ("T2G_UI_MISC", "<section id=\"misc\">Misc</section>"),
     ]);
     for path in ["/", "/index.html"] {
@@ -143,11 +167,22 @@ fn page_with_ui_settings_and_strict_csp() {
         assert_security_headers(&r, path);
         assert!(r.header("Content-Type").unwrap().starts_with("text/html"));
         let csp = r.header("Content-Security-Policy").unwrap();
-        assert!(csp.contains("default-src 'none'") && csp.contains("script-src 'self'"), "{csp}");
-        assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"), "{csp}");
+        assert!(
+            csp.contains("default-src 'none'") && csp.contains("script-src 'self'"),
+            "{csp}"
+        );
+        assert!(
+            !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+            "{csp}"
+        );
         let body = r.text();
-        assert!(body.contains("<title>Token2go | Prod &lt;API&gt; &amp; co</title>"), "{body}");
-        assert!(body.contains("Get a token for Prod &lt;API&gt; &amp; co with the Token2go service"));
+        assert!(
+            body.contains("<title>Token2go | Prod &lt;API&gt; &amp; co</title>"),
+            "{body}"
+        );
+        assert!(
+            body.contains("Get a token for Prod &lt;API&gt; &amp; co with the Token2go service")
+        );
         assert!(body.contains("<p class=\"extra\">Operator <em>HTML</em></p>"));
         assert!(body.contains("<section id=\"misc\">Misc</section>"));
     }
@@ -175,20 +210,38 @@ fn static_files_swagger_and_metrics() {
         assert_security_headers(&r, path);
     }
     let yaml = s.get("/swagger.yaml", &[]).text();
-    for path in ["/token:", "/health:", "/echo:", "/metrics:", "/flow/redirect/token:"] {
+    for path in [
+        "/token:",
+        "/health:",
+        "/echo:",
+        "/metrics:",
+        "/flow/redirect/token:",
+    ] {
         assert!(yaml.contains(path), "swagger.yaml lacks {path}");
     }
     let r = s.get("/swagger-ui", &[]);
-    assert_eq!((r.status, r.header("Location")), (308, Some("/swagger-ui/")));
+    assert_eq!(
+        (r.status, r.header("Location")),
+        (308, Some("/swagger-ui/"))
+    );
 
     let r = s.get("/metrics", &[]);
     assert_eq!(r.status, 200);
     assert_eq!(r.header("Cache-Control"), Some("no-store"));
-    assert!(r.header("Content-Type").unwrap().starts_with("text/plain; version=0.0.4"));
+    assert!(r
+        .header("Content-Type")
+        .unwrap()
+        .starts_with("text/plain; version=0.0.4"));
     let text = r.text();
     assert!(text.contains("token2go_build_info{version=\""), "{text}");
-    assert!(text.contains("token2go_http_requests_total{route=\"asset\",status=\"200\"}"), "{text}");
-    assert!(text.contains("token2go_flow_rejections_total{reason=\"target\"} 0"), "{text}");
+    assert!(
+        text.contains("token2go_http_requests_total{route=\"asset\",status=\"200\"}"),
+        "{text}"
+    );
+    assert!(
+        text.contains("token2go_flow_rejections_total{reason=\"target\"} 0"),
+        "{text}"
+    );
     assert!(!text.contains("favicon"), "no raw path in a label");
 }
 
@@ -213,11 +266,21 @@ fn swagger_ui_bundle_is_served_gzip_encoded() {
 fn access_log_text_and_json_never_hold_secrets() {
     for format in ["text", "json"] {
         let s = TestServer::start(&[("T2G_LOG_FORMAT", format), ("T2G_FALLBACK_TOKEN", CANARY)]);
-        assert_eq!(s.get("/token?q=query-canary", &[("Cookie", "c=cookie-canary")]).status, 200);
-        s.get(&format!("/echo?x={CANARY}"), &[("Authorization", &format!("Bearer {CANARY}"))]);
+        assert_eq!(
+            s.get("/token?q=query-canary", &[("Cookie", "c=cookie-canary")])
+                .status,
+            200
+        );
+        s.get(
+            &format!("/echo?x={CANARY}"),
+            &[("Authorization", &format!("Bearer {CANARY}"))],
+        );
         let out = s.wait_for_output("/echo");
         assert!(!out.contains(CANARY), "{format}: {out}");
-        assert!(!out.contains("query-canary") && !out.contains("cookie-canary"), "{out}");
+        assert!(
+            !out.contains("query-canary") && !out.contains("cookie-canary"),
+            "{out}"
+        );
         assert!(out.contains("fallback_token=set"), "{out}");
         let line = out.lines().find(|l| l.contains("/token")).unwrap();
         if format == "json" {

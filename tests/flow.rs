@@ -91,7 +91,13 @@ fn flow_url(target: &str, state: &str, key_type: &str, pem: &str) -> String {
 
 fn decrypt_location(pair: &KeyPair, location: &str) -> serde_json::Value {
     let plain = python(
-        &["decrypt", "--private", pair.private.to_str().unwrap(), "--url", location],
+        &[
+            "decrypt",
+            "--private",
+            pair.private.to_str().unwrap(),
+            "--url",
+            location,
+        ],
         None,
     );
     serde_json::from_slice(&plain).expect("decrypted payload is the /token JSON")
@@ -109,13 +115,17 @@ fn query_param(url: &str, name: &str) -> Option<String> {
 fn redirects_decrypt_with_openssl_for_every_key_type() {
     let s = TestServer::start(&[]);
     for bits in [2048, 3072, 4096] {
-        for (form, names) in [
-            ("spki", vec!["x509"]),
-            ("pkcs1", vec!["pksc1", "pkcs1"]),
-        ] {
+        for (form, names) in [("spki", vec!["x509"]), ("pkcs1", vec!["pksc1", "pkcs1"])] {
             let pair = keypair(bits, form);
             for name in names {
-                let key_type = format!("rsa{bits}-{}-pem", if name == "x509" { "rfc5280-x509".to_string() } else { format!("rfc8017-{name}") });
+                let key_type = format!(
+                    "rsa{bits}-{}-pem",
+                    if name == "x509" {
+                        "rfc5280-x509".to_string()
+                    } else {
+                        format!("rfc8017-{name}")
+                    }
+                );
                 let target = "http://127.0.0.1:43210/callback?existing=1&x=a%20b";
                 let state = "st@te/ü";
                 let url = flow_url(target, state, &key_type, &pair.public_pem);
@@ -128,7 +138,10 @@ fn redirects_decrypt_with_openssl_for_every_key_type() {
                     location.starts_with("http://127.0.0.1:43210/callback?existing=1&x=a%20b&key="),
                     "{location}"
                 );
-                assert_eq!(query_param(&location, "state").as_deref(), Some(enc(state).as_str()));
+                assert_eq!(
+                    query_param(&location, "state").as_deref(),
+                    Some(enc(state).as_str())
+                );
                 let doc = decrypt_location(&pair, &location);
                 assert_eq!(doc["secret"], CANARY, "{key_type}");
                 assert_eq!(
@@ -148,11 +161,21 @@ fn fresh_key_and_nonce_per_request_and_loopback_forms() {
     let s = TestServer::start(&[("T2G_FALLBACK_TOKEN", CANARY)]);
     let pair = keypair(2048, "spki");
     let mut seen = Vec::new();
-    for target in ["http://localhost:8000/", "http://[::1]:9/cb", "http://127.0.0.1/"] {
-        let r = s.get(&flow_url(target, "", "rsa2048-rfc5280-x509-pem", &pair.public_pem), &[]);
+    for target in [
+        "http://localhost:8000/",
+        "http://[::1]:9/cb",
+        "http://127.0.0.1/",
+    ] {
+        let r = s.get(
+            &flow_url(target, "", "rsa2048-rfc5280-x509-pem", &pair.public_pem),
+            &[],
+        );
         assert_eq!(r.status, 303, "{target}: {}", r.text());
         let location = r.header("Location").unwrap().to_string();
-        assert!(location.starts_with(&format!("{target}?key=")), "{location}");
+        assert!(
+            location.starts_with(&format!("{target}?key=")),
+            "{location}"
+        );
         assert_eq!(query_param(&location, "state").as_deref(), Some(""));
         assert_eq!(decrypt_location(&pair, &location)["secret"], CANARY);
         seen.push((
@@ -172,7 +195,10 @@ fn fresh_key_and_nonce_per_request_and_loopback_forms() {
 fn paste_mode_page_decrypts_and_shows_the_verification_code() {
     let s = TestServer::start(&[]);
     let pair = keypair(4096, "pkcs1");
-    let big_jwt = format!("eyJhbGciOiJSUzI1NiJ9.eyJleHAiOjE5MDAwMDAwMDB9.{}", "A".repeat(6000));
+    let big_jwt = format!(
+        "eyJhbGciOiJSUzI1NiJ9.eyJleHAiOjE5MDAwMDAwMDB9.{}",
+        "A".repeat(6000)
+    );
     let url = flow_url(
         "urn:ietf:wg:oauth:2.0:oob",
         "s1",
@@ -184,17 +210,28 @@ fn paste_mode_page_decrypts_and_shows_the_verification_code() {
     assert!(r.header("Content-Type").unwrap().starts_with("text/html"));
     assert_eq!(r.header("Cache-Control"), Some("no-store"));
     let csp = r.header("Content-Security-Policy").unwrap();
-    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
     assert!(r.header("Location").is_none());
     let page = r.text();
-    let begin = page.find("-----BEGIN TOKEN2GO RESPONSE-----").expect("block begins");
+    let begin = page
+        .find("-----BEGIN TOKEN2GO RESPONSE-----")
+        .expect("block begins");
     let end_marker = "-----END TOKEN2GO RESPONSE-----";
     let end = page.find(end_marker).expect("block ends") + end_marker.len();
     let block = &page[begin..end];
     assert!(block.lines().all(|l| l.len() <= 64), "wrapped at 64");
     assert!(block.lines().count() > 100, "a large JWT makes many lines");
     let plain = python(
-        &["decrypt", "--private", pair.private.to_str().unwrap(), "--paste", "-"],
+        &[
+            "decrypt",
+            "--private",
+            pair.private.to_str().unwrap(),
+            "--paste",
+            "-",
+        ],
         Some(block.as_bytes()),
     );
     let doc: serde_json::Value = serde_json::from_slice(&plain).unwrap();
@@ -205,14 +242,24 @@ fn paste_mode_page_decrypts_and_shows_the_verification_code() {
         None,
     ))
     .unwrap();
-    assert!(page.contains(code.trim()), "verification code {code} on the page");
-    assert!(page.contains("started yourself"), "the warning is on the page");
+    assert!(
+        page.contains(code.trim()),
+        "verification code {code} on the page"
+    );
+    assert!(
+        page.contains("started yourself"),
+        "the warning is on the page"
+    );
 }
 
 fn refused(r: &HttpResponse, status: u16, text: &str) {
     assert_eq!(r.status, status, "{}", r.text());
     assert_eq!(r.text().lines().count(), 1, "one line: {}", r.text());
-    assert!(r.text().contains(text), "expected {text:?} in {:?}", r.text());
+    assert!(
+        r.text().contains(text),
+        "expected {text:?} in {:?}",
+        r.text()
+    );
     assert!(r.header("Location").is_none(), "never redirect on error");
     assert_eq!(r.header("Cache-Control"), Some("no-store"));
     assert!(r.header("Content-Type").unwrap().starts_with("text/plain"));
@@ -226,7 +273,11 @@ fn errors_are_one_line_and_never_redirect() {
     let ok_type = "rsa2048-rfc5280-x509-pem";
     let get = |q: &str| s.get(&format!("/flow/redirect/token?{q}"), &[]);
 
-    refused(&get(""), 400, "Missing query parameters: target, state, publicKeyType, publicKey");
+    refused(
+        &get(""),
+        400,
+        "Missing query parameters: target, state, publicKeyType, publicKey",
+    );
     refused(
         &get(&format!("publicKeyType={ok_type}&publicKey={}", enc(pem))),
         400,
@@ -234,17 +285,30 @@ fn errors_are_one_line_and_never_redirect() {
     );
     // state may be empty but must be present; an empty target is refused.
     refused(
-        &get(&format!("target=&state=&publicKeyType={ok_type}&publicKey={}", enc(pem))),
+        &get(&format!(
+            "target=&state=&publicKeyType={ok_type}&publicKey={}",
+            enc(pem)
+        )),
         400,
         "target",
     );
     refused(
-        &get(&format!("target=http://127.0.0.1/&state=1&state=2&publicKeyType={ok_type}&publicKey={}", enc(pem))),
+        &get(&format!(
+            "target=http://127.0.0.1/&state=1&state=2&publicKeyType={ok_type}&publicKey={}",
+            enc(pem)
+        )),
         400,
         "state: given more than once",
     );
-    let r = s.get(&flow_url("http://127.0.0.1/", "", "rsa1024-rfc5280-x509-pem", pem), &[]);
-    refused(&r, 400, "publicKeyType: must be one of rsa2048-rfc5280-x509-pem");
+    let r = s.get(
+        &flow_url("http://127.0.0.1/", "", "rsa1024-rfc5280-x509-pem", pem),
+        &[],
+    );
+    refused(
+        &r,
+        400,
+        "publicKeyType: must be one of rsa2048-rfc5280-x509-pem",
+    );
     assert!(r.text().contains("rsa4096-rfc8017-pkcs1-pem"));
 
     for (target, why) in [
@@ -267,7 +331,11 @@ fn errors_are_one_line_and_never_redirect() {
         (ok_type, "not a pem", "publicKey"),
         (ok_type, pkcs1.public_pem.as_str(), "publicKey"),
         ("rsa4096-rfc5280-x509-pem", pem.as_str(), "publicKey"),
-        (ok_type, &std::fs::read_to_string(&pair.private).unwrap(), "private key"),
+        (
+            ok_type,
+            &std::fs::read_to_string(&pair.private).unwrap(),
+            "private key",
+        ),
     ] {
         let r = s.get(&flow_url("http://127.0.0.1/", "", key_type, key), &[]);
         refused(&r, 400, why);
@@ -277,7 +345,10 @@ fn errors_are_one_line_and_never_redirect() {
 
     // A request line past the documented 16 KiB limit.
     let long_state = "s".repeat(17 * 1024);
-    let r = s.get(&flow_url("http://127.0.0.1/", &long_state, ok_type, pem), &[]);
+    let r = s.get(
+        &flow_url("http://127.0.0.1/", &long_state, ok_type, pem),
+        &[],
+    );
     assert_eq!(r.status, 414);
 
     let no_token = TestServer::start(&[]);
@@ -288,12 +359,19 @@ fn errors_are_one_line_and_never_redirect() {
     for reason in ["params", "target", "key"] {
         let line = metrics
             .lines()
-            .find(|l| l.starts_with(&format!("token2go_flow_rejections_total{{reason=\"{reason}\"}}")))
+            .find(|l| {
+                l.starts_with(&format!(
+                    "token2go_flow_rejections_total{{reason=\"{reason}\"}}"
+                ))
+            })
             .unwrap();
         assert!(!line.ends_with(" 0"), "{line}");
     }
     let m = no_token.get("/metrics", &[]).text();
-    assert!(m.contains("token2go_flow_rejections_total{reason=\"no_token\"} 1"), "{m}");
+    assert!(
+        m.contains("token2go_flow_rejections_total{reason=\"no_token\"} 1"),
+        "{m}"
+    );
     assert!(!s.output().contains(CANARY));
 }
 
@@ -303,25 +381,44 @@ fn a_4096_bit_key_with_long_target_and_state_fits() {
     let pair = keypair(4096, "spki");
     let target = format!("http://127.0.0.1:5000/{}", "p/".repeat(500));
     let state = "S".repeat(2000);
-    let url = flow_url(&target, &state, "rsa4096-rfc5280-x509-pem", &pair.public_pem);
+    let url = flow_url(
+        &target,
+        &state,
+        "rsa4096-rfc5280-x509-pem",
+        &pair.public_pem,
+    );
     assert!(url.len() > 4000);
     let r = s.get(&url, &[]);
     assert_eq!(r.status, 303, "{}", r.text());
     let location = r.header("Location").unwrap();
     assert_eq!(decrypt_location(&pair, location)["secret"], CANARY);
     let m = s.get("/metrics", &[]).text();
-    assert!(m.contains("token2go_tokens_served_total{route=\"flow_redirect\"} 1"), "{m}");
+    assert!(
+        m.contains("token2go_tokens_served_total{route=\"flow_redirect\"} 1"),
+        "{m}"
+    );
 }
 
 #[test]
 fn allowed_targets_extend_loopback() {
     let s = TestServer::start(&[
         ("T2G_FALLBACK_TOKEN", CANARY),
-        ("T2G_REDIRECT_ALLOWED_TARGETS", "https://hub.example.com/user/"),
+        (
+            "T2G_REDIRECT_ALLOWED_TARGETS",
+            "https://hub.example.com/user/",
+        ),
     ]);
     let pair = keypair(2048, "spki");
     let ok_type = "rsa2048-rfc5280-x509-pem";
-    let r = s.get(&flow_url("https://hub.example.com/user/ann/cb", "", ok_type, &pair.public_pem), &[]);
+    let r = s.get(
+        &flow_url(
+            "https://hub.example.com/user/ann/cb",
+            "",
+            ok_type,
+            &pair.public_pem,
+        ),
+        &[],
+    );
     assert_eq!(r.status, 303, "{}", r.text());
     for bad in [
         "https://hub.example.com/users/x",
@@ -332,7 +429,10 @@ fn allowed_targets_extend_loopback() {
         let r = s.get(&flow_url(bad, "", ok_type, &pair.public_pem), &[]);
         refused(&r, 400, "target");
     }
-    let r = s.get(&flow_url("http://127.0.0.1:1234/", "", ok_type, &pair.public_pem), &[]);
+    let r = s.get(
+        &flow_url("http://127.0.0.1:1234/", "", ok_type, &pair.public_pem),
+        &[],
+    );
     assert_eq!(r.status, 303, "loopback stays allowed");
 }
 
@@ -342,14 +442,23 @@ fn done_page() {
     let r = s.get("/flow/redirect/done", &[]);
     assert_eq!(r.status, 200);
     let page = r.text();
-    assert!(page.contains("Token delivered.") && page.contains("You can close this tab."), "{page}");
-    assert!(r.header("Content-Security-Policy").unwrap().contains("default-src 'none'"));
+    assert!(
+        page.contains("Token delivered.") && page.contains("You can close this tab."),
+        "{page}"
+    );
+    assert!(r
+        .header("Content-Security-Policy")
+        .unwrap()
+        .contains("default-src 'none'"));
     assert_eq!(r.header("Cache-Control"), Some("no-store"));
 }
 
 #[test]
 fn config_refuses_bad_allowed_targets() {
-    let out = common::run_to_exit(&[("T2G_REDIRECT_ALLOWED_TARGETS", "ftp://files.example/")], &[]);
+    let out = common::run_to_exit(
+        &[("T2G_REDIRECT_ALLOWED_TARGETS", "ftp://files.example/")],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("T2G_REDIRECT_ALLOWED_TARGETS"));
 }

@@ -26,6 +26,10 @@ fn metrics_pass_promtool() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(out.status.success(), "promtool: {report}\n{}", String::from_utf8_lossy(&body));
+    assert!(
+        out.status.success(),
+        "promtool: {report}\n{}",
+        String::from_utf8_lossy(&body)
+    );
     assert!(report.trim().is_empty(), "promtool lint findings: {report}");
 }

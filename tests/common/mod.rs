@@ -72,9 +72,17 @@ impl TestServer {
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(addr).is_err() {
             if let Ok(Some(status)) = server.child.try_wait() {
-                panic!("server exited with {status}: {}\n{}", server.command, server.output());
+                panic!(
+                    "server exited with {status}: {}\n{}",
+                    server.command,
+                    server.output()
+                );
             }
-            assert!(Instant::now() < deadline, "server did not listen: {}", server.command);
+            assert!(
+                Instant::now() < deadline,
+                "server did not listen: {}",
+                server.command
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         server
@@ -110,14 +118,20 @@ impl TestServer {
         }
         head.push_str("\r\n");
         let raw = self.raw(head.as_bytes());
-        HttpResponse::parse(&raw, method == "HEAD")
-            .unwrap_or_else(|| panic!("unparseable response to {method} {target}: {raw:?}\n{}", self.output()))
+        HttpResponse::parse(&raw, method == "HEAD").unwrap_or_else(|| {
+            panic!(
+                "unparseable response to {method} {target}: {raw:?}\n{}",
+                self.output()
+            )
+        })
     }
 
     /// Sends bytes, reads until the server closes (or 5 s pass).
     pub fn raw(&self, bytes: &[u8]) -> Vec<u8> {
         let mut stream = TcpStream::connect(self.addr).expect("connect");
-        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
         stream.write_all(bytes).expect("write request");
         let mut raw = Vec::new();
         let _ = stream.read_to_end(&mut raw);
