@@ -12,6 +12,7 @@ command -v promtool >/dev/null || apt_packages+=(prometheus)
 command -v chromium >/dev/null || apt_packages+=(chromium)
 command -v chromedriver >/dev/null || apt_packages+=(chromium-driver)
 command -v python3 >/dev/null || apt_packages+=(python3 python3-pip)
+command -v prlimit >/dev/null || apt_packages+=(util-linux)
 if [ ${#apt_packages[@]} -gt 0 ]; then
   echo "installing: ${apt_packages[*]}"
   as_root apt-get update -qq
@@ -20,7 +21,8 @@ fi
 if ! python3 -c 'import cryptography' 2>/dev/null; then
   echo "installing: python cryptography"
   python3 -m pip install -q cryptography 2>/dev/null \
-    || python3 -m pip install -q --break-system-packages cryptography
+    || python3 -m pip install -q --break-system-packages cryptography 2>/dev/null \
+    || { as_root apt-get update -qq && as_root apt-get install -y -qq python3-cryptography >/dev/null; }
 fi
 
 cargo fmt --check
