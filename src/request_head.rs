@@ -1,0 +1,544 @@
+//! Reading a request head: finding its end as bytes arrive, judging the version, parsing it with
+//! httparse and deciding which heads the edge refuses (400/413/414/431/505) before any service
+//! sees them.
+
+use std::fmt;
+use std::net::SocketAddr;
+
+use crate::http::{is_tchar, Limits, Method, Request};
+
+/// Empty lines tolerated before a request line (RFC 9112 §2.2), in bytes.
+const MAX_LEADING_EMPTY: usize = 64;
+
+/// Why the edge refused a request head. Each refusal closes the connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    Malformed,
+    Target,
+    NoHost,
+    ManyHosts,
+    /// Carries the header name (never its value).
+    NotUtf8(String),
+    ContentLength,
+    Body,
+    Timeout,
+    LineTooLong,
+    HeadTooLarge,
+    TooManyHeaders,
+    Version,
+}
+
+impl Refusal {
+    pub(crate) fn status(&self) -> u16 {
+        match self {
+            Refusal::Body => 413,
+            Refusal::Timeout => 408,
+            Refusal::LineTooLong => 414,
+            Refusal::HeadTooLarge | Refusal::TooManyHeaders => 431,
+            Refusal::Version => 505,
+            _ => 400,
+        }
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::Malformed => f.write_str("malformed request head"),
+            Refusal::Target => {
+                f.write_str("request target must start with / or be an absolute http url")
+            }
+            Refusal::NoHost => f.write_str("missing Host header"),
+            Refusal::ManyHosts => f.write_str("more than one Host header"),
+            Refusal::NotUtf8(name) => write!(f, "header {name} is not valid utf-8"),
+            Refusal::ContentLength => f.write_str("invalid Content-Length header"),
+            Refusal::Body => f.write_str("request bodies are not accepted"),
+            Refusal::Timeout => f.write_str("request head not complete in time"),
+            Refusal::LineTooLong => f.write_str("request line too long"),
+            Refusal::HeadTooLarge => f.write_str("request head too large"),
+            Refusal::TooManyHeaders => f.write_str("too many header fields"),
+            Refusal::Version => f.write_str("only HTTP/1.0 and HTTP/1.1 are supported"),
+        }
+    }
+}
+/// Judges the HTTP version from the request line alone, so an HTTP/2 preface, `HTTP/1.2` or an
+/// HTTP/0.9 line (which waits for an answer after one line) gets 505 at once, never 400 or a hang.
+fn check_version(line: &[u8]) -> Result<(), Refusal> {
+    let mut parts = line
+        .split(|&b| b == b' ' || b == b'\t')
+        .filter(|p| !p.is_empty());
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(_), Some(_), Some(b"HTTP/1.1" | b"HTTP/1.0"), None) => Ok(()),
+        (Some(_), Some(_), Some(version), None) => match version.strip_prefix(b"HTTP/") {
+            Some(number) if is_version_number(number) => Err(Refusal::Version),
+            _ => Err(Refusal::Malformed),
+        },
+        (Some(_), Some(target), None, None) if target.starts_with(b"/") => Err(Refusal::Version),
+        _ => Err(Refusal::Malformed),
+    }
+}
+
+/// `DIGIT+ [ "." DIGIT+ ]`
+fn is_version_number(n: &[u8]) -> bool {
+    let digits = |s: &[u8]| !s.is_empty() && s.iter().all(u8::is_ascii_digit);
+    match n.iter().position(|&b| b == b'.') {
+        Some(dot) => digits(&n[..dot]) && digits(&n[dot + 1..]),
+        None => digits(n),
+    }
+}
+
+/// Finds the end of a request head as bytes arrive, refusing as early as the bytes allow.
+/// Resumes where it stopped, so a client sending one byte at a time costs linear work.
+#[derive(Default)]
+pub(crate) struct HeadScan {
+    pos: usize,
+    start: Option<usize>,
+    line_done: bool,
+    last_nl: usize,
+}
+
+impl HeadScan {
+    /// `Ok(Some(end))` when `buf[..end]` is a complete head, `Ok(None)` when more is needed.
+    pub(crate) fn advance(
+        &mut self,
+        buf: &[u8],
+        limits: &Limits,
+    ) -> Result<Option<usize>, Refusal> {
+        let start = match self.start {
+            Some(start) => start,
+            None => {
+                while buf
+                    .get(self.pos)
+                    .is_some_and(|b| matches!(b, b'\r' | b'\n'))
+                {
+                    self.pos += 1;
+                }
+                if self.pos > MAX_LEADING_EMPTY {
+                    return Err(Refusal::Malformed);
+                }
+                match buf.get(self.pos) {
+                    None => return Ok(None),
+                    // Not a method: e.g. a TLS ClientHello; answer now rather than at the timeout.
+                    Some(&b) if !is_tchar(b) => return Err(Refusal::Malformed),
+                    Some(_) => {}
+                }
+                self.start = Some(self.pos);
+                self.pos
+            }
+        };
+        if !self.line_done {
+            while let Some(&b) = buf.get(self.pos) {
+                if b == b'\n' {
+                    break;
+                }
+                if (b < 0x20 && b != b'\r' && b != b'\t') || b == 0x7f {
+                    return Err(Refusal::Malformed);
+                }
+                self.pos += 1;
+            }
+            if self.pos == buf.len() {
+                // +1: the line's CR may be the last byte seen.
+                if self.pos - start > limits.max_request_line + 1 {
+                    return Err(Refusal::LineTooLong);
+                }
+                return Ok(None);
+            }
+            let line = &buf[start..self.pos];
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.len() > limits.max_request_line {
+                return Err(Refusal::LineTooLong);
+            }
+            check_version(line)?;
+            self.line_done = true;
+            self.last_nl = self.pos;
+            self.pos += 1;
+        }
+        while let Some(&b) = buf.get(self.pos) {
+            if b == b'\n' {
+                let line = &buf[self.last_nl + 1..self.pos];
+                if line.is_empty() || line == b"\r" {
+                    let end = self.pos + 1;
+                    if end - start > limits.max_head_bytes {
+                        return Err(Refusal::HeadTooLarge);
+                    }
+                    return Ok(Some(end));
+                }
+                self.last_nl = self.pos;
+            }
+            self.pos += 1;
+        }
+        if buf.len() - start > limits.max_head_bytes {
+            return Err(Refusal::HeadTooLarge);
+        }
+        Ok(None)
+    }
+}
+
+/// Parses a complete head; returns the request and the minor version (0 or 1).
+pub(crate) fn parse_head(
+    head: &[u8],
+    peer: SocketAddr,
+    limits: &Limits,
+) -> Result<(Request, u8), Refusal> {
+    let mut fields = vec![httparse::EMPTY_HEADER; limits.max_headers];
+    let mut parsed = httparse::Request::new(&mut fields);
+    match parsed.parse(head) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) => return Err(Refusal::Malformed),
+        Err(httparse::Error::TooManyHeaders) => return Err(Refusal::TooManyHeaders),
+        Err(httparse::Error::Version) => return Err(Refusal::Version),
+        Err(_) => return Err(Refusal::Malformed),
+    }
+    let (Some(method), Some(target), Some(minor)) = (parsed.method, parsed.path, parsed.version)
+    else {
+        return Err(Refusal::Malformed);
+    };
+    let method = match method {
+        "GET" => Method::Get,
+        "HEAD" => Method::Head,
+        other => Method::Other(other.to_string()),
+    };
+    let (path, query) = split_target(target)?;
+    let mut headers = Vec::with_capacity(parsed.headers.len());
+    for field in parsed.headers.iter() {
+        let Ok(value) = std::str::from_utf8(field.value) else {
+            let name: String = field.name.chars().take(64).collect();
+            return Err(Refusal::NotUtf8(name));
+        };
+        let value = value.trim_matches([' ', '\t']);
+        headers.push((field.name.to_string(), value.to_string()));
+    }
+    let request = Request {
+        method,
+        path: path.to_string(),
+        query: query.to_string(),
+        headers,
+        peer,
+    };
+    Ok((request, minor))
+}
+
+/// Origin-form as is; absolute-form reduced to its path and query; anything else refused.
+fn split_target(target: &str) -> Result<(&str, &str), Refusal> {
+    let rest = if target.starts_with('/') {
+        target
+    } else {
+        let lower = target.get(..8).unwrap_or(target).to_ascii_lowercase();
+        let scheme = ["http://", "https://"]
+            .into_iter()
+            .find(|s| lower.starts_with(s));
+        let after = &target[scheme.ok_or(Refusal::Target)?.len()..];
+        let authority = after.find(['/', '?']).unwrap_or(after.len());
+        if authority == 0 {
+            return Err(Refusal::Target);
+        }
+        match &after[authority..] {
+            "" => "/",
+            pq if pq.starts_with('?') => return Ok(("/", &pq[1..])),
+            pq => pq,
+        }
+    };
+    Ok(rest.split_once('?').unwrap_or((rest, "")))
+}
+
+/// HTTP/1.1 needs exactly one Host (RFC 9112 §3.2); none may announce a body.
+pub(crate) fn check_request(request: &Request, minor: u8) -> Result<(), Refusal> {
+    let named = |name: &'static str| {
+        request
+            .headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    };
+    match named("host").count() {
+        0 if minor == 1 => return Err(Refusal::NoHost),
+        0 | 1 => {}
+        _ => return Err(Refusal::ManyHosts),
+    }
+    if named("transfer-encoding").next().is_some() {
+        return Err(Refusal::Body);
+    }
+    let mut body = false;
+    for element in named("content-length").flat_map(|v| v.split(',')) {
+        let element = element.trim_matches([' ', '\t']);
+        if element.is_empty() || !element.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Refusal::ContentLength);
+        }
+        body |= element.bytes().any(|b| b != b'0');
+    }
+    if body {
+        return Err(Refusal::Body);
+    }
+    Ok(())
+}
+
+/// Keep-alive by the rules of the version: 1.1 unless `close`, 1.0 only with `keep-alive`.
+pub(crate) fn keep_alive(request: &Request, minor: u8) -> bool {
+    let (mut close, mut keep) = (false, false);
+    for (name, value) in &request.headers {
+        if name.eq_ignore_ascii_case("connection") {
+            for token in value.split(',').map(|t| t.trim_matches([' ', '\t'])) {
+                close |= token.eq_ignore_ascii_case("close");
+                keep |= token.eq_ignore_ascii_case("keep-alive");
+            }
+        }
+    }
+    !close && (minor == 1 || keep)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer() -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], 4000))
+    }
+
+    fn scan_all(input: &[u8], limits: &Limits) -> Result<Option<usize>, Refusal> {
+        HeadScan::default().advance(input, limits)
+    }
+
+    /// Feeds `input` one byte at a time, as a slow client would.
+    fn scan_bytewise(input: &[u8], limits: &Limits) -> Result<Option<usize>, Refusal> {
+        let mut scan = HeadScan::default();
+        for n in 1..=input.len() {
+            if let Some(end) = scan.advance(&input[..n], limits)? {
+                return Ok(Some(end));
+            }
+        }
+        Ok(None)
+    }
+
+    #[test]
+    fn version_is_judged_from_the_request_line() {
+        assert_eq!(check_version(b"GET / HTTP/1.1"), Ok(()));
+        assert_eq!(check_version(b"GET / HTTP/1.0"), Ok(()));
+        for line in [
+            &b"PRI * HTTP/2.0"[..],
+            b"GET / HTTP/2.0",
+            b"GET / HTTP/2",
+            b"GET / HTTP/1.2",
+            b"GET / HTTP/0.9",
+            b"GET / HTTP/3",
+            b"GET /",
+            b"GET /index.html",
+        ] {
+            assert_eq!(check_version(line), Err(Refusal::Version), "{line:?}");
+        }
+        for line in [
+            &b"GET / http/1.1"[..],
+            b"GET / HTTP/1.x",
+            b"GET / HTTP/",
+            b"hello",
+            b"GET / HTTP/1.1 x",
+            b"GET x",
+        ] {
+            assert_eq!(check_version(line), Err(Refusal::Malformed), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn head_end_is_found_with_crlf_and_bare_lf_also_bytewise() {
+        let limits = Limits::default();
+        let crlf = b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /next";
+        let lf = b"GET / HTTP/1.1\nHost: a\n\nrest";
+        assert_eq!(scan_all(crlf, &limits), Ok(Some(27)));
+        assert_eq!(scan_bytewise(crlf, &limits), Ok(Some(27)));
+        assert_eq!(scan_all(lf, &limits), Ok(Some(24)));
+        assert_eq!(scan_bytewise(lf, &limits), Ok(Some(24)));
+        assert_eq!(
+            scan_all(b"\r\n\r\nGET / HTTP/1.0\r\n\r\n", &limits),
+            Ok(Some(22)),
+            "leading empty lines"
+        );
+        assert_eq!(
+            scan_all(b"GET / HTTP/1.1\r\nHost: a\r\n", &limits),
+            Ok(None)
+        );
+    }
+
+    #[test]
+    fn scan_refuses_as_early_as_possible() {
+        let limits = Limits {
+            max_request_line: 20,
+            max_head_bytes: 60,
+            ..Limits::default()
+        };
+        assert_eq!(
+            scan_all(&[b'G'; 22], &limits),
+            Err(Refusal::LineTooLong),
+            "no newline needed"
+        );
+        assert_eq!(
+            scan_all(b"GET /aaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\n", &limits),
+            Err(Refusal::LineTooLong)
+        );
+        assert_eq!(
+            scan_all(b"GET /aaaaaa HTTP/1.1\r\n", &limits),
+            Ok(None),
+            "20 bytes fit"
+        );
+        let big = b"GET / HTTP/1.1\r\nA: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+        assert_eq!(
+            scan_all(big, &limits),
+            Err(Refusal::HeadTooLarge),
+            "no end needed"
+        );
+        assert_eq!(
+            scan_all(b"\x16\x03\x01\x02\x00\x01", &limits),
+            Err(Refusal::Malformed),
+            "TLS hello"
+        );
+        assert_eq!(
+            scan_all(b"GET /\x00 HTTP/1.1", &limits),
+            Err(Refusal::Malformed)
+        );
+        assert_eq!(
+            scan_all(b"GET /\r\n", &limits),
+            Err(Refusal::Version),
+            "HTTP/0.9 answered at once"
+        );
+        assert_eq!(scan_all(&[b'\n'; 65], &limits), Err(Refusal::Malformed));
+    }
+
+    #[test]
+    fn heads_parse_into_requests() {
+        let limits = Limits::default();
+        let head = b"GET /a%20b?x=1&y=2 HTTP/1.1\r\nHost: h\r\nX-Tutu:  v 1 \t\r\n\r\n";
+        let (req, minor) = parse_head(head, peer(), &limits).unwrap();
+        assert_eq!(
+            (
+                req.method.clone(),
+                req.path.as_str(),
+                req.query.as_str(),
+                minor
+            ),
+            (Method::Get, "/a%20b", "x=1&y=2", 1)
+        );
+        assert_eq!(
+            req.headers,
+            vec![
+                ("Host".to_string(), "h".to_string()),
+                ("X-Tutu".to_string(), "v 1".to_string())
+            ]
+        );
+        let (req, minor) =
+            parse_head(b"DELETE http://h:80/p?q HTTP/1.0\r\n\r\n", peer(), &limits).unwrap();
+        assert_eq!(
+            (
+                req.method.as_str(),
+                req.path.as_str(),
+                req.query.as_str(),
+                minor
+            ),
+            ("DELETE", "/p", "q", 0)
+        );
+        let bad = parse_head(b"GET / HTTP/1.1\r\nX: \xff\xfe\r\n\r\n", peer(), &limits);
+        assert_eq!(bad.err(), Some(Refusal::NotUtf8("X".to_string())));
+        let many = format!("GET / HTTP/1.1\r\n{}\r\n", "A: b\r\n".repeat(101));
+        assert_eq!(
+            parse_head(many.as_bytes(), peer(), &limits).err(),
+            Some(Refusal::TooManyHeaders)
+        );
+        assert_eq!(
+            parse_head(b"GET / HTTP/1.1\r\nBad Header\r\n\r\n", peer(), &limits).err(),
+            Some(Refusal::Malformed)
+        );
+    }
+
+    #[test]
+    fn targets_origin_and_absolute_form_only() {
+        assert_eq!(split_target("/p?q=1?2"), Ok(("/p", "q=1?2")));
+        assert_eq!(split_target("/"), Ok(("/", "")));
+        assert_eq!(split_target("http://h/p?q"), Ok(("/p", "q")));
+        assert_eq!(split_target("HTTPS://h:8443"), Ok(("/", "")));
+        assert_eq!(split_target("http://h?q"), Ok(("/", "q")));
+        for bad in ["*", "h:443", "p", "http:///p", "ftp://h/p", "http:/h"] {
+            assert_eq!(split_target(bad), Err(Refusal::Target), "{bad}");
+        }
+    }
+
+    fn request(headers: &[(&str, &str)]) -> Request {
+        Request {
+            method: Method::Get,
+            path: "/".to_string(),
+            query: String::new(),
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            peer: peer(),
+        }
+    }
+
+    #[test]
+    fn host_and_body_rules() {
+        let ok = |h: &[(&str, &str)], minor| check_request(&request(h), minor);
+        assert_eq!(ok(&[("Host", "h")], 1), Ok(()));
+        assert_eq!(ok(&[], 1), Err(Refusal::NoHost));
+        assert_eq!(ok(&[], 0), Ok(()));
+        assert_eq!(
+            ok(&[("host", "a"), ("HOST", "b")], 1),
+            Err(Refusal::ManyHosts)
+        );
+        assert_eq!(ok(&[("Host", "h"), ("Content-Length", "0")], 1), Ok(()));
+        assert_eq!(ok(&[("Host", "h"), ("content-length", "00, 0")], 1), Ok(()));
+        assert_eq!(
+            ok(
+                &[
+                    ("Host", "h"),
+                    ("Content-Length", "1000000000000000000000000")
+                ],
+                1
+            ),
+            Err(Refusal::Body)
+        );
+        assert_eq!(
+            ok(
+                &[
+                    ("Host", "h"),
+                    ("Content-Length", "0"),
+                    ("Content-Length", "5")
+                ],
+                1
+            ),
+            Err(Refusal::Body)
+        );
+        assert_eq!(
+            ok(&[("Host", "h"), ("Content-Length", "-1")], 1),
+            Err(Refusal::ContentLength)
+        );
+        assert_eq!(
+            ok(
+                &[
+                    ("Host", "h"),
+                    ("Content-Length", "5"),
+                    ("Content-Length", "x")
+                ],
+                1
+            ),
+            Err(Refusal::ContentLength)
+        );
+        assert_eq!(
+            ok(&[("Host", "h"), ("Content-Length", "")], 1),
+            Err(Refusal::ContentLength)
+        );
+        assert_eq!(
+            ok(&[("Host", "h"), ("Transfer-Encoding", "identity")], 1),
+            Err(Refusal::Body)
+        );
+    }
+
+    #[test]
+    fn keep_alive_rules_per_version() {
+        assert!(keep_alive(&request(&[]), 1));
+        assert!(!keep_alive(&request(&[("Connection", "Close")]), 1));
+        assert!(!keep_alive(&request(&[("Connection", "foo, close")]), 1));
+        assert!(!keep_alive(&request(&[]), 0));
+        assert!(keep_alive(&request(&[("connection", "Keep-Alive")]), 0));
+        assert!(!keep_alive(
+            &request(&[("Connection", "keep-alive, close")]),
+            0
+        ));
+    }
+}

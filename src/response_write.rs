@@ -1,0 +1,237 @@
+//! Writing a response: the status line and header section (Date, baseline headers, framing
+//! headers owned by the edge), checks on what a service returned, and writing under a deadline.
+
+use std::cell::RefCell;
+use std::io::{self, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::http::{is_tchar, reason, Response, BASELINE_HEADERS};
+use crate::log;
+
+/// IMF-fixdate (RFC 9110 §5.6.7) of seconds since the epoch.
+fn imf_fixdate(secs: u64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = log::civil_from_days(days as i64);
+    let weekday = DAYS[(days % 7) as usize];
+    let month = MONTHS[(m as usize).saturating_sub(1) % 12];
+    let (hh, mm, ss) = (rem / 3600, rem % 3600 / 60, rem % 60);
+    format!("{weekday}, {d:02} {month} {y:04} {hh:02}:{mm:02}:{ss:02} GMT")
+}
+
+/// The Date header value, formatted once per second per thread.
+fn date_now() -> String {
+    thread_local! {
+        static CACHE: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
+    }
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if cache.0 != secs {
+            *cache = (secs, imf_fixdate(secs));
+        }
+        cache.1.clone()
+    })
+}
+
+/// A header the service set that would break framing or split the response.
+fn bad_header(name: &str, value: &str) -> bool {
+    name.is_empty()
+        || !name.bytes().all(is_tchar)
+        || value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f)
+}
+
+/// Why a service's response cannot be written as is: a final status of three digits and headers
+/// that cannot split the response (names are static, so printing them leaks nothing).
+pub(crate) fn invalid_response(resp: &Response) -> Option<String> {
+    if !(200..=999).contains(&resp.status) {
+        return Some(format!("status {} is not a final status", resp.status));
+    }
+    let (name, _) = resp.headers.iter().find(|(n, v)| bad_header(n, v))?;
+    Some(format!("invalid header {name:?}"))
+}
+
+/// The edge owns these; a service's own value is dropped.
+fn edge_owned(name: &str) -> bool {
+    ["content-length", "connection", "transfer-encoding"]
+        .iter()
+        .any(|n| name.eq_ignore_ascii_case(n))
+}
+
+/// What the Connection header says.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Persist {
+    Close,
+    /// HTTP/1.0 keep-alive, announced.
+    KeepAlive,
+    /// HTTP/1.1 keep-alive, the default, not announced.
+    Default,
+}
+
+/// Status line and header section of `resp` whose body has `length` bytes.
+pub(crate) fn encode_head(resp: &Response, length: usize, persist: Persist) -> Vec<u8> {
+    let mut out = Vec::with_capacity(512);
+    let mut line = |name: &str, value: &str| {
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    };
+    if resp.get_header("date").is_none() {
+        line("Date", &date_now());
+    }
+    for (name, value) in BASELINE_HEADERS {
+        if resp.get_header(name).is_none() {
+            line(name, value);
+        }
+    }
+    for (name, value) in &resp.headers {
+        if !edge_owned(name) {
+            line(name, value);
+        }
+    }
+    // 204 carries no Content-Length (RFC 9110 §8.6); 1xx never gets here.
+    if resp.status != 204 {
+        line("Content-Length", &length.to_string());
+    }
+    match persist {
+        Persist::Close => line("Connection", "close"),
+        Persist::KeepAlive => line("Connection", "keep-alive"),
+        Persist::Default => {}
+    }
+    let status = format!("HTTP/1.1 {} {}\r\n", resp.status, reason(resp.status));
+    out.splice(0..0, status.into_bytes());
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// Writes all of `data` by `deadline`; counts what went out into `sent`.
+fn write_by(
+    stream: &TcpStream,
+    mut data: &[u8],
+    deadline: Instant,
+    sent: &mut usize,
+) -> io::Result<()> {
+    while !data.is_empty() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        stream.set_write_timeout(Some(left))?;
+        match (&*stream).write(data) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                data = &data[n..];
+                *sent += n;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Writes `resp` within `limit`; returns the body bytes sent, also on failure.
+pub(crate) fn write_response(
+    stream: &TcpStream,
+    resp: &Response,
+    head_only: bool,
+    persist: Persist,
+    limit: Duration,
+) -> (usize, io::Result<()>) {
+    let no_body = head_only || resp.status == 204 || resp.status == 304;
+    let body: &[u8] = if no_body { &[] } else { &resp.body };
+    let mut out = encode_head(resp, resp.body.len(), persist);
+    let head_len = out.len();
+    let deadline = Instant::now() + limit;
+    let mut sent = 0;
+    // Small bodies go out with the head in one segment.
+    let result = if body.len() <= 16 * 1024 {
+        out.extend_from_slice(body);
+        write_by(stream, &out, deadline, &mut sent)
+    } else {
+        write_by(stream, &out, deadline, &mut sent)
+            .and_then(|()| write_by(stream, body, deadline, &mut sent))
+    };
+    (sent.saturating_sub(head_len), result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn imf_fixdate_known_answers() {
+        assert_eq!(imf_fixdate(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(imf_fixdate(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT"); // RFC 9110's example
+        assert_eq!(imf_fixdate(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT");
+        assert_eq!(imf_fixdate(1_700_000_000), "Tue, 14 Nov 2023 22:13:20 GMT");
+        assert_eq!(date_now().len(), 29);
+    }
+
+    #[test]
+    fn head_encoding_order_and_overrides() {
+        let resp = Response::text(200, "hi")
+            .header("X-Frame-Options", "SAMEORIGIN")
+            .header("Content-Length", "999")
+            .header("X-Own", "1");
+        let head = String::from_utf8(encode_head(&resp, 3, Persist::Close)).unwrap();
+        let lines: Vec<&str> = head.split("\r\n").collect();
+        assert_eq!(lines[0], "HTTP/1.1 200 OK");
+        assert!(lines[1].starts_with("Date: "));
+        let names: Vec<&str> = lines[2..]
+            .iter()
+            .map(|l| l.split(':').next().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "X-Content-Type-Options",
+                "Referrer-Policy",
+                "Content-Security-Policy",
+                "Content-Type",
+                "X-Frame-Options",
+                "X-Own",
+                "Content-Length",
+                "Connection",
+                "",
+                ""
+            ]
+        );
+        assert!(
+            head.contains("X-Frame-Options: SAMEORIGIN\r\n")
+                && head.contains("Content-Length: 3\r\n")
+        );
+        let keep = String::from_utf8(encode_head(&resp, 3, Persist::Default)).unwrap();
+        assert!(!keep.contains("Connection"));
+        let old = String::from_utf8(encode_head(&resp, 3, Persist::KeepAlive)).unwrap();
+        assert!(old.contains("Connection: keep-alive\r\n"));
+    }
+
+    #[test]
+    fn invalid_responses_are_caught() {
+        assert_eq!(invalid_response(&Response::text(200, "ok")), None);
+        assert_eq!(invalid_response(&Response::text(599, "ok")), None);
+        assert!(invalid_response(&Response::text(101, "x")).is_some());
+        assert!(invalid_response(&Response::text(1000, "x")).is_some());
+        let split = Response::text(303, "").header("Location", "/a\nX: y");
+        assert_eq!(
+            invalid_response(&split).as_deref(),
+            Some("invalid header \"Location\"")
+        );
+    }
+
+    #[test]
+    fn invalid_response_headers_are_caught() {
+        assert!(!bad_header("Location", "http://127.0.0.1/x?a=b"));
+        assert!(bad_header("Location", "/x\r\nSet-Cookie: a=b"));
+        assert!(bad_header("Bad Name", "v"));
+        assert!(bad_header("", "v"));
+    }
+}
