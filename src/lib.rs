@@ -9,7 +9,11 @@ pub mod flow;
 pub mod http;
 pub mod log;
 pub mod metrics;
+pub mod pubkey;
 pub mod query;
 pub mod routes;
 pub mod target;
 pub mod token;
+
+#[cfg(test)]
+mod test_keys;
