@@ -6,11 +6,12 @@
 
 use std::time::SystemTime;
 
-use crate::crypto::{self, KeyType, ALLOWED_KEY_TYPES};
+use crate::crypto;
 use crate::http::{Request, Response};
 use crate::log;
 use crate::metrics::Rejection;
 use crate::page;
+use crate::pubkey::{self, KeyType, ALLOWED_KEY_TYPES};
 use crate::query;
 use crate::routes::{html, App};
 use crate::target::{self, AllowedPrefix, OOB};
@@ -93,7 +94,7 @@ fn run(app: &App, request: &Request) -> Result<Response, Refusal> {
         let allowed = &app.flow.allowed_targets;
         Some(target::check(target, allowed).map_err(|e| refuse(Rejection::Target, e.to_string()))?)
     };
-    let public_key = crypto::parse_public_key(key_type, public_key)
+    let public_key = pubkey::parse_public_key(key_type, public_key)
         .map_err(|e| refuse(Rejection::Key, e.to_string()))?;
     let secret = app.tokens.extract(request).ok_or_else(|| Refusal {
         reason: Rejection::NoToken,
@@ -114,7 +115,7 @@ fn run(app: &App, request: &Request) -> Result<Response, Refusal> {
     match checked_target {
         None => {
             app.metrics.token_served("flow_paste");
-            let code = crypto::verification_code(&public_key);
+            let code = pubkey::verification_code(&public_key);
             let page = page::render_paste(&app.ui, &crypto::paste_block(&sealed), &code);
             Ok(html(page.into_bytes()))
         }

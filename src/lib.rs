@@ -12,6 +12,7 @@ pub mod log;
 pub mod metrics;
 pub mod page;
 pub mod pool;
+pub mod pubkey;
 pub mod query;
 pub mod request_head;
 pub mod response_write;
@@ -19,3 +20,6 @@ pub mod routes;
 pub mod server;
 pub mod target;
 pub mod token;
+
+#[cfg(test)]
+mod test_keys;

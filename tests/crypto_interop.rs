@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use token2go_server::crypto::{self, KeyType};
+use token2go_server::crypto;
+use token2go_server::pubkey::{self, KeyType};
 use token2go_server::target;
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/t2g_decrypt.py");
@@ -106,7 +107,7 @@ fn python_decrypts_what_rust_seals_for_every_key_type() {
     for bits in [2048, 3072, 4096] {
         for form in ["spki", "pkcs1"] {
             let (private, pem) = python_keypair(&dir, bits, form);
-            let kinds: Vec<KeyType> = crypto::ALLOWED_KEY_TYPES
+            let kinds: Vec<KeyType> = pubkey::ALLOWED_KEY_TYPES
                 .iter()
                 .filter(|name| name.starts_with(&format!("rsa{bits}-")))
                 .filter(|name| name.contains("x509") == (form == "spki"))
@@ -117,11 +118,11 @@ fn python_decrypts_what_rust_seals_for_every_key_type() {
             let python_code =
                 String::from_utf8(python_ok(&["code", "--public", &public_path], None)).unwrap();
             for kind in kinds {
-                let key = crypto::parse_public_key(kind, &pem.replace('\n', "\r\n"))
+                let key = pubkey::parse_public_key(kind, &pem.replace('\n', "\r\n"))
                     .unwrap_or_else(|e| panic!("{}: {e}", kind.as_str()));
                 assert_eq!(key.bits(), bits);
                 assert_eq!(
-                    crypto::verification_code(&key),
+                    pubkey::verification_code(&key),
                     python_code.trim(),
                     "{}",
                     kind.as_str()
@@ -171,7 +172,7 @@ fn python_refuses_with_the_wrong_private_key() {
     let dir = TempDir::new();
     let (_, pem) = python_keypair(&dir, 2048, "spki");
     let (other_private, _) = python_keypair(&dir, 2048, "pkcs1");
-    let key = crypto::parse_public_key(KeyType::Rsa2048X509, &pem).unwrap();
+    let key = pubkey::parse_public_key(KeyType::Rsa2048X509, &pem).unwrap();
     let [(_, k), (_, n), (_, p)] = crypto::redirect_params(&crypto::seal(&key, b"secret").unwrap());
     let out = python(
         &[
@@ -193,7 +194,7 @@ fn python_refuses_with_the_wrong_private_key() {
 fn fresh_key_and_nonce_per_seal_decrypt_independently() {
     let dir = TempDir::new();
     let (private, pem) = python_keypair(&dir, 3072, "pkcs1");
-    let key = crypto::parse_public_key(KeyType::Rsa3072Pksc1, &pem).unwrap();
+    let key = pubkey::parse_public_key(KeyType::Rsa3072Pksc1, &pem).unwrap();
     let first = crypto::redirect_params(&crypto::seal(&key, b"one").unwrap());
     let second = crypto::redirect_params(&crypto::seal(&key, b"one").unwrap());
     for i in 0..3 {
