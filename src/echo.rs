@@ -68,18 +68,11 @@ pub fn canonical_header_name(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::Method;
 
     fn request(query: &str, headers: &[(&str, &str)]) -> Request {
         Request {
-            method: Method::Get,
-            path: "/echo".into(),
-            query: query.into(),
-            headers: headers
-                .iter()
-                .map(|(n, v)| (n.to_string(), v.to_string()))
-                .collect(),
             peer: "[::1]:4242".parse().unwrap(),
+            ..Request::test_get(&format!("/echo?{query}"), headers)
         }
     }
 

@@ -45,6 +45,22 @@ pub struct Request {
 }
 
 impl Request {
+    /// A GET request for unit tests: `target` is a path with an optional `?query`.
+    #[cfg(test)]
+    pub(crate) fn test_get(target: &str, headers: &[(&str, &str)]) -> Request {
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        Request {
+            method: Method::Get,
+            path: path.to_string(),
+            query: query.to_string(),
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            peer: SocketAddr::from(([127, 0, 0, 1], 5000)),
+        }
+    }
+
     /// First value of a header, name matched case-insensitively.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers

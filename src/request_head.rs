@@ -460,14 +460,8 @@ mod tests {
 
     fn request(headers: &[(&str, &str)]) -> Request {
         Request {
-            method: Method::Get,
-            path: "/".to_string(),
-            query: String::new(),
-            headers: headers
-                .iter()
-                .map(|(n, v)| (n.to_string(), v.to_string()))
-                .collect(),
             peer: peer(),
+            ..Request::test_get("/", headers)
         }
     }
 

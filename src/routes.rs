@@ -184,18 +184,8 @@ mod tests {
         App::new(Config::from_lookup(|n| map.get(n).cloned()).unwrap())
     }
 
-    fn get(path: &str, headers: &[(&str, &str)]) -> Request {
-        let (path, query) = path.split_once('?').unwrap_or((path, ""));
-        Request {
-            method: Method::Get,
-            path: path.into(),
-            query: query.into(),
-            headers: headers
-                .iter()
-                .map(|(n, v)| (n.to_string(), v.to_string()))
-                .collect(),
-            peer: "127.0.0.1:5000".parse().unwrap(),
-        }
+    fn get(target: &str, headers: &[(&str, &str)]) -> Request {
+        Request::test_get(target, headers)
     }
 
     #[test]

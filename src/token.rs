@@ -130,16 +130,7 @@ mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
     fn request(headers: &[(&str, &str)]) -> Request {
-        Request {
-            method: crate::http::Method::Get,
-            path: "/token".into(),
-            query: String::new(),
-            headers: headers
-                .iter()
-                .map(|(n, v)| (n.to_string(), v.to_string()))
-                .collect(),
-            peer: "127.0.0.1:1".parse().unwrap(),
-        }
+        Request::test_get("/token", headers)
     }
 
     fn source(names: &[&str], fallback: Option<&str>) -> TokenSource {
