@@ -1,0 +1,579 @@
+//! The pages in a real browser: headless Chromium driven over WebDriver (chromedriver) against
+//! the real binary. Checks what page.js puts in the DOM, the Copy buttons through the real
+//! (headless) clipboard, and that no page logs a CSP violation or a console error.
+//! Needs `chromium` and `chromedriver`; the tests fail when either is missing.
+
+mod browser_util;
+mod common;
+
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use rsa::pkcs8::{EncodePublicKey, LineEnding};
+use rsa::rand_core::{TryCryptoRng, TryRng};
+use serde_json::json;
+
+use browser_util::{Browser, LogEntry};
+use common::TestServer;
+use token2go_server::crypto;
+use token2go_server::token::fingerprint;
+
+const WAIT: Duration = Duration::from_secs(10);
+const OOB: &str = "urn:ietf:wg:oauth:2.0:oob";
+const KEY_TYPE: &str = "rsa2048-rfc5280-x509-pem";
+
+/// One browser at a time: the machine is small, and parallel Chromium starts make timing noisy.
+fn one_browser_at_a_time() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// An unsigned JWT (`alg: none`; the server decodes, never verifies) expiring at `exp`.
+fn jwt(exp: u64) -> String {
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+    let claims = URL_SAFE_NO_PAD.encode(format!(r#"{{"sub":"browser-test","exp":{exp}}}"#));
+    format!("{header}.{claims}.c2lnbmF0dXJl")
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn url(server: &TestServer, path: &str) -> String {
+    format!("http://{}{path}", server.addr)
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters.
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The operating system's CSPRNG for key generation.
+struct OsRandom;
+
+impl TryRng for OsRandom {
+    type Error = getrandom::Error;
+
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        let mut buf = [0; 4];
+        getrandom::fill(&mut buf)?;
+        Ok(u32::from_le_bytes(buf))
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        let mut buf = [0; 8];
+        getrandom::fill(&mut buf)?;
+        Ok(u64::from_le_bytes(buf))
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        getrandom::fill(dst)
+    }
+}
+
+impl TryCryptoRng for OsRandom {}
+
+/// The client's key pair of the paste-mode flow, generated once per run.
+fn client_key() -> &'static rsa::PrivateKey {
+    static KEY: OnceLock<rsa::PrivateKey> = OnceLock::new();
+    KEY.get_or_init(|| rsa::PrivateKey::new(&mut OsRandom, 2048).expect("RSA key generation"))
+}
+
+/// The flow URL in paste mode for the client key, and the verification code the page must show.
+fn paste_flow(server: &TestServer) -> (String, String) {
+    let pem = client_key()
+        .to_public_key()
+        .to_public_key_pem(LineEnding::LF)
+        .unwrap();
+    let public = crypto::parse_public_key(crypto::KeyType::parse(KEY_TYPE).unwrap(), &pem)
+        .expect("the generated key is accepted");
+    let path = format!(
+        "/flow/redirect/token?target={}&state=x&publicKeyType={KEY_TYPE}&publicKey={}",
+        enc(OOB),
+        enc(&pem)
+    );
+    (url(server, &path), crypto::verification_code(&public))
+}
+
+fn text_of(browser: &Browser, id: &str) -> String {
+    browser
+        .execute(
+            "return document.getElementById(arguments[0]).textContent;",
+            json!([id]),
+        )
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Waits until page.js has shown a token (or an error) after its fetch of `token`.
+fn wait_for_token(browser: &Browser) -> String {
+    browser
+        .wait_until(
+            "page.js to show the token",
+            WAIT,
+            "return document.getElementById('token').hidden ? null
+                 : document.getElementById('secret').value;",
+        )
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Log entries that are errors or CSP reports (enforced violations are SEVERE `security`).
+fn problems(log: Vec<LogEntry>) -> Vec<LogEntry> {
+    log.into_iter()
+        .filter(|e| e.level == "SEVERE" || e.source == "security")
+        .collect()
+}
+
+/// Every resource the page loaded (document, scripts, styles, fetches) answered 200.
+fn assert_resources_ok(browser: &Browser, page: &str) {
+    let failed = browser.execute(
+        "return performance.getEntriesByType('navigation')
+             .concat(performance.getEntriesByType('resource'))
+             .filter((e) => e.responseStatus !== 200)
+             .map((e) => e.name + ' ' + e.responseStatus);",
+        json!([]),
+    );
+    assert_eq!(failed, json!([]), "{page}: resources not answered 200");
+}
+
+/// PNG signature and the IHDR width and height of a screenshot.
+fn png_size(png: &[u8]) -> (u32, u32) {
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "screenshot is not a PNG");
+    let be = |at: usize| u32::from_be_bytes(png[at..at + 4].try_into().unwrap());
+    (be(16), be(20))
+}
+
+#[test]
+fn index_shows_token_fingerprint_expiry_and_title() {
+    let exp = now() + 2 * 3600 + 600;
+    let token = jwt(exp);
+    let server = TestServer::start(&[
+        ("T2G_FALLBACK_TOKEN", &token),
+        ("T2G_UI_TARGET", "Acme Data"),
+    ]);
+    let _one = one_browser_at_a_time();
+    let browser = Browser::start();
+    browser.goto(&url(&server, "/"));
+    assert_eq!(wait_for_token(&browser), token);
+
+    assert_eq!(
+        browser.execute("return document.title;", json!([])),
+        "Token2go | Acme Data"
+    );
+    assert_eq!(
+        browser.execute(
+            "return document.querySelector('h1').textContent;",
+            json!([])
+        ),
+        "Token2go | Acme Data"
+    );
+    assert_eq!(
+        browser.execute(
+            "return document.querySelector('.lead').textContent;",
+            json!([])
+        ),
+        "Get a token for Acme Data with the Token2go service"
+    );
+    assert_eq!(text_of(&browser, "fingerprint"), fingerprint(&token));
+    assert_eq!(text_of(&browser, "status"), "Token loaded.");
+    assert!(!text_of(&browser, "timestamp").is_empty());
+
+    // The expiry comes from the JWT's exp through /token's expiresAt; formatted by the browser's
+    // locale, so the expected text is formatted there too.
+    let expected = browser.execute(
+        "return new Date(arguments[0] * 1000).toLocaleString() + ' (' +
+             new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' }).format(2, 'hour') + ')';",
+        json!([exp]),
+    );
+    assert_eq!(json!(text_of(&browser, "expires")), expected);
+    assert!(text_of(&browser, "expires").contains("in 2 hours"));
+    assert_eq!(
+        browser.execute(
+            "return document.getElementById('expires').classList.contains('expired');",
+            json!([])
+        ),
+        false
+    );
+    assert_eq!(
+        browser.execute(
+            "return ['copy', 'reload', 'delete'].map((id) => document.getElementById(id).disabled);",
+            json!([])
+        ),
+        json!([false, false, false])
+    );
+    assert_eq!(
+        browser.execute("return document.getElementById('error').hidden;", json!([])),
+        true
+    );
+
+    let path = std::env::temp_dir().join("t2g-browser-index.png");
+    let png = browser.screenshot(&path);
+    let (width, height) = png_size(&png);
+    assert!(width >= 800 && height >= 600, "screenshot {width}x{height}");
+    println!("index page screenshot: {}", path.display());
+}
+
+#[test]
+fn copy_puts_the_token_on_the_clipboard() {
+    let token = jwt(now() + 3600);
+    let server = TestServer::start(&[("T2G_FALLBACK_TOKEN", &token)]);
+    let _one = one_browser_at_a_time();
+    let browser = Browser::start();
+    browser.goto(&url(&server, "/"));
+    browser.grant("clipboard-read");
+    browser.grant("clipboard-write");
+    assert_eq!(wait_for_token(&browser), token);
+    // Something else first, so reading the token back proves the button wrote it.
+    browser.set_clipboard_text("not the token");
+    assert_eq!(browser.clipboard_text(), "not the token");
+
+    browser.click("#copy");
+    browser.wait_until(
+        "the copied message",
+        WAIT,
+        "return document.getElementById('status').textContent === 'Token copied to the clipboard.'
+             && document.getElementById('status').classList.contains('ok');",
+    );
+    assert_eq!(browser.clipboard_text(), token);
+    // The field is not left selected (the legacy path selects it; the async one must not).
+    assert_eq!(
+        browser.execute(
+            "const f = document.getElementById('secret'); return f.selectionEnd - f.selectionStart;",
+            json!([])
+        ),
+        0
+    );
+}
+
+/// Where the asynchronous clipboard API is missing (plain http on a non-loopback host is not a
+/// secure context) page.js falls back to selecting the field and `execCommand("copy")`. The
+/// page is opened as `http://t2g.test:<port>/`, a name Chromium maps to 127.0.0.1 itself; the
+/// clipboard is read back from a second tab on the secure loopback origin.
+#[test]
+fn copy_falls_back_to_exec_command_outside_a_secure_context() {
+    let token = jwt(now() + 3600);
+    let server = TestServer::start(&[("T2G_FALLBACK_TOKEN", &token)]);
+    let _one = one_browser_at_a_time();
+    let browser = Browser::start_with(&[
+        "--host-resolver-rules=MAP t2g.test 127.0.0.1",
+        "--proxy-bypass-list=t2g.test",
+    ]);
+    browser.goto(&url(&server, "/health"));
+    browser.grant("clipboard-read");
+    browser.grant("clipboard-write");
+    browser.set_clipboard_text("not the token");
+    let secure_tab = browser.current_tab();
+
+    browser.open_tab();
+    browser.goto(&format!("http://t2g.test:{}/", server.addr.port()));
+    assert_eq!(wait_for_token(&browser), token);
+    assert_eq!(
+        browser.execute(
+            "return [window.isSecureContext, navigator.clipboard === undefined];",
+            json!([])
+        ),
+        json!([false, true])
+    );
+    browser.click("#copy");
+    browser.wait_until(
+        "the copied message",
+        WAIT,
+        "return document.getElementById('status').textContent === 'Token copied to the clipboard.';",
+    );
+    // The fallback selected the field to copy it, then collapsed the selection again.
+    assert_eq!(
+        browser.execute(
+            "const f = document.getElementById('secret'); return f.selectionEnd - f.selectionStart;",
+            json!([])
+        ),
+        0
+    );
+
+    browser.switch_to(&secure_tab);
+    assert_eq!(browser.clipboard_text(), token);
+}
+
+#[test]
+fn delete_clears_and_reload_fetches_again() {
+    let token = jwt(now() + 3600);
+    let server = TestServer::start(&[("T2G_FALLBACK_TOKEN", &token)]);
+    let _one = one_browser_at_a_time();
+    let browser = Browser::start();
+    browser.goto(&url(&server, "/"));
+    assert_eq!(wait_for_token(&browser), token);
+    // The access log line is written just after the answer: wait for it.
+    let fetched = wait_for_token_requests(&server, 1);
+
+    browser.click("#delete");
+    let state = browser.execute(
+        "const $ = (id) => document.getElementById(id);
+         return [$('secret').value, $('fingerprint').textContent, $('timestamp').textContent,
+                 $('token').hidden, $('copy').disabled, $('delete').disabled, $('reload').disabled,
+                 $('status').textContent];",
+        json!([]),
+    );
+    assert_eq!(
+        state,
+        json!([
+            "",
+            "",
+            "",
+            true,
+            true,
+            true,
+            false,
+            "Token removed from this page. Reload fetches it again."
+        ])
+    );
+    assert!(!browser
+        .execute("return document.body.innerText;", json!([]))
+        .as_str()
+        .unwrap()
+        .contains(&token));
+
+    browser.click("#reload");
+    assert_eq!(wait_for_token(&browser), token);
+    assert_eq!(text_of(&browser, "fingerprint"), fingerprint(&token));
+    assert_eq!(text_of(&browser, "status"), "Token loaded.");
+    wait_for_token_requests(&server, fetched + 1);
+}
+
+/// Waits until the access log shows at least `n` requests of `/token`; returns how many.
+fn wait_for_token_requests(server: &TestServer, n: usize) -> usize {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let count = server.output().matches(" /token ").count();
+        if count >= n {
+            return count;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "expected {n} requests of /token in the access log:\n{}",
+            server.output()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn no_token_shows_the_444_reason() {
+    let server = TestServer::start(&[("T2G_ADD_TOKEN_HEADER_NAMES", "X-Browser-Test-Token")]);
+    let reason = server.get("/token", &[]);
+    assert_eq!(reason.status, 444);
+    let reason = reason.text().trim().to_string();
+    assert!(
+        reason.starts_with("Token not found. Looking for: Access-Token, Authorization")
+            && reason.ends_with("X-Browser-Test-Token"),
+        "{reason}"
+    );
+    let _one = one_browser_at_a_time();
+    let browser = Browser::start();
+    browser.goto(&url(&server, "/"));
+    browser.wait_until(
+        "the error box",
+        WAIT,
+        "return !document.getElementById('error').hidden;",
+    );
+    assert_eq!(text_of(&browser, "error-text"), reason);
+    // The one console error is the failed load of /token itself; nothing else, no CSP report.
+    let found = problems(browser.take_log());
+    assert!(
+        found.len() == 1
+            && found[0].source == "network"
+            && found[0].message.ends_with(
+                "/token - Failed to load resource: the server responded with a status of 444 \
+                 (Token Not Found)"
+            ),
+        "{found:#?}"
+    );
+    let state = browser.execute(
+        "const $ = (id) => document.getElementById(id);
+         return [$('token').hidden, $('secret').value, $('copy').disabled, $('delete').disabled,
+                 $('reload').disabled, $('status').textContent];",
+        json!([]),
+    );
+    assert_eq!(state, json!([true, "", true, true, false, ""]));
+    assert!(browser
+        .execute("return document.body.innerText;", json!([]))
+        .as_str()
+        .unwrap()
+        .contains("No token available."));
+}
+
+#[test]
+fn pages_log_no_csp_violation_or_console_error() {
+    let token = jwt(now() + 3600);
+    let server = TestServer::start(&[("T2G_FALLBACK_TOKEN", &token)]);
+    let (paste_url, _) = paste_flow(&server);
+    let _one = one_browser_at_a_time();
+    let browser = Browser::start();
+    let ready = "return document.readyState === 'complete';";
+    let pages = [
+        (
+            "/",
+            url(&server, "/"),
+            "return document.getElementById('status').textContent === 'Token loaded.';",
+        ),
+        ("paste page", paste_url, ready),
+        (
+            "/flow/redirect/done",
+            url(&server, "/flow/redirect/done"),
+            ready,
+        ),
+        (
+            "/swagger-ui/",
+            url(&server, "/swagger-ui/"),
+            "return Array.from(document.querySelectorAll('.opblock .opblock-summary-path'))
+                 .some((e) => e.textContent.trim() === '/token');",
+        ),
+    ];
+    for (name, page_url, condition) in &pages {
+        browser.take_log();
+        browser.goto(page_url);
+        browser.wait_until(name, WAIT, condition);
+        // Late console messages (a failed icon, a rejected promise) have a moment to arrive.
+        std::thread::sleep(Duration::from_millis(300));
+        let found = problems(browser.take_log());
+        assert!(found.is_empty(), "{name}: {found:#?}");
+        assert_resources_ok(&browser, name);
+    }
+    // The Swagger UI page rendered the API, not an error.
+    assert_eq!(
+        browser.execute(
+            "return [document.querySelectorAll('.opblock').length > 5,
+                     document.querySelector('.errors-wrapper') === null,
+                     document.body.innerText.includes('Failed to load')];",
+            json!([])
+        ),
+        json!([true, true, false])
+    );
+    assert!(browser
+        .execute("return document.body.innerText;", json!([]))
+        .as_str()
+        .unwrap()
+        .contains("/flow/redirect/token"));
+}
+
+/// The README's promise for `T2G_UI_DESC2`/`T2G_UI_MISC` (trusted HTML, inserted as is): the
+/// CSP still blocks inline script and inline style, and the browser log reports both, which
+/// also shows that the log check above can see a violation.
+#[test]
+fn operator_inline_script_and_style_are_blocked_and_reported() {
+    let server = TestServer::start(&[
+        ("T2G_FALLBACK_TOKEN", "operator-html-test"),
+        (
+            "T2G_UI_DESC2",
+            "<b id=\"desc2\">Docs</b><script>window.inlineRan = true;</script>",
+        ),
+        (
+            "T2G_UI_MISC",
+            "<p id=\"styled\" style=\"color: rgb(255, 0, 0)\">Support</p>",
+        ),
+    ]);
+    let _one = one_browser_at_a_time();
+    let browser = Browser::start();
+    browser.goto(&url(&server, "/"));
+    assert_eq!(wait_for_token(&browser), "operator-html-test");
+    assert_eq!(
+        browser.execute(
+            "return [document.getElementById('desc2').textContent,
+                     document.getElementById('styled').textContent,
+                     window.inlineRan === undefined,
+                     getComputedStyle(document.getElementById('styled')).color !== 'rgb(255, 0, 0)'];",
+            json!([])
+        ),
+        json!(["Docs", "Support", true, true])
+    );
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        seen.extend(problems(browser.take_log()));
+        let reported = |what: &str| {
+            seen.iter().any(|e: &LogEntry| {
+                e.source == "security"
+                    && e.message.contains(what)
+                    && e.message.contains("Content Security Policy")
+            })
+        };
+        if reported("inline script") && reported("inline style") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the browser log did not report both violations: {seen:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn paste_page_copies_the_block_and_shows_the_code() {
+    let token = jwt(now() + 3600);
+    let server = TestServer::start(&[("T2G_FALLBACK_TOKEN", &token)]);
+    let (paste_url, code) = paste_flow(&server);
+    let _one = one_browser_at_a_time();
+    let browser = Browser::start();
+    browser.goto(&paste_url);
+    browser.grant("clipboard-read");
+    browser.grant("clipboard-write");
+    assert_eq!(text_of(&browser, "vcode"), code);
+    assert!(browser
+        .execute(
+            "return document.querySelector('.warning').textContent;",
+            json!([])
+        )
+        .as_str()
+        .unwrap()
+        .contains(&format!(
+            "only if it shows the same verification code: {code}."
+        )));
+    browser.set_clipboard_text("not the block");
+    assert_eq!(browser.clipboard_text(), "not the block");
+
+    browser.click("#copy");
+    browser.wait_until(
+        "the copied message",
+        WAIT,
+        "return document.getElementById('status').textContent === 'Copied. Paste it into your program.';",
+    );
+    let copied = browser.clipboard_text();
+    assert!(
+        copied.starts_with("-----BEGIN TOKEN2GO RESPONSE-----\n")
+            && copied.ends_with("\n-----END TOKEN2GO RESPONSE-----"),
+        "{copied}"
+    );
+    assert!(copied.lines().all(|line| line.len() <= 64), "{copied}");
+    assert_eq!(
+        json!(copied),
+        browser.execute("return document.getElementById('block').value;", json!([]))
+    );
+    // What was copied is the token, encrypted for the client's key.
+    let sealed = crypto::parse_paste_block(&copied).expect("the block parses");
+    let plain = crypto::open(client_key(), &sealed).expect("the block decrypts");
+    let doc: serde_json::Value = serde_json::from_slice(&plain).unwrap();
+    assert_eq!(doc["secret"], token.as_str());
+    assert_eq!(doc["fingerprint"], fingerprint(&token).as_str());
+
+    // The click scrolled to the button; the screenshot shows the page from its top.
+    browser.execute("window.scrollTo(0, 0);", json!([]));
+    let path = std::env::temp_dir().join("t2g-browser-paste.png");
+    let png = browser.screenshot(&path);
+    let (width, height) = png_size(&png);
+    assert!(width >= 800 && height >= 600, "screenshot {width}x{height}");
+    println!("paste page screenshot: {}", path.display());
+}

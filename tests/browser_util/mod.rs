@@ -1,0 +1,465 @@
+//! A small W3C WebDriver client for the browser tests: starts `chromedriver` on a free loopback
+//! port, opens one headless Chromium session with a fresh profile, and speaks JSON over HTTP/1.1
+//! on a raw `TcpStream` (one connection per command, `Connection: close`). Dropping a [`Browser`]
+//! deletes the session (Chromium exits), kills chromedriver and removes the profile.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+const INSTALL_HINT: &str =
+    "the browser tests need Chromium and ChromeDriver: scripts/test.sh installs them \
+     (apt-get install chromium chromium-driver)";
+
+/// The W3C key of an element reference in WebDriver JSON.
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// Longest wait for one WebDriver command; page loads and scripts have shorter own limits.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One message of the browser's console log (`goog:loggingPrefs` `browser`).
+#[derive(Debug)]
+pub struct LogEntry {
+    pub level: String,
+    pub source: String,
+    pub message: String,
+}
+
+/// A WebDriver error answer, or a transport failure.
+#[derive(Debug)]
+pub struct WdError(pub String);
+
+pub struct Browser {
+    driver: Child,
+    port: u16,
+    session: String,
+    profile: PathBuf,
+    driver_log: PathBuf,
+}
+
+/// Finds an executable on `PATH`.
+fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port on 127.0.0.1")
+}
+
+fn unique_temp(tag: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    std::env::temp_dir().join(format!("t2g-browser-{}-{tag}-{nanos}", std::process::id()))
+}
+
+impl Browser {
+    /// Starts chromedriver and a headless Chromium session; panics (never skips) when either
+    /// program is missing.
+    pub fn start() -> Browser {
+        Browser::start_with(&[])
+    }
+
+    /// [`Browser::start`] with extra Chromium switches.
+    pub fn start_with(extra_args: &[&str]) -> Browser {
+        let chromedriver = which("chromedriver")
+            .unwrap_or_else(|| panic!("chromedriver not found on PATH: {INSTALL_HINT}"));
+        let chromium = which("chromium")
+            .unwrap_or_else(|| panic!("chromium not found on PATH: {INSTALL_HINT}"));
+        let port = free_port();
+        let profile = unique_temp("profile");
+        std::fs::create_dir_all(&profile).expect("create the Chromium profile directory");
+        let driver_log = unique_temp("chromedriver.log");
+        let log_file = std::fs::File::create(&driver_log).expect("create the chromedriver log");
+        let driver = Command::new(&chromedriver)
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().unwrap())
+            .stderr(log_file)
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot run {}: {e}: {INSTALL_HINT}", chromedriver.display())
+            });
+        let mut browser = Browser {
+            driver,
+            port,
+            session: String::new(),
+            profile,
+            driver_log,
+        };
+        browser.wait_for_driver();
+        browser.session = browser.new_session(&chromium, extra_args);
+        browser
+            .command(
+                "POST",
+                "timeouts",
+                json!({"pageLoad": 15_000, "script": 10_000, "implicit": 0}),
+            )
+            .unwrap();
+        browser
+            .command(
+                "POST",
+                "window/rect",
+                json!({"width": 1000, "height": 1300}),
+            )
+            .unwrap();
+        browser
+    }
+
+    fn wait_for_driver(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(Some(status)) = self.driver.try_wait() {
+                panic!(
+                    "chromedriver exited with {status}: {}",
+                    self.driver_output()
+                );
+            }
+            if let Ok(status) = self.http("GET", "/status", None) {
+                if status["value"]["ready"] == true {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not become ready on port {} within 10 s: {}",
+                self.port,
+                self.driver_output()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn new_session(&self, chromium: &Path, extra_args: &[&str]) -> String {
+        let mut args = [
+            "--headless=new".to_string(),
+            "--no-sandbox".to_string(),
+            "--disable-gpu".to_string(),
+            "--disable-dev-shm-usage".to_string(),
+            "--disable-quic".to_string(),
+            "--no-first-run".to_string(),
+            "--disable-background-networking".to_string(),
+            "--disable-component-update".to_string(),
+            "--disable-sync".to_string(),
+            "--disable-extensions".to_string(),
+            "--disable-default-apps".to_string(),
+            // Loopback bypasses any proxy; everything else would go to a closed loopback port,
+            // so nothing can leave the machine even if Chromium tried.
+            "--proxy-server=http://127.0.0.1:9".to_string(),
+            "--lang=en-US".to_string(),
+            format!("--user-data-dir={}", self.profile.display()),
+        ]
+        .to_vec();
+        args.extend(extra_args.iter().map(|arg| arg.to_string()));
+        let capabilities = json!({
+            "capabilities": {
+                "alwaysMatch": {
+                    "browserName": "chrome",
+                    "goog:loggingPrefs": {"browser": "ALL"},
+                    "goog:chromeOptions": {
+                        "binary": chromium.to_string_lossy(),
+                        "args": args,
+                    },
+                }
+            }
+        });
+        let answer = self
+            .http("POST", "/session", Some(&capabilities))
+            .unwrap_or_else(|e| {
+                panic!(
+                    "could not start headless Chromium ({}): {}: {}\n{INSTALL_HINT}",
+                    chromium.display(),
+                    e.0,
+                    self.driver_output()
+                )
+            });
+        answer["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no sessionId in {answer}"))
+            .to_string()
+    }
+
+    fn driver_output(&self) -> String {
+        let text = std::fs::read_to_string(&self.driver_log).unwrap_or_default();
+        let tail: Vec<&str> = text.lines().rev().take(20).collect();
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+    }
+
+    /// One HTTP exchange with chromedriver; the JSON answer, or the WebDriver error it carries.
+    fn http(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value, WdError> {
+        let body = body.map(Value::to_string).unwrap_or_default();
+        let io = |e: std::io::Error| WdError(format!("{method} {path}: {e}"));
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).map_err(io)?;
+        stream.set_read_timeout(Some(COMMAND_TIMEOUT)).map_err(io)?;
+        stream
+            .set_write_timeout(Some(COMMAND_TIMEOUT))
+            .map_err(io)?;
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\
+             Content-Type: application/json; charset=utf-8\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n",
+            self.port,
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).map_err(io)?;
+        stream.write_all(body.as_bytes()).map_err(io)?;
+        // chromedriver answers `Connection: close` but keeps the connection open: read up to
+        // the end of the message, not to the end of the stream.
+        let mut raw = Vec::new();
+        let mut buf = [0u8; 16 * 1024];
+        let (status, body) = loop {
+            if let Some(done) = parse_response(&raw) {
+                break done;
+            }
+            let n = stream.read(&mut buf).map_err(io)?;
+            if n == 0 {
+                return Err(WdError(format!(
+                    "{method} {path}: connection closed before a whole answer: {:?}",
+                    String::from_utf8_lossy(&raw)
+                )));
+            }
+            raw.extend_from_slice(&buf[..n]);
+        };
+        let value: Value = serde_json::from_slice(&body).map_err(|e| {
+            WdError(format!(
+                "{method} {path}: answer {status} is not JSON ({e}): {}",
+                String::from_utf8_lossy(&body)
+            ))
+        })?;
+        if status == 200 {
+            Ok(value)
+        } else {
+            Err(WdError(format!(
+                "{method} {path}: {status} {}: {}",
+                value["value"]["error"].as_str().unwrap_or("?"),
+                value["value"]["message"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+            )))
+        }
+    }
+
+    /// A command of the session (`path` relative to `/session/{id}/`); returns its `value`.
+    pub fn command(&self, method: &str, path: &str, body: Value) -> Result<Value, WdError> {
+        let body = (method == "POST").then_some(&body);
+        self.http(method, &format!("/session/{}/{path}", self.session), body)
+            .map(|mut answer| answer["value"].take())
+    }
+
+    /// Navigates and waits for the load event (up to the 15 s page-load timeout).
+    pub fn goto(&self, url: &str) {
+        self.command("POST", "url", json!({ "url": url }))
+            .unwrap_or_else(|e| panic!("navigate to {url}: {}", e.0));
+    }
+
+    /// Runs `script` (a function body; `arguments` are `args`) and returns what it returns.
+    pub fn execute(&self, script: &str, args: Value) -> Value {
+        self.command(
+            "POST",
+            "execute/sync",
+            json!({ "script": script, "args": args }),
+        )
+        .unwrap_or_else(|e| panic!("script failed: {}\n{script}", e.0))
+    }
+
+    /// Runs `script` whose last argument is the callback that ends it (10 s script timeout).
+    pub fn execute_async(&self, script: &str, args: Value) -> Value {
+        self.command(
+            "POST",
+            "execute/async",
+            json!({ "script": script, "args": args }),
+        )
+        .unwrap_or_else(|e| panic!("async script failed: {}\n{script}", e.0))
+    }
+
+    /// Polls `script` every 50 ms until it returns something truthy (not false, null, 0 or
+    /// ""); panics after `timeout` naming `what` and the last value.
+    pub fn wait_until(&self, what: &str, timeout: Duration, script: &str) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let value = self.execute(script, json!([]));
+            let truthy = match &value {
+                Value::Null | Value::Bool(false) => false,
+                Value::String(s) => !s.is_empty(),
+                Value::Number(n) => n.as_f64() != Some(0.0),
+                _ => true,
+            };
+            if truthy {
+                return value;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out after {timeout:?} waiting for {what}; last value {value}; page: {}",
+                self.execute(
+                    "return document.body ? document.body.innerText : ''",
+                    json!([])
+                )
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Clicks the element `css` selects, as a user would (WebDriver Element Click).
+    pub fn click(&self, css: &str) {
+        let element = self
+            .command(
+                "POST",
+                "element",
+                json!({"using": "css selector", "value": css}),
+            )
+            .unwrap_or_else(|e| panic!("find {css}: {}", e.0));
+        let id = element[ELEMENT_KEY]
+            .as_str()
+            .unwrap_or_else(|| panic!("no element reference for {css}: {element}"));
+        self.command("POST", &format!("element/{id}/click"), json!({}))
+            .unwrap_or_else(|e| panic!("click {css}: {}", e.0));
+    }
+
+    /// The handle of the current tab.
+    pub fn current_tab(&self) -> String {
+        let handle = self.command("GET", "window", Value::Null).unwrap();
+        handle.as_str().expect("a window handle").to_string()
+    }
+
+    /// Opens a new tab and switches to it; returns its handle.
+    pub fn open_tab(&self) -> String {
+        let tab = self
+            .command("POST", "window/new", json!({"type": "tab"}))
+            .unwrap_or_else(|e| panic!("open a tab: {}", e.0));
+        let handle = tab["handle"].as_str().expect("a tab handle").to_string();
+        self.switch_to(&handle);
+        handle
+    }
+
+    pub fn switch_to(&self, handle: &str) {
+        self.command("POST", "window", json!({ "handle": handle }))
+            .unwrap_or_else(|e| panic!("switch to tab {handle}: {}", e.0));
+    }
+
+    /// Grants a permission (`clipboard-read`, …) to the current origin: WebDriver Permissions.
+    pub fn grant(&self, permission: &str) {
+        self.command(
+            "POST",
+            "permissions",
+            json!({"descriptor": {"name": permission}, "state": "granted"}),
+        )
+        .unwrap_or_else(|e| panic!("grant {permission}: {}", e.0));
+    }
+
+    /// The clipboard's text as the page reads it (`navigator.clipboard.readText()`).
+    pub fn clipboard_text(&self) -> String {
+        let answer = self.execute_async(
+            "const done = arguments[arguments.length - 1];
+             navigator.clipboard.readText().then(
+               (text) => done({ text }),
+               (error) => done({ error: String(error) }));",
+            json!([]),
+        );
+        match answer["text"].as_str() {
+            Some(text) => text.to_string(),
+            None => panic!("cannot read the clipboard: {}", answer["error"]),
+        }
+    }
+
+    /// Puts `text` on the clipboard (so a later read proves that something replaced it).
+    pub fn set_clipboard_text(&self, text: &str) {
+        let answer = self.execute_async(
+            "const done = arguments[arguments.length - 1];
+             navigator.clipboard.writeText(arguments[0]).then(
+               () => done(null), (error) => done(String(error)));",
+            json!([text]),
+        );
+        assert!(answer.is_null(), "cannot write the clipboard: {answer}");
+    }
+
+    /// The console messages since the last call (chromedriver hands each one out once).
+    pub fn take_log(&self) -> Vec<LogEntry> {
+        let value = self
+            .command("POST", "se/log", json!({"type": "browser"}))
+            .unwrap_or_else(|e| panic!("read the browser log: {}", e.0));
+        value
+            .as_array()
+            .unwrap_or_else(|| panic!("browser log is not a list: {value}"))
+            .iter()
+            .map(|entry| LogEntry {
+                level: entry["level"].as_str().unwrap_or_default().to_string(),
+                source: entry["source"].as_str().unwrap_or_default().to_string(),
+                message: entry["message"].as_str().unwrap_or_default().to_string(),
+            })
+            .collect()
+    }
+
+    /// Saves a PNG screenshot of the viewport and returns its bytes.
+    pub fn screenshot(&self, path: &Path) -> Vec<u8> {
+        use base64::Engine;
+        let value = self
+            .command("GET", "screenshot", Value::Null)
+            .unwrap_or_else(|e| panic!("screenshot: {}", e.0));
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(value.as_str().expect("screenshot is a base64 string"))
+            .expect("screenshot is valid base64");
+        std::fs::write(path, &png).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        png
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if !self.session.is_empty() {
+            // Ends Chromium; chromedriver alone would leave it running.
+            let _ = self.http("DELETE", &format!("/session/{}", self.session), None);
+        }
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+        let _ = std::fs::remove_file(&self.driver_log);
+    }
+}
+
+/// Status and body of one HTTP/1.1 response once `raw` holds all of it (`Content-Length` or
+/// chunked); `None` while more is to come.
+fn parse_response(raw: &[u8]) -> Option<(u16, Vec<u8>)> {
+    let end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = std::str::from_utf8(&raw[..end]).ok()?;
+    let status = head.split(' ').nth(1)?.parse().ok()?;
+    let body = &raw[end + 4..];
+    let header = |wanted: &str| {
+        head.lines().skip(1).find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.trim()
+                .eq_ignore_ascii_case(wanted)
+                .then(|| value.trim().to_ascii_lowercase())
+        })
+    };
+    if header("transfer-encoding").as_deref() != Some("chunked") {
+        let length: usize = header("content-length")?.parse().ok()?;
+        return Some((status, body.get(..length)?.to_vec()));
+    }
+    let mut out = Vec::new();
+    let mut rest = body;
+    loop {
+        let line_end = rest.windows(2).position(|w| w == b"\r\n")?;
+        let size_text = std::str::from_utf8(&rest[..line_end]).ok()?;
+        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
+        rest = &rest[line_end + 2..];
+        if size == 0 {
+            return Some((status, out));
+        }
+        out.extend_from_slice(rest.get(..size)?);
+        rest = rest.get(size + 2..)?;
+    }
+}
