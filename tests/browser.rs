@@ -17,8 +17,8 @@ use serde_json::json;
 
 use browser_util::{Browser, LogEntry};
 use common::TestServer;
-use token2go_server::crypto;
 use token2go_server::token::fingerprint;
+use token2go_server::{crypto, pubkey};
 
 const WAIT: Duration = Duration::from_secs(10);
 const OOB: &str = "urn:ietf:wg:oauth:2.0:oob";
@@ -97,14 +97,14 @@ fn paste_flow(server: &TestServer) -> (String, String) {
         .to_public_key()
         .to_public_key_pem(LineEnding::LF)
         .unwrap();
-    let public = crypto::parse_public_key(crypto::KeyType::parse(KEY_TYPE).unwrap(), &pem)
+    let public = pubkey::parse_public_key(pubkey::KeyType::parse(KEY_TYPE).unwrap(), &pem)
         .expect("the generated key is accepted");
     let path = format!(
         "/flow/redirect/token?target={}&state=x&publicKeyType={KEY_TYPE}&publicKey={}",
         enc(OOB),
         enc(&pem)
     );
-    (url(server, &path), crypto::verification_code(&public))
+    (url(server, &path), pubkey::verification_code(&public))
 }
 
 fn text_of(browser: &Browser, id: &str) -> String {
