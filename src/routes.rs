@@ -2,7 +2,7 @@
 
 use std::time::SystemTime;
 
-use crate::assets;
+use crate::assets::{self, Asset};
 use crate::config::Config;
 use crate::echo;
 use crate::flow::{self, FlowSettings};
@@ -22,11 +22,18 @@ pub struct App {
     pub ui: Ui,
     pub metrics: Metrics,
     pub flow: FlowSettings,
-    /// The index page, rendered once at start: its inputs never change while running.
+    /// Pages rendered once at start: their inputs never change while running.
     index_html: &'static [u8],
+    done_html: &'static [u8],
 }
 
 type Handler = fn(&App, &Request) -> Response;
+
+/// What a path leads to.
+enum Destination {
+    Handler(&'static str, Handler),
+    Asset(&'static Asset),
+}
 
 impl App {
     pub fn new(config: Config) -> App {
@@ -37,8 +44,11 @@ impl App {
             config.ui.desc2_html.as_deref(),
             config.ui.misc_html.as_deref(),
         );
-        // Leaked once per App (one per process): the page lives as long as the server.
-        let index_html = Box::leak(page::render_index(&ui).into_bytes().into_boxed_slice());
+        // Leaked once per App (one per process): the pages live as long as the server.
+        let leak =
+            |page: String| -> &'static [u8] { Box::leak(page.into_bytes().into_boxed_slice()) };
+        let index_html = leak(page::render_index(&ui));
+        let done_html = leak(page::render_done(&ui));
         App {
             tokens: TokenSource {
                 header_names: config.header_names,
@@ -51,28 +61,36 @@ impl App {
                 allowed_targets: config.allowed_targets,
             },
             index_html,
+            done_html,
         }
     }
 
     /// Picks the handler for a path, then checks the method; unknown paths are 404 whatever
     /// the method.
     pub fn route(&self, request: &Request) -> Response {
-        let (route, handler): (&'static str, Handler) = match request.path.as_str() {
-            "/" | "/index.html" => ("index", App::index),
-            "/token" => ("token", App::token),
-            "/health" => ("health", App::health),
-            "/echo" if self.echo_enabled => ("echo", App::echo),
-            "/metrics" => ("metrics", App::metrics),
-            "/flow/redirect/token" => ("flow", flow::handle),
-            "/flow/redirect/done" => ("flow_done", App::flow_done),
-            "/swagger-ui" => ("asset", App::swagger_ui_slash),
-            path if assets::lookup(path).is_some() => ("asset", App::asset),
-            _ => return Response::text(404, "not found").route("not_found"),
+        let destination = match request.path.as_str() {
+            "/" | "/index.html" => Destination::Handler("index", App::index),
+            "/token" => Destination::Handler("token", App::token),
+            "/health" => Destination::Handler("health", App::health),
+            "/echo" if self.echo_enabled => Destination::Handler("echo", App::echo),
+            "/metrics" => Destination::Handler("metrics", App::metrics),
+            "/flow/redirect/token" => Destination::Handler("flow", flow::handle),
+            "/flow/redirect/done" => Destination::Handler("flow_done", App::flow_done),
+            "/swagger-ui" => Destination::Handler("asset", App::swagger_ui_slash),
+            path => match assets::lookup(path) {
+                Some(asset) => Destination::Asset(asset),
+                None => return Response::text(404, "not found").route("not_found"),
+            },
         };
-        let response = match request.method {
-            Method::Get | Method::Head => handler(self, request),
-            Method::Other(_) => Response::text(405, "method not allowed: only GET and HEAD")
+        let route = match destination {
+            Destination::Handler(route, _) => route,
+            Destination::Asset(_) => "asset",
+        };
+        let response = match (&request.method, destination) {
+            (Method::Other(_), _) => Response::text(405, "method not allowed: only GET and HEAD")
                 .header("Allow", "GET, HEAD"),
+            (_, Destination::Handler(_, handler)) => handler(self, request),
+            (_, Destination::Asset(asset)) => serve_asset(asset, request),
         };
         response.route(route)
     }
@@ -111,45 +129,34 @@ impl App {
     }
 
     fn flow_done(&self, _: &Request) -> Response {
-        html(page::render_done(&self.ui).into_bytes())
+        html(self.done_html)
     }
 
     fn swagger_ui_slash(&self, _: &Request) -> Response {
         Response::text(308, "see /swagger-ui/").header("Location", "/swagger-ui/")
     }
-
-    fn asset(&self, request: &Request) -> Response {
-        let Some(asset) = assets::lookup(&request.path) else {
-            return Response::text(404, "not found");
-        };
-        let mut response = Response::new(200, asset.content_type, asset.body)
-            .header("Cache-Control", asset.cache_control);
-        if asset.gzip {
-            if !assets::accepts_gzip(request.header("Accept-Encoding")) {
-                return Response::text(
-                    406,
-                    "Accept-Encoding: this file is only served gzip-encoded; send Accept-Encoding: gzip",
-                )
-                .header("Vary", "Accept-Encoding");
-            }
-            response = response
-                .header("Content-Encoding", "gzip")
-                .header("Vary", "Accept-Encoding");
-        }
-        if asset.html {
-            response = response.header("Content-Security-Policy", asset_csp(&request.path));
-        }
-        response
-    }
 }
 
-/// The Swagger UI page needs a looser policy (inline styles); every other page the strict one.
-fn asset_csp(path: &str) -> &'static str {
-    if path.starts_with("/swagger-ui/") {
-        page::SWAGGER_CSP
-    } else {
-        page::PAGE_CSP
+/// An embedded file; gzip-stored ones only to clients that accept gzip.
+fn serve_asset(asset: &'static Asset, request: &Request) -> Response {
+    let mut response = Response::new(200, asset.content_type, asset.body)
+        .header("Cache-Control", asset.cache_control);
+    if asset.gzip {
+        if !assets::accepts_gzip(request.header("Accept-Encoding")) {
+            return Response::text(
+                406,
+                "Accept-Encoding: this file is only served gzip-encoded; send Accept-Encoding: gzip",
+            )
+            .header("Vary", "Accept-Encoding");
+        }
+        response = response
+            .header("Content-Encoding", "gzip")
+            .header("Vary", "Accept-Encoding");
     }
+    if let Some(csp) = asset.csp {
+        response = response.header("Content-Security-Policy", csp);
+    }
+    response
 }
 
 /// An HTML page under the strict policy; pages never go stale in a cache.
