@@ -303,8 +303,20 @@ fn access_log_text_and_json_never_hold_secrets() {
 }
 
 #[test]
-fn binds_ipv6_loopback() {
+fn binds_ipv6_loopback_and_wildcard() {
     let s = TestServer::start_on("::1", &[]);
     assert_eq!(s.get("/health", &[]).status, 200);
     assert!(s.output().contains("[::1]"), "{}", s.output());
+    // `::` takes connections on loopback (the test never leaves the machine).
+    let s = TestServer::start_on("::", &[]);
+    assert_eq!(s.get("/health", &[]).status, 200);
+    let r = s.get("/echo", &[]);
+    assert!(
+        r.json()["remoteAddr"]
+            .as_str()
+            .unwrap()
+            .starts_with("[::1]:"),
+        "{}",
+        r.text()
+    );
 }

@@ -56,10 +56,16 @@ impl TestServer {
         }
         let description = format!("{BIN} with {vars:?} on {host}:{port}");
         let child = command.spawn().expect("spawn token2go-server");
-        let ip = if host.contains(':') {
-            format!("[{host}]")
+        // Wildcard binds are reached over loopback.
+        let reach = match host {
+            "::" => "::1",
+            "0.0.0.0" => "127.0.0.1",
+            other => other,
+        };
+        let ip = if reach.contains(':') {
+            format!("[{reach}]")
         } else {
-            host.to_string()
+            reach.to_string()
         };
         let addr: SocketAddr = format!("{ip}:{port}").parse().unwrap();
         let mut server = TestServer {
