@@ -25,16 +25,17 @@ pub struct FlowSettings {
     pub allowed_targets: Vec<AllowedPrefix>,
 }
 
-/// A refusal: its metrics reason, HTTP status and the one line for the client.
+/// A refusal: its metrics reason (none for a server-side failure), HTTP status and the one
+/// line for the client.
 struct Refusal {
-    reason: Rejection,
+    reason: Option<Rejection>,
     status: u16,
     message: String,
 }
 
 fn refuse(reason: Rejection, message: impl Into<String>) -> Refusal {
     Refusal {
-        reason,
+        reason: Some(reason),
         status: 400,
         message: message.into(),
     }
@@ -44,7 +45,9 @@ pub fn handle(app: &App, request: &Request) -> Response {
     match run(app, request) {
         Ok(response) => response,
         Err(refusal) => {
-            app.metrics.flow_rejected(refusal.reason);
+            if let Some(reason) = refusal.reason {
+                app.metrics.flow_rejected(reason);
+            }
             Response::text(refusal.status, refusal.message).header("Cache-Control", NO_STORE)
         }
     }
@@ -97,7 +100,7 @@ fn run(app: &App, request: &Request) -> Result<Response, Refusal> {
     let public_key = pubkey::parse_public_key(key_type, public_key)
         .map_err(|e| refuse(Rejection::Key, e.to_string()))?;
     let secret = app.tokens.extract(request).ok_or_else(|| Refusal {
-        reason: Rejection::NoToken,
+        reason: Some(Rejection::NoToken),
         status: 444,
         message: app.tokens.not_found_message(),
     })?;
@@ -106,7 +109,7 @@ fn run(app: &App, request: &Request) -> Result<Response, Refusal> {
     let sealed = crypto::seal(&public_key, &document).map_err(|e| {
         log::error(&format!("flow: encryption failed: {e}"));
         Refusal {
-            reason: Rejection::Key,
+            reason: None,
             status: e.status(),
             message: e.client_message().to_string(),
         }
