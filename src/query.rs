@@ -40,8 +40,9 @@ pub fn parse_strict(raw: &str) -> Result<Vec<(String, String)>, QueryError> {
                 .and_then(|b| String::from_utf8(b).ok())
                 .ok_or_else(|| QueryError::BadEscape(printable(raw_name)))?;
             let value =
-                percent_decode(raw_value).ok_or_else(|| QueryError::BadEscape(name.clone()))?;
-            let value = String::from_utf8(value).map_err(|_| QueryError::NotUtf8(name.clone()))?;
+                percent_decode(raw_value).ok_or_else(|| QueryError::BadEscape(printable(&name)))?;
+            let value =
+                String::from_utf8(value).map_err(|_| QueryError::NotUtf8(printable(&name)))?;
             Ok((name, value))
         })
         .collect()
@@ -133,6 +134,22 @@ mod tests {
             QueryError::NotUtf8("state".into())
         );
         assert!(parse_strict("%zz=1").is_err());
+        // Names are echoed on one line, short and printable, whatever they decode to.
+        assert_eq!(
+            parse_strict("a%0D%0AX-Injected:%201=%zz")
+                .unwrap_err()
+                .to_string(),
+            "a??X-Injected:?1: invalid percent-encoding"
+        );
+        assert_eq!(
+            parse_strict("%1B[31m=%ff").unwrap_err(),
+            QueryError::NotUtf8("?[31m".into())
+        );
+        let long = format!("{}=%zz", "n".repeat(100));
+        assert_eq!(
+            parse_strict(&long).unwrap_err(),
+            QueryError::BadEscape("n".repeat(40))
+        );
     }
 
     #[test]
