@@ -16,7 +16,7 @@ use rsa::rand_core::{TryCryptoRng, TryRng};
 use serde_json::json;
 
 use browser_util::{Browser, LogEntry};
-use common::TestServer;
+use common::{enc, TestServer};
 use token2go_server::token::fingerprint;
 use token2go_server::{crypto, pubkey};
 
@@ -46,18 +46,6 @@ fn now() -> u64 {
 
 fn url(server: &TestServer, path: &str) -> String {
     format!("http://{}{path}", server.addr)
-}
-
-/// Percent-encodes everything but RFC 3986 unreserved characters.
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// The operating system's CSPRNG for key generation.

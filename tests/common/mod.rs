@@ -222,3 +222,15 @@ pub fn run_to_exit(vars: &[(&str, &str)], args: &[&str]) -> Output {
     }
     child.wait_with_output().unwrap()
 }
+
+/// Percent-encodes everything but RFC 3986 unreserved characters.
+pub fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
