@@ -1,6 +1,7 @@
 //! Log lines: the access log (stdout) and operational messages (stderr), in text or JSON.
 //! Callers pass only non-secret values; nothing here ever sees a header or query value.
 
+use std::borrow::Cow;
 use std::io::Write;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -128,8 +129,6 @@ fn sanitize(s: &str) -> Cow<'_, str> {
         Cow::Owned(s.escape_default().to_string().replace(' ', "\\x20"))
     }
 }
-
-use std::borrow::Cow;
 
 #[cfg(test)]
 mod tests {
