@@ -27,4 +27,16 @@ fi
 
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
-cargo test --locked --all-targets
+cargo build --locked --all-targets
+
+# The tests run with a temp dir of their own, which must be empty afterwards: no test may leave
+# a file behind (a private key above all).
+scratch=$(mktemp -d)
+TMPDIR="$scratch" cargo test --locked --all-targets
+left=$(find "$scratch" -mindepth 1 -maxdepth 2 | head -20)
+rm -rf "$scratch"
+if [ -n "$left" ]; then
+  echo "tests left files behind in their temp dir:" >&2
+  echo "$left" >&2
+  exit 1
+fi

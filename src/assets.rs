@@ -15,17 +15,11 @@ pub struct Asset {
     pub body: &'static [u8],
     /// The body is gzip-encoded: send it with `Content-Encoding: gzip` and `Vary: Accept-Encoding`.
     pub gzip: bool,
-    /// The body is an HTML document: send the Content-Security-Policy given in `csp`.
-    pub html: bool,
-    /// Content-Security-Policy for this response (set exactly when `html`); `None` keeps the
-    /// baseline `frame-ancestors 'none'`.
+    /// Content-Security-Policy for this response (set exactly for HTML documents); `None` keeps
+    /// the baseline `frame-ancestors 'none'`.
     pub csp: Option<&'static str>,
     pub cache_control: &'static str,
 }
-
-/// Swagger UI release embedded by build.rs (from the swagger-ui zip's top folder), for NOTICE,
-/// `--version` and the like.
-pub const SWAGGER_UI_VERSION: &str = env!("T2G_SWAGGER_UI_VERSION");
 
 /// Revalidate every time: our own small files change with every release of the binary.
 const NO_CACHE: &str = "no-cache";
@@ -37,7 +31,6 @@ const fn file(content_type: &'static str, body: &'static [u8], cache: &'static s
         content_type,
         body,
         gzip: false,
-        html: false,
         csp: None,
         cache_control: cache,
     }
@@ -48,7 +41,6 @@ const fn page(body: &'static [u8], csp: &'static str) -> Asset {
         content_type: "text/html; charset=utf-8",
         body,
         gzip: false,
-        html: true,
         csp: Some(csp),
         cache_control: NO_CACHE,
     }
@@ -59,7 +51,6 @@ const fn gzipped(content_type: &'static str, body: &'static [u8]) -> Asset {
         content_type,
         body,
         gzip: true,
-        html: false,
         csp: None,
         cache_control: ONE_DAY,
     }
@@ -161,11 +152,6 @@ pub fn lookup(path: &str) -> Option<&'static Asset> {
         .map(|(_, asset)| asset)
 }
 
-/// Every embedded path, in table order (for tests and route listings).
-pub fn paths() -> impl Iterator<Item = &'static str> {
-    ASSETS.iter().map(|(path, _)| *path)
-}
-
 /// Whether a client with this `Accept-Encoding` value takes a gzip-encoded body. `gzip` (or its
 /// alias `x-gzip`) with a q-value above 0 says yes, with `q=0` no; when neither is listed, `*`
 /// decides; elements with a malformed q-value are ignored (RFC 9110 §12.5.3).
@@ -222,6 +208,15 @@ fn parse_qvalue(text: &str) -> Option<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Swagger UI release embedded by build.rs (from the swagger-ui zip's top folder), for NOTICE,
+    /// `--version` and the like.
+    const SWAGGER_UI_VERSION: &str = env!("T2G_SWAGGER_UI_VERSION");
+
+    /// Every embedded path, in table order (for tests and route listings).
+    fn paths() -> impl Iterator<Item = &'static str> {
+        ASSETS.iter().map(|(path, _)| *path)
+    }
     use std::io::Read;
 
     fn gunzip(body: &[u8]) -> Vec<u8> {
@@ -257,8 +252,8 @@ mod tests {
                 _ => "text/html; charset=utf-8",
             };
             assert_eq!(asset.content_type, expected, "{path}");
-            assert_eq!(asset.html, expected.starts_with("text/html"), "{path}");
-            assert_eq!(asset.csp.is_some(), asset.html, "{path}");
+            let html = expected.starts_with("text/html");
+            assert_eq!(asset.csp.is_some(), html, "{path}");
             assert!(!asset.cache_control.is_empty(), "{path}");
             // Magic numbers: the bytes are what the type says.
             match expected {

@@ -1,66 +1,176 @@
 //! Configuration from `T2G_*` environment variables: the only reader of the environment.
 //!
-//! Parsing goes through a lookup function so tests feed literals instead of the real environment.
+//! One table, [`VARIABLES`], drives everything about a variable: its parsing, `--help`, the
+//! unknown-variable check and (through a test) the README's table. Parsing goes through a
+//! lookup function so tests feed literals instead of the real environment.
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
+use crate::http::is_tchar;
 use crate::log::LogFormat;
-use crate::target::AllowedPrefix;
+use crate::redirect_target::AllowedPrefix;
 
-/// Every variable the server reads: name, default shown in `--help`, meaning.
-pub const VARIABLES: &[(&str, &str, &str)] = &[
-    ("T2G_SERVER_PORT", "8080", "port to listen on (1-65535)"),
-    (
-        "T2G_SERVER_HOST",
-        "0.0.0.0",
-        "address to bind, e.g. ::, 127.0.0.1",
-    ),
-    (
-        "T2G_TOKEN_HEADER_NAMES",
-        DEFAULT_HEADER_NAMES,
-        "ordered header names to take the token from; replaces the default",
-    ),
-    (
-        "T2G_ADD_TOKEN_HEADER_NAMES",
-        "unset",
-        "header names appended after T2G_TOKEN_HEADER_NAMES",
-    ),
-    (
-        "T2G_FALLBACK_TOKEN",
-        "unset",
-        "token used when no header carries one",
-    ),
-    (
-        "T2G_UI_TARGET",
-        "unset",
-        "product name shown in the page title and description",
-    ),
-    ("T2G_UI_TITLE", "unset", "overrides the page title (text)"),
-    (
-        "T2G_UI_DESC1",
-        "unset",
-        "overrides the first description (text)",
-    ),
-    ("T2G_UI_DESC2", "unset", "extra description, trusted HTML"),
-    ("T2G_UI_MISC", "unset", "extra bottom section, trusted HTML"),
-    ("T2G_ECHO_ENABLED", "true", "false turns /echo off (404)"),
-    (
-        "T2G_MAX_CONNECTIONS",
-        "1024",
-        "concurrent connections (1-65536); more get 503",
-    ),
-    (
-        "T2G_LOG_FORMAT",
-        "text",
-        "access log format: text, json or off",
-    ),
+/// One `T2G_*` variable: its name, the default shown in `--help` and the README, what it means,
+/// and how a set value lands in the configuration (an error is the problem, without the name).
+pub struct Variable {
+    pub name: &'static str,
+    pub default: &'static str,
+    pub meaning: &'static str,
+    apply: fn(&mut Config, &str) -> Result<(), String>,
+}
+
+/// Every variable the server reads, in the order they are applied and listed.
+pub const VARIABLES: &[Variable] = &[
+    Variable {
+        name: "T2G_SERVER_PORT",
+        default: "8080",
+        meaning: "port to listen on (1-65535)",
+        apply: |c, v| {
+            let port =
+                parse_port(v).ok_or_else(|| format!("{v:?} is not a port number 1-65535"))?;
+            c.listen.set_port(port);
+            Ok(())
+        },
+    },
+    Variable {
+        name: "T2G_SERVER_HOST",
+        default: "0.0.0.0",
+        meaning: "address to bind, e.g. ::, 127.0.0.1",
+        apply: |c, v| {
+            let host = parse_host(v).ok_or_else(|| {
+                format!("{v:?} is not an IP address (e.g. 0.0.0.0, ::, 127.0.0.1)")
+            })?;
+            c.listen.set_ip(host);
+            Ok(())
+        },
+    },
+    Variable {
+        name: "T2G_TOKEN_HEADER_NAMES",
+        default: DEFAULT_HEADER_NAMES,
+        meaning: "ordered header names to take the token from; replaces the default",
+        apply: |c, v| {
+            c.header_names = parse_header_names(v)?;
+            Ok(())
+        },
+    },
+    Variable {
+        name: "T2G_ADD_TOKEN_HEADER_NAMES",
+        default: "unset",
+        meaning: "header names appended after T2G_TOKEN_HEADER_NAMES",
+        apply: |c, v| {
+            c.header_names.extend(parse_header_names(v)?);
+            Ok(())
+        },
+    },
+    Variable {
+        name: "T2G_FALLBACK_TOKEN",
+        default: "unset",
+        meaning: "token used when no header carries one",
+        apply: |c, v| {
+            c.fallback_token = Some(Secret::new(v.to_string()));
+            Ok(())
+        },
+    },
+    Variable {
+        name: "T2G_UI_TARGET",
+        default: "unset",
+        meaning: "product name shown in the page title and description",
+        apply: |c, v| {
+            c.ui.target = Some(v.to_string());
+            Ok(())
+        },
+    },
+    Variable {
+        name: "T2G_UI_TITLE",
+        default: "unset",
+        meaning: "overrides the page title (text)",
+        apply: |c, v| {
+            c.ui.title = Some(v.to_string());
+            Ok(())
+        },
+    },
+    Variable {
+        name: "T2G_UI_DESC1",
+        default: "unset",
+        meaning: "overrides the first description (text)",
+        apply: |c, v| {
+            c.ui.desc1 = Some(v.to_string());
+            Ok(())
+        },
+    },
+    Variable {
+        name: "T2G_UI_DESC2",
+        default: "unset",
+        meaning: "extra description, trusted HTML",
+        apply: |c, v| {
+            c.ui.desc2_html = Some(v.to_string());
+            Ok(())
+        },
+    },
+    Variable {
+        name: "T2G_UI_MISC",
+        default: "unset",
+        meaning: "extra bottom section, trusted HTML",
+        apply: |c, v| {
+            c.ui.misc_html = Some(v.to_string());
+            Ok(())
+        },
+    },
+    Variable {
+        name: "T2G_ECHO_ENABLED",
+        default: "true",
+        meaning: "false turns /echo off (404)",
+        apply: |c, v| {
+            c.echo_enabled =
+                parse_bool(v).ok_or_else(|| format!("{v:?} is not a boolean (true or false)"))?;
+            Ok(())
+        },
+    },
+    Variable {
+        name: "T2G_MAX_CONNECTIONS",
+        default: "1024",
+        meaning: "concurrent connections (1-65536); more get 503",
+        apply: |c, v| {
+            c.max_connections = v
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=MAX_MAX_CONNECTIONS).contains(n))
+                .ok_or_else(|| format!("{v:?} is not a number 1-{MAX_MAX_CONNECTIONS}"))?;
+            Ok(())
+        },
+    },
+    Variable {
+        name: "T2G_LOG_FORMAT",
+        default: "text",
+        meaning: "access log format: text, json or off",
+        apply: |c, v| {
+            c.log_format = match v.trim().to_ascii_lowercase().as_str() {
+                "text" => LogFormat::Text,
+                "json" => LogFormat::Json,
+                "off" => LogFormat::Off,
+                _ => return Err(format!("{v:?} is not one of text, json, off")),
+            };
+            Ok(())
+        },
+    },
+    Variable {
+        name: "T2G_REDIRECT_ALLOWED_TARGETS",
+        default: "unset",
+        meaning: "extra redirect-flow target prefixes beyond loopback, comma-separated",
+        apply: |c, v| {
+            c.allowed_targets = AllowedPrefix::parse_list(v)?;
+            Ok(())
+        },
+    },
 ];
 
-pub const DEFAULT_HEADER_NAMES: &str =
+const DEFAULT_HEADER_NAMES: &str =
     "Access-Token,Authorization,Token,X-Auth-Request-Access-Token,X-Forwarded-Access-Token";
 
-pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+const DEFAULT_PORT: u16 = 8080;
+const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 const MAX_MAX_CONNECTIONS: usize = 65_536;
 
 /// A value that must never be printed. No `Debug`, no `Display`.
@@ -115,15 +225,9 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-fn invalid(variable: &'static str, problem: impl Into<String>) -> ConfigError {
-    ConfigError {
-        variable,
-        problem: problem.into(),
-    }
-}
-
 impl Config {
-    /// Reads the process environment. Values that are not UTF-8 are a config error.
+    /// Reads the process environment: the configuration and one warning per unknown `T2G_*`
+    /// name. A value that is not UTF-8 is a config error.
     pub fn from_env() -> Result<(Config, Vec<String>), ConfigError> {
         let mut vars = Vec::new();
         for (name, value) in std::env::vars_os() {
@@ -136,9 +240,11 @@ impl Config {
             match value.into_string() {
                 Ok(value) => vars.push((name, value)),
                 Err(_) => {
-                    let known = VARIABLES.iter().find(|(n, _, _)| *n == name);
-                    let variable = known.map_or("T2G_*", |(n, _, _)| n);
-                    return Err(invalid(variable, "value is not valid UTF-8"));
+                    let variable = known(&name).map_or("T2G_*", |v| v.name);
+                    return Err(ConfigError {
+                        variable,
+                        problem: "value is not valid UTF-8".to_string(),
+                    });
                 }
             }
         }
@@ -148,103 +254,37 @@ impl Config {
         Ok((config, warnings))
     }
 
-    /// Parses the configuration from a lookup function; an empty value counts as unset.
+    /// Parses the configuration from a lookup function, asking it for each variable of
+    /// [`VARIABLES`] in order; an empty value counts as unset.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
-
-        let port = match get("T2G_SERVER_PORT") {
-            None => 8080,
-            Some(v) => parse_port(&v).ok_or_else(|| {
-                invalid(
-                    "T2G_SERVER_PORT",
-                    format!("{v:?} is not a port number 1-65535"),
-                )
-            })?,
+        let mut config = Config {
+            listen: SocketAddr::new(IpAddr::from([0, 0, 0, 0]), DEFAULT_PORT),
+            header_names: DEFAULT_HEADER_NAMES
+                .split(',')
+                .map(str::to_string)
+                .collect(),
+            fallback_token: None,
+            ui: UiSettings::default(),
+            echo_enabled: true,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            log_format: LogFormat::Text,
+            allowed_targets: Vec::new(),
         };
-        let host: IpAddr = match get("T2G_SERVER_HOST") {
-            None => IpAddr::from([0, 0, 0, 0]),
-            Some(v) => parse_host(&v).ok_or_else(|| {
-                invalid(
-                    "T2G_SERVER_HOST",
-                    format!("{v:?} is not an IP address (e.g. 0.0.0.0, ::, 127.0.0.1)"),
-                )
-            })?,
-        };
-
-        let mut header_names = match get("T2G_TOKEN_HEADER_NAMES") {
-            None => parse_header_names("T2G_TOKEN_HEADER_NAMES", DEFAULT_HEADER_NAMES)?,
-            Some(v) => parse_header_names("T2G_TOKEN_HEADER_NAMES", &v)?,
-        };
-        if let Some(v) = get("T2G_ADD_TOKEN_HEADER_NAMES") {
-            header_names.extend(parse_header_names("T2G_ADD_TOKEN_HEADER_NAMES", &v)?);
+        for variable in VARIABLES {
+            if let Some(value) = lookup(variable.name).filter(|v| !v.is_empty()) {
+                (variable.apply)(&mut config, &value).map_err(|problem| ConfigError {
+                    variable: variable.name,
+                    problem,
+                })?;
+            }
         }
-        if header_names.is_empty() {
-            return Err(invalid(
-                "T2G_TOKEN_HEADER_NAMES",
-                "no header name left after dropping empty entries",
-            ));
+        if config.header_names.is_empty() {
+            return Err(ConfigError {
+                variable: "T2G_TOKEN_HEADER_NAMES",
+                problem: "no header name left after dropping empty entries".to_string(),
+            });
         }
-
-        let echo_enabled = match get("T2G_ECHO_ENABLED") {
-            None => true,
-            Some(v) => parse_bool(&v).ok_or_else(|| {
-                invalid(
-                    "T2G_ECHO_ENABLED",
-                    format!("{v:?} is not a boolean (true or false)"),
-                )
-            })?,
-        };
-        let max_connections = match get("T2G_MAX_CONNECTIONS") {
-            None => DEFAULT_MAX_CONNECTIONS,
-            Some(v) => v
-                .trim()
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=MAX_MAX_CONNECTIONS).contains(n))
-                .ok_or_else(|| {
-                    invalid(
-                        "T2G_MAX_CONNECTIONS",
-                        format!("{v:?} is not a number 1-{MAX_MAX_CONNECTIONS}"),
-                    )
-                })?,
-        };
-        let log_format = match get("T2G_LOG_FORMAT") {
-            None => LogFormat::Text,
-            Some(v) => match v.trim().to_ascii_lowercase().as_str() {
-                "text" => LogFormat::Text,
-                "json" => LogFormat::Json,
-                "off" => LogFormat::Off,
-                _ => {
-                    return Err(invalid(
-                        "T2G_LOG_FORMAT",
-                        format!("{v:?} is not one of text, json, off"),
-                    ))
-                }
-            },
-        };
-
-        let allowed_targets = match get("T2G_REDIRECT_ALLOWED_TARGETS") {
-            None => Vec::new(),
-            Some(v) => AllowedPrefix::parse_list(&v)
-                .map_err(|problem| invalid("T2G_REDIRECT_ALLOWED_TARGETS", problem))?,
-        };
-
-        Ok(Config {
-            listen: SocketAddr::new(host, port),
-            header_names,
-            fallback_token: get("T2G_FALLBACK_TOKEN").map(Secret::new),
-            ui: UiSettings {
-                target: get("T2G_UI_TARGET"),
-                title: get("T2G_UI_TITLE"),
-                desc1: get("T2G_UI_DESC1"),
-                desc2_html: get("T2G_UI_DESC2"),
-                misc_html: get("T2G_UI_MISC"),
-            },
-            echo_enabled,
-            max_connections,
-            log_format,
-            allowed_targets,
-        })
+        Ok(config)
     }
 
     /// The effective settings for the startup line; the fallback token only as set/unset.
@@ -274,6 +314,10 @@ impl Config {
     }
 }
 
+fn known(name: &str) -> Option<&'static Variable> {
+    VARIABLES.iter().find(|v| v.name == name)
+}
+
 fn parse_port(v: &str) -> Option<u16> {
     let v = v.trim();
     if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
@@ -300,28 +344,21 @@ fn parse_bool(v: &str) -> Option<bool> {
 }
 
 /// Comma-separated, trimmed, empties dropped; each name must be an HTTP field name (RFC 9110 token).
-fn parse_header_names(variable: &'static str, v: &str) -> Result<Vec<String>, ConfigError> {
+fn parse_header_names(v: &str) -> Result<Vec<String>, String> {
     let mut names = Vec::new();
     for name in v.split(',').map(str::trim).filter(|n| !n.is_empty()) {
         if !name.bytes().all(is_tchar) {
-            return Err(invalid(
-                variable,
-                format!("{name:?} is not a valid header name"),
-            ));
+            return Err(format!("{name:?} is not a valid header name"));
         }
         names.push(name.to_string());
     }
     Ok(names)
 }
 
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
 /// One warning per unknown `T2G_*` name, with the closest known name when one is near.
-pub fn unknown_variable_warnings<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
+fn unknown_variable_warnings<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
     names
-        .filter(|n| n.starts_with("T2G_") && !VARIABLES.iter().any(|(known, _, _)| known == n))
+        .filter(|n| n.starts_with("T2G_") && known(n).is_none())
         .map(|n| match closest_variable(n) {
             Some(known) => format!("unknown variable {n} ignored; did you mean {known}?"),
             None => format!("unknown variable {n} ignored"),
@@ -332,7 +369,7 @@ pub fn unknown_variable_warnings<'a>(names: impl Iterator<Item = &'a str>) -> Ve
 fn closest_variable(name: &str) -> Option<&'static str> {
     VARIABLES
         .iter()
-        .map(|(known, _, _)| (edit_distance(name, known), *known))
+        .map(|v| (edit_distance(name, v.name), v.name))
         .filter(|(d, _)| *d <= 4)
         .min_by_key(|(d, _)| *d)
         .map(|(_, known)| known)
@@ -363,10 +400,10 @@ pub fn usage() -> String {
          Configured only by environment variables (empty means unset):\n",
         env!("CARGO_PKG_VERSION")
     );
-    for (name, default, meaning) in VARIABLES {
+    for v in VARIABLES {
         out.push_str(&format!(
-            "  {name:<30} {meaning}\n  {:<30} default: {default}\n",
-            ""
+            "  {:<30} {}\n  {:<30} default: {}\n",
+            v.name, v.meaning, "", v.default
         ));
     }
     out
@@ -577,8 +614,58 @@ mod tests {
     #[test]
     fn usage_lists_every_variable_with_default() {
         let u = usage();
-        for (name, default, _) in VARIABLES {
-            assert!(u.contains(name) && u.contains(default), "{name}");
+        for v in VARIABLES {
+            assert!(u.contains(v.name) && u.contains(v.default), "{}", v.name);
         }
+        assert!(u.contains("T2G_REDIRECT_ALLOWED_TARGETS"));
+    }
+
+    #[test]
+    fn from_lookup_asks_for_exactly_the_table() {
+        let asked = std::cell::RefCell::new(Vec::new());
+        Config::from_lookup(|name| {
+            asked.borrow_mut().push(name.to_string());
+            None
+        })
+        .unwrap();
+        let table: Vec<&str> = VARIABLES.iter().map(|v| v.name).collect();
+        assert_eq!(asked.into_inner(), table);
+        let mut names = table.clone();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), table.len(), "each name once");
+    }
+
+    #[test]
+    fn redirect_allowed_targets_is_a_known_variable() {
+        assert!(unknown_variable_warnings(["T2G_REDIRECT_ALLOWED_TARGETS"].into_iter()).is_empty());
+        let w = unknown_variable_warnings(["T2G_REDIRECT_ALLOWED_TARGET"].into_iter());
+        assert_eq!(
+            w,
+            ["unknown variable T2G_REDIRECT_ALLOWED_TARGET ignored; did you mean T2G_REDIRECT_ALLOWED_TARGETS?"]
+        );
+    }
+
+    /// The README's configuration table lists the same variables with the same defaults, in
+    /// the same order.
+    #[test]
+    fn readme_table_matches_the_code() {
+        let readme = include_str!("../README.md");
+        let rows: Vec<(String, String)> = readme
+            .lines()
+            .filter(|line| line.starts_with("| `T2G_"))
+            .map(|line| {
+                let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+                (
+                    cells[1].trim_matches('`').to_string(),
+                    cells[2].trim_matches('`').to_string(),
+                )
+            })
+            .collect();
+        let table: Vec<(String, String)> = VARIABLES
+            .iter()
+            .map(|v| (v.name.to_string(), v.default.to_string()))
+            .collect();
+        assert_eq!(rows, table);
     }
 }

@@ -1,5 +1,6 @@
 //! The cryptography of the token redirect flow: pure functions, bytes in and bytes out.
-//! No I/O, no logging, no environment. All randomness comes from [`random_bytes`].
+//! No I/O, no logging, no environment. All randomness comes from the operating system's CSPRNG
+//! through `getrandom` ([`random_bytes`], and [`SysRng`] for the rsa crate).
 //!
 //! Constructions (wire-compatible with the reference token2go-server):
 //! - Public key and verification code: see [`crate::pubkey`].
@@ -15,9 +16,10 @@ use aes_gcm::aead::Aead;
 use aes_gcm::{Aes256Gcm, KeyInit};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
-use rsa::rand_core::{TryCryptoRng, TryRng};
+use getrandom::SysRng;
 use rsa::sha2::Sha256;
 use std::fmt;
+use zeroize::{Zeroize, Zeroizing};
 
 /// Length of the AES-256 key that RSA-OAEP wraps.
 const AES_KEY_LEN: usize = 32;
@@ -61,11 +63,6 @@ impl CryptoError {
             }
         }
     }
-
-    /// Sealing failures are the server's fault.
-    pub fn status(&self) -> u16 {
-        500
-    }
 }
 
 impl fmt::Display for CryptoError {
@@ -88,74 +85,39 @@ impl fmt::Display for CryptoError {
 
 impl std::error::Error for CryptoError {}
 
-/// The one source of randomness: the operating system's CSPRNG.
-fn random_bytes(buf: &mut [u8]) -> Result<(), getrandom::Error> {
-    getrandom::fill(buf)
-}
-
-/// Hands [`random_bytes`] to the rsa crate (OAEP seed, blinding).
-pub(crate) struct OsRandom;
-
-impl TryRng for OsRandom {
-    type Error = getrandom::Error;
-
-    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        let mut buf = [0; 4];
-        random_bytes(&mut buf)?;
-        Ok(u32::from_le_bytes(buf))
-    }
-
-    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        let mut buf = [0; 8];
-        random_bytes(&mut buf)?;
-        Ok(u64::from_le_bytes(buf))
-    }
-
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-        random_bytes(dst)
-    }
-}
-
-impl TryCryptoRng for OsRandom {}
-
-/// Best-effort wipe of key material before it is dropped.
-fn wipe(bytes: &mut [u8]) {
-    bytes.fill(0);
-    std::hint::black_box(bytes);
+/// Random bytes from the operating system's CSPRNG.
+pub fn random_bytes(buf: &mut [u8]) -> Result<(), CryptoError> {
+    getrandom::fill(buf).map_err(CryptoError::Random)
 }
 
 /// Encrypts `plaintext` for the holder of `public_key` with a fresh AES key and nonce.
 pub fn seal(public_key: &PublicKey, plaintext: &[u8]) -> Result<Sealed, CryptoError> {
-    let mut aes_key = [0u8; AES_KEY_LEN];
+    let mut aes_key = Zeroizing::new([0u8; AES_KEY_LEN]);
     let mut nonce = [0u8; NONCE_LEN];
-    let sealed = random_bytes(&mut aes_key)
-        .and_then(|()| random_bytes(&mut nonce))
-        .map_err(CryptoError::Random)
-        .and_then(|()| {
-            let key = public_key
-                .rsa()
-                .oaep_encrypt_with_rng::<Sha256, _>(&mut OsRandom, &aes_key)
-                .map_err(CryptoError::KeyWrap)?;
-            let payload = Aes256Gcm::new(&aes_key.into())
-                .encrypt(&nonce.into(), plaintext)
-                .map_err(|_| CryptoError::Encrypt)?;
-            Ok(Sealed {
-                key,
-                nonce,
-                payload,
-            })
-        });
-    wipe(&mut aes_key);
-    sealed
+    random_bytes(aes_key.as_mut())?;
+    random_bytes(&mut nonce)?;
+    let key = public_key
+        .rsa()
+        .oaep_encrypt_with_rng::<Sha256, _>(&mut SysRng, aes_key.as_ref())
+        .map_err(CryptoError::KeyWrap)?;
+    // With the `zeroize` feature, the cipher wipes its key schedule when dropped.
+    let payload = Aes256Gcm::new(&(*aes_key).into())
+        .encrypt(&nonce.into(), plaintext)
+        .map_err(|_| CryptoError::Encrypt)?;
+    Ok(Sealed {
+        key,
+        nonce,
+        payload,
+    })
 }
 
 /// Decrypts a [`Sealed`] response with the private key (the client's side of [`seal`]).
 pub fn open(private_key: &rsa::PrivateKey, sealed: &Sealed) -> Result<Vec<u8>, CryptoError> {
     let mut aes_key = private_key
-        .oaep_decrypt_with_rng::<Sha256, _>(&mut OsRandom, &sealed.key)
+        .oaep_decrypt_with_rng::<Sha256, _>(&mut SysRng, &sealed.key)
         .map_err(|_| CryptoError::KeyUnwrap)?;
     let cipher = Aes256Gcm::new_from_slice(&aes_key).map_err(|_| CryptoError::KeyUnwrap);
-    wipe(&mut aes_key);
+    aes_key.zeroize();
     cipher?
         .decrypt(&sealed.nonce.into(), sealed.payload.as_slice())
         .map_err(|_| CryptoError::Decrypt)
@@ -413,7 +375,6 @@ mod tests {
         );
         for err in &errors {
             assert!(!err.client_message().contains('\n') && !err.to_string().contains('\n'));
-            assert_eq!(err.status(), 500);
         }
     }
 

@@ -1,66 +1,69 @@
-//! The token redirect flow: `GET /flow/redirect/token`.
+//! The token redirect flow (`GET /flow/redirect/token`) as a pure decision: from the decoded
+//! query, the token and the allowed targets to an [`Outcome`]. No HTTP here: `routes` turns the
+//! outcome into a response and counts it.
 //!
-//! Checks every parameter before any crypto, encrypts the `/token` document for the client's
-//! public key, and either redirects (303) to an allowed target or, for the out-of-band target,
-//! shows the paste page.
+//! Every parameter is checked before any crypto, in this order: parameters, key type, target,
+//! public key, token; then the `/token` document is encrypted for the client's key.
 
 use std::time::SystemTime;
 
-use crate::crypto;
-use crate::http::{Request, Response};
-use crate::log;
+use crate::crypto::{self, CryptoError};
 use crate::metrics::Rejection;
-use crate::page;
 use crate::pubkey::{self, KeyType, ALLOWED_KEY_TYPES};
-use crate::query;
-use crate::routes::{html, App};
-use crate::target::{self, AllowedPrefix, OOB};
+use crate::redirect_target::{self, AllowedPrefix, OOB};
 use crate::token::TokenInfo;
 
-const NO_STORE: &str = "no-store";
 const REQUIRED: [&str; 4] = ["target", "state", "publicKeyType", "publicKey"];
 
-/// The flow's settings from configuration.
-pub struct FlowSettings {
-    pub allowed_targets: Vec<AllowedPrefix>,
+/// What the flow decided.
+pub enum Outcome {
+    /// Send the browser to `location`: the target with `key`, `nonce`, `payload` and `state`.
+    Redirect {
+        location: String,
+    },
+    /// Show the paste page with the armoured `block` and the key's verification `code`.
+    Paste {
+        block: String,
+        code: String,
+    },
+    Refused(Refusal),
 }
 
-/// A refusal: its metrics reason (none for a server-side failure), HTTP status and the one
-/// line for the client.
-struct Refusal {
-    reason: Option<Rejection>,
-    status: u16,
-    message: String,
+/// Why the flow said no. The reason's line is for the client; it never holds a secret.
+pub enum Refusal {
+    /// A client mistake, counted under its metrics reason; the line names the parameter.
+    Invalid(Rejection, String),
+    /// No header carried a token and there is no fallback.
+    NoToken,
+    /// Our side failed to encrypt; the client gets a vague line, the log the precise error.
+    Encryption(CryptoError),
 }
 
-fn refuse(reason: Rejection, message: impl Into<String>) -> Refusal {
-    Refusal {
-        reason: Some(reason),
-        status: 400,
-        message: message.into(),
+/// One flow request: the decoded query pairs in order and the token, if any was found.
+pub struct FlowRequest<'a> {
+    pub query: &'a [(String, String)],
+    pub token: Option<&'a str>,
+    pub allowed_targets: &'a [AllowedPrefix],
+    pub now: SystemTime,
+}
+
+fn invalid(reason: Rejection, line: impl Into<String>) -> Refusal {
+    Refusal::Invalid(reason, line.into())
+}
+
+pub fn run(request: &FlowRequest<'_>) -> Outcome {
+    match decide(request) {
+        Ok(outcome) => outcome,
+        Err(refusal) => Outcome::Refused(refusal),
     }
 }
 
-pub fn handle(app: &App, request: &Request) -> Response {
-    match run(app, request) {
-        Ok(response) => response,
-        Err(refusal) => {
-            if let Some(reason) = refusal.reason {
-                app.metrics.flow_rejected(reason);
-            }
-            Response::text(refusal.status, refusal.message).header("Cache-Control", NO_STORE)
-        }
-    }
-}
-
-fn run(app: &App, request: &Request) -> Result<Response, Refusal> {
-    let pairs = query::parse_strict(&request.query)
-        .map_err(|e| refuse(Rejection::Params, e.to_string()))?;
+fn decide(request: &FlowRequest<'_>) -> Result<Outcome, Refusal> {
     let mut values: [Option<&str>; 4] = [None; 4];
-    for (name, value) in &pairs {
+    for (name, value) in request.query {
         if let Some(i) = REQUIRED.iter().position(|r| r == name) {
             if values[i].is_some() {
-                return Err(refuse(
+                return Err(invalid(
                     Rejection::Params,
                     format!("{name}: given more than once"),
                 ));
@@ -68,21 +71,21 @@ fn run(app: &App, request: &Request) -> Result<Response, Refusal> {
             values[i] = Some(value);
         }
     }
-    let missing: Vec<&str> = REQUIRED
-        .iter()
-        .zip(values)
-        .filter(|(_, v)| v.is_none())
-        .map(|(name, _)| *name)
-        .collect();
     let [Some(target), Some(state), Some(key_type), Some(public_key)] = values else {
-        return Err(refuse(
+        let missing: Vec<&str> = REQUIRED
+            .iter()
+            .zip(values)
+            .filter(|(_, v)| v.is_none())
+            .map(|(name, _)| *name)
+            .collect();
+        return Err(invalid(
             Rejection::Params,
             format!("Missing query parameters: {}", missing.join(", ")),
         ));
     };
 
     let key_type = KeyType::parse(key_type).ok_or_else(|| {
-        refuse(
+        invalid(
             Rejection::Key,
             format!(
                 "publicKeyType: must be one of {}",
@@ -90,40 +93,25 @@ fn run(app: &App, request: &Request) -> Result<Response, Refusal> {
             ),
         )
     })?;
-    let paste_mode = target == OOB;
-    let checked_target = if paste_mode {
+    let checked_target = if target == OOB {
         None
     } else {
-        let allowed = &app.flow.allowed_targets;
-        Some(target::check(target, allowed).map_err(|e| refuse(Rejection::Target, e.to_string()))?)
+        let checked = redirect_target::check(target, request.allowed_targets)
+            .map_err(|e| invalid(Rejection::Target, e.to_string()))?;
+        Some(checked)
     };
     let public_key = pubkey::parse_public_key(key_type, public_key)
-        .map_err(|e| refuse(Rejection::Key, e.to_string()))?;
-    let secret = app.tokens.extract(request).ok_or_else(|| Refusal {
-        reason: Some(Rejection::NoToken),
-        status: 444,
-        message: app.tokens.not_found_message(),
-    })?;
+        .map_err(|e| invalid(Rejection::Key, e.to_string()))?;
+    let secret = request.token.ok_or(Refusal::NoToken)?;
 
-    let document = TokenInfo::new(secret, SystemTime::now()).to_json();
-    let sealed = crypto::seal(&public_key, &document).map_err(|e| {
-        log::error(&format!("flow: encryption failed: {e}"));
-        Refusal {
-            reason: None,
-            status: e.status(),
-            message: e.client_message().to_string(),
-        }
-    })?;
-
-    match checked_target {
-        None => {
-            app.metrics.token_served("flow_paste");
-            let code = pubkey::verification_code(&public_key);
-            let page = page::render_paste(&app.ui, &crypto::paste_block(&sealed), &code);
-            Ok(html(page.into_bytes()))
-        }
+    let document = TokenInfo::new(secret, request.now).to_json();
+    let sealed = crypto::seal(&public_key, &document).map_err(Refusal::Encryption)?;
+    Ok(match checked_target {
+        None => Outcome::Paste {
+            block: crypto::paste_block(&sealed),
+            code: pubkey::verification_code(&public_key),
+        },
         Some(checked) => {
-            app.metrics.token_served("flow_redirect");
             let [key, nonce, payload] = crypto::redirect_params(&sealed);
             let params = [
                 (key.0, key.1.as_str()),
@@ -131,10 +119,163 @@ fn run(app: &App, request: &Request) -> Result<Response, Refusal> {
                 (payload.0, payload.1.as_str()),
                 ("state", state),
             ];
-            let location = target::with_params(&checked, &params);
-            Ok(Response::text(303, "See Other")
-                .header("Location", location)
-                .header("Cache-Control", NO_STORE))
+            Outcome::Redirect {
+                location: redirect_target::with_params(&checked, &params),
+            }
         }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query;
+    use crate::test_keys::private_key;
+    use rsa::pkcs8::{EncodePublicKey, LineEnding};
+
+    const TOKEN: &str = "canary-flow-unit-7f3a";
+
+    fn pem() -> String {
+        private_key(2048)
+            .to_public_key()
+            .to_public_key_pem(LineEnding::LF)
+            .unwrap()
+    }
+
+    fn enc(s: &str) -> String {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    }
+
+    fn query(target: &str, state: &str) -> Vec<(String, String)> {
+        let raw = format!(
+            "target={}&state={}&publicKeyType=rsa2048-rfc5280-x509-pem&publicKey={}",
+            enc(target),
+            enc(state),
+            enc(&pem())
+        );
+        query::parse_strict(&raw).unwrap()
+    }
+
+    fn run_with(query: &[(String, String)], token: Option<&str>) -> Outcome {
+        run(&FlowRequest {
+            query,
+            token,
+            allowed_targets: &[],
+            now: SystemTime::now(),
+        })
+    }
+
+    fn decrypt(key: &str, nonce: &str, payload: &str) -> serde_json::Value {
+        let sealed = crypto::sealed_from_params(key, nonce, payload).unwrap();
+        serde_json::from_slice(&crypto::open(private_key(2048), &sealed).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn redirect_carries_the_encrypted_token_and_the_state() {
+        let outcome = run_with(
+            &query("http://127.0.0.1:8000/cb?x=1", "st&ate"),
+            Some(TOKEN),
+        );
+        let Outcome::Redirect { location } = outcome else {
+            panic!("expected a redirect");
+        };
+        let (base, params) = location.split_once('?').unwrap();
+        assert_eq!(base, "http://127.0.0.1:8000/cb");
+        let params = query::parse_strict(params).unwrap();
+        let get = |name: &str| {
+            params
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+                .unwrap()
+        };
+        assert_eq!(get("x"), "1");
+        assert_eq!(get("state"), "st&ate");
+        assert!(!location.contains(TOKEN));
+        let payload = decrypt(get("key"), get("nonce"), get("payload"));
+        assert_eq!(payload["secret"], TOKEN);
+        assert_eq!(
+            payload["fingerprint"],
+            crate::token::fingerprint(TOKEN).as_str()
+        );
+    }
+
+    #[test]
+    fn paste_mode_gives_a_block_and_the_code() {
+        let Outcome::Paste { block, code } = run_with(&query(OOB, ""), Some(TOKEN)) else {
+            panic!("expected the paste page");
+        };
+        let key = pubkey::parse_public_key(KeyType::Rsa2048X509, &pem()).unwrap();
+        assert_eq!(code, pubkey::verification_code(&key));
+        let sealed = crypto::parse_paste_block(&block).unwrap();
+        let payload: serde_json::Value =
+            serde_json::from_slice(&crypto::open(private_key(2048), &sealed).unwrap()).unwrap();
+        assert_eq!(payload["secret"], TOKEN);
+    }
+
+    fn refusal(outcome: Outcome) -> Refusal {
+        match outcome {
+            Outcome::Refused(refusal) => refusal,
+            _ => panic!("expected a refusal"),
+        }
+    }
+
+    fn invalid_line(outcome: Outcome) -> (Rejection, String) {
+        match refusal(outcome) {
+            Refusal::Invalid(reason, line) => (reason, line),
+            _ => panic!("expected an invalid request"),
+        }
+    }
+
+    #[test]
+    fn refusals_in_the_order_of_the_checks() {
+        let (reason, line) = invalid_line(run_with(&[], Some(TOKEN)));
+        assert_eq!(reason, Rejection::Params);
+        assert_eq!(
+            line,
+            "Missing query parameters: target, state, publicKeyType, publicKey"
+        );
+        let mut twice = query("http://127.0.0.1/", "s");
+        twice.push(("state".into(), "again".into()));
+        assert_eq!(
+            invalid_line(run_with(&twice, Some(TOKEN))),
+            (Rejection::Params, "state: given more than once".into())
+        );
+        let mut bad_type = query("https://evil.example/", "s");
+        bad_type[2].1 = "rsa1024".into();
+        assert_eq!(invalid_line(run_with(&bad_type, None)).0, Rejection::Key);
+        let off_list = query("https://evil.example/", "s");
+        let (reason, line) = invalid_line(run_with(&off_list, None));
+        assert_eq!(reason, Rejection::Target);
+        assert!(line.starts_with("target: "), "{line}");
+        let mut bad_key = query("http://127.0.0.1/", "s");
+        bad_key[3].1 = "not a key".into();
+        assert_eq!(invalid_line(run_with(&bad_key, None)).0, Rejection::Key);
+        assert!(matches!(
+            refusal(run_with(&query("http://127.0.0.1/", "s"), None)),
+            Refusal::NoToken
+        ));
+    }
+
+    #[test]
+    fn allowed_prefixes_extend_the_targets() {
+        let allowed = AllowedPrefix::parse_list("https://hub.example.com/user/").unwrap();
+        let q = query("https://hub.example.com/user/alice/cb", "s");
+        let outcome = run(&FlowRequest {
+            query: &q,
+            token: Some(TOKEN),
+            allowed_targets: &allowed,
+            now: SystemTime::now(),
+        });
+        assert!(
+            matches!(outcome, Outcome::Redirect { location } if location.starts_with("https://hub.example.com/user/alice/cb?key="))
+        );
     }
 }

@@ -1,25 +1,39 @@
 #![deny(unsafe_code)]
 //! token2go: hands an authenticated user's OAuth access token to a web page, a JSON
 //! endpoint and the encrypted token redirect flow.
+//!
+//! The modules are private; this is the surface the two binaries and the tests use.
 
-pub mod assets;
-pub mod config;
-pub mod crypto;
-pub mod echo;
-pub mod flow;
-pub mod http;
-pub mod log;
-pub mod metrics;
-pub mod page;
-pub mod pool;
-pub mod pubkey;
-pub mod query;
-pub mod request_head;
-pub mod response_write;
-pub mod routes;
-pub mod server;
-pub mod target;
-pub mod token;
+mod assets;
+mod config;
+mod crypto;
+mod echo;
+mod flow;
+mod http;
+mod log;
+mod metrics;
+mod page;
+mod pubkey;
+mod query;
+mod redirect_target;
+mod routes;
+mod time;
+mod token;
 
 #[cfg(test)]
 mod test_keys;
+
+pub use config::{usage as server_usage, Config, ConfigError};
+pub use crypto::{
+    open, parse_paste_block, paste_block, random_bytes, redirect_params, seal, sealed_from_params,
+    CryptoError, Sealed,
+};
+pub use http::{Exchange, Limits, Method, Request, Response, Server, Service, Status, Stopper};
+pub use log::{
+    error as log_error, info as log_info, set_format as set_log_format, warn as log_warn,
+};
+pub use pubkey::{
+    parse_public_key, verification_code, KeyError, KeyType, PublicKey, ALLOWED_KEY_TYPES,
+};
+pub use routes::App;
+pub use token::fingerprint;

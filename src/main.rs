@@ -4,16 +4,15 @@ use std::net::TcpListener;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use token2go_server::config::{self, Config};
-use token2go_server::http::{Limits, Server};
-use token2go_server::log;
-use token2go_server::routes::App;
+use token2go_server::{
+    log_error, log_info, log_warn, server_usage, set_log_format, App, Config, Limits, Server,
+};
 
 fn main() -> ExitCode {
     match std::env::args().nth(1).as_deref() {
         None => {}
         Some("--help" | "-h") => {
-            print!("{}", config::usage());
+            print!("{}", server_usage());
             return ExitCode::SUCCESS;
         }
         Some("--version" | "-V") => {
@@ -33,15 +32,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    log::set_format(config.log_format);
+    set_log_format(config.log_format);
     for warning in &warnings {
-        log::warn(warning);
+        log_warn(warning);
     }
 
     let listener = match TcpListener::bind(config.listen) {
         Ok(listener) => listener,
         Err(error) => {
-            log::error(&format!("cannot listen on {}: {error}", config.listen));
+            log_error(&format!("cannot listen on {}: {error}", config.listen));
             return ExitCode::from(1);
         }
     };
@@ -50,7 +49,7 @@ fn main() -> ExitCode {
         ..Limits::default()
     };
     let address = listener.local_addr().unwrap_or(config.listen);
-    log::info(&format!(
+    log_info(&format!(
         "token2go-server {} listening on http://{address} {}",
         env!("CARGO_PKG_VERSION"),
         config.summary()
@@ -62,7 +61,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(error) => {
-            log::error(&format!("cannot start the server: {error}"));
+            log_error(&format!("cannot start the server: {error}"));
             ExitCode::from(1)
         }
     }

@@ -6,6 +6,8 @@
 //! the second description and the misc section are trusted operator HTML, inserted as is (as in
 //! the reference). The strict CSP still blocks any inline script or style in that HTML.
 
+use crate::config::UiSettings;
+
 /// CSP of our own HTML pages: scripts and styles only from files of this server.
 pub const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
 img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; \
@@ -44,21 +46,15 @@ impl Ui {
     /// Resolves the settings as the reference does: `title` wins, else `Token2go | <target>`,
     /// else `Token2go`; `desc1` wins, else `Get a token for <target> with the Token2go service`,
     /// else the default description. `target`, `title` and `desc1` are text (escaped when
-    /// rendered); `desc2_html` and `misc_html` are trusted HTML. Empty values count as unset.
-    pub fn new(
-        target: Option<&str>,
-        title: Option<&str>,
-        desc1: Option<&str>,
-        desc2_html: Option<&str>,
-        misc_html: Option<&str>,
-    ) -> Ui {
-        let target = set(target);
-        let title = match (set(title), target) {
+    /// rendered); `desc2_html` and `misc_html` are trusted HTML. Blank values count as unset.
+    pub fn new(settings: &UiSettings) -> Ui {
+        let target = set(&settings.target);
+        let title = match (set(&settings.title), target) {
             (Some(title), _) => title.to_string(),
             (None, Some(target)) => format!("{DEFAULT_TITLE} | {target}"),
             (None, None) => DEFAULT_TITLE.to_string(),
         };
-        let desc1 = match (set(desc1), target) {
+        let desc1 = match (set(&settings.desc1), target) {
             (Some(desc1), _) => desc1.to_string(),
             (None, Some(target)) => format!("Get a token for {target} with the Token2go service"),
             (None, None) => DEFAULT_DESCRIPTION.to_string(),
@@ -66,31 +62,15 @@ impl Ui {
         Ui {
             title,
             desc1,
-            desc2_html: set(desc2_html).map(str::to_string),
-            misc_html: set(misc_html).map(str::to_string),
+            desc2_html: set(&settings.desc2_html).map(str::to_string),
+            misc_html: set(&settings.misc_html).map(str::to_string),
         }
-    }
-
-    /// The effective title, as text (not escaped).
-    pub fn title(&self) -> &str {
-        &self.title
-    }
-
-    /// The effective first description, as text (not escaped).
-    pub fn description(&self) -> &str {
-        &self.desc1
     }
 }
 
 /// An empty or blank setting counts as unset, as everywhere in the configuration.
-fn set(value: Option<&str>) -> Option<&str> {
-    value.filter(|v| !v.trim().is_empty())
-}
-
-impl Default for Ui {
-    fn default() -> Ui {
-        Ui::new(None, None, None, None, None)
-    }
+fn set(value: &Option<String>) -> Option<&str> {
+    value.as_deref().filter(|v| !v.trim().is_empty())
 }
 
 /// The token page (`/`, `/index.html`). Its script fetches `token` and shows it.
@@ -191,6 +171,27 @@ fn fill(template: &str, values: &[(&str, &str)]) -> String {
 mod tests {
     use super::*;
 
+    fn ui_of(
+        target: Option<&str>,
+        title: Option<&str>,
+        desc1: Option<&str>,
+        desc2_html: Option<&str>,
+        misc_html: Option<&str>,
+    ) -> Ui {
+        let own = |v: Option<&str>| v.map(str::to_string);
+        Ui::new(&UiSettings {
+            target: own(target),
+            title: own(title),
+            desc1: own(desc1),
+            desc2_html: own(desc2_html),
+            misc_html: own(misc_html),
+        })
+    }
+
+    fn default_ui() -> Ui {
+        Ui::new(&UiSettings::default())
+    }
+
     const TEMPLATES: &[(&str, &str)] = &[
         ("index.html", INDEX_TEMPLATE),
         ("paste.html", PASTE_TEMPLATE),
@@ -217,10 +218,10 @@ mod tests {
 
     #[test]
     fn default_titles_and_description() {
-        let ui = Ui::default();
-        assert_eq!(ui.title(), "Token2go");
+        let ui = default_ui();
+        assert_eq!(ui.title, "Token2go");
         assert_eq!(
-            ui.description(),
+            ui.desc1,
             "Go ahead and grab a token with the Token2go service"
         );
         let html = render_index(&ui);
@@ -233,10 +234,10 @@ mod tests {
 
     #[test]
     fn target_sets_title_and_description() {
-        let ui = Ui::new(Some("Acme Data"), None, None, None, None);
-        assert_eq!(ui.title(), "Token2go | Acme Data");
+        let ui = ui_of(Some("Acme Data"), None, None, None, None);
+        assert_eq!(ui.title, "Token2go | Acme Data");
         assert_eq!(
-            ui.description(),
+            ui.desc1,
             "Get a token for Acme Data with the Token2go service"
         );
         let html = render_index(&ui);
@@ -247,29 +248,29 @@ mod tests {
 
     #[test]
     fn title_and_desc1_override_target() {
-        let ui = Ui::new(
+        let ui = ui_of(
             Some("Acme"),
             Some("Acme tokens"),
             Some("Grab it."),
             None,
             None,
         );
-        assert_eq!(ui.title(), "Acme tokens");
-        assert_eq!(ui.description(), "Grab it.");
+        assert_eq!(ui.title, "Acme tokens");
+        assert_eq!(ui.desc1, "Grab it.");
         let html = render_index(&ui);
         assert_eq!(title_of(&html), "Acme tokens");
         assert!(!html.contains("Token2go | Acme"));
-        let ui = Ui::new(None, Some("Only title"), None, None, None);
-        assert_eq!(ui.description(), DEFAULT_DESCRIPTION);
+        let only_title = ui_of(None, Some("Only title"), None, None, None);
+        assert_eq!(only_title.desc1, DEFAULT_DESCRIPTION);
     }
 
     #[test]
     fn empty_values_count_as_unset() {
         assert_eq!(
-            Ui::new(Some(""), Some(" "), Some(""), Some(""), Some("")),
-            Ui::default()
+            ui_of(Some(""), Some(" "), Some(""), Some(""), Some("")),
+            default_ui()
         );
-        let html = render_index(&Ui::new(None, None, None, Some(""), Some("")));
+        let html = render_index(&ui_of(None, None, None, Some(""), Some("")));
         assert!(!html.contains("class=\"desc2\""));
         assert!(!html.contains("Miscellaneous"));
     }
@@ -277,8 +278,8 @@ mod tests {
     #[test]
     fn text_settings_are_escaped_everywhere() {
         let uis = [
-            Ui::new(Some(HOSTILE), None, None, None, None),
-            Ui::new(None, Some(HOSTILE), Some(HOSTILE), None, None),
+            ui_of(Some(HOSTILE), None, None, None, None),
+            ui_of(None, Some(HOSTILE), Some(HOSTILE), None, None),
         ];
         for ui in &uis {
             let pages = [
@@ -302,7 +303,7 @@ mod tests {
     fn desc2_and_misc_are_inserted_raw() {
         let desc2 = "See <a href=\"https://docs.example.com/\">the docs</a> &amp; more.";
         let misc = "<ul><li><b>Support</b>: ops@example.com</li></ul>";
-        let html = render_index(&Ui::new(None, None, None, Some(desc2), Some(misc)));
+        let html = render_index(&ui_of(None, None, None, Some(desc2), Some(misc)));
         assert!(html.contains(&format!("<div class=\"desc2\">{desc2}</div>")));
         assert!(html.contains(misc));
         assert!(html.contains("<h2 id=\"misc-heading\">Miscellaneous</h2>"));
@@ -310,7 +311,7 @@ mod tests {
 
     #[test]
     fn values_cannot_inject_placeholders() {
-        let ui = Ui::new(
+        let ui = ui_of(
             None,
             Some("{{desc2}}"),
             None,
@@ -329,7 +330,7 @@ mod tests {
 
     #[test]
     fn rendered_pages_fill_every_placeholder() {
-        let ui = Ui::new(Some("t"), None, None, Some("d"), Some("m"));
+        let ui = ui_of(Some("t"), None, None, Some("d"), Some("m"));
         for html in [
             render_index(&ui),
             render_paste(&ui, "a\nb", "ABCD-EFGH"),
@@ -344,7 +345,7 @@ mod tests {
     fn paste_page_shows_block_code_and_warning() {
         let block =
             "-----BEGIN TOKEN2GO RESPONSE-----\nQUJD.REVG.R0hJ\n-----END TOKEN2GO RESPONSE-----";
-        let html = render_paste(&Ui::default(), block, "K3ZQ-7MPA");
+        let html = render_paste(&default_ui(), block, "K3ZQ-7MPA");
         assert!(html.contains(&format!(">{block}</textarea>")));
         assert!(html.contains("rows=\"3\""));
         assert!(html.contains("<p class=\"vcode\" id=\"vcode\">K3ZQ-7MPA</p>"));
@@ -353,13 +354,13 @@ mod tests {
         ));
         assert!(html.contains("id=\"copy\""));
         // A hostile block cannot close the textarea.
-        let html = render_paste(&Ui::default(), "</textarea><script>x</script>", "A");
+        let html = render_paste(&default_ui(), "</textarea><script>x</script>", "A");
         assert!(html.contains("&lt;/textarea&gt;&lt;script&gt;"));
     }
 
     #[test]
     fn done_page_says_delivered() {
-        let html = render_done(&Ui::new(Some("Acme"), None, None, None, None));
+        let html = render_done(&ui_of(Some("Acme"), None, None, None, None));
         assert!(html.contains("Token delivered."));
         assert!(html.contains("You can close this tab."));
         assert!(title_of(&html).ends_with("Token2go | Acme"));
@@ -402,7 +403,7 @@ mod tests {
         for (name, template) in TEMPLATES {
             assert_eq!(inline_violations(template), Vec::<String>::new(), "{name}");
         }
-        let ui = Ui::new(Some("t"), None, None, Some("<b>d</b>"), Some("<i>m</i>"));
+        let ui = ui_of(Some("t"), None, None, Some("<b>d</b>"), Some("<i>m</i>"));
         for html in [
             render_index(&ui),
             render_paste(&ui, "b", "C"),

@@ -8,9 +8,7 @@
 //! - Verification code: SHA-256 (FIPS 180-4) of the DER SubjectPublicKeyInfo, RFC 4648
 //!   base32 (upper case, no padding), first 8 characters, shown as `XXXX-XXXX`.
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
-use rsa::pkcs1::{DecodeRsaPublicKey, RsaPublicKeyRef};
+use rsa::pkcs1::{pem, DecodeRsaPublicKey, RsaPublicKeyRef};
 use rsa::pkcs8::der::Decode;
 use rsa::pkcs8::{EncodePublicKey, SubjectPublicKeyInfoRef};
 use rsa::sha2::{Digest, Sha256};
@@ -138,12 +136,6 @@ pub enum KeyError {
     },
 }
 
-impl KeyError {
-    pub fn status(&self) -> u16 {
-        400
-    }
-}
-
 impl fmt::Display for KeyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -225,7 +217,9 @@ impl fmt::Debug for PublicKey {
     }
 }
 
-/// Parses `pem` strictly as the form and size `kind` declares.
+/// Parses `pem` strictly as an RSA public key of the size `kind` declares. Either PEM form is
+/// accepted whatever form `kind` names, as the reference server does (it tries both): clients
+/// of the reference send `RSA PUBLIC KEY` blocks under x509 types and the reverse.
 pub fn parse_public_key(kind: KeyType, pem: &str) -> Result<PublicKey, KeyError> {
     let malformed = |reason| KeyError::Malformed { kind, reason };
     if pem.len() > MAX_PEM_LEN {
@@ -239,12 +233,9 @@ pub fn parse_public_key(kind: KeyType, pem: &str) -> Result<PublicKey, KeyError>
     if label.contains("CERTIFICATE") {
         return Err(KeyError::Certificate);
     }
-    if label != kind.form().pem_label() {
-        return Err(malformed("PEM label does not match publicKeyType"));
-    }
-    let pkcs1_der = match kind.form() {
-        KeyForm::Pkcs1 => der.as_slice(),
-        KeyForm::Spki => {
+    let pkcs1_der = match label {
+        "RSA PUBLIC KEY" => der.as_slice(),
+        "PUBLIC KEY" => {
             let spki = SubjectPublicKeyInfoRef::from_der(&der)
                 .map_err(|_| malformed("malformed SubjectPublicKeyInfo"))?;
             // rsa would also take id-RSASSA-PSS, a signature-only key: only rsaEncryption here.
@@ -257,6 +248,11 @@ pub fn parse_public_key(kind: KeyType, pem: &str) -> Result<PublicKey, KeyError>
             spki.subject_public_key
                 .as_bytes()
                 .ok_or_else(|| malformed("malformed SubjectPublicKeyInfo"))?
+        }
+        _ => {
+            return Err(malformed(
+                "the PEM label is neither PUBLIC KEY nor RSA PUBLIC KEY",
+            ))
         }
     };
     let parts =
@@ -273,11 +269,7 @@ pub fn parse_public_key(kind: KeyType, pem: &str) -> Result<PublicKey, KeyError>
     }
     let key = rsa::PublicKey::from_pkcs1_der(pkcs1_der)
         .map_err(|_| malformed("invalid RSA modulus or exponent"))?;
-    let spki_der = key
-        .to_public_key_der()
-        .map_err(|_| malformed("invalid RSA public key"))?
-        .into_vec();
-    Ok(PublicKey { key, spki_der })
+    PublicKey::from_rsa(key).map_err(|_| malformed("invalid RSA public key"))
 }
 
 /// Bit length of a big-endian unsigned integer without leading zero bytes.
@@ -288,16 +280,16 @@ fn uint_bits(bytes: &[u8]) -> usize {
     }
 }
 
-/// One PEM block (RFC 7468) and nothing else but surrounding whitespace. LF or CRLF line
-/// endings; no explanatory text, no headers, no blank lines inside; base64 strictly.
+/// One PEM block in RFC 7468's strict form and nothing else but surrounding whitespace: LF or
+/// CRLF line endings, no explanatory text, no headers, base64 strictly. The armor is checked
+/// here (pem-rfc7468 tolerates text before the BEGIN line); the body is decoded by the
+/// `pem-rfc7468` crate that `rsa` already brings, its errors become our fixed phrases.
 fn decode_pem(text: &str) -> Result<(&str, Vec<u8>), &'static str> {
     let text = text.trim_matches(|c: char| c.is_ascii_whitespace());
     if text.is_empty() {
         return Err("it is empty");
     }
-    let mut lines = text
-        .split('\n')
-        .map(|line| line.strip_suffix('\r').unwrap_or(line));
+    let mut lines = text.lines();
     let label = lines
         .next()
         .and_then(|line| line.strip_prefix("-----BEGIN "))
@@ -308,32 +300,25 @@ fn decode_pem(text: &str) -> Result<(&str, Vec<u8>), &'static str> {
                 .all(|b| b.is_ascii_uppercase() || b == b' ' || b.is_ascii_digit())
         })
         .ok_or("missing \"-----BEGIN ...-----\" line")?;
-    let mut body = String::new();
-    let mut ended = false;
-    for line in lines {
-        if ended {
-            return Err("text after the PEM block");
-        }
-        if let Some(end) = line.strip_prefix("-----END ") {
-            if end.strip_suffix("-----") != Some(label) {
-                return Err("END line does not match BEGIN line");
-            }
-            ended = true;
-        } else if !line.is_empty()
-            && line
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b))
-        {
-            body.push_str(line);
-        } else {
-            return Err("bad base64 line");
-        }
+    let ends: Vec<usize> = lines
+        .clone()
+        .enumerate()
+        .filter(|(_, line)| line.starts_with("-----END "))
+        .map(|(i, _)| i)
+        .collect();
+    let last = lines.clone().count().saturating_sub(1);
+    match ends.first() {
+        None => return Err("missing \"-----END ...-----\" line"),
+        Some(&first) if first != last => return Err("text after the PEM block"),
+        Some(_) => {}
     }
-    if !ended {
-        return Err("missing \"-----END ...-----\" line");
+    if lines.last() != Some(&format!("-----END {label}-----")) {
+        return Err("END line does not match BEGIN line");
     }
-    let der = STANDARD.decode(body).map_err(|_| "bad base64")?;
-    Ok((label, der))
+    pem::decode_vec(text.as_bytes()).map_err(|e| match e {
+        pem::Error::HeaderDisallowed => "PEM headers are not allowed",
+        _ => "bad base64",
+    })
 }
 
 /// RFC 4648 §6 base32, upper case, without padding.
@@ -482,17 +467,24 @@ mod tests {
     }
 
     #[test]
-    fn refuses_wrong_label_for_declared_form() {
-        let spki = pem(2048, KeyForm::Spki);
-        let pkcs1 = pem(2048, KeyForm::Pkcs1);
-        let label = "PEM label does not match publicKeyType";
-        assert_eq!(malformed_reason(KeyType::Rsa2048X509, &pkcs1), label);
-        assert_eq!(malformed_reason(KeyType::Rsa2048Pksc1, &spki), label);
-        assert_eq!(malformed_reason(KeyType::Rsa2048Pkcs1, &spki), label);
+    fn either_form_is_accepted_whatever_form_is_declared() {
+        // The reference server tries both forms; its clients rely on it.
+        for bits in [2048, 3072, 4096] {
+            let spki = pem(bits, KeyForm::Spki);
+            let pkcs1 = pem(bits, KeyForm::Pkcs1);
+            for kind in KEY_TYPES.into_iter().filter(|k| k.bits() == bits) {
+                let a = parse_public_key(kind, &spki).unwrap();
+                let b = parse_public_key(kind, &pkcs1).unwrap();
+                assert_eq!(a.spki_der(), b.spki_der());
+            }
+        }
+        // The size check still applies across forms.
         assert_eq!(
-            parse_public_key(KeyType::Rsa2048X509, &pkcs1).unwrap_err().to_string(),
-            "publicKey: expected a 2048-bit RSA public key in PEM form \
-             \"-----BEGIN PUBLIC KEY-----\" (SubjectPublicKeyInfo); PEM label does not match publicKeyType"
+            parse_public_key(KeyType::Rsa4096X509, &pem(2048, KeyForm::Pkcs1)).unwrap_err(),
+            KeyError::SizeMismatch {
+                bits: 2048,
+                declared: 4096
+            }
         );
         assert_eq!(
             parse_public_key(KeyType::Rsa3072Pksc1, "x")
@@ -502,10 +494,15 @@ mod tests {
              \"-----BEGIN RSA PUBLIC KEY-----\" (PKCS#1); missing \"-----BEGIN ...-----\" line"
         );
         // An SPKI body relabelled as PKCS#1 is not an RSAPublicKey.
-        let relabelled = spki.replace("PUBLIC KEY", "RSA PUBLIC KEY");
+        let relabelled = pem(2048, KeyForm::Spki).replace("PUBLIC KEY", "RSA PUBLIC KEY");
         assert_eq!(
             malformed_reason(KeyType::Rsa2048Pksc1, &relabelled),
             "malformed RSA public key"
+        );
+        let other = pem(2048, KeyForm::Spki).replace("PUBLIC KEY", "DH PARAMETERS");
+        assert_eq!(
+            malformed_reason(KeyType::Rsa2048X509, &other),
+            "the PEM label is neither PUBLIC KEY nor RSA PUBLIC KEY"
         );
     }
 
@@ -540,11 +537,11 @@ mod tests {
             let err = parse_public_key(KeyType::Rsa2048X509, text).unwrap_err();
             assert_eq!(err.to_string(), "publicKey: not an RSA key");
         }
-        // Declared as PKCS#1, an EC key fails on its label first.
-        assert!(matches!(
-            parse_public_key(KeyType::Rsa2048Pkcs1, EC_P256),
-            Err(KeyError::Malformed { .. })
-        ));
+        // Declared as PKCS#1, an EC key is still read by its label and refused as not RSA.
+        assert_eq!(
+            parse_public_key(KeyType::Rsa2048Pkcs1, EC_P256).unwrap_err(),
+            KeyError::NotRsa
+        );
     }
 
     #[test]
@@ -589,6 +586,7 @@ mod tests {
 
     #[test]
     fn refuses_bad_rsa_parameters() {
+        use base64::Engine;
         use rsa::pkcs1::UintRef;
         use rsa::pkcs8::der::Encode;
         let modulus = private_key(2048).to_public_key().n().to_be_bytes();
@@ -598,9 +596,15 @@ mod tests {
         }
         .to_der()
         .unwrap();
+        let body = base64::engine::general_purpose::STANDARD.encode(der);
+        let lines: Vec<&str> = body
+            .as_bytes()
+            .chunks(64)
+            .map(|line| std::str::from_utf8(line).unwrap())
+            .collect();
         let text = format!(
             "-----BEGIN RSA PUBLIC KEY-----\n{}\n-----END RSA PUBLIC KEY-----\n",
-            STANDARD.encode(der)
+            lines.join("\n")
         );
         assert_eq!(
             malformed_reason(KeyType::Rsa2048Pksc1, &text),
@@ -640,32 +644,29 @@ mod tests {
             (format!("{good}{good}"), "text after the PEM block"),
             (
                 good.replace(&body_line, &body_line.replacen('A', "*", 1)),
-                "bad base64 line",
+                "bad base64",
             ),
             (
                 good.replace(&body_line, &body_line.replacen('A', "-", 1)),
-                "bad base64 line",
+                "bad base64",
             ),
             (
                 good.replace(&body_line, &format!("{body_line} ")),
-                "bad base64 line",
+                "bad base64",
             ),
             (
                 good.replacen('\n', "\nProc-Type: 4,ENCRYPTED\n", 1),
-                "bad base64 line",
+                "PEM headers are not allowed",
             ),
-            (good.replacen('\n', "\n\n", 1), "bad base64 line"),
+            (good.replacen('\n', "\n\n", 1), "bad base64"),
             (
                 good.replace('\n', "\r"),
                 "missing \"-----BEGIN ...-----\" line",
             ),
             (good.replace(&body_line, &body_line[1..]), "bad base64"),
             (good.replace("AQAB\n", "AQAB=\n"), "bad base64"),
-            (good.replace(&body_line, ""), "bad base64 line"),
-            (
-                good.replace(&body_line, "MIIB"),
-                "malformed SubjectPublicKeyInfo",
-            ),
+            (good.replace(&body_line, ""), "bad base64"),
+            (good.replace(&body_line, "MIIB"), "bad base64"),
         ];
         for (text, want) in cases {
             assert_eq!(malformed_reason(kind, &text), want, "{text:?}");

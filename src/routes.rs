@@ -1,27 +1,31 @@
-//! Routing on (method, path) and the small handlers; the flow has its own module.
+//! Routing on (method, path), the small handlers, and the flow's outcome turned into a response.
 
 use std::time::SystemTime;
 
 use crate::assets::{self, Asset};
 use crate::config::Config;
 use crate::echo;
-use crate::flow::{self, FlowSettings};
-use crate::http::{Exchange, Method, Request, Response, Service};
+use crate::flow::{self, FlowRequest, Outcome, Refusal};
+use crate::http::{Exchange, Method, Request, Response, Service, Status};
 use crate::log;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Rejection};
 use crate::page::{self, Ui};
+use crate::query;
+use crate::redirect_target::AllowedPrefix;
 use crate::token::{TokenInfo, TokenSource};
 
 const JSON: &str = "application/json";
+/// Token-bearing and live answers must never be stored by a browser or a proxy.
 const NO_STORE: &str = "no-store";
 
 /// The application: configuration turned into ready-to-serve state.
 pub struct App {
-    pub tokens: TokenSource,
-    pub echo_enabled: bool,
-    pub ui: Ui,
-    pub metrics: Metrics,
-    pub flow: FlowSettings,
+    tokens: TokenSource,
+    echo_enabled: bool,
+    ui: Ui,
+    metrics: Metrics,
+    /// Redirect-flow targets allowed beyond loopback.
+    allowed_targets: Vec<AllowedPrefix>,
     /// Pages rendered once at start: their inputs never change while running.
     index_html: &'static [u8],
     done_html: &'static [u8],
@@ -37,13 +41,7 @@ enum Destination {
 
 impl App {
     pub fn new(config: Config) -> App {
-        let ui = Ui::new(
-            config.ui.target.as_deref(),
-            config.ui.title.as_deref(),
-            config.ui.desc1.as_deref(),
-            config.ui.desc2_html.as_deref(),
-            config.ui.misc_html.as_deref(),
-        );
+        let ui = Ui::new(&config.ui);
         // Leaked once per App (one per process): the pages live as long as the server.
         let leak =
             |page: String| -> &'static [u8] { Box::leak(page.into_bytes().into_boxed_slice()) };
@@ -57,9 +55,7 @@ impl App {
             echo_enabled: config.echo_enabled,
             ui,
             metrics: Metrics::new(),
-            flow: FlowSettings {
-                allowed_targets: config.allowed_targets,
-            },
+            allowed_targets: config.allowed_targets,
             index_html,
             done_html,
         }
@@ -74,12 +70,13 @@ impl App {
             "/health" => Destination::Handler("health", App::health),
             "/echo" if self.echo_enabled => Destination::Handler("echo", App::echo),
             "/metrics" => Destination::Handler("metrics", App::metrics),
-            "/flow/redirect/token" => Destination::Handler("flow", flow::handle),
+            "/flow/redirect/token" => Destination::Handler("flow", App::flow),
             "/flow/redirect/done" => Destination::Handler("flow_done", App::flow_done),
             "/swagger-ui" => Destination::Handler("asset", App::swagger_ui_slash),
+            "/swagger-ui/index.html" => Destination::Handler("asset", App::swagger_ui_index),
             path => match assets::lookup(path) {
                 Some(asset) => Destination::Asset(asset),
-                None => return Response::text(404, "not found").route("not_found"),
+                None => return Response::text(Status::NotFound, "not found").route("not_found"),
             },
         };
         let route = match destination {
@@ -87,8 +84,11 @@ impl App {
             Destination::Asset(_) => "asset",
         };
         let response = match (&request.method, destination) {
-            (Method::Other(_), _) => Response::text(405, "method not allowed: only GET and HEAD")
-                .header("Allow", "GET, HEAD"),
+            (Method::Other(_), _) => Response::text(
+                Status::MethodNotAllowed,
+                "method not allowed: only GET and HEAD",
+            )
+            .header("Allow", "GET, HEAD"),
             (_, Destination::Handler(_, handler)) => handler(self, request),
             (_, Destination::Asset(asset)) => serve_asset(asset, request),
         };
@@ -104,24 +104,66 @@ impl App {
             Some(secret) => {
                 self.metrics.token_served("token");
                 let body = TokenInfo::new(secret, SystemTime::now()).to_json();
-                Response::new(200, JSON, body).header("Cache-Control", NO_STORE)
+                Response::new(Status::Ok, JSON, body).header("Cache-Control", NO_STORE)
             }
-            None => Response::text(444, self.tokens.not_found_message())
-                .header("Cache-Control", NO_STORE),
+            None => self.token_not_found(),
+        }
+    }
+
+    fn token_not_found(&self) -> Response {
+        Response::text(Status::TokenNotFound, self.tokens.not_found_message())
+            .header("Cache-Control", NO_STORE)
+    }
+
+    fn flow(&self, request: &Request) -> Response {
+        let outcome = match query::parse_strict(&request.query) {
+            Ok(query) => flow::run(&FlowRequest {
+                query: &query,
+                token: self.tokens.extract(request),
+                allowed_targets: &self.allowed_targets,
+                now: SystemTime::now(),
+            }),
+            Err(e) => Outcome::Refused(Refusal::Invalid(Rejection::Params, e.to_string())),
+        };
+        match outcome {
+            Outcome::Redirect { location } => {
+                self.metrics.token_served("flow_redirect");
+                Response::text(Status::SeeOther, "See Other")
+                    .header("Location", location)
+                    .header("Cache-Control", NO_STORE)
+            }
+            Outcome::Paste { block, code } => {
+                self.metrics.token_served("flow_paste");
+                html(page::render_paste(&self.ui, &block, &code).into_bytes())
+            }
+            Outcome::Refused(Refusal::Invalid(reason, line)) => {
+                self.metrics.flow_rejected(reason);
+                Response::text(Status::BadRequest, line).header("Cache-Control", NO_STORE)
+            }
+            Outcome::Refused(Refusal::NoToken) => {
+                self.metrics.flow_rejected(Rejection::NoToken);
+                self.token_not_found()
+            }
+            Outcome::Refused(Refusal::Encryption(e)) => {
+                log::error(&format!("flow: encryption failed: {e}"));
+                Response::text(Status::InternalServerError, e.client_message())
+                    .header("Cache-Control", NO_STORE)
+            }
         }
     }
 
     fn health(&self, _: &Request) -> Response {
-        Response::new(200, JSON, &b"{\"status\": \"OK.\"}\n"[..]).header("Cache-Control", NO_STORE)
+        Response::new(Status::Ok, JSON, &b"{\"status\": \"OK.\"}\n"[..])
+            .header("Cache-Control", NO_STORE)
     }
 
     fn echo(&self, request: &Request) -> Response {
-        Response::new(200, JSON, echo::render(request)).header("Cache-Control", NO_STORE)
+        Response::new(Status::Ok, JSON, echo::render(request)).header("Cache-Control", NO_STORE)
     }
 
     fn metrics(&self, _: &Request) -> Response {
         Response::new(
-            200,
+            Status::Ok,
             "text/plain; version=0.0.4; charset=utf-8",
             self.metrics.render().into_bytes(),
         )
@@ -133,18 +175,24 @@ impl App {
     }
 
     fn swagger_ui_slash(&self, _: &Request) -> Response {
-        Response::text(308, "see /swagger-ui/").header("Location", "/swagger-ui/")
+        Response::text(Status::PermanentRedirect, "see /swagger-ui/")
+            .header("Location", "/swagger-ui/")
+    }
+
+    /// As the reference (Go's file server) does: the index is served at the folder's URL.
+    fn swagger_ui_index(&self, _: &Request) -> Response {
+        Response::text(Status::MovedPermanently, "see ./").header("Location", "./")
     }
 }
 
 /// An embedded file; gzip-stored ones only to clients that accept gzip.
 fn serve_asset(asset: &'static Asset, request: &Request) -> Response {
-    let mut response = Response::new(200, asset.content_type, asset.body)
+    let mut response = Response::new(Status::Ok, asset.content_type, asset.body)
         .header("Cache-Control", asset.cache_control);
     if asset.gzip {
         if !assets::accepts_gzip(request.header("Accept-Encoding")) {
             return Response::text(
-                406,
+                Status::NotAcceptable,
                 "Accept-Encoding: this file is only served gzip-encoded; send Accept-Encoding: gzip",
             )
             .header("Vary", "Accept-Encoding");
@@ -160,8 +208,8 @@ fn serve_asset(asset: &'static Asset, request: &Request) -> Response {
 }
 
 /// An HTML page under the strict policy; pages never go stale in a cache.
-pub fn html(body: impl Into<std::borrow::Cow<'static, [u8]>>) -> Response {
-    Response::new(200, "text/html; charset=utf-8", body)
+fn html(body: impl Into<std::borrow::Cow<'static, [u8]>>) -> Response {
+    Response::new(Status::Ok, "text/html; charset=utf-8", body)
         .header("Content-Security-Policy", page::PAGE_CSP)
         .header("Cache-Control", NO_STORE)
 }
@@ -172,9 +220,17 @@ impl Service for App {
     }
 
     fn completed(&self, exchange: &Exchange<'_>) {
+        let status = exchange.status.code();
         self.metrics
-            .observe_request(exchange.route, exchange.status, exchange.duration);
-        log::access(exchange);
+            .observe_request(exchange.route, status, exchange.duration);
+        log::access(
+            exchange.method,
+            exchange.path,
+            status,
+            exchange.bytes,
+            exchange.duration,
+            exchange.peer,
+        );
     }
 }
 
@@ -199,7 +255,7 @@ mod tests {
     fn token_found_and_not_found() {
         let a = app(&[]);
         let r = a.route(&get("/token", &[("authorization", "Bearer abc")]));
-        assert_eq!((r.status, r.route), (200, "token"));
+        assert_eq!((r.status, r.route), (Status::Ok, "token"));
         assert_eq!(r.get_header("Cache-Control"), Some("no-store"));
         let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
         assert_eq!(v["secret"], "abc");
@@ -229,6 +285,36 @@ mod tests {
         assert_eq!(app(&[]).route(&get("/echo", &[])).status, 200);
         let off = app(&[("T2G_ECHO_ENABLED", "false")]);
         assert_eq!(off.route(&get("/echo", &[])).status, 404);
+    }
+
+    #[test]
+    fn swagger_ui_index_redirects_to_its_folder() {
+        let a = app(&[]);
+        let r = a.route(&get("/swagger-ui/index.html", &[]));
+        assert_eq!(
+            (r.status, r.get_header("Location")),
+            (Status::MovedPermanently, Some("./"))
+        );
+        let r = a.route(&get("/swagger-ui", &[]));
+        assert_eq!(r.get_header("Location"), Some("/swagger-ui/"));
+    }
+
+    #[test]
+    fn flow_outcomes_become_responses() {
+        let a = app(&[]);
+        let r = a.route(&get("/flow/redirect/token?target=x", &[]));
+        assert_eq!((r.status, r.route), (Status::BadRequest, "flow"));
+        assert!(String::from_utf8_lossy(&r.body).starts_with("Missing query parameters: state"));
+        let r = a.route(&get("/flow/redirect/token?target=%zz", &[]));
+        assert_eq!(
+            String::from_utf8_lossy(&r.body),
+            "target: invalid percent-encoding\n"
+        );
+        assert_eq!(r.get_header("Cache-Control"), Some("no-store"));
+        assert!(a
+            .metrics
+            .render()
+            .contains("token2go_flow_rejections_total{reason=\"params\"} 2\n"));
     }
 
     #[test]

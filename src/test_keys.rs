@@ -1,7 +1,7 @@
 //! Test keys shared by the unit tests of `pubkey` and `crypto`: fixed PEM texts made with
 //! openssl, and one generated RSA key per size, cached for the whole test binary.
 
-use crate::crypto::OsRandom;
+use getrandom::SysRng;
 use std::sync::OnceLock;
 
 /// Our own test data, made with `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048`.
@@ -63,5 +63,5 @@ pub(crate) fn private_key(bits: usize) -> &'static rsa::PrivateKey {
         .iter()
         .position(|&b| b == bits)
         .unwrap();
-    KEYS[slot].get_or_init(|| rsa::PrivateKey::new(&mut OsRandom, bits).unwrap())
+    KEYS[slot].get_or_init(|| rsa::PrivateKey::new(&mut SysRng, bits).unwrap())
 }

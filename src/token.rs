@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::config::Secret;
 use crate::http::Request;
-use crate::log::{rfc3339, rfc3339_unix};
+use crate::time::{rfc3339, rfc3339_unix};
 
 /// Salt the reference prepends before hashing, kept so fingerprints stay comparable.
 const FINGERPRINT_SALT: &str = "03c49494-c1f3-4b3c-a9e3-28b1c4e42177";

@@ -1,15 +1,27 @@
 //! Command line and configuration errors of the real binary.
 
-mod common;
-
-use common::{run_to_exit, TestServer};
+use crate::harness::{run_to_exit, TestServer};
 
 #[test]
 fn help_lists_every_variable_and_version_prints() {
     let out = run_to_exit(&[], &["--help"]);
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
-    for (name, default, _) in token2go_server::config::VARIABLES {
+    // The README's table, which a unit test holds equal to the code's table, is the
+    // independent list here.
+    let readme = include_str!("../../README.md");
+    let rows: Vec<Vec<&str>> = readme
+        .lines()
+        .filter(|line| line.starts_with("| `T2G_"))
+        .map(|line| {
+            line.split('|')
+                .map(|c| c.trim().trim_matches('`'))
+                .collect()
+        })
+        .collect();
+    assert!(rows.len() >= 14, "{rows:?}");
+    for row in rows {
+        let (name, default) = (row[1], row[2]);
         assert!(help.contains(name), "{name} missing from --help");
         assert!(help.contains(default), "default of {name} missing");
     }
@@ -53,9 +65,21 @@ fn unknown_variable_warns_with_suggestion_and_runs() {
     let s = TestServer::start(&[
         ("T2G_TOKEN_HEADER_NAME", "X-Typo"),
         ("T2G_FALLBACK_TOKEN", "s3cr3t-canary"),
+        (
+            "T2G_REDIRECT_ALLOWED_TARGETS",
+            "https://hub.example.com/user/",
+        ),
     ]);
     assert_eq!(s.get("/health", &[]).status, 200);
     let out = s.output();
+    assert!(
+        !out.contains("unknown variable T2G_REDIRECT_ALLOWED_TARGETS"),
+        "{out}"
+    );
+    assert!(
+        out.contains("redirect_allowed_targets=loopback+https://hub.example.com/user/"),
+        "{out}"
+    );
     assert!(
         out.contains("T2G_TOKEN_HEADER_NAME")
             && out.contains("did you mean T2G_TOKEN_HEADER_NAMES?"),

@@ -47,12 +47,6 @@ pub enum TargetError {
     NotAllowed,
 }
 
-impl TargetError {
-    pub fn status(&self) -> u16 {
-        400
-    }
-}
-
 impl fmt::Display for TargetError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let reason = match self {
@@ -102,18 +96,6 @@ impl Target {
         &self.raw
     }
 
-    pub fn scheme(&self) -> &'static str {
-        if self.https {
-            "https"
-        } else {
-            "http"
-        }
-    }
-
-    pub fn host(&self) -> &str {
-        &self.host
-    }
-
     /// The port, 80 or 443 when absent.
     pub fn port(&self) -> u16 {
         self.port.unwrap_or(if self.https { 443 } else { 80 })
@@ -126,10 +108,6 @@ impl Target {
         } else {
             &self.path
         }
-    }
-
-    pub fn query(&self) -> Option<&str> {
-        self.query.as_deref()
     }
 }
 
@@ -569,12 +547,12 @@ mod tests {
     fn target_parts() {
         let t = check("http://[::1]:8000/cb?x=1", &[]).unwrap();
         assert_eq!(t.as_str(), "http://[::1]:8000/cb?x=1");
-        assert_eq!((t.scheme(), t.host(), t.port()), ("http", "[::1]", 8000));
-        assert_eq!((t.path(), t.query()), ("/cb", Some("x=1")));
+        assert_eq!((t.https, t.host.as_str(), t.port()), (false, "[::1]", 8000));
+        assert_eq!((t.path(), t.query.as_deref()), ("/cb", Some("x=1")));
         let t = check("http://localhost", &[]).unwrap();
-        assert_eq!((t.port(), t.path(), t.query()), (80, "/", None));
+        assert_eq!((t.port(), t.path(), t.query.as_deref()), (80, "/", None));
         let t = check("https://hub.example.com/user/a", &prefixes()).unwrap();
-        assert_eq!((t.scheme(), t.port()), ("https", 443));
+        assert_eq!((t.https, t.port()), (true, 443));
     }
 
     #[test]
@@ -588,7 +566,6 @@ mod tests {
             check("http://evil.com/", &[]).unwrap_err().to_string(),
             "target: not an allowed target (http loopback or a prefix in T2G_REDIRECT_ALLOWED_TARGETS)"
         );
-        assert_eq!(TargetError::Fragment.status(), 400);
     }
 
     #[test]

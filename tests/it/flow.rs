@@ -1,70 +1,33 @@
 //! The token redirect flow against the real binary; redirects and paste blocks are decrypted by
 //! an independent implementation (Python `cryptography`, i.e. OpenSSL).
 
-mod common;
-
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
-use common::{enc, HttpResponse, TestServer};
+use crate::harness::{enc, python_keypair, python_ok, Reply, TempDir, TestServer, DECRYPT_PY};
 
 const CANARY: &str = "canary-FlowSecret-41d7e0b2";
-const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/t2g_decrypt.py");
 
+/// A key pair made by Python; its private key lives in `_dir`, removed with the pair.
 struct KeyPair {
     private: PathBuf,
     public_pem: String,
     public_path: PathBuf,
-}
-
-fn python(args: &[&str], stdin: Option<&[u8]>) -> Vec<u8> {
-    let mut child = Command::new("python3")
-        .arg(SCRIPT)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3 is required (scripts/test.sh installs it)");
-    if let Some(input) = stdin {
-        use std::io::Write;
-        child.stdin.take().unwrap().write_all(input).unwrap();
-    }
-    drop(child.stdin.take());
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "t2g_decrypt.py {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+    _dir: TempDir,
 }
 
 fn keypair(bits: usize, form: &str) -> KeyPair {
-    let dir = std::env::temp_dir().join(format!("t2g-flow-{}-{bits}-{form}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let private = dir.join("private.pem");
-    let public_path = dir.join("public.pem");
-    python(
-        &[
-            "genkey",
-            "--bits",
-            &bits.to_string(),
-            "--form",
-            form,
-            "--private",
-            private.to_str().unwrap(),
-            "--public",
-            public_path.to_str().unwrap(),
-        ],
-        None,
-    );
-    let public_pem = std::fs::read_to_string(&public_path).unwrap();
+    let dir = TempDir::new("flow");
+    let (private, public_pem) = python_keypair(&dir, bits, form);
     KeyPair {
         private,
         public_pem,
-        public_path,
+        public_path: dir.join(&format!("{bits}-{form}.pub")),
+        _dir: dir,
     }
+}
+
+fn python(args: &[&str], stdin: Option<&[u8]>) -> Vec<u8> {
+    python_ok(DECRYPT_PY, args, stdin.unwrap_or_default())
 }
 
 fn flow_url(target: &str, state: &str, key_type: &str, pem: &str) -> String {
@@ -134,7 +97,7 @@ fn redirects_decrypt_with_openssl_for_every_key_type() {
                 assert_eq!(doc["secret"], CANARY, "{key_type}");
                 assert_eq!(
                     doc["fingerprint"].as_str().unwrap(),
-                    token2go_server::token::fingerprint(CANARY)
+                    token2go_server::fingerprint(CANARY)
                 );
                 assert!(doc["timestamp"].is_string());
             }
@@ -240,7 +203,7 @@ fn paste_mode_page_decrypts_and_shows_the_verification_code() {
     );
 }
 
-fn refused(r: &HttpResponse, status: u16, text: &str) {
+fn refused(r: &Reply, status: u16, text: &str) {
     assert_eq!(r.status, status, "{}", r.text());
     assert_eq!(r.text().lines().count(), 1, "one line: {}", r.text());
     assert!(
@@ -317,8 +280,12 @@ fn errors_are_one_line_and_never_redirect() {
     let pkcs1 = keypair(2048, "pkcs1");
     for (key_type, key, why) in [
         (ok_type, "not a pem", "publicKey"),
-        (ok_type, pkcs1.public_pem.as_str(), "publicKey"),
         ("rsa4096-rfc5280-x509-pem", pem.as_str(), "publicKey"),
+        (
+            "rsa4096-rfc8017-pksc1-pem",
+            pkcs1.public_pem.as_str(),
+            "key has 2048 bits, publicKeyType says 4096",
+        ),
         (
             ok_type,
             &std::fs::read_to_string(&pair.private).unwrap(),
@@ -361,6 +328,25 @@ fn errors_are_one_line_and_never_redirect() {
         "{m}"
     );
     assert!(!s.output().contains(CANARY));
+}
+
+/// Clients of the reference server send a PKCS#1 block under an x509 type and the reverse; the
+/// reference tries both forms, and so do we.
+#[test]
+fn either_pem_form_is_accepted_whatever_form_is_declared() {
+    let s = TestServer::start(&[("T2G_FALLBACK_TOKEN", CANARY)]);
+    for (form, key_type) in [
+        ("pkcs1", "rsa2048-rfc5280-x509-pem"),
+        ("spki", "rsa2048-rfc8017-pksc1-pem"),
+        ("spki", "rsa2048-rfc8017-pkcs1-pem"),
+    ] {
+        let pair = keypair(2048, form);
+        let url = flow_url("http://127.0.0.1:9/cb", "s", key_type, &pair.public_pem);
+        let r = s.get(&url, &[]);
+        assert_eq!(r.status, 303, "{form} as {key_type}: {}", r.text());
+        let doc = decrypt_location(&pair, r.header("Location").unwrap());
+        assert_eq!(doc["secret"], CANARY);
+    }
 }
 
 #[test]
@@ -443,7 +429,7 @@ fn done_page() {
 
 #[test]
 fn config_refuses_bad_allowed_targets() {
-    let out = common::run_to_exit(
+    let out = crate::harness::run_to_exit(
         &[("T2G_REDIRECT_ALLOWED_TARGETS", "ftp://files.example/")],
         &[],
     );

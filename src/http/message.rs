@@ -1,17 +1,9 @@
-//! The message types shared by the HTTP/1.1 edge and the application behind it.
-//!
-//! INTERFACE CONTRACT (kept by `server.rs`, `request_head.rs` and `response_write.rs`):
-//! - `Request`, `Response`, `Method`, `Exchange`, `Service`, `Limits`, `Server` as declared or
-//!   re-exported here.
-//! - The server applies `BASELINE_HEADERS` to every response it writes (its own errors included),
-//!   and adds `Content-Length` and `Connection` itself.
+//! The message types shared by the edge and the application behind it, and the edge's limits.
 
 use std::borrow::Cow;
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
-
-pub use crate::server::{Server, Stopper};
 
 /// Request methods the service distinguishes; anything else is kept by name for the 405 answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,6 +20,103 @@ impl Method {
             Method::Head => "HEAD",
             Method::Other(name) => name,
         }
+    }
+}
+
+/// Every status this server sends. A closed set, so each one has its reason phrase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Status {
+    Ok,
+    MovedPermanently,
+    SeeOther,
+    PermanentRedirect,
+    BadRequest,
+    NotFound,
+    MethodNotAllowed,
+    NotAcceptable,
+    RequestTimeout,
+    ContentTooLarge,
+    UriTooLong,
+    RequestHeaderFieldsTooLarge,
+    /// The reference server's answer when no header carries a token.
+    TokenNotFound,
+    InternalServerError,
+    ServiceUnavailable,
+    HttpVersionNotSupported,
+}
+
+impl Status {
+    pub const ALL: [Status; 16] = [
+        Status::Ok,
+        Status::MovedPermanently,
+        Status::SeeOther,
+        Status::PermanentRedirect,
+        Status::BadRequest,
+        Status::NotFound,
+        Status::MethodNotAllowed,
+        Status::NotAcceptable,
+        Status::RequestTimeout,
+        Status::ContentTooLarge,
+        Status::UriTooLong,
+        Status::RequestHeaderFieldsTooLarge,
+        Status::TokenNotFound,
+        Status::InternalServerError,
+        Status::ServiceUnavailable,
+        Status::HttpVersionNotSupported,
+    ];
+
+    pub fn code(self) -> u16 {
+        match self {
+            Status::Ok => 200,
+            Status::MovedPermanently => 301,
+            Status::SeeOther => 303,
+            Status::PermanentRedirect => 308,
+            Status::BadRequest => 400,
+            Status::NotFound => 404,
+            Status::MethodNotAllowed => 405,
+            Status::NotAcceptable => 406,
+            Status::RequestTimeout => 408,
+            Status::ContentTooLarge => 413,
+            Status::UriTooLong => 414,
+            Status::RequestHeaderFieldsTooLarge => 431,
+            Status::TokenNotFound => 444,
+            Status::InternalServerError => 500,
+            Status::ServiceUnavailable => 503,
+            Status::HttpVersionNotSupported => 505,
+        }
+    }
+
+    /// The reason phrase of the status line (RFC 9110 §15).
+    pub fn reason(self) -> &'static str {
+        match self {
+            Status::Ok => "OK",
+            Status::MovedPermanently => "Moved Permanently",
+            Status::SeeOther => "See Other",
+            Status::PermanentRedirect => "Permanent Redirect",
+            Status::BadRequest => "Bad Request",
+            Status::NotFound => "Not Found",
+            Status::MethodNotAllowed => "Method Not Allowed",
+            Status::NotAcceptable => "Not Acceptable",
+            Status::RequestTimeout => "Request Timeout",
+            Status::ContentTooLarge => "Content Too Large",
+            Status::UriTooLong => "URI Too Long",
+            Status::RequestHeaderFieldsTooLarge => "Request Header Fields Too Large",
+            Status::TokenNotFound => "Token Not Found",
+            Status::InternalServerError => "Internal Server Error",
+            Status::ServiceUnavailable => "Service Unavailable",
+            Status::HttpVersionNotSupported => "HTTP Version Not Supported",
+        }
+    }
+
+    pub fn from_code(code: u16) -> Option<Status> {
+        Status::ALL.into_iter().find(|s| s.code() == code)
+    }
+}
+
+/// So tests and callers can compare with a plain number: `response.status == 200`.
+impl PartialEq<u16> for Status {
+    fn eq(&self, code: &u16) -> bool {
+        self.code() == *code
     }
 }
 
@@ -74,7 +163,7 @@ impl Request {
 /// by the server when it writes the response; a header set here wins over a baseline one of the
 /// same name.
 pub struct Response {
-    pub status: u16,
+    pub status: Status,
     pub headers: Vec<(&'static str, Cow<'static, str>)>,
     pub body: Cow<'static, [u8]>,
     /// Metrics label of the route that answered (`"token"`, `"echo"`, ...; `"none"` for edge errors).
@@ -95,7 +184,7 @@ pub struct Exchange<'a> {
     pub method: &'a str,
     /// Path without the query; `"-"` when the request line could not be parsed.
     pub path: &'a str,
-    pub status: u16,
+    pub status: Status,
     pub route: &'static str,
     /// Body bytes sent (0 for HEAD).
     pub bytes: usize,
@@ -112,7 +201,7 @@ pub trait Service: Send + Sync + 'static {
 impl Response {
     /// A response with a body of the given content type; route label `"none"` until set.
     pub fn new(
-        status: u16,
+        status: Status,
         content_type: &'static str,
         body: impl Into<Cow<'static, [u8]>>,
     ) -> Response {
@@ -125,7 +214,7 @@ impl Response {
     }
 
     /// A one-line plain-text answer (a newline is appended).
-    pub fn text(status: u16, line: impl Into<String>) -> Response {
+    pub fn text(status: Status, line: impl Into<String>) -> Response {
         let mut body = line.into();
         body.push('\n');
         Response::new(status, "text/plain; charset=utf-8", body.into_bytes())
@@ -185,7 +274,7 @@ impl Default for Limits {
 }
 
 impl Limits {
-    pub(crate) fn check(&self) -> io::Result<()> {
+    pub(super) fn check(&self) -> io::Result<()> {
         let counts = [
             self.max_connections,
             self.max_request_line,
@@ -203,38 +292,8 @@ impl Limits {
     }
 }
 
-/// Reason phrase of a status line.
-pub fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        204 => "No Content",
-        301 => "Moved Permanently",
-        302 => "Found",
-        303 => "See Other",
-        304 => "Not Modified",
-        307 => "Temporary Redirect",
-        308 => "Permanent Redirect",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        413 => "Content Too Large",
-        414 => "URI Too Long",
-        429 => "Too Many Requests",
-        431 => "Request Header Fields Too Large",
-        444 => "Token Not Found",
-        500 => "Internal Server Error",
-        501 => "Not Implemented",
-        503 => "Service Unavailable",
-        505 => "HTTP Version Not Supported",
-        _ => "Unknown",
-    }
-}
-
 /// RFC 9110 token characters (methods, header names).
-pub(crate) fn is_tchar(b: u8) -> bool {
+pub fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
@@ -243,11 +302,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reason_phrases() {
-        assert_eq!(reason(200), "OK");
-        assert_eq!(reason(444), "Token Not Found");
-        assert_eq!(reason(431), "Request Header Fields Too Large");
-        assert_eq!(reason(599), "Unknown");
+    fn every_status_has_its_code_and_reason_phrase() {
+        let mut codes: Vec<u16> = Status::ALL.iter().map(|s| s.code()).collect();
+        for status in Status::ALL {
+            let code = status.code();
+            assert!((200..=599).contains(&code), "{status:?}");
+            let reason = status.reason();
+            assert!(
+                !reason.is_empty()
+                    && reason != "Unknown"
+                    && reason
+                        .bytes()
+                        .all(|b| b == b' ' || b.is_ascii_alphanumeric()),
+                "{status:?}: {reason:?}"
+            );
+            assert_eq!(Status::from_code(code), Some(status));
+        }
+        codes.dedup();
+        assert_eq!(
+            codes.len(),
+            Status::ALL.len(),
+            "codes are distinct and sorted"
+        );
+        assert!(codes.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(Status::NotAcceptable.reason(), "Not Acceptable");
+        assert_eq!(Status::TokenNotFound.reason(), "Token Not Found");
+        assert_eq!(Status::from_code(599), None);
     }
 
     #[test]

@@ -3,13 +3,14 @@
 //! on a raw `TcpStream` (one connection per command, `Connection: close`). Dropping a [`Browser`]
 //! deletes the session (Chromium exits), kills chromedriver and removes the profile.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+
+use crate::harness::{free_port, Client, TempDir};
 
 const INSTALL_HINT: &str =
     "the browser tests need Chromium and ChromeDriver: scripts/test.sh installs them \
@@ -37,8 +38,8 @@ pub struct Browser {
     driver: Child,
     port: u16,
     session: String,
-    profile: PathBuf,
-    driver_log: PathBuf,
+    /// Holds the Chromium profile and chromedriver's log; removed when the browser is dropped.
+    dir: TempDir,
 }
 
 /// Finds an executable on `PATH`.
@@ -47,21 +48,6 @@ fn which(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&path)
         .map(|dir| dir.join(name))
         .find(|candidate| candidate.is_file())
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port on 127.0.0.1")
-}
-
-fn unique_temp(tag: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    std::env::temp_dir().join(format!("t2g-browser-{}-{tag}-{nanos}", std::process::id()))
 }
 
 impl Browser {
@@ -78,12 +64,15 @@ impl Browser {
         let chromium = which("chromium")
             .unwrap_or_else(|| panic!("chromium not found on PATH: {INSTALL_HINT}"));
         let port = free_port();
-        let profile = unique_temp("profile");
-        std::fs::create_dir_all(&profile).expect("create the Chromium profile directory");
-        let driver_log = unique_temp("chromedriver.log");
-        let log_file = std::fs::File::create(&driver_log).expect("create the chromedriver log");
+        let dir = TempDir::new("browser");
+        std::fs::create_dir(dir.join("profile")).expect("create the Chromium profile directory");
+        let log_file = std::fs::File::create(dir.join("chromedriver.log"))
+            .expect("create the chromedriver log");
+        std::fs::create_dir(dir.join("tmp")).expect("create Chromium's temp directory");
         let driver = Command::new(&chromedriver)
             .arg(format!("--port={port}"))
+            // Chromium's own scratch directories land in ours and go with it.
+            .env("TMPDIR", dir.join("tmp"))
             .stdin(Stdio::null())
             .stdout(log_file.try_clone().unwrap())
             .stderr(log_file)
@@ -95,8 +84,7 @@ impl Browser {
             driver,
             port,
             session: String::new(),
-            profile,
-            driver_log,
+            dir,
         };
         browser.wait_for_driver();
         browser.session = browser.new_session(&chromium, extra_args);
@@ -158,7 +146,7 @@ impl Browser {
             // so nothing can leave the machine even if Chromium tried.
             "--proxy-server=http://127.0.0.1:9".to_string(),
             "--lang=en-US".to_string(),
-            format!("--user-data-dir={}", self.profile.display()),
+            format!("--user-data-dir={}", self.dir.join("profile").display()),
         ]
         .to_vec();
         args.extend(extra_args.iter().map(|arg| arg.to_string()));
@@ -191,7 +179,7 @@ impl Browser {
     }
 
     fn driver_output(&self) -> String {
-        let text = std::fs::read_to_string(&self.driver_log).unwrap_or_default();
+        let text = std::fs::read_to_string(self.dir.join("chromedriver.log")).unwrap_or_default();
         let tail: Vec<&str> = text.lines().rev().take(20).collect();
         tail.into_iter().rev().collect::<Vec<_>>().join("\n")
     }
@@ -200,37 +188,23 @@ impl Browser {
     fn http(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value, WdError> {
         let body = body.map(Value::to_string).unwrap_or_default();
         let io = |e: std::io::Error| WdError(format!("{method} {path}: {e}"));
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).map_err(io)?;
-        stream.set_read_timeout(Some(COMMAND_TIMEOUT)).map_err(io)?;
-        stream
-            .set_write_timeout(Some(COMMAND_TIMEOUT))
+        let driver = SocketAddr::from(([127, 0, 0, 1], self.port));
+        let host = format!("127.0.0.1:{}", self.port);
+        let reply = Client::try_connect(driver, COMMAND_TIMEOUT)
+            .and_then(|mut client| {
+                client.try_request(
+                    method,
+                    path,
+                    &[
+                        ("Host", &host),
+                        ("Content-Type", "application/json; charset=utf-8"),
+                        ("Connection", "close"),
+                    ],
+                    body.as_bytes(),
+                )
+            })
             .map_err(io)?;
-        let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\
-             Content-Type: application/json; charset=utf-8\r\nContent-Length: {}\r\n\
-             Connection: close\r\n\r\n",
-            self.port,
-            body.len()
-        );
-        stream.write_all(head.as_bytes()).map_err(io)?;
-        stream.write_all(body.as_bytes()).map_err(io)?;
-        // chromedriver answers `Connection: close` but keeps the connection open: read up to
-        // the end of the message, not to the end of the stream.
-        let mut raw = Vec::new();
-        let mut buf = [0u8; 16 * 1024];
-        let (status, body) = loop {
-            if let Some(done) = parse_response(&raw) {
-                break done;
-            }
-            let n = stream.read(&mut buf).map_err(io)?;
-            if n == 0 {
-                return Err(WdError(format!(
-                    "{method} {path}: connection closed before a whole answer: {:?}",
-                    String::from_utf8_lossy(&raw)
-                )));
-            }
-            raw.extend_from_slice(&buf[..n]);
-        };
+        let (status, body) = (reply.status, reply.body);
         let value: Value = serde_json::from_slice(&body).map_err(|e| {
             WdError(format!(
                 "{method} {path}: answer {status} is not JSON ({e}): {}",
@@ -425,41 +399,5 @@ impl Drop for Browser {
         }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
-        let _ = std::fs::remove_dir_all(&self.profile);
-        let _ = std::fs::remove_file(&self.driver_log);
-    }
-}
-
-/// Status and body of one HTTP/1.1 response once `raw` holds all of it (`Content-Length` or
-/// chunked); `None` while more is to come.
-fn parse_response(raw: &[u8]) -> Option<(u16, Vec<u8>)> {
-    let end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let head = std::str::from_utf8(&raw[..end]).ok()?;
-    let status = head.split(' ').nth(1)?.parse().ok()?;
-    let body = &raw[end + 4..];
-    let header = |wanted: &str| {
-        head.lines().skip(1).find_map(|line| {
-            let (name, value) = line.split_once(':')?;
-            name.trim()
-                .eq_ignore_ascii_case(wanted)
-                .then(|| value.trim().to_ascii_lowercase())
-        })
-    };
-    if header("transfer-encoding").as_deref() != Some("chunked") {
-        let length: usize = header("content-length")?.parse().ok()?;
-        return Some((status, body.get(..length)?.to_vec()));
-    }
-    let mut out = Vec::new();
-    let mut rest = body;
-    loop {
-        let line_end = rest.windows(2).position(|w| w == b"\r\n")?;
-        let size_text = std::str::from_utf8(&rest[..line_end]).ok()?;
-        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
-        rest = &rest[line_end + 2..];
-        if size == 0 {
-            return Some((status, out));
-        }
-        out.extend_from_slice(rest.get(..size)?);
-        rest = rest.get(size + 2..)?;
     }
 }

@@ -1,13 +1,11 @@
 //! The /metrics exposition passes `promtool check metrics` (Prometheus' own linter).
 
-mod common;
-
 use std::io::Write;
 use std::process::{Command, Stdio};
 
 #[test]
 fn metrics_pass_promtool() {
-    let s = common::TestServer::start(&[("T2G_FALLBACK_TOKEN", "t")]);
+    let s = crate::harness::TestServer::start(&[("T2G_FALLBACK_TOKEN", "t")]);
     s.get("/token", &[]);
     s.get("/nope", &[]);
     s.get("/health", &[]);

@@ -5,14 +5,14 @@
 use std::fmt;
 use std::net::SocketAddr;
 
-use crate::http::{is_tchar, Limits, Method, Request};
+use super::message::{is_tchar, Limits, Method, Request, Status};
 
 /// Empty lines tolerated before a request line (RFC 9112 §2.2), in bytes.
 const MAX_LEADING_EMPTY: usize = 64;
 
 /// Why the edge refused a request head. Each refusal closes the connection.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Refusal {
+pub(super) enum Refusal {
     Malformed,
     Target,
     NoHost,
@@ -29,14 +29,14 @@ pub(crate) enum Refusal {
 }
 
 impl Refusal {
-    pub(crate) fn status(&self) -> u16 {
+    pub(super) fn status(&self) -> Status {
         match self {
-            Refusal::Body => 413,
-            Refusal::Timeout => 408,
-            Refusal::LineTooLong => 414,
-            Refusal::HeadTooLarge | Refusal::TooManyHeaders => 431,
-            Refusal::Version => 505,
-            _ => 400,
+            Refusal::Body => Status::ContentTooLarge,
+            Refusal::Timeout => Status::RequestTimeout,
+            Refusal::LineTooLong => Status::UriTooLong,
+            Refusal::HeadTooLarge | Refusal::TooManyHeaders => Status::RequestHeaderFieldsTooLarge,
+            Refusal::Version => Status::HttpVersionNotSupported,
+            _ => Status::BadRequest,
         }
     }
 }
@@ -90,7 +90,7 @@ fn is_version_number(n: &[u8]) -> bool {
 /// Finds the end of a request head as bytes arrive, refusing as early as the bytes allow.
 /// Resumes where it stopped, so a client sending one byte at a time costs linear work.
 #[derive(Default)]
-pub(crate) struct HeadScan {
+pub(super) struct HeadScan {
     pos: usize,
     start: Option<usize>,
     line_done: bool,
@@ -99,7 +99,7 @@ pub(crate) struct HeadScan {
 
 impl HeadScan {
     /// `Ok(Some(end))` when `buf[..end]` is a complete head, `Ok(None)` when more is needed.
-    pub(crate) fn advance(
+    pub(super) fn advance(
         &mut self,
         buf: &[u8],
         limits: &Limits,
@@ -175,7 +175,7 @@ impl HeadScan {
 }
 
 /// Parses a complete head; returns the request and the minor version (0 or 1).
-pub(crate) fn parse_head(
+pub(super) fn parse_head(
     head: &[u8],
     peer: SocketAddr,
     limits: &Limits,
@@ -242,7 +242,7 @@ fn split_target(target: &str) -> Result<(&str, &str), Refusal> {
 }
 
 /// HTTP/1.1 needs exactly one Host (RFC 9112 §3.2); none may announce a body.
-pub(crate) fn check_request(request: &Request, minor: u8) -> Result<(), Refusal> {
+pub(super) fn check_request(request: &Request, minor: u8) -> Result<(), Refusal> {
     let named = |name: &'static str| {
         request
             .headers
@@ -273,7 +273,7 @@ pub(crate) fn check_request(request: &Request, minor: u8) -> Result<(), Refusal>
 }
 
 /// Keep-alive by the rules of the version: 1.1 unless `close`, 1.0 only with `keep-alive`.
-pub(crate) fn keep_alive(request: &Request, minor: u8) -> bool {
+pub(super) fn keep_alive(request: &Request, minor: u8) -> bool {
     let (mut close, mut keep) = (false, false);
     for (name, value) in &request.headers {
         if name.eq_ignore_ascii_case("connection") {

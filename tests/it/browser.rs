@@ -3,22 +3,19 @@
 //! (headless) clipboard, and that no page logs a CSP violation or a console error.
 //! Needs `chromium` and `chromedriver`; the tests fail when either is missing.
 
-mod browser_util;
-mod common;
-
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rsa::pkcs8::{EncodePublicKey, LineEnding};
-use rsa::rand_core::{TryCryptoRng, TryRng};
 use serde_json::json;
 
-use browser_util::{Browser, LogEntry};
-use common::{enc, TestServer};
-use token2go_server::token::fingerprint;
-use token2go_server::{crypto, pubkey};
+use crate::harness::{enc, TestServer};
+use crate::webdriver::{Browser, LogEntry};
+use token2go_server::{
+    fingerprint, open, parse_paste_block, parse_public_key, verification_code, KeyType,
+};
 
 const WAIT: Duration = Duration::from_secs(10);
 const OOB: &str = "urn:ietf:wg:oauth:2.0:oob";
@@ -44,39 +41,11 @@ fn now() -> u64 {
         .as_secs()
 }
 
-fn url(server: &TestServer, path: &str) -> String {
-    format!("http://{}{path}", server.addr)
-}
-
-/// The operating system's CSPRNG for key generation.
-struct OsRandom;
-
-impl TryRng for OsRandom {
-    type Error = getrandom::Error;
-
-    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        let mut buf = [0; 4];
-        getrandom::fill(&mut buf)?;
-        Ok(u32::from_le_bytes(buf))
-    }
-
-    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        let mut buf = [0; 8];
-        getrandom::fill(&mut buf)?;
-        Ok(u64::from_le_bytes(buf))
-    }
-
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-        getrandom::fill(dst)
-    }
-}
-
-impl TryCryptoRng for OsRandom {}
-
-/// The client's key pair of the paste-mode flow, generated once per run.
 fn client_key() -> &'static rsa::PrivateKey {
     static KEY: OnceLock<rsa::PrivateKey> = OnceLock::new();
-    KEY.get_or_init(|| rsa::PrivateKey::new(&mut OsRandom, 2048).expect("RSA key generation"))
+    KEY.get_or_init(|| {
+        rsa::PrivateKey::new(&mut getrandom::SysRng, 2048).expect("RSA key generation")
+    })
 }
 
 /// The flow URL in paste mode for the client key, and the verification code the page must show.
@@ -85,14 +54,14 @@ fn paste_flow(server: &TestServer) -> (String, String) {
         .to_public_key()
         .to_public_key_pem(LineEnding::LF)
         .unwrap();
-    let public = pubkey::parse_public_key(pubkey::KeyType::parse(KEY_TYPE).unwrap(), &pem)
+    let public = parse_public_key(KeyType::parse(KEY_TYPE).unwrap(), &pem)
         .expect("the generated key is accepted");
     let path = format!(
         "/flow/redirect/token?target={}&state=x&publicKeyType={KEY_TYPE}&publicKey={}",
         enc(OOB),
         enc(&pem)
     );
-    (url(server, &path), pubkey::verification_code(&public))
+    (server.url(&path), verification_code(&public))
 }
 
 fn text_of(browser: &Browser, id: &str) -> String {
@@ -156,7 +125,7 @@ fn index_shows_token_fingerprint_expiry_and_title() {
     ]);
     let _one = one_browser_at_a_time();
     let browser = Browser::start();
-    browser.goto(&url(&server, "/"));
+    browser.goto(&server.url("/"));
     assert_eq!(wait_for_token(&browser), token);
 
     assert_eq!(
@@ -209,7 +178,7 @@ fn index_shows_token_fingerprint_expiry_and_title() {
         true
     );
 
-    let path = std::env::temp_dir().join("t2g-browser-index.png");
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("t2g-browser-index.png");
     let png = browser.screenshot(&path);
     let (width, height) = png_size(&png);
     assert!(width >= 800 && height >= 600, "screenshot {width}x{height}");
@@ -222,7 +191,7 @@ fn copy_puts_the_token_on_the_clipboard() {
     let server = TestServer::start(&[("T2G_FALLBACK_TOKEN", &token)]);
     let _one = one_browser_at_a_time();
     let browser = Browser::start();
-    browser.goto(&url(&server, "/"));
+    browser.goto(&server.url("/"));
     browser.grant("clipboard-read");
     browser.grant("clipboard-write");
     assert_eq!(wait_for_token(&browser), token);
@@ -261,7 +230,7 @@ fn copy_falls_back_to_exec_command_outside_a_secure_context() {
         "--host-resolver-rules=MAP t2g.test 127.0.0.1",
         "--proxy-bypass-list=t2g.test",
     ]);
-    browser.goto(&url(&server, "/health"));
+    browser.goto(&server.url("/health"));
     browser.grant("clipboard-read");
     browser.grant("clipboard-write");
     browser.set_clipboard_text("not the token");
@@ -302,7 +271,7 @@ fn delete_clears_and_reload_fetches_again() {
     let server = TestServer::start(&[("T2G_FALLBACK_TOKEN", &token)]);
     let _one = one_browser_at_a_time();
     let browser = Browser::start();
-    browser.goto(&url(&server, "/"));
+    browser.goto(&server.url("/"));
     assert_eq!(wait_for_token(&browser), token);
     // The access log line is written just after the answer: wait for it.
     let fetched = wait_for_token_requests(&server, 1);
@@ -371,7 +340,7 @@ fn no_token_shows_the_444_reason() {
     );
     let _one = one_browser_at_a_time();
     let browser = Browser::start();
-    browser.goto(&url(&server, "/"));
+    browser.goto(&server.url("/"));
     browser.wait_until(
         "the error box",
         WAIT,
@@ -414,18 +383,18 @@ fn pages_log_no_csp_violation_or_console_error() {
     let pages = [
         (
             "/",
-            url(&server, "/"),
+            server.url("/"),
             "return document.getElementById('status').textContent === 'Token loaded.';",
         ),
         ("paste page", paste_url, ready),
         (
             "/flow/redirect/done",
-            url(&server, "/flow/redirect/done"),
+            server.url("/flow/redirect/done"),
             ready,
         ),
         (
             "/swagger-ui/",
-            url(&server, "/swagger-ui/"),
+            server.url("/swagger-ui/"),
             "return Array.from(document.querySelectorAll('.opblock .opblock-summary-path'))
                  .some((e) => e.textContent.trim() === '/token');",
         ),
@@ -475,7 +444,7 @@ fn operator_inline_script_and_style_are_blocked_and_reported() {
     ]);
     let _one = one_browser_at_a_time();
     let browser = Browser::start();
-    browser.goto(&url(&server, "/"));
+    browser.goto(&server.url("/"));
     assert_eq!(wait_for_token(&browser), "operator-html-test");
     assert_eq!(
         browser.execute(
@@ -551,15 +520,15 @@ fn paste_page_copies_the_block_and_shows_the_code() {
         browser.execute("return document.getElementById('block').value;", json!([]))
     );
     // What was copied is the token, encrypted for the client's key.
-    let sealed = crypto::parse_paste_block(&copied).expect("the block parses");
-    let plain = crypto::open(client_key(), &sealed).expect("the block decrypts");
+    let sealed = parse_paste_block(&copied).expect("the block parses");
+    let plain = open(client_key(), &sealed).expect("the block decrypts");
     let doc: serde_json::Value = serde_json::from_slice(&plain).unwrap();
     assert_eq!(doc["secret"], token.as_str());
     assert_eq!(doc["fingerprint"], fingerprint(&token).as_str());
 
     // The click scrolled to the button; the screenshot shows the page from its top.
     browser.execute("window.scrollTo(0, 0);", json!([]));
-    let path = std::env::temp_dir().join("t2g-browser-paste.png");
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("t2g-browser-paste.png");
     let png = browser.screenshot(&path);
     let (width, height) = png_size(&png);
     assert!(width >= 800 && height >= 600, "screenshot {width}x{height}");

@@ -1,13 +1,11 @@
 //! Every endpoint of the reference API against the real binary, over raw HTTP.
 
-mod common;
-
+use crate::harness::{Reply, TestServer};
 use base64::Engine;
-use common::{HttpResponse, TestServer};
 
 const CANARY: &str = "canary-Secret-7f3a9c1e-do-not-log";
 
-fn assert_security_headers(r: &HttpResponse, what: &str) {
+fn assert_security_headers(r: &Reply, what: &str) {
     assert_eq!(
         r.header("X-Content-Type-Options"),
         Some("nosniff"),
@@ -45,7 +43,7 @@ fn token_from_headers_fallback_and_444() {
     assert_eq!(v["secret"], "abc.def");
     assert_eq!(
         v["fingerprint"].as_str().unwrap(),
-        token2go_server::token::fingerprint("abc.def")
+        token2go_server::fingerprint("abc.def")
     );
     let ts = v["timestamp"].as_str().unwrap();
     assert!(

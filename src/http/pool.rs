@@ -145,7 +145,10 @@ impl<T: Send + 'static> Pool<T> {
         }
         true
     }
+}
 
+#[cfg(test)]
+impl<T: Send + 'static> Pool<T> {
     /// Jobs running now.
     pub fn busy(&self) -> usize {
         self.inner.lock().busy

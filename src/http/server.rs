@@ -1,0 +1,238 @@
+//! The accept loop feeding connections to the worker pool, the connection cap (503 on the
+//! accept thread) and the graceful stop.
+
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use super::connection::{serve, Shared};
+use super::message::{Exchange, Limits, Response, Service, Status};
+use super::pool::{Pool, PoolConfig};
+use super::response_write::{encode_head, Persist};
+use crate::log;
+
+/// Worker stack, explicit: 1024 workers at the 2 MiB default would reserve 2 GiB; RSA-4096 in a
+/// handler needs far less than 1 MiB.
+const WORKER_STACK: usize = 1024 * 1024;
+/// Idle workers kept for the next burst; idle ones beyond it exit after `WORKER_IDLE_EXIT`.
+const WORKER_FLOOR: usize = 4;
+const WORKER_IDLE_EXIT: Duration = Duration::from_secs(30);
+/// Pause after an accept error such as EMFILE, so a full fd table does not spin the loop.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+type Job = (TcpStream, SocketAddr);
+
+/// A running server: an accept loop on its own thread feeding a pool of connection workers.
+/// Dropping it stops it (without waiting); `wait` or `shutdown` to wait.
+pub struct Server {
+    stopper: Stopper,
+    accept: Option<JoinHandle<()>>,
+}
+
+/// Asks a server to stop, from any thread.
+#[derive(Clone)]
+pub struct Stopper {
+    shared: Arc<Shared>,
+    pool: Arc<Pool<Job>>,
+    addr: SocketAddr,
+}
+
+impl Server {
+    /// Spawns the accept loop on its own thread and returns at once.
+    pub fn start(
+        listener: TcpListener,
+        limits: Limits,
+        service: Arc<dyn Service>,
+    ) -> io::Result<Server> {
+        limits.check()?;
+        listener.set_nonblocking(false)?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared::new(limits, service));
+        let config = PoolConfig {
+            max_threads: shared.limits.max_connections,
+            floor: WORKER_FLOOR,
+            idle_exit: WORKER_IDLE_EXIT,
+            stack_size: WORKER_STACK,
+            name: "t2g-conn",
+        };
+        let for_workers = Arc::clone(&shared);
+        let pool = Arc::new(Pool::new(config, move |(stream, peer): Job| {
+            serve(&for_workers, stream, peer)
+        }));
+        let (for_accept, pool_for_accept) = (Arc::clone(&shared), Arc::clone(&pool));
+        let accept = thread::Builder::new()
+            .name("t2g-accept".to_string())
+            .spawn(move || accept_loop(&listener, &for_accept, &pool_for_accept))?;
+        Ok(Server {
+            stopper: Stopper { shared, pool, addr },
+            accept: Some(accept),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.stopper.addr
+    }
+
+    /// A cloneable handle that can ask the server to stop from another thread.
+    pub fn stopper(&self) -> Stopper {
+        self.stopper.clone()
+    }
+
+    /// Blocks until the server has stopped (after a `Stopper::stop`) and in-flight requests
+    /// finished.
+    pub fn wait(mut self) {
+        if let Some(accept) = self.accept.take() {
+            let _ = accept.join();
+        }
+        self.stopper.pool.wait_finished(None);
+    }
+
+    /// Graceful stop: stop accepting, close idle connections, let in-flight requests finish
+    /// (their responses say `Connection: close`), waiting at most `grace`; then closes what is
+    /// left.
+    pub fn shutdown(mut self, grace: Duration) {
+        let deadline = Instant::now() + grace;
+        self.stopper.stop();
+        let finished = self.stopper.pool.wait_finished(Some(deadline));
+        if let Some(accept) = self.accept.take() {
+            while !accept.is_finished() && Instant::now() < deadline {
+                thread::sleep(Duration::from_millis(5));
+            }
+            if accept.is_finished() {
+                let _ = accept.join();
+            }
+        }
+        if !finished {
+            let open = self.stopper.shared.close_all();
+            log::warn(&format!(
+                "{open} connection(s) still open after the grace period; closed"
+            ));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stopper.stop();
+    }
+}
+
+impl Stopper {
+    /// Stops accepting, closes connections that wait for a next request, and lets the others
+    /// finish their current request. Returns at once; idempotent.
+    pub fn stop(&self) {
+        if !self.shared.begin_stop() {
+            return;
+        }
+        self.pool.close();
+        // The accept loop blocks in accept(); a connection of our own wakes it.
+        if let Err(e) = TcpStream::connect_timeout(&wake_addr(self.addr), Duration::from_secs(1)) {
+            log::warn(&format!("could not wake the accept loop: {e}"));
+        }
+    }
+}
+
+/// Where to connect to reach a listener bound to `addr` (a wildcard means loopback).
+fn wake_addr(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::new(Ipv4Addr::LOCALHOST.into(), addr.port())
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::new(Ipv6Addr::LOCALHOST.into(), addr.port())
+        }
+        _ => addr,
+    }
+}
+
+fn accept_loop(listener: &TcpListener, shared: &Shared, pool: &Pool<Job>) {
+    let mut last_warn: Option<Instant> = None;
+    let mut suppressed = 0u64;
+    loop {
+        let accepted = listener.accept();
+        if shared.stopping() {
+            return; // dropping the listener closes the port
+        }
+        match accepted {
+            Ok(job) => {
+                if let Err((stream, peer)) = pool.submit(job) {
+                    refuse_busy(shared, &stream, peer);
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                // Never give up: EMFILE, ENFILE, ENOMEM pass; say so at most once a second.
+                if last_warn.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                    let more = match suppressed {
+                        0 => String::new(),
+                        n => format!(" ({n} more since the last report)"),
+                    };
+                    log::warn(&format!("accept failed: {e}{more}; retrying"));
+                    last_warn = Some(Instant::now());
+                    suppressed = 0;
+                } else {
+                    suppressed += 1;
+                }
+                // An aborted handshake is one client's doing; pausing would only slow the others.
+                if !matches!(
+                    e.kind(),
+                    io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset
+                ) {
+                    thread::sleep(ACCEPT_BACKOFF);
+                }
+            }
+        }
+    }
+}
+
+/// 503 on the accept thread: never blocks (non-blocking socket, one write attempt).
+fn refuse_busy(shared: &Shared, stream: &TcpStream, peer: SocketAddr) {
+    let started = Instant::now();
+    let _ = stream.set_nonblocking(true);
+    // Take what already arrived, so the close sends FIN rather than a reset.
+    let mut scratch = [0u8; 4096];
+    for _ in 0..4 {
+        if !matches!((&*stream).read(&mut scratch), Ok(n) if n > 0) {
+            break;
+        }
+    }
+    let resp = Response::text(Status::ServiceUnavailable, "server busy, retry later")
+        .header("Retry-After", "1");
+    let mut out = encode_head(&resp, resp.body.len(), Persist::Close);
+    let head_len = out.len();
+    out.extend_from_slice(&resp.body);
+    let sent = (&*stream).write(&out).unwrap_or(0);
+    let _ = stream.shutdown(Shutdown::Write);
+    shared.report(&Exchange {
+        method: "-",
+        path: "-",
+        status: resp.status,
+        route: resp.route,
+        bytes: sent.saturating_sub(head_len),
+        duration: started.elapsed(),
+        peer,
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wake_address_of_wildcards_is_loopback() {
+        assert_eq!(
+            wake_addr("0.0.0.0:80".parse().unwrap()),
+            "127.0.0.1:80".parse().unwrap()
+        );
+        assert_eq!(
+            wake_addr("[::]:80".parse().unwrap()),
+            "[::1]:80".parse().unwrap()
+        );
+        assert_eq!(
+            wake_addr("10.0.0.1:80".parse().unwrap()),
+            "10.0.0.1:80".parse().unwrap()
+        );
+    }
+}

@@ -1,0 +1,458 @@
+//! The test harness: one raw HTTP client, the real `token2go-server` binary on a free port, one
+//! temp-dir helper that removes itself, one Python runner.
+
+use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+pub const SERVER_BIN: &str = env!("CARGO_BIN_EXE_token2go-server");
+/// Python helpers of the tests (decryption with `cryptography`, i.e. OpenSSL).
+pub const DECRYPT_PY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/t2g_decrypt.py");
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port on 127.0.0.1")
+}
+
+// ----- temporary directories ------------------------------------------------------------------
+
+/// A fresh directory under the system's temp dir, removed with everything in it when dropped
+/// (key files above all).
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("t2g-{tag}-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("create a temp dir");
+        TempDir(dir)
+    }
+
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+// ----- the raw HTTP client --------------------------------------------------------------------
+
+/// One HTTP/1.1 response as it came over the wire.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub reason: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// The value of a header sent once (a second copy fails the test).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let mut found = self
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name));
+        let first = found.next().map(|(_, v)| v.as_str());
+        assert!(found.next().is_none(), "header {name} sent twice");
+        first
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+
+    pub fn closes(&self) -> bool {
+        self.header("connection") == Some("close")
+    }
+}
+
+/// A client on one connection: sends raw bytes or requests, reads replies one by one
+/// (`Content-Length` or chunked), so keep-alive and pipelining can be tested.
+pub struct Client {
+    reader: BufReader<TcpStream>,
+}
+
+impl Client {
+    pub fn connect(addr: SocketAddr) -> Client {
+        Client::try_connect(addr, Duration::from_secs(5))
+            .unwrap_or_else(|e| panic!("connect {addr}: {e}"))
+    }
+
+    /// A connection whose reads and writes give up after `timeout`.
+    pub fn try_connect(addr: SocketAddr, timeout: Duration) -> io::Result<Client> {
+        let stream = TcpStream::connect(addr)?;
+        stream.set_read_timeout(Some(timeout))?;
+        stream.set_write_timeout(Some(timeout))?;
+        Ok(Client {
+            reader: BufReader::new(stream),
+        })
+    }
+
+    pub fn stream(&self) -> &TcpStream {
+        self.reader.get_ref()
+    }
+
+    pub fn send(&mut self, raw: &[u8]) {
+        self.reader.get_mut().write_all(raw).unwrap();
+    }
+
+    pub fn get(&mut self, target: &str) -> Reply {
+        self.send(format!("GET {target} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
+        self.reply()
+    }
+
+    /// Sends one request with `Host` (unless given) and `Content-Length` (when there is a body)
+    /// added, and reads its reply (without a body for HEAD).
+    pub fn request(
+        &mut self,
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Reply {
+        self.try_request(method, target, headers, body)
+            .unwrap_or_else(|e| panic!("{method} {target}: {e}"))
+    }
+
+    /// [`Client::request`] that reports transport failures instead of failing the test.
+    pub fn try_request(
+        &mut self,
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> io::Result<Reply> {
+        let mut head = format!("{method} {target} HTTP/1.1\r\n");
+        if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
+            head.push_str("Host: test\r\n");
+        }
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        if !body.is_empty() {
+            head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
+        head.push_str("\r\n");
+        let stream = self.reader.get_mut();
+        stream.write_all(head.as_bytes())?;
+        stream.write_all(body)?;
+        self.read_reply(method != "HEAD")
+    }
+
+    pub fn reply(&mut self) -> Reply {
+        self.read_reply(true)
+            .unwrap_or_else(|e| panic!("reading a reply: {e}"))
+    }
+
+    pub fn reply_to_head(&mut self) -> Reply {
+        self.read_reply(false)
+            .unwrap_or_else(|e| panic!("reading a reply: {e}"))
+    }
+
+    fn line(&mut self) -> io::Result<String> {
+        let mut line = String::new();
+        self.reader.read_line(&mut line)?;
+        match line.strip_suffix("\r\n") {
+            Some(line) => Ok(line.to_string()),
+            None => Err(io::Error::other(format!("response line {line:?}"))),
+        }
+    }
+
+    fn read_reply(&mut self, with_body: bool) -> io::Result<Reply> {
+        let bad = |what: &str| io::Error::other(what.to_string());
+        let status_line = self.line()?;
+        let mut parts = status_line.splitn(3, ' ');
+        if parts.next() != Some("HTTP/1.1") {
+            return Err(bad(&format!("status line {status_line:?}")));
+        }
+        let status = parts
+            .next()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| bad(&format!("status line {status_line:?}")))?;
+        let reason = parts.next().unwrap_or("").to_string();
+        let mut headers = Vec::new();
+        loop {
+            let line = self.line()?;
+            if line.is_empty() {
+                break;
+            }
+            let (name, value) = line
+                .split_once(':')
+                .ok_or_else(|| bad(&format!("header line {line:?}")))?;
+            headers.push((name.to_string(), value.trim().to_string()));
+        }
+        let mut reply = Reply {
+            status,
+            reason,
+            headers,
+            body: Vec::new(),
+        };
+        if !with_body {
+            return Ok(reply);
+        }
+        if reply
+            .header("transfer-encoding")
+            .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+        {
+            loop {
+                let size_line = self.line()?;
+                let size = size_line.split(';').next().unwrap_or_default().trim();
+                let size = usize::from_str_radix(size, 16).map_err(|_| bad("chunk size"))?;
+                let mut chunk = vec![0; size + 2];
+                self.reader.read_exact(&mut chunk)?;
+                if size == 0 {
+                    break;
+                }
+                reply.body.extend_from_slice(&chunk[..size]);
+            }
+        } else {
+            let length: usize = reply
+                .header("content-length")
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| bad("no valid Content-Length"))?;
+            reply.body = vec![0; length];
+            self.reader.read_exact(&mut reply.body)?;
+        }
+        Ok(reply)
+    }
+
+    /// True when the server closed: EOF (or a reset) with no further bytes.
+    pub fn closed(&mut self) -> bool {
+        let mut byte = [0u8; 1];
+        match self.reader.read(&mut byte) {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) => matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe),
+        }
+    }
+}
+
+// ----- the real server binary -----------------------------------------------------------------
+
+/// The real binary on a free port; killed on drop. Its stdout and stderr go to files in its own
+/// temp dir, so tests can read them and failures can show them.
+pub struct TestServer {
+    child: Child,
+    pub addr: SocketAddr,
+    dir: TempDir,
+    command: String,
+}
+
+impl TestServer {
+    /// Starts the server on 127.0.0.1 with only the given `T2G_*` variables.
+    pub fn start(vars: &[(&str, &str)]) -> TestServer {
+        TestServer::start_on("127.0.0.1", vars)
+    }
+
+    pub fn start_on(host: &str, vars: &[(&str, &str)]) -> TestServer {
+        let port = free_port();
+        let dir = TempDir::new("server");
+        let mut command = Command::new(SERVER_BIN);
+        command
+            .env_clear()
+            .env("T2G_SERVER_HOST", host)
+            .env("T2G_SERVER_PORT", port.to_string())
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(dir.join("out")).unwrap())
+            .stderr(std::fs::File::create(dir.join("err")).unwrap());
+        for (k, v) in vars {
+            command.env(k, v);
+        }
+        let description = format!("{SERVER_BIN} with {vars:?} on {host}:{port}");
+        let child = command.spawn().expect("spawn token2go-server");
+        // Wildcard binds are reached over loopback.
+        let reach = match host {
+            "::" => "::1",
+            "0.0.0.0" => "127.0.0.1",
+            other => other,
+        };
+        let ip = if reach.contains(':') {
+            format!("[{reach}]")
+        } else {
+            reach.to_string()
+        };
+        let addr: SocketAddr = format!("{ip}:{port}").parse().unwrap();
+        let mut server = TestServer {
+            child,
+            addr,
+            dir,
+            command: description,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(addr).is_err() {
+            if let Ok(Some(status)) = server.child.try_wait() {
+                panic!(
+                    "server exited with {status}: {}\n{}",
+                    server.command,
+                    server.output()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server did not listen: {}",
+                server.command
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server
+    }
+
+    /// `http://ADDR` followed by `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Everything the server printed so far (stdout then stderr).
+    pub fn output(&self) -> String {
+        let out = std::fs::read_to_string(self.dir.join("out")).unwrap_or_default();
+        let err = std::fs::read_to_string(self.dir.join("err")).unwrap_or_default();
+        format!("{out}{err}")
+    }
+
+    /// Waits (up to 5 s) until the output contains `needle`; returns the output either way.
+    pub fn wait_for_output(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let out = self.output();
+            if out.contains(needle) || Instant::now() > deadline {
+                return out;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn get(&self, target: &str, headers: &[(&str, &str)]) -> Reply {
+        self.request("GET", target, headers)
+    }
+
+    /// One request on its own connection (`Connection: close`).
+    pub fn request(&self, method: &str, target: &str, headers: &[(&str, &str)]) -> Reply {
+        let mut all = vec![("Connection", "close")];
+        all.extend_from_slice(headers);
+        Client::connect(self.addr).request(method, target, &all, b"")
+    }
+
+    /// Sends bytes, reads until the server closes (or 5 s pass).
+    pub fn raw(&self, bytes: &[u8]) -> Vec<u8> {
+        let mut stream = TcpStream::connect(self.addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        stream.write_all(bytes).expect("write request");
+        let mut raw = Vec::new();
+        let _ = stream.read_to_end(&mut raw);
+        raw
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs the server binary to completion with only the given variables and arguments.
+pub fn run_to_exit(vars: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut command = Command::new(SERVER_BIN);
+    command.env_clear().args(args).stdin(Stdio::null());
+    for (k, v) in vars {
+        command.env(k, v);
+    }
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn token2go-server");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("token2go-server {args:?} with {vars:?} did not exit");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+// ----- Python ---------------------------------------------------------------------------------
+
+/// Runs `python3 SCRIPT ARGS` with `stdin`; fails the test when python3 is missing.
+pub fn python(script: &str, args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new("python3")
+        .arg(script)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 is required (scripts/test.sh installs it)");
+    let mut pipe = child.stdin.take().unwrap();
+    pipe.write_all(stdin).unwrap();
+    drop(pipe);
+    child.wait_with_output().unwrap()
+}
+
+/// [`python`] that must succeed; its stdout.
+pub fn python_ok(script: &str, args: &[&str], stdin: &[u8]) -> Vec<u8> {
+    let out = python(script, args, stdin);
+    assert!(
+        out.status.success(),
+        "{script} {:?} failed: {}",
+        args.first(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// A key pair made by Python `cryptography` in `dir`: the private key's path and the public PEM.
+pub fn python_keypair(dir: &TempDir, bits: usize, form: &str) -> (PathBuf, String) {
+    let private = dir.join(&format!("{bits}-{form}.key"));
+    let public = dir.join(&format!("{bits}-{form}.pub"));
+    python_ok(
+        DECRYPT_PY,
+        &[
+            "genkey",
+            "--bits",
+            &bits.to_string(),
+            "--form",
+            form,
+            "--private",
+            private.to_str().unwrap(),
+            "--public",
+            public.to_str().unwrap(),
+        ],
+        b"",
+    );
+    let pem = std::fs::read_to_string(&public).unwrap();
+    (private, pem)
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters.
+pub fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
