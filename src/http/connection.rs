@@ -132,13 +132,12 @@ impl Connection<'_> {
                 Head::Refused(refusal) => return self.refuse(&refusal, None, started),
                 Head::Gone => return,
             };
-            let keep = self.answer(end, started);
-            self.buf.drain(..end);
+            let Some(consumed) = self.answer(end, started) else {
+                return;
+            };
+            self.buf.drain(..consumed);
             // A large head must not pin its buffer for the rest of a long keep-alive.
             self.buf.shrink_to(2 * READ_CHUNK);
-            if !keep {
-                return;
-            }
         }
     }
 
@@ -179,38 +178,73 @@ impl Connection<'_> {
                 Ok(None) => {}
                 Err(refusal) => return Head::Refused(refusal),
             }
-            let left = limits.head_timeout.saturating_sub(started.elapsed());
-            if left.is_zero() {
-                return Head::Refused(Refusal::Timeout);
-            }
-            match self.read_more(left) {
-                Ok(0) => return Head::Gone,
-                Ok(_) => {}
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    return Head::Refused(Refusal::Timeout)
-                }
-                Err(_) => return Head::Gone,
+            if let Err(head) = self.read_by_deadline(started) {
+                return head;
             }
         }
     }
 
-    /// Parses and answers the head in `buf[..end]`; true to keep the connection.
-    fn answer(&mut self, end: usize, started: Instant) -> bool {
-        let (request, minor) = match parse_head(&self.buf[..end], self.peer, &self.shared.limits) {
+    /// Reads until `buf` holds `len` bytes: a request body after its head.
+    fn read_body(&mut self, len: usize, started: Instant) -> Result<(), Head> {
+        while self.buf.len() < len {
+            self.read_by_deadline(started)?;
+        }
+        Ok(())
+    }
+
+    /// Reads more, within the head timeout counted from the request's first byte (which also
+    /// bounds its body); a timeout is a refusal, an end of stream or error is `Gone`.
+    fn read_by_deadline(&mut self, started: Instant) -> Result<(), Head> {
+        let left = self
+            .shared
+            .limits
+            .head_timeout
+            .saturating_sub(started.elapsed());
+        if left.is_zero() {
+            return Err(Head::Refused(Refusal::Timeout));
+        }
+        match self.read_more(left) {
+            Ok(0) => Err(Head::Gone),
+            Ok(_) => Ok(()),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                Err(Head::Refused(Refusal::Timeout))
+            }
+            Err(_) => Err(Head::Gone),
+        }
+    }
+
+    /// Parses and answers the head in `buf[..end]` (reading its body, if the limits allow one);
+    /// the bytes the request took when the connection stays open.
+    fn answer(&mut self, end: usize, started: Instant) -> Option<usize> {
+        let limits = &self.shared.limits;
+        let (mut request, minor) = match parse_head(&self.buf[..end], self.peer, limits) {
             Ok(parsed) => parsed,
             Err(refusal) => {
                 self.refuse(&refusal, None, started);
-                return false;
+                return None;
             }
         };
-        if let Err(refusal) = check_request(&request, minor) {
-            self.refuse(&refusal, Some(&request), started);
-            return false;
+        let body_len = match check_request(&request, minor, limits.max_body) {
+            Ok(len) => len,
+            Err(refusal) => {
+                self.refuse(&refusal, Some(&request), started);
+                return None;
+            }
+        };
+        if body_len > 0 {
+            match self.read_body(end + body_len, started) {
+                Ok(()) => request.body = self.buf[end..end + body_len].to_vec(),
+                Err(Head::Refused(refusal)) => {
+                    self.refuse(&refusal, Some(&request), started);
+                    return None;
+                }
+                Err(_) => return None,
+            }
         }
         let service = &self.shared.service;
         let mut resp = match catch_unwind(AssertUnwindSafe(|| service.handle(&request))) {
@@ -246,7 +280,7 @@ impl Connection<'_> {
         if written.is_ok() && !keep {
             self.linger();
         }
-        written.is_ok() && keep
+        (written.is_ok() && keep).then_some(end + body_len)
     }
 
     /// Answers a refused head with `Connection: close`, then closes.

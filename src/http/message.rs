@@ -120,7 +120,7 @@ impl PartialEq<u16> for Status {
     }
 }
 
-/// A parsed request head. No body: the edge refuses requests that announce one.
+/// A parsed request: its head and, where the limits allow bodies (`max_body`), its body.
 /// No `Debug`: header values carry tokens.
 pub struct Request {
     pub method: Method,
@@ -131,6 +131,8 @@ pub struct Request {
     /// Header fields in arrival order, names as received, values with surrounding whitespace trimmed.
     pub headers: Vec<(String, String)>,
     pub peer: SocketAddr,
+    /// The body (`Content-Length` bytes); always empty when `max_body` is 0.
+    pub body: Vec<u8>,
 }
 
 impl Request {
@@ -147,6 +149,7 @@ impl Request {
                 .map(|(n, v)| (n.to_string(), v.to_string()))
                 .collect(),
             peer: SocketAddr::from(([127, 0, 0, 1], 5000)),
+            body: Vec::new(),
         }
     }
 
@@ -257,6 +260,9 @@ pub struct Limits {
     pub max_head_bytes: usize,
     /// Header fields per request; else 431.
     pub max_headers: usize,
+    /// Largest request body (`Content-Length`; chunked bodies are refused); more gets 413.
+    /// 0, the server's value, refuses every body without reading it.
+    pub max_body: usize,
 }
 
 impl Default for Limits {
@@ -269,6 +275,7 @@ impl Default for Limits {
             max_request_line: 16 * 1024,
             max_head_bytes: 64 * 1024,
             max_headers: 100,
+            max_body: 0,
         }
     }
 }

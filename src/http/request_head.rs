@@ -20,7 +20,12 @@ pub(super) enum Refusal {
     /// Carries the header name (never its value).
     NotUtf8(String),
     ContentLength,
+    /// A body where the limits allow none.
     Body,
+    /// A body larger than the limit.
+    BodyTooLarge(usize),
+    /// A chunked body where bodies are allowed: only `Content-Length` ones are.
+    Chunked,
     Timeout,
     LineTooLong,
     HeadTooLarge,
@@ -31,7 +36,7 @@ pub(super) enum Refusal {
 impl Refusal {
     pub(super) fn status(&self) -> Status {
         match self {
-            Refusal::Body => Status::ContentTooLarge,
+            Refusal::Body | Refusal::BodyTooLarge(_) | Refusal::Chunked => Status::ContentTooLarge,
             Refusal::Timeout => Status::RequestTimeout,
             Refusal::LineTooLong => Status::UriTooLong,
             Refusal::HeadTooLarge | Refusal::TooManyHeaders => Status::RequestHeaderFieldsTooLarge,
@@ -53,6 +58,10 @@ impl fmt::Display for Refusal {
             Refusal::NotUtf8(name) => write!(f, "header {name} is not valid utf-8"),
             Refusal::ContentLength => f.write_str("invalid Content-Length header"),
             Refusal::Body => f.write_str("request bodies are not accepted"),
+            Refusal::BodyTooLarge(max) => write!(f, "request body larger than {max} bytes"),
+            Refusal::Chunked => {
+                f.write_str("chunked request bodies are not accepted; send Content-Length")
+            }
             Refusal::Timeout => f.write_str("request head not complete in time"),
             Refusal::LineTooLong => f.write_str("request line too long"),
             Refusal::HeadTooLarge => f.write_str("request head too large"),
@@ -214,6 +223,7 @@ pub(super) fn parse_head(
         query: query.to_string(),
         headers,
         peer,
+        body: Vec::new(),
     };
     Ok((request, minor))
 }
@@ -241,8 +251,13 @@ fn split_target(target: &str) -> Result<(&str, &str), Refusal> {
     Ok(rest.split_once('?').unwrap_or((rest, "")))
 }
 
-/// HTTP/1.1 needs exactly one Host (RFC 9112 §3.2); none may announce a body.
-pub(super) fn check_request(request: &Request, minor: u8) -> Result<(), Refusal> {
+/// HTTP/1.1 needs exactly one Host (RFC 9112 §3.2). Returns the body's length: 0 unless
+/// `max_body` allows one; `Content-Length` only, every copy of it equal (RFC 9112 §6.3).
+pub(super) fn check_request(
+    request: &Request,
+    minor: u8,
+    max_body: usize,
+) -> Result<usize, Refusal> {
     let named = |name: &'static str| {
         request
             .headers
@@ -256,20 +271,38 @@ pub(super) fn check_request(request: &Request, minor: u8) -> Result<(), Refusal>
         _ => return Err(Refusal::ManyHosts),
     }
     if named("transfer-encoding").next().is_some() {
-        return Err(Refusal::Body);
+        return Err(if max_body == 0 {
+            Refusal::Body
+        } else {
+            Refusal::Chunked
+        });
     }
-    let mut body = false;
+    let mut lengths = Vec::new();
     for element in named("content-length").flat_map(|v| v.split(',')) {
         let element = element.trim_matches([' ', '\t']);
         if element.is_empty() || !element.bytes().all(|b| b.is_ascii_digit()) {
             return Err(Refusal::ContentLength);
         }
-        body |= element.bytes().any(|b| b != b'0');
+        lengths.push(element.trim_start_matches('0'));
     }
-    if body {
-        return Err(Refusal::Body);
+    let Some(&first) = lengths.first() else {
+        return Ok(0);
+    };
+    if max_body == 0 {
+        // Refused unread, whatever else the head says about it.
+        return match lengths.iter().all(|digits| digits.is_empty()) {
+            true => Ok(0),
+            false => Err(Refusal::Body),
+        };
     }
-    Ok(())
+    if lengths.iter().any(|digits| *digits != first) {
+        return Err(Refusal::ContentLength);
+    }
+    match first.parse::<usize>() {
+        _ if first.is_empty() => Ok(0),
+        Ok(len) if len <= max_body => Ok(len),
+        _ => Err(Refusal::BodyTooLarge(max_body)),
+    }
 }
 
 /// Keep-alive by the rules of the version: 1.1 unless `close`, 1.0 only with `keep-alive`.
@@ -466,8 +499,43 @@ mod tests {
     }
 
     #[test]
+    fn bodies_where_the_limit_allows_them() {
+        let len = |h: &[(&str, &str)]| {
+            let mut headers = vec![("Host", "h")];
+            headers.extend_from_slice(h);
+            check_request(&request(&headers), 1, 100)
+        };
+        assert_eq!(len(&[]), Ok(0));
+        assert_eq!(len(&[("Content-Length", "0")]), Ok(0));
+        assert_eq!(len(&[("Content-Length", "42")]), Ok(42));
+        assert_eq!(len(&[("Content-Length", "042, 42")]), Ok(42));
+        assert_eq!(len(&[("Content-Length", "100")]), Ok(100));
+        assert_eq!(
+            len(&[("Content-Length", "101")]),
+            Err(Refusal::BodyTooLarge(100))
+        );
+        assert_eq!(
+            len(&[("Content-Length", "99999999999999999999999999")]),
+            Err(Refusal::BodyTooLarge(100))
+        );
+        assert_eq!(
+            len(&[("Content-Length", "5"), ("Content-Length", "6")]),
+            Err(Refusal::ContentLength)
+        );
+        assert_eq!(
+            len(&[("Transfer-Encoding", "chunked")]),
+            Err(Refusal::Chunked)
+        );
+        assert_eq!(Refusal::BodyTooLarge(100).status(), Status::ContentTooLarge);
+        assert_eq!(
+            Refusal::BodyTooLarge(100).to_string(),
+            "request body larger than 100 bytes"
+        );
+    }
+
+    #[test]
     fn host_and_body_rules() {
-        let ok = |h: &[(&str, &str)], minor| check_request(&request(h), minor);
+        let ok = |h: &[(&str, &str)], minor| check_request(&request(h), minor, 0).map(|_| ());
         assert_eq!(ok(&[("Host", "h")], 1), Ok(()));
         assert_eq!(ok(&[], 1), Err(Refusal::NoHost));
         assert_eq!(ok(&[], 0), Ok(()));

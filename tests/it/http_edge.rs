@@ -45,6 +45,10 @@ impl Service for TestService {
                 let line = format!("{} {} {}", req.method.as_str(), req.path, req.query);
                 Response::text(Status::Ok, line).route("echo")
             }
+            "/body" => {
+                let line = format!("{} {}", req.body.len(), String::from_utf8_lossy(&req.body));
+                Response::text(Status::Ok, line).route("body")
+            }
             "/jwt" => {
                 let len = req.header("x-jwt").map_or(0, str::len);
                 Response::text(Status::Ok, len.to_string()).route("jwt")
@@ -532,6 +536,60 @@ fn a_head_over_the_limits_gets_431() {
     );
     let reply = refused(addr, too_many.as_bytes(), 431);
     assert_eq!(reply.reason, "Request Header Fields Too Large");
+    server.shutdown(Duration::from_secs(2));
+}
+
+/// The client's callback listener runs this edge with a body limit: bodies up to it are read
+/// (within the head timeout) and handed to the service; the connection goes on after them.
+#[test]
+fn bodies_up_to_the_limit_are_read_when_the_limit_allows_them() {
+    let (server, _, addr) = start(Limits {
+        max_body: 64,
+        ..patient()
+    });
+    let mut client = Client::connect(addr);
+    let reply = client.request("POST", "/body", &[], b"key=a%2Bb&state=s");
+    assert_eq!(reply.text(), "17 key=a%2Bb&state=s\n");
+    // Pipelined after a body: the next request starts right after it.
+    client.send(b"POST /body HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabcGET /echo HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(client.reply().text(), "3 abc\n");
+    assert_eq!(client.reply().text(), "GET /echo \n");
+    assert_eq!(
+        client.request("POST", "/body", &[], &[b'x'; 64]).status,
+        200
+    );
+
+    let reply = refused(
+        addr,
+        b"POST /body HTTP/1.1\r\nHost: t\r\nContent-Length: 65\r\n\r\n",
+        413,
+    );
+    assert_eq!(reply.text(), "request body larger than 64 bytes\n");
+    let reply = refused(
+        addr,
+        b"POST /body HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+        413,
+    );
+    assert!(reply
+        .text()
+        .starts_with("chunked request bodies are not accepted"));
+    server.shutdown(Duration::from_secs(2));
+}
+
+#[test]
+fn a_body_that_does_not_arrive_gets_408_at_the_head_timeout() {
+    let (server, service, addr) = start(Limits {
+        max_body: 64,
+        ..fast()
+    });
+    let begun = Instant::now();
+    refused(
+        addr,
+        b"POST /body HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc",
+        408,
+    );
+    assert!(begun.elapsed() >= Duration::from_millis(450));
+    assert_eq!(service.record_with(408).path, "/body");
     server.shutdown(Duration::from_secs(2));
 }
 
