@@ -104,6 +104,10 @@ static ASSETS: &[(&str, Asset)] = &[
         file(JS, include_bytes!("../assets/page.js"), NO_CACHE),
     ),
     (
+        "/static/form-post.js",
+        file(JS, include_bytes!("../assets/form-post.js"), NO_CACHE),
+    ),
+    (
         "/swagger.yaml",
         file(
             "application/yaml",

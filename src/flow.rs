@@ -4,6 +4,11 @@
 //!
 //! Every parameter is checked before any crypto, in this order: parameters, key type, target,
 //! public key, token; then the `/token` document is encrypted for the client's key.
+//!
+//! `responseMode` (optional) chooses how an encrypted token reaches a URL target: `query` (the
+//! default, as the reference does) redirects with the values in the query; `form_post` (as
+//! OpenID's Form Post Response Mode) shows a page whose form POSTs them, because gateways
+//! limit the size of a redirect's `Location` header and tokens with many claims exceed it.
 
 use std::time::SystemTime;
 
@@ -13,13 +18,28 @@ use crate::pubkey::{self, KeyType, ALLOWED_KEY_TYPES};
 use crate::redirect_target::{self, AllowedPrefix, OOB};
 use crate::token::TokenInfo;
 
-const REQUIRED: [&str; 4] = ["target", "state", "publicKeyType", "publicKey"];
+/// The parameters the flow reads: the four required ones, then the optional `responseMode`.
+const PARAMETERS: [&str; 5] = [
+    "target",
+    "state",
+    "publicKeyType",
+    "publicKey",
+    "responseMode",
+];
+const REQUIRED: usize = 4;
 
 /// What the flow decided.
 pub enum Outcome {
     /// Send the browser to `location`: the target with `key`, `nonce`, `payload` and `state`.
     Redirect {
         location: String,
+    },
+    /// Show a page whose form POSTs `fields` (`key`, `nonce`, `payload`, `state`) to `action`,
+    /// the target, whose `origin` the page's CSP allows as the form's only destination.
+    FormPost {
+        action: String,
+        origin: String,
+        fields: [(&'static str, String); 4],
     },
     /// Show the paste page with the armoured `block` and the key's verification `code`.
     Paste {
@@ -59,9 +79,9 @@ pub fn run(request: &FlowRequest<'_>) -> Outcome {
 }
 
 fn decide(request: &FlowRequest<'_>) -> Result<Outcome, Refusal> {
-    let mut values: [Option<&str>; 4] = [None; 4];
+    let mut values: [Option<&str>; PARAMETERS.len()] = [None; PARAMETERS.len()];
     for (name, value) in request.query {
-        if let Some(i) = REQUIRED.iter().position(|r| r == name) {
+        if let Some(i) = PARAMETERS.iter().position(|p| p == name) {
             if values[i].is_some() {
                 return Err(invalid(
                     Rejection::Params,
@@ -71,8 +91,9 @@ fn decide(request: &FlowRequest<'_>) -> Result<Outcome, Refusal> {
             values[i] = Some(value);
         }
     }
-    let [Some(target), Some(state), Some(key_type), Some(public_key)] = values else {
-        let missing: Vec<&str> = REQUIRED
+    let [Some(target), Some(state), Some(key_type), Some(public_key), response_mode] = values
+    else {
+        let missing: Vec<&str> = PARAMETERS[..REQUIRED]
             .iter()
             .zip(values)
             .filter(|(_, v)| v.is_none())
@@ -82,6 +103,16 @@ fn decide(request: &FlowRequest<'_>) -> Result<Outcome, Refusal> {
             Rejection::Params,
             format!("Missing query parameters: {}", missing.join(", ")),
         ));
+    };
+    let form_post = match response_mode {
+        None | Some("query") => false,
+        Some("form_post") => true,
+        Some(_) => {
+            return Err(invalid(
+                Rejection::Params,
+                "responseMode: must be query or form_post",
+            ))
+        }
     };
 
     let key_type = KeyType::parse(key_type).ok_or_else(|| {
@@ -113,14 +144,23 @@ fn decide(request: &FlowRequest<'_>) -> Result<Outcome, Refusal> {
         },
         Some(checked) => {
             let [key, nonce, payload] = crypto::redirect_params(&sealed);
-            let params = [
-                (key.0, key.1.as_str()),
-                (nonce.0, nonce.1.as_str()),
-                (payload.0, payload.1.as_str()),
-                ("state", state),
-            ];
-            Outcome::Redirect {
-                location: redirect_target::with_params(&checked, &params),
+            // A CSP source cannot name an IPv6 literal: such a target gets the redirect.
+            if form_post && !checked.is_ipv6() {
+                Outcome::FormPost {
+                    action: checked.as_str().to_string(),
+                    origin: checked.origin(),
+                    fields: [key, nonce, payload, ("state", state.to_string())],
+                }
+            } else {
+                let params = [
+                    (key.0, key.1.as_str()),
+                    (nonce.0, nonce.1.as_str()),
+                    (payload.0, payload.1.as_str()),
+                    ("state", state),
+                ];
+                Outcome::Redirect {
+                    location: redirect_target::with_params(&checked, &params),
+                }
             }
         }
     })
@@ -262,6 +302,60 @@ mod tests {
             refusal(run_with(&query("http://127.0.0.1/", "s"), None)),
             Refusal::NoToken
         ));
+    }
+
+    fn with_mode(mut query: Vec<(String, String)>, mode: &str) -> Vec<(String, String)> {
+        query.push(("responseMode".into(), mode.into()));
+        query
+    }
+
+    #[test]
+    fn form_post_carries_the_same_values_in_fields() {
+        let q = with_mode(query("http://127.0.0.1:8765/cb?x=1", "s&t"), "form_post");
+        let Outcome::FormPost {
+            action,
+            origin,
+            fields,
+        } = run_with(&q, Some(TOKEN))
+        else {
+            panic!("expected the form_post page");
+        };
+        assert_eq!(action, "http://127.0.0.1:8765/cb?x=1");
+        assert_eq!(origin, "http://127.0.0.1:8765");
+        let names = fields.each_ref().map(|(name, _)| *name);
+        assert_eq!(names, ["key", "nonce", "payload", "state"]);
+        assert_eq!(fields[3].1, "s&t");
+        let payload = decrypt(&fields[0].1, &fields[1].1, &fields[2].1);
+        assert_eq!(payload["secret"], TOKEN);
+    }
+
+    #[test]
+    fn response_modes_query_ipv6_and_unknown() {
+        let q = with_mode(query("http://127.0.0.1:8765/cb", "s"), "query");
+        assert!(matches!(
+            run_with(&q, Some(TOKEN)),
+            Outcome::Redirect { .. }
+        ));
+        let q = with_mode(query("http://[::1]:8765/cb", "s"), "form_post");
+        assert!(matches!(
+            run_with(&q, Some(TOKEN)),
+            Outcome::Redirect { .. }
+        ));
+        let q = with_mode(query(OOB, "s"), "form_post");
+        assert!(matches!(run_with(&q, Some(TOKEN)), Outcome::Paste { .. }));
+        let q = with_mode(query("http://127.0.0.1:8765/cb", "s"), "fragment");
+        assert_eq!(
+            invalid_line(run_with(&q, Some(TOKEN))),
+            (
+                Rejection::Params,
+                "responseMode: must be query or form_post".into()
+            )
+        );
+        let q = with_mode(with_mode(query("http://127.0.0.1/", "s"), "query"), "query");
+        assert_eq!(
+            invalid_line(run_with(&q, Some(TOKEN))).1,
+            "responseMode: given more than once"
+        );
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! HTML pages rendered from the templates in `assets/`: the token page, the flow's paste page
-//! and its done page, plus the Content-Security-Policy values the HTML responses carry.
+//! HTML pages rendered from the templates in `assets/`: the token page, the flow's paste,
+//! form_post and done pages, plus the Content-Security-Policy values the HTML responses carry.
 //!
 //! Templates hold `{{name}}` placeholders, filled in one pass so that a value can never introduce
 //! a placeholder of its own. Operator text (target, title, first description) is HTML-escaped;
@@ -21,9 +21,21 @@ frame-ancestors 'none'";
 /// first step) should a later Swagger UI need it; never `unsafe-eval` or inline script.
 pub const SWAGGER_CSP: &str = PAGE_CSP;
 
+/// CSP of the form_post page: [`PAGE_CSP`] with `form-action` allowing `origin` (the target's
+/// scheme, host and port, where the form goes) and `'self'`: Chromium applies `form-action` to
+/// the redirects that follow a form's submission, and the clients answer the POST with a 303 to
+/// this server's `/flow/redirect/done`.
+pub fn form_post_csp(origin: &str) -> String {
+    PAGE_CSP.replace(
+        "form-action 'none'",
+        &format!("form-action {origin} 'self'"),
+    )
+}
+
 const INDEX_TEMPLATE: &str = include_str!("../assets/index.html");
 const PASTE_TEMPLATE: &str = include_str!("../assets/paste.html");
 const DONE_TEMPLATE: &str = include_str!("../assets/done.html");
+const FORM_POST_TEMPLATE: &str = include_str!("../assets/form-post.html");
 
 const DEFAULT_TITLE: &str = "Token2go";
 /// The reference's default description, kept word for word.
@@ -116,6 +128,30 @@ pub fn render_paste(ui: &Ui, block: &str, verification_code: &str) -> String {
     )
 }
 
+/// The form_post page: a form that POSTs `fields` (name, value) to `action`, the target; its
+/// origin is named on the page.
+pub fn render_form_post(ui: &Ui, action: &str, origin: &str, fields: &[(&str, &str)]) -> String {
+    let inputs: Vec<String> = fields
+        .iter()
+        .map(|(name, value)| {
+            format!(
+                "        <input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                escape_html(name),
+                escape_html(value)
+            )
+        })
+        .collect();
+    fill(
+        FORM_POST_TEMPLATE,
+        &[
+            ("title", &escape_html(&ui.title)),
+            ("action", &escape_html(action)),
+            ("origin", &escape_html(origin)),
+            ("fields", &inputs.join("\n")),
+        ],
+    )
+}
+
 /// The page of `/flow/redirect/done`: "Token delivered. You can close this tab."
 pub fn render_done(ui: &Ui) -> String {
     fill(DONE_TEMPLATE, &[("title", &escape_html(&ui.title))])
@@ -196,6 +232,7 @@ mod tests {
         ("index.html", INDEX_TEMPLATE),
         ("paste.html", PASTE_TEMPLATE),
         ("done.html", DONE_TEMPLATE),
+        ("form-post.html", FORM_POST_TEMPLATE),
         ("swagger-ui.html", include_str!("../assets/swagger-ui.html")),
     ];
 
@@ -335,10 +372,47 @@ mod tests {
             render_index(&ui),
             render_paste(&ui, "a\nb", "ABCD-EFGH"),
             render_done(&ui),
+            render_form_post(&ui, "http://127.0.0.1:1/cb", "http://127.0.0.1:1", &[]),
         ] {
             assert!(!html.contains("{{") && !html.contains("}}"), "{html}");
             assert!(html.starts_with("<!doctype html>"));
         }
+    }
+
+    #[test]
+    fn form_post_page_carries_the_fields_escaped() {
+        let html = render_form_post(
+            &default_ui(),
+            "http://127.0.0.1:8765/cb?a=1&b=\"2\"",
+            "http://127.0.0.1:8765",
+            &[("key", "K+/="), ("state", "\"><script>x</script>")],
+        );
+        assert!(html.contains(
+            "<form id=\"deliver\" method=\"post\" action=\"http://127.0.0.1:8765/cb?a=1&amp;b=&quot;2&quot;\">"
+        ));
+        assert!(html.contains("<input type=\"hidden\" name=\"key\" value=\"K+/=\">"));
+        assert!(html.contains(
+            "<input type=\"hidden\" name=\"state\" value=\"&quot;&gt;&lt;script&gt;x&lt;/script&gt;\">"
+        ));
+        assert!(html.contains("<script src=\"../../static/form-post.js\" defer></script>"));
+        assert!(
+            html.contains("<button type=\"submit\""),
+            "works without JavaScript"
+        );
+    }
+
+    #[test]
+    fn form_post_csp_allows_exactly_the_target_origin() {
+        let csp = form_post_csp("http://127.0.0.1:8765");
+        assert_eq!(
+            csp,
+            PAGE_CSP.replace(
+                "form-action 'none'",
+                "form-action http://127.0.0.1:8765 'self'"
+            )
+        );
+        assert!(csp.contains("; form-action http://127.0.0.1:8765 'self'; "));
+        assert!(!csp.contains("form-action 'none'") && csp.starts_with("default-src 'none';"));
     }
 
     #[test]
@@ -408,6 +482,12 @@ mod tests {
             render_index(&ui),
             render_paste(&ui, "b", "C"),
             render_done(&ui),
+            render_form_post(
+                &ui,
+                "http://127.0.0.1:1/cb",
+                "http://127.0.0.1:1",
+                &[("a", "b")],
+            ),
         ] {
             assert_eq!(inline_violations(&html), Vec::<String>::new());
         }

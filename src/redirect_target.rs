@@ -96,6 +96,20 @@ impl Target {
         &self.raw
     }
 
+    /// `scheme://host[:port]` as the target gave them: a CSP source for this target.
+    pub fn origin(&self) -> String {
+        let scheme = if self.https { "https" } else { "http" };
+        match self.port {
+            Some(port) => format!("{scheme}://{}:{port}", self.host),
+            None => format!("{scheme}://{}", self.host),
+        }
+    }
+
+    /// Whether the host is an IPv6 literal, which a CSP source cannot name.
+    pub fn is_ipv6(&self) -> bool {
+        self.host.starts_with('[')
+    }
+
     /// The port, 80 or 443 when absent.
     pub fn port(&self) -> u16 {
         self.port.unwrap_or(if self.https { 443 } else { 80 })
@@ -553,6 +567,11 @@ mod tests {
         assert_eq!((t.port(), t.path(), t.query.as_deref()), (80, "/", None));
         let t = check("https://hub.example.com/user/a", &prefixes()).unwrap();
         assert_eq!((t.https, t.port()), (true, 443));
+        assert_eq!(t.origin(), "https://hub.example.com");
+        let t = check("http://127.0.0.1:8765/cb?x=1", &[]).unwrap();
+        assert_eq!(t.origin(), "http://127.0.0.1:8765");
+        assert!(!t.is_ipv6());
+        assert!(check("http://[::1]:8000/cb", &[]).unwrap().is_ipv6());
     }
 
     #[test]

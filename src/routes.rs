@@ -132,6 +132,19 @@ impl App {
                     .header("Location", location)
                     .header("Cache-Control", NO_STORE)
             }
+            Outcome::FormPost {
+                action,
+                origin,
+                fields,
+            } => {
+                self.metrics.token_served("flow_form_post");
+                let fields = fields
+                    .each_ref()
+                    .map(|(name, value)| (*name, value.as_str()));
+                let page = page::render_form_post(&self.ui, &action, &origin, &fields);
+                html(page.into_bytes())
+                    .header("Content-Security-Policy", page::form_post_csp(&origin))
+            }
             Outcome::Paste { block, code } => {
                 self.metrics.token_served("flow_paste");
                 html(page::render_paste(&self.ui, &block, &code).into_bytes())

@@ -534,3 +534,109 @@ fn paste_page_copies_the_block_and_shows_the_code() {
     assert!(width >= 800 && height >= 600, "screenshot {width}x{height}");
     println!("paste page screenshot: {}", path.display());
 }
+
+/// A stand-in for a client's loopback listener: takes one POST, keeps its body, and answers
+/// 303 to `done` as the clients do.
+fn one_post_listener(done: String) -> (String, std::thread::JoinHandle<String>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = format!("http://{}/cb?from=test", listener.local_addr().unwrap());
+    let handle = std::thread::spawn(move || loop {
+        let (stream, _) = listener.accept().unwrap();
+        stream.set_read_timeout(Some(WAIT)).unwrap();
+        let mut reader = BufReader::new(stream);
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        let mut length = 0;
+        loop {
+            let mut header = String::new();
+            reader.read_line(&mut header).unwrap();
+            if header.trim().is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().unwrap();
+                }
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        let answer = if line.starts_with("POST /cb?from=test ") {
+            format!("HTTP/1.1 303 See Other\r\nLocation: {done}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        } else {
+            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string()
+        };
+        reader.get_mut().write_all(answer.as_bytes()).unwrap();
+        if line.starts_with("POST ") {
+            return String::from_utf8(body).unwrap();
+        }
+    });
+    (target, handle)
+}
+
+#[test]
+fn form_post_page_delivers_the_token_and_follows_the_clients_redirect() {
+    let token = jwt(now() + 3600);
+    let server = TestServer::start(&[("T2G_FALLBACK_TOKEN", &token)]);
+    let done = server.url("/flow/redirect/done");
+    let (target, listener) = one_post_listener(done.clone());
+    let pem = client_key()
+        .to_public_key()
+        .to_public_key_pem(LineEnding::LF)
+        .unwrap();
+    let url = server.url(&format!(
+        "/flow/redirect/token?target={}&state=st%2Bate&publicKeyType={KEY_TYPE}&publicKey={}&responseMode=form_post",
+        enc(&target),
+        enc(&pem)
+    ));
+    let _one = one_browser_at_a_time();
+    let browser = Browser::start();
+    browser.take_log();
+    browser.goto(&url);
+    browser.wait_until(
+        "the client's redirect to the done page",
+        WAIT,
+        "return location.pathname === '/flow/redirect/done' && document.readyState === 'complete';",
+    );
+    let body = listener.join().unwrap();
+    let fields: Vec<(String, String)> = body
+        .split('&')
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap();
+            let decode = |s: &str| {
+                let bytes = s.replace('+', " ");
+                let mut out = Vec::new();
+                let mut it = bytes.bytes();
+                while let Some(b) = it.next() {
+                    if b == b'%' {
+                        let hex: String = [it.next().unwrap(), it.next().unwrap()]
+                            .iter()
+                            .map(|&c| c as char)
+                            .collect();
+                        out.push(u8::from_str_radix(&hex, 16).unwrap());
+                    } else {
+                        out.push(b);
+                    }
+                }
+                String::from_utf8(out).unwrap()
+            };
+            (decode(name), decode(value))
+        })
+        .collect();
+    let get = |name: &str| {
+        fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_else(|| panic!("{name} missing from {body}"))
+    };
+    assert_eq!(get("state"), "st+ate");
+    let sealed = token2go_server::sealed_from_params(get("key"), get("nonce"), get("payload"))
+        .expect("the fields are the redirect's values");
+    let plain = open(client_key(), &sealed).expect("the fields decrypt");
+    let doc: serde_json::Value = serde_json::from_slice(&plain).unwrap();
+    assert_eq!(doc["secret"], token.as_str());
+    let found = problems(browser.take_log());
+    assert!(found.is_empty(), "{found:#?}");
+}
