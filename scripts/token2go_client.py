@@ -45,10 +45,15 @@ import threading
 import urllib.parse
 import webbrowser
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+try:
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+except ImportError:
+    if __name__ == "__main__":
+        sys.exit("token2go: the Python package cryptography is missing: python3 -m pip install cryptography")
+    raise
 
 __version__ = "0.1.0"
 __all__ = ["Token2goAuth", "Token2goError", "bearer", "get_token"]
@@ -766,7 +771,7 @@ def main(argv=None):
         server = normalize_server_url(args.server_url)
     except (_UsageError, Token2goError) as error:
         return _fail(error, 2)
-    result = _reserve_stdout()
+    result_fd = _reserve_stdout()
     try:
         if args.forget:
             _note("deleted the cached token" if forget(server) else "no cached token")
@@ -774,26 +779,45 @@ def main(argv=None):
         token = get_token(server, timeout=args.timeout, key_size=args.key_size, paste=args.paste,
                           cache=not args.no_cache, refresh=args.refresh, port=args.port,
                           open_browser=not args.no_browser)
-        result.write(format_token(token, args.format) + "\n")
-        result.flush()
+        _write_result(result_fd, format_token(token, args.format) + "\n")
     except Token2goError as error:
         return _fail(error, 1)
     except KeyboardInterrupt:
         return _fail("interrupted", 1)
+    except OSError as error:
+        return _fail(f"cannot write the result: {error.strerror or error}", 1)
     return 0
 
 
 def _reserve_stdout():
     """Keeps the real stdout for the result and points file descriptor 1 at stderr. A browser
     started from here inherits descriptor 1; this way it can neither write into the result nor
-    hold the pipe open after we exit (`$(...)` and kubectl wait for that pipe to close)."""
+    hold the pipe open after we exit (`$(...)` and kubectl wait for that pipe to close).
+    Returns the result's descriptor, or None when stdout has none (then sys.stdout is used)."""
     try:
         stdout_fd = sys.stdout.fileno()
-        result = os.fdopen(os.dup(stdout_fd), "w", encoding="utf-8")
+        result_fd = os.dup(stdout_fd)
+    except (AttributeError, OSError, ValueError):
+        return None
+    try:
         os.dup2(sys.stderr.fileno(), stdout_fd)
     except (AttributeError, OSError, ValueError):
-        return sys.stdout
-    return result
+        os.close(result_fd)
+        return None
+    return result_fd
+
+
+def _write_result(result_fd, text):
+    """Unbuffered, so that a failed write (a closed pipe) is reported once, here."""
+    if result_fd is None:
+        if sys.stdout is None:
+            raise OSError(errno.EBADF, "stdout is closed")
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    data = text.encode("utf-8")
+    while data:
+        data = data[os.write(result_fd, data):]
 
 
 def _fail(error, status):
