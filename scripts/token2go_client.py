@@ -102,7 +102,8 @@ def get_token(server_url=None, timeout=DEFAULT_TIMEOUT, key_size=DEFAULT_KEY_SIZ
     for a JWT with an expiry, ``expiresAt``.
 
     server_url: the token2go server, path prefix allowed; None means ``$TOKEN2GO_URL``.
-    timeout: seconds to wait for the browser's callback (None waits for ever).
+    timeout: seconds to wait for the browser's callback (None waits for ever); paste mode waits
+        for the paste as long as input() does.
     paste: True reads a pasted block with input(), False uses the loopback callback, None
         chooses paste only over SSH without a display and without ``$BROWSER``.
     cache: False neither reads nor writes the cache; refresh=True skips the read only.
@@ -124,7 +125,8 @@ def get_token(server_url=None, timeout=DEFAULT_TIMEOUT, key_size=DEFAULT_KEY_SIZ
     if paste is None:
         paste = paste_by_default(os.environ)
         if paste:
-            _note("SSH session without a display or BROWSER: using paste mode (--no-paste to use the callback)")
+            _note("SSH session without a display or BROWSER: using paste mode "
+                  "(--no-paste or paste=False for the loopback callback)")
     if paste:
         token = _paste_flow(server, key_size, open_browser)
     else:
@@ -260,13 +262,17 @@ def _random_b64url(size):
 def decrypt(private_key, wrapped_key, nonce, ciphertext):
     """Opens the server's response: RSA-OAEP unwraps the 32-byte AES key, AES-256-GCM (12-byte
     nonce, no associated data) the JSON document. Returns the document."""
+    failure = Token2goError("decryption failed: the response was not encrypted for this request's key")
     try:
         aes_key = private_key.decrypt(wrapped_key, _OAEP)
-        if len(aes_key) != 32 or len(nonce) != 12:
-            raise ValueError("sizes")
+    except ValueError:
+        raise failure from None
+    if len(aes_key) != 32 or len(nonce) != 12:
+        raise failure
+    try:
         plaintext = AESGCM(aes_key).decrypt(nonce, ciphertext, None)
-    except (ValueError, InvalidTag):
-        raise Token2goError("decryption failed: the response was not encrypted for this request's key") from None
+    except InvalidTag:
+        raise failure from None
     try:
         token = json.loads(plaintext.decode("utf-8"))
     except ValueError:
@@ -493,8 +499,8 @@ class _CallbackHandler(http.server.BaseHTTPRequestHandler):
             self._reply(405, "Method Not Allowed")
 
     def _addressed_to_us(self):
-        """The random path with Host exactly 127.0.0.1:PORT (a page the browser visits may not
-        reach the listener through DNS rebinding); anything else gets 404 and changes nothing."""
+        """The random path with Host exactly 127.0.0.1:PORT (so that no web page can reach the
+        listener through DNS rebinding); anything else gets 404 and changes nothing."""
         path = self.path.partition("?")[0].encode("latin-1")
         if (self.headers.get_all("Host") == [self.server.expected_host]
                 and hmac.compare_digest(path, self.server.path.encode("ascii"))):
