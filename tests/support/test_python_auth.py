@@ -142,7 +142,8 @@ def main(argv):
             return f"Token2goError: {error}"
 
     expected = server_token(requests, server)
-    expires_at = datetime.datetime.fromisoformat(expected.get("expiresAt", "1970-01-01T00:00:00Z").replace("Z", "+00:00"))
+    expires_at_text = expected.get("expiresAt", "1970-01-01T00:00:00Z")
+    expires_at = datetime.datetime.fromisoformat(expires_at_text.replace("Z", "+00:00"))
     checks.check("the server serves a JWT expiring in more than two minutes",
                  (expires_at - datetime.datetime.now(datetime.timezone.utc)).total_seconds() > 120,
                  f"expiresAt={expected.get('expiresAt')!r}")
@@ -163,7 +164,8 @@ def main(argv):
                      first == second == 200 and recorder.authorizations[-2:] == [f"Bearer {SEEDED_SECRET}"] * 2,
                      f"{first}, {second}, {recorder.authorizations[-2:]}")
         checks.check("no browser was opened for a cache hit", not browser_mark.exists())
-        checks.check("bearer() reads the same entry", token2go_client.bearer(UNREACHABLE_SERVER) == f"Bearer {SEEDED_SECRET}")
+        checks.check("bearer() reads the same entry",
+                     token2go_client.bearer(UNREACHABLE_SERVER) == f"Bearer {SEEDED_SECRET}")
 
         log = Path(temp) / "standin.jsonl"
         os.environ["BROWSER"] = str(STANDIN)
@@ -178,7 +180,8 @@ def main(argv):
                      second == 200 and recorder.authorizations[-1] == server_bearer and flows_in(log) == 1,
                      f"{second}, flows={flows_in(log)}")
         cached = token2go_client.read_cache(server)
-        checks.check("the cache entry now holds the server's token", cached is not None and cached["secret"] == expected["secret"])
+        checks.check("the cache entry now holds the server's token",
+                     cached is not None and cached["secret"] == expected["secret"])
 
         seed_cache(server, STALE_SECRET, expires_in=63)
         auth = token2go_client.Token2goAuth(server, timeout=30)
@@ -189,7 +192,8 @@ def main(argv):
         checks.check("a token held in memory is fetched again within 60 s of its expiry",
                      first == second == 200 and before == f"Bearer {STALE_SECRET}"
                      and recorder.authorizations[-1] == server_bearer and flows_in(log) == 2,
-                     f"{first}, {second}, before={before!r} after={recorder.authorizations[-1]!r} flows={flows_in(log)}")
+                     f"{first}, {second}, before={before!r}, after={recorder.authorizations[-1]!r}, "
+                     f"flows={flows_in(log)}")
 
         checks.check("the stand-in browser ran and never received the token",
                      log.exists() and expected["secret"] not in log.read_text())
