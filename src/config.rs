@@ -44,6 +44,11 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     ),
     ("T2G_UI_DESC2", "unset", "extra description, trusted HTML"),
     ("T2G_UI_MISC", "unset", "extra bottom section, trusted HTML"),
+    (
+        "T2G_UI_EXAMPLE_URL",
+        "unset",
+        "absolute http(s) URL of the page's curl example",
+    ),
     ("T2G_ECHO_ENABLED", "true", "false turns /echo off (404)"),
     (
         "T2G_MAX_CONNECTIONS",
@@ -84,6 +89,8 @@ pub struct UiSettings {
     pub desc1: Option<String>,
     pub desc2_html: Option<String>,
     pub misc_html: Option<String>,
+    /// Absolute `http`/`https` URL the page's `curl` example calls.
+    pub example_url: Option<String>,
 }
 
 /// The effective configuration. No `Debug`: it holds the fallback token.
@@ -229,6 +236,16 @@ impl Config {
                 .map_err(|problem| invalid("T2G_REDIRECT_ALLOWED_TARGETS", problem))?,
         };
 
+        let example_url = match get("T2G_UI_EXAMPLE_URL") {
+            None => None,
+            Some(v) => Some(parse_example_url(&v).ok_or_else(|| {
+                invalid(
+                    "T2G_UI_EXAMPLE_URL",
+                    format!("{v:?} is not an absolute http:// or https:// URL"),
+                )
+            })?),
+        };
+
         Ok(Config {
             listen: SocketAddr::new(host, port),
             header_names,
@@ -239,6 +256,7 @@ impl Config {
                 desc1: get("T2G_UI_DESC1"),
                 desc2_html: get("T2G_UI_DESC2"),
                 misc_html: get("T2G_UI_MISC"),
+                example_url,
             },
             echo_enabled,
             max_connections,
@@ -289,6 +307,19 @@ fn parse_host(v: &str) -> Option<IpAddr> {
         .and_then(|s| s.strip_suffix(']'))
         .unwrap_or(v);
     v.parse().ok()
+}
+
+/// An absolute `http`/`https` URL with a host, printable ASCII without spaces or quotes (the
+/// page puts it into a shell command); trimmed.
+fn parse_example_url(v: &str) -> Option<String> {
+    let v = v.trim();
+    let (scheme, rest) = v.split_once("://")?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let printable = v
+        .bytes()
+        .all(|b| b.is_ascii_graphic() && !b"\"'`\\<>".contains(&b));
+    let scheme_ok = scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https");
+    (scheme_ok && printable && !host.is_empty() && !host.starts_with(':')).then(|| v.to_string())
 }
 
 fn parse_bool(v: &str) -> Option<bool> {
@@ -534,6 +565,35 @@ mod tests {
         .unwrap();
         assert_eq!(c.ui.target.as_deref(), Some("<b>Prod</b>"));
         assert_eq!(c.ui.misc_html.as_deref(), Some("<p>x</p>"));
+    }
+
+    #[test]
+    fn example_url_is_an_absolute_http_url() {
+        assert_eq!(parse(&[]).unwrap().ui.example_url, None);
+        for good in [
+            "https://api.example.com/v1/items?limit=1",
+            "http://localhost:9000",
+            " HTTPS://API.example.com/ ",
+        ] {
+            let c = parse(&[("T2G_UI_EXAMPLE_URL", good)]).unwrap();
+            assert_eq!(c.ui.example_url.as_deref(), Some(good.trim()), "{good}");
+        }
+        for bad in [
+            "api.example.com",
+            "/relative/path",
+            "ftp://example.com/",
+            "https://",
+            "https:///path",
+            "https://:443/",
+            "https://a.example/with space",
+            "https://a.example/'quote",
+            "javascript://x",
+        ] {
+            let e = parse(&[("T2G_UI_EXAMPLE_URL", bad)]).err().unwrap();
+            assert_eq!(e.variable, "T2G_UI_EXAMPLE_URL", "{bad}");
+            assert!(!e.to_string().contains('\n'), "{e}");
+            assert!(e.to_string().contains("http:// or https://"), "{e}");
+        }
     }
 
     #[test]

@@ -38,6 +38,10 @@ pub struct Ui {
     desc2_html: Option<String>,
     /// Trusted operator HTML.
     misc_html: Option<String>,
+    /// URL of the page's `curl` example (`T2G_UI_EXAMPLE_URL`); a placeholder when unset.
+    example_url: Option<String>,
+    /// Whether `/echo` answers: the page then points to it when no token is found.
+    echo_enabled: bool,
 }
 
 impl Ui {
@@ -68,7 +72,17 @@ impl Ui {
             desc1,
             desc2_html: set(desc2_html).map(str::to_string),
             misc_html: set(misc_html).map(str::to_string),
+            example_url: None,
+            echo_enabled: true,
         }
+    }
+
+    /// Adds what the token page's script needs besides the texts: the URL for its `curl`
+    /// example (already checked by the configuration) and whether `/echo` is enabled.
+    pub fn with_page_settings(mut self, example_url: Option<&str>, echo_enabled: bool) -> Ui {
+        self.example_url = set(example_url).map(str::to_string);
+        self.echo_enabled = echo_enabled;
+        self
     }
 
     /// The effective title, as text (not escaped).
@@ -93,7 +107,8 @@ impl Default for Ui {
     }
 }
 
-/// The token page (`/`, `/index.html`). Its script fetches `token` and shows it.
+/// The token page (`/`, `/index.html`). Its script fetches `token` and shows it; it reads the
+/// example URL and the echo switch from the body's `data-` attributes.
 pub fn render_index(ui: &Ui) -> String {
     let desc2 = ui
         .desc2_html
@@ -117,6 +132,11 @@ pub fn render_index(ui: &Ui) -> String {
             ("desc1", &escape_html(&ui.desc1)),
             ("desc2", &desc2),
             ("misc", &misc),
+            (
+                "example_url",
+                &escape_html(ui.example_url.as_deref().unwrap_or_default()),
+            ),
+            ("echo", if ui.echo_enabled { "true" } else { "false" }),
         ],
     )
 }
@@ -296,6 +316,21 @@ mod tests {
         let html = render_index(&uis[1]);
         assert!(html.contains(&format!("<title>{HOSTILE_ESCAPED}</title>")));
         assert!(html.contains(&format!("content=\"{HOSTILE_ESCAPED}\"")));
+    }
+
+    #[test]
+    fn example_url_and_echo_reach_the_page_escaped() {
+        let html = render_index(&Ui::default());
+        assert!(html.contains("data-echo=\"true\""), "{html}");
+        assert!(html.contains("data-example-url=\"\""));
+        let ui = Ui::default().with_page_settings(Some("https://api.example.com/?a=1&b=\""), false);
+        let html = render_index(&ui);
+        assert!(html.contains("data-echo=\"false\""));
+        assert!(html.contains("data-example-url=\"https://api.example.com/?a=1&amp;b=&quot;\""));
+        assert_eq!(
+            Ui::default().with_page_settings(Some(" "), true),
+            Ui::default()
+        );
     }
 
     #[test]

@@ -43,7 +43,8 @@ impl App {
             config.ui.desc1.as_deref(),
             config.ui.desc2_html.as_deref(),
             config.ui.misc_html.as_deref(),
-        );
+        )
+        .with_page_settings(config.ui.example_url.as_deref(), config.echo_enabled);
         // Leaked once per App (one per process): the pages live as long as the server.
         let leak =
             |page: String| -> &'static [u8] { Box::leak(page.into_bytes().into_boxed_slice()) };
