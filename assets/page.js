@@ -136,8 +136,8 @@
     const delay = byId("auto-delete-delay");
     const pending = byId("auto-delete-status");
     const cancelDelete = byId("cancel-delete");
-    const PLACEHOLDER_URL = "https://api.example.com/";
-    const exampleUrl = body.dataset.exampleUrl || PLACEHOLDER_URL;
+    // The operator's URL for the curl line, or the server's placeholder (src/page.rs).
+    const exampleUrl = body.dataset.exampleUrl;
     // This server as the client reaches it: the folder of this page, so a gateway's path
     // prefix is kept; query and fragment are dropped.
     const serverUrl = new URL(".", document.baseURI).href;
@@ -158,13 +158,9 @@
       {
         box: byId("form-curl"),
         button: byId("copy-curl"),
-        line: (t) => `curl -H ${shellQuote(`Authorization: Bearer ${t}`)} ${shellQuote(exampleUrl)}`,
-        show: (t) => [
-          "curl -H 'Authorization: Bearer ",
-          [shorten(t), "tok"],
-          "' ",
-          [shellQuote(exampleUrl), "url"],
-        ],
+        // The configuration allows no quote in the URL: single quotes always suffice.
+        line: (t) => `curl -H ${shellQuote(`Authorization: Bearer ${t}`)} '${exampleUrl}'`,
+        show: (t) => ["curl -H 'Authorization: Bearer ", [shorten(t), "tok"], "' '", [exampleUrl, "url"], "'"],
         copied: "curl command copied to the clipboard.",
       },
       {
@@ -191,16 +187,16 @@
       }
     }
 
+    // Without a token the forms keep the room a shortened token takes (see shorten).
+    const WAITING = "\u00b7".repeat(25);
+
     function showForms() {
       for (const form of forms) {
         const usable = form.always || current !== null;
-        render(form.box, form.show(usable && current ? current.secret : "\u2026"));
+        render(form.box, form.show(current ? current.secret : WAITING));
+        form.box.querySelectorAll(".tok").forEach((e) => e.classList.toggle("wait", !current));
         form.button.disabled = !usable;
       }
-    }
-
-    if (!body.dataset.exampleUrl) {
-      byId("example-note").textContent = ` The curl line calls ${PLACEHOLDER_URL} as an example: put your API's URL in its place.`;
     }
 
     // Claims ----------------------------------------------------------------------------

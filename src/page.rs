@@ -24,6 +24,8 @@ const PASTE_TEMPLATE: &str = include_str!("../assets/paste.html");
 const DONE_TEMPLATE: &str = include_str!("../assets/done.html");
 
 const DEFAULT_TITLE: &str = "Token2go";
+/// The `curl` example's URL when the operator set none (`T2G_UI_EXAMPLE_URL`).
+const PLACEHOLDER_EXAMPLE_URL: &str = "https://api.example.com/";
 /// The reference's default description, kept word for word.
 const DEFAULT_DESCRIPTION: &str = "Go ahead and grab a token with the Token2go service";
 
@@ -125,6 +127,11 @@ pub fn render_index(ui: &Ui) -> String {
             )
         })
         .unwrap_or_default();
+    let example_url = ui.example_url.as_deref().unwrap_or(PLACEHOLDER_EXAMPLE_URL);
+    let example_note = match ui.example_url {
+        Some(_) => "",
+        None => " The curl line calls an example URL: put your API's in its place.",
+    };
     fill(
         INDEX_TEMPLATE,
         &[
@@ -132,10 +139,8 @@ pub fn render_index(ui: &Ui) -> String {
             ("desc1", &escape_html(&ui.desc1)),
             ("desc2", &desc2),
             ("misc", &misc),
-            (
-                "example_url",
-                &escape_html(ui.example_url.as_deref().unwrap_or_default()),
-            ),
+            ("example_url", &escape_html(example_url)),
+            ("example_note", example_note),
             ("echo", if ui.echo_enabled { "true" } else { "false" }),
         ],
     )
@@ -322,11 +327,14 @@ mod tests {
     fn example_url_and_echo_reach_the_page_escaped() {
         let html = render_index(&Ui::default());
         assert!(html.contains("data-echo=\"true\""), "{html}");
-        assert!(html.contains("data-example-url=\"\""));
+        assert!(html.contains("data-example-url=\"https://api.example.com/\""));
+        assert!(html.contains("<span class=\"url\">https://api.example.com/</span>"));
+        assert!(html.contains("The curl line calls an example URL"));
         let ui = Ui::default().with_page_settings(Some("https://api.example.com/?a=1&b=\""), false);
         let html = render_index(&ui);
         assert!(html.contains("data-echo=\"false\""));
         assert!(html.contains("data-example-url=\"https://api.example.com/?a=1&amp;b=&quot;\""));
+        assert!(!html.contains("The curl line calls an example URL"));
         assert_eq!(
             Ui::default().with_page_settings(Some(" "), true),
             Ui::default()
