@@ -292,10 +292,13 @@
     }
 
     // Auto-delete -----------------------------------------------------------------------
+    const IDLE = "Both switches are saved in this browser only.";
+
     function stopAutoDelete() {
       if (deleteTimer !== null) window.clearInterval(deleteTimer);
       deleteTimer = null;
-      pending.textContent = "";
+      pending.textContent = IDLE;
+      pending.classList.remove("counting");
       cancelDelete.hidden = true;
     }
 
@@ -314,6 +317,7 @@
         say(`Token deleted from this page after ${seconds} s. Reload fetches it again.`);
       };
       tick();
+      pending.classList.add("counting");
       cancelDelete.hidden = false;
       deleteTimer = window.setInterval(tick, 250);
     }

@@ -437,7 +437,10 @@ fn auto_copy_and_auto_delete_with_saved_preferences() {
     assert!(!hidden(&browser, "cancel-delete"));
     browser.click("#cancel-delete");
     wait_for_status(&browser, "Automatic deletion cancelled for this token.");
-    assert_eq!(text_of(&browser, "auto-delete-status"), "");
+    assert_eq!(
+        text_of(&browser, "auto-delete-status"),
+        "Both switches are saved in this browser only."
+    );
     std::thread::sleep(Duration::from_millis(5_500));
     assert_eq!(wait_for_token(&browser), token, "cancelled: still shown");
 
