@@ -400,6 +400,15 @@ mod tests {
         assert!(html.contains("&lt;/textarea&gt;&lt;script&gt;"));
     }
 
+    /// What a browser downloads for the token page (the icons aside), as the README states it.
+    #[test]
+    fn page_weight_stays_small() {
+        let weight = render_index(&Ui::default()).len()
+            + include_bytes!("../assets/page.css").len()
+            + include_bytes!("../assets/page.js").len();
+        assert!(weight < 48 * 1024, "HTML + CSS + JS = {weight} bytes");
+    }
+
     #[test]
     fn done_page_says_delivered() {
         let html = render_done(&Ui::new(Some("Acme"), None, None, None, None));
