@@ -228,6 +228,7 @@
     function showClaims(secret) {
       const decoded = secret === null ? null : decodeJwt(secret);
       const claims = decoded && decoded.claims ? decoded.claims : null;
+      if (current) current.claims = claims;
       for (const name of claimRows) {
         const cell = byId(`claim-${name}`);
         cell.textContent = "";
@@ -268,6 +269,17 @@
         note.textContent = "Decoded in this page from the token itself: nothing is verified and nothing is sent anywhere.";
       }
       byId("claims-json").textContent = claims ? JSON.stringify(claims, null, 2) : "\u2014";
+    }
+
+    // Keeps "(18 minutes ago)" and "(in 42 minutes)" of the claims current.
+    function showClaimTimes() {
+      const claims = current && current.claims;
+      if (!claims) return;
+      for (const name of ["iat", "exp"]) {
+        if (Object.prototype.hasOwnProperty.call(claims, name)) {
+          byId(`claim-${name}`).textContent = when(claims[name]);
+        }
+      }
     }
 
     // Expiry ----------------------------------------------------------------------------
@@ -554,6 +566,7 @@
     window.setInterval(() => {
       if (current && current.expiresAt) showExpiry();
     }, 1000);
+    window.setInterval(showClaimTimes, 30000);
     showForms();
     load();
   }
