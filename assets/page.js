@@ -395,7 +395,11 @@
       tokenBox.hidden = false;
       copy.disabled = false;
       remove.disabled = false;
-      say("Token loaded.", "ok");
+      if (current.expiresAt && current.expiresAt.getTime() <= Date.now()) {
+        say("Token loaded, but it has expired.", "warn");
+      } else {
+        say("Token loaded.", "ok");
+      }
       if (autoDelete.checked) startAutoDelete();
       else stopAutoDelete();
       if (autoCopy.checked) copyOnLoad(data.secret);

@@ -182,6 +182,21 @@ fn screenshots_light_dark_phone_and_444() {
         "return !document.getElementById('error').hidden;",
     );
     browser.screenshot_full_page(&screenshot_path("page-444.png"));
+
+    // An expired token, and a pending auto-delete.
+    let expired = TestServer::start(&[("T2G_FALLBACK_TOKEN", &demo_jwt(now() - 90))]);
+    browser.goto(&url(&expired, "/"));
+    browser.execute(
+        "localStorage.setItem('autoDelete', 'true'); localStorage.setItem('autoDeleteDelay', '60');",
+        json!([]),
+    );
+    browser.goto(&url(&expired, "/"));
+    browser.wait_until(
+        "the expired countdown",
+        WAIT,
+        "return document.getElementById('countdown').textContent === 'expired';",
+    );
+    browser.screenshot_full_page(&screenshot_path("page-expired-auto-delete.png"));
     println!("screenshots in {}", screenshot_path("").display());
 }
 
@@ -366,11 +381,7 @@ fn expiry_turns_to_expired_and_offers_reload() {
     assert!(!hidden(&browser, "reload-expired"));
     let fetched = server.output().matches(" /token ").count();
     browser.click("#reload-expired");
-    browser.wait_until(
-        "a second fetch of the token",
-        WAIT,
-        "return document.getElementById('status').textContent === 'Token loaded.';",
-    );
+    wait_for_status(&browser, "Token loaded, but it has expired.");
     let deadline = std::time::Instant::now() + WAIT;
     while server.output().matches(" /token ").count() <= fetched {
         assert!(std::time::Instant::now() < deadline, "{}", server.output());
