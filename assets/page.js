@@ -143,10 +143,12 @@
     const serverUrl = new URL(".", document.baseURI).href;
     const clientCommand = `token2go ${shellQuote(serverUrl)}`;
 
-    let current = null; // the token shown: { secret, expiresAt }
+    let current = null; // the token shown: { secret, expiresAt, claims }
     let deleteTimer = null;
 
-    // The forms people paste: name, element, copy button, the full line, what to say.
+    // The forms people paste: where each is shown, its copy button, the whole line it copies,
+    // what it shows (text and classed spans), the message after copying; `always` when it
+    // needs no token.
     const forms = [
       {
         box: byId("form-header"),
