@@ -11,4 +11,6 @@ mod crypto_interop;
 mod endpoints;
 mod flow;
 mod http_edge;
+mod openapi;
+mod page_browser;
 mod promtool;
