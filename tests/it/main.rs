@@ -11,4 +11,5 @@ mod crypto_interop;
 mod endpoints;
 mod flow;
 mod http_edge;
+mod lifecycle;
 mod promtool;
