@@ -155,14 +155,8 @@ fn take_listening_tcp_socket(fd: RawFd) -> Result<TcpListener, ActivationError> 
     let borrowed = owned.as_fd();
     // As sd_listen_fds does: the socket must not leak into programs we might ever exec.
     // SAFETY: F_SETFD takes an int, no pointer; fd is open and ours.
-    if unsafe {
-        libc::fcntl(
-            borrowed.as_raw_fd(),
-            libc::F_SETFD,
-            flags | libc::FD_CLOEXEC,
-        )
-    } < 0
-    {
+    let rc = unsafe { libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC) };
+    if rc < 0 {
         return Err(fail(&format!(
             "cannot be marked close-on-exec: {}",
             io::Error::last_os_error()
