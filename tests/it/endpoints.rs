@@ -273,7 +273,9 @@ fn access_log_text_and_json_never_hold_secrets() {
             &format!("/echo?x={CANARY}"),
             &[("Authorization", &format!("Bearer {CANARY}"))],
         );
-        let out = s.wait_for_output("/echo");
+        s.wait_for_output("/echo");
+        // Each line is written after its answer, by whichever worker served it: wait for both.
+        let out = s.wait_for_output("/token");
         assert!(!out.contains(CANARY), "{format}: {out}");
         assert!(
             !out.contains("query-canary") && !out.contains("cookie-canary"),
