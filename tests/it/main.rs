@@ -14,3 +14,4 @@ mod http_edge;
 mod openapi;
 mod page_browser;
 mod promtool;
+mod security;
