@@ -8,6 +8,7 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use crate::audit::AuditSink;
 use crate::http::is_tchar;
 use crate::log::LogFormat;
 use crate::redirect_target::AllowedPrefix;
@@ -65,11 +66,34 @@ pub const VARIABLES: &[Variable] = &[
         },
     },
     Variable {
+        name: "T2G_USER_HEADER_NAMES",
+        default: DEFAULT_USER_HEADER_NAMES,
+        meaning:
+            "ordered header names carrying the authenticated user's name; none: JWT claims only",
+        apply: |c, v| {
+            c.user_header_names = if v.trim().eq_ignore_ascii_case("none") {
+                Vec::new()
+            } else {
+                parse_header_names(v)?
+            };
+            Ok(())
+        },
+    },
+    Variable {
         name: "T2G_FALLBACK_TOKEN",
         default: "unset",
         meaning: "token used when no header carries one",
         apply: |c, v| {
             c.fallback_token = Some(Secret::new(v.to_string()));
+            Ok(())
+        },
+    },
+    Variable {
+        name: "T2G_ALLOWED_HOSTS",
+        default: "unset",
+        meaning: "Host names served besides loopback; with it, or a fallback token, others get 421",
+        apply: |c, v| {
+            c.allowed_hosts = Some(parse_host_names(v)?);
             Ok(())
         },
     },
@@ -168,6 +192,20 @@ pub const VARIABLES: &[Variable] = &[
         },
     },
     Variable {
+        name: "T2G_AUDIT_LOG",
+        default: "stderr",
+        meaning: "audit trail of tokens handed out and flow refusals: stderr, stdout or off",
+        apply: |c, v| {
+            c.audit_log = match v.trim().to_ascii_lowercase().as_str() {
+                "stderr" => AuditSink::Stderr,
+                "stdout" => AuditSink::Stdout,
+                "off" => AuditSink::Off,
+                _ => return Err(format!("{v:?} is not one of stderr, stdout, off")),
+            };
+            Ok(())
+        },
+    },
+    Variable {
         name: "T2G_REDIRECT_ALLOWED_TARGETS",
         default: "unset",
         meaning: "extra redirect-flow target prefixes beyond loopback, comma-separated",
@@ -176,10 +214,24 @@ pub const VARIABLES: &[Variable] = &[
             Ok(())
         },
     },
+    Variable {
+        name: "T2G_PASTE_MODE",
+        default: "on",
+        meaning: "off refuses the flow's paste mode (target urn:ietf:wg:oauth:2.0:oob)",
+        apply: |c, v| {
+            c.paste_mode =
+                parse_bool(v).ok_or_else(|| format!("{v:?} is not on or off (a boolean)"))?;
+            Ok(())
+        },
+    },
 ];
 
 const DEFAULT_HEADER_NAMES: &str =
     "Access-Token,Authorization,Token,X-Auth-Request-Access-Token,X-Forwarded-Access-Token";
+/// What oauth2-proxy sets, as a reverse proxy (`X-Forwarded-*`) and for nginx `auth_request`
+/// (`X-Auth-Request-*`).
+const DEFAULT_USER_HEADER_NAMES: &str = "X-Forwarded-Preferred-Username,X-Forwarded-User,\
+X-Auth-Request-Preferred-Username,X-Auth-Request-User,X-Forwarded-Email,X-Auth-Request-Email";
 
 const DEFAULT_PORT: u16 = 8080;
 const DEFAULT_MAX_CONNECTIONS: usize = 1024;
@@ -224,12 +276,19 @@ pub struct Config {
     /// Header names in lookup order: the configured list followed by the added names.
     pub header_names: Vec<String>,
     pub fallback_token: Option<Secret>,
+    /// Header names carrying the user's name, in lookup order; empty: JWT claims only.
+    pub user_header_names: Vec<String>,
+    /// Host names served besides loopback (`T2G_ALLOWED_HOSTS`), lower case; `None` when unset.
+    pub allowed_hosts: Option<Vec<String>>,
     pub ui: UiSettings,
     pub echo_enabled: bool,
     pub max_connections: usize,
     pub log_format: LogFormat,
     /// Redirect-flow targets allowed beyond loopback.
     pub allowed_targets: Vec<AllowedPrefix>,
+    pub audit_log: AuditSink,
+    /// Whether the flow's paste mode is on.
+    pub paste_mode: bool,
 }
 
 /// A configuration mistake: names the variable and what is allowed.
@@ -272,7 +331,8 @@ impl Config {
         }
         let lookup = |name: &str| vars.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
         let config = Config::from_lookup(lookup)?;
-        let warnings = unknown_variable_warnings(vars.iter().map(|(n, _)| n.as_str()));
+        let mut warnings = unknown_variable_warnings(vars.iter().map(|(n, _)| n.as_str()));
+        warnings.extend(config.warnings());
         Ok((config, warnings))
     }
 
@@ -281,16 +341,17 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let mut config = Config {
             listen: SocketAddr::new(IpAddr::from([0, 0, 0, 0]), DEFAULT_PORT),
-            header_names: DEFAULT_HEADER_NAMES
-                .split(',')
-                .map(str::to_string)
-                .collect(),
+            header_names: split_list(DEFAULT_HEADER_NAMES),
             fallback_token: None,
+            user_header_names: split_list(DEFAULT_USER_HEADER_NAMES),
+            allowed_hosts: None,
             ui: UiSettings::default(),
             echo_enabled: true,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             log_format: LogFormat::Text,
             allowed_targets: Vec::new(),
+            audit_log: AuditSink::Stderr,
+            paste_mode: true,
         };
         for variable in VARIABLES {
             if let Some(value) = lookup(variable.name).filter(|v| !v.is_empty()) {
@@ -348,15 +409,34 @@ impl Config {
         ))
     }
 
+    /// Warnings about a configuration that works but exposes more than it may mean to: one
+    /// per redirect prefix that every user shares.
+    pub fn warnings(&self) -> Vec<String> {
+        self.allowed_targets
+            .iter()
+            .filter_map(AllowedPrefix::shared_warning)
+            .collect()
+    }
+
     /// The effective settings for the startup line; the fallback token only as set/unset.
     pub fn summary(&self) -> String {
         format!(
-            "token_headers={} fallback_token={} echo={} max_connections={} log_format={} redirect_allowed_targets={}",
+            "token_headers={} user_headers={} fallback_token={} allowed_hosts={} echo={} max_connections={} log_format={} audit_log={} redirect_allowed_targets={} paste_mode={}",
             self.header_names.join(","),
+            if self.user_header_names.is_empty() {
+                "none".to_string()
+            } else {
+                self.user_header_names.join(",")
+            },
             if self.fallback_token.is_some() {
                 "set"
             } else {
                 "unset"
+            },
+            match (&self.allowed_hosts, &self.fallback_token) {
+                (Some(hosts), _) => format!("loopback+{}", hosts.join(",")),
+                (None, Some(_)) => "loopback".to_string(),
+                (None, None) => "any".to_string(),
             },
             self.echo_enabled,
             self.max_connections,
@@ -365,12 +445,14 @@ impl Config {
                 LogFormat::Json => "json",
                 LogFormat::Off => "off",
             },
+            self.audit_log.as_str(),
             if self.allowed_targets.is_empty() {
                 "loopback-only".to_string()
             } else {
                 let prefixes: Vec<&str> = self.allowed_targets.iter().map(|p| p.as_str()).collect();
                 format!("loopback+{}", prefixes.join(","))
             },
+            if self.paste_mode { "on" } else { "off" },
         )
     }
 }
@@ -415,6 +497,32 @@ fn parse_bool(v: &str) -> Option<bool> {
         "false" | "0" | "no" | "off" => Some(false),
         _ => None,
     }
+}
+
+fn split_list(list: &str) -> Vec<String> {
+    list.split(',').map(str::to_string).collect()
+}
+
+/// Host names without port, as `Host` names them: DNS names or IPv4 addresses (letters, digits,
+/// `-`, `.`), or a bracketed IPv6 address; lower-cased. Comma-separated, empties dropped.
+fn parse_host_names(v: &str) -> Result<Vec<String>, String> {
+    let mut hosts = Vec::new();
+    for host in v.split(',').map(str::trim).filter(|h| !h.is_empty()) {
+        let bracketed = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .is_some_and(|ip| ip.parse::<std::net::Ipv6Addr>().is_ok());
+        let name = host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+        if !bracketed && !name {
+            return Err(format!(
+                "{host:?} is not a host name without port (e.g. token2go.example.com, [::1])"
+            ));
+        }
+        hosts.push(host.to_ascii_lowercase());
+    }
+    Ok(hosts)
 }
 
 /// Comma-separated, trimmed, empties dropped; each name must be an HTTP field name (RFC 9110 token).
@@ -641,6 +749,104 @@ mod tests {
                 .unwrap();
             assert_eq!(e.variable, "T2G_REDIRECT_ALLOWED_TARGETS", "{bad}");
         }
+    }
+
+    #[test]
+    fn user_headers_hosts_audit_and_paste_mode() {
+        let c = parse(&[]).unwrap();
+        assert_eq!(
+            c.user_header_names[..2],
+            ["X-Forwarded-Preferred-Username", "X-Forwarded-User"]
+        );
+        assert_eq!(c.user_header_names.len(), 6);
+        assert_eq!(c.allowed_hosts, None);
+        assert_eq!(c.audit_log, AuditSink::Stderr);
+        assert!(c.paste_mode);
+        let s = c.summary();
+        assert!(
+            s.contains(" allowed_hosts=any ") && s.contains(" audit_log=stderr "),
+            "{s}"
+        );
+        assert!(s.ends_with(" paste_mode=on"), "{s}");
+
+        let c = parse(&[
+            ("T2G_USER_HEADER_NAMES", "X-Remote-User"),
+            (
+                "T2G_ALLOWED_HOSTS",
+                " Token2go.Example.com , [::1],10.0.0.5",
+            ),
+            ("T2G_AUDIT_LOG", "STDOUT"),
+            ("T2G_PASTE_MODE", "off"),
+        ])
+        .unwrap();
+        assert_eq!(c.user_header_names, ["X-Remote-User"]);
+        assert_eq!(
+            c.allowed_hosts.as_deref(),
+            Some(
+                &[
+                    "token2go.example.com".to_string(),
+                    "[::1]".into(),
+                    "10.0.0.5".into()
+                ][..]
+            )
+        );
+        assert_eq!(c.audit_log, AuditSink::Stdout);
+        assert!(!c.paste_mode);
+        let s = c.summary();
+        assert!(
+            s.contains(" allowed_hosts=loopback+token2go.example.com,[::1],10.0.0.5 "),
+            "{s}"
+        );
+        assert!(
+            s.contains(" user_headers=X-Remote-User ") && s.ends_with(" paste_mode=off"),
+            "{s}"
+        );
+        assert!(parse(&[("T2G_USER_HEADER_NAMES", "None")])
+            .unwrap()
+            .user_header_names
+            .is_empty());
+        let fallback = parse(&[("T2G_FALLBACK_TOKEN", "x")]).unwrap();
+        assert!(fallback.summary().contains(" allowed_hosts=loopback "));
+        assert_eq!(
+            parse(&[("T2G_AUDIT_LOG", "off")]).unwrap().audit_log,
+            AuditSink::Off
+        );
+        for (name, bad) in [
+            ("T2G_USER_HEADER_NAMES", "X User"),
+            ("T2G_ALLOWED_HOSTS", "token2go.example.com:8443"),
+            ("T2G_ALLOWED_HOSTS", "https://token2go.example.com"),
+            ("T2G_ALLOWED_HOSTS", "[not-ipv6]"),
+            ("T2G_AUDIT_LOG", "file"),
+            ("T2G_PASTE_MODE", "sometimes"),
+        ] {
+            let e = parse(&[(name, bad)]).err().unwrap();
+            assert_eq!(e.variable, name, "{bad}");
+            assert!(!e.to_string().contains('\n'), "{e}");
+        }
+    }
+
+    #[test]
+    fn shared_prefixes_are_warned_about() {
+        let c = parse(&[(
+            "T2G_REDIRECT_ALLOWED_TARGETS",
+            "https://hub.example.com/user/, https://hub.example.com/user/{user}/, https://localhost:8443/",
+        )])
+        .unwrap();
+        let w = c.warnings();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].starts_with(
+                "redirect prefix https://hub.example.com/user/ has no {user}: every user"
+            ),
+            "{}",
+            w[0]
+        );
+        assert!(
+            w[0].ends_with("such as https://hub.example.com/user/{user}/"),
+            "{}",
+            w[0]
+        );
+        assert!(parse(&[]).unwrap().warnings().is_empty());
     }
 
     #[test]

@@ -1,5 +1,9 @@
 //! `/echo`: what the server received, to find out which header carries the token.
+//!
+//! Cookie values are redacted, names kept: a gateway's session cookie is often HttpOnly, and
+//! `/echo` would hand it to any script running on the same origin.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -10,7 +14,7 @@ use crate::query;
 #[derive(Serialize)]
 struct Echo<'a> {
     parameters: BTreeMap<String, Vec<String>>,
-    headers: BTreeMap<String, Vec<&'a str>>,
+    headers: BTreeMap<String, Vec<Cow<'a, str>>>,
     #[serde(rename = "remoteAddr")]
     remote_addr: String,
 }
@@ -23,8 +27,13 @@ pub fn render(request: &Request) -> Vec<u8> {
     for (name, value) in parameters_list {
         parameters.entry(name).or_default().push(value);
     }
-    let mut headers: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    let mut headers: BTreeMap<String, Vec<Cow<'_, str>>> = BTreeMap::new();
     for (name, value) in &request.headers {
+        let value = if name.eq_ignore_ascii_case("cookie") {
+            Cow::Owned(redact_cookies(value))
+        } else {
+            Cow::Borrowed(value.as_str())
+        };
         headers
             .entry(canonical_header_name(name))
             .or_default()
@@ -43,6 +52,21 @@ pub fn render(request: &Request) -> Vec<u8> {
     .unwrap_or_default();
     body.push(b'\n');
     body
+}
+
+/// `a=1; b=2` → `a=<redacted>; b=<redacted>`: each cookie's name, never its value; a pair
+/// without `=` (a value alone) is `<redacted>` as a whole.
+fn redact_cookies(value: &str) -> String {
+    value
+        .split(';')
+        .map(str::trim)
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) => format!("{}=<redacted>", name.trim()),
+            None => "<redacted>".to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// `x-tutu` → `X-Tutu`, as Go's `CanonicalMIMEHeaderKey`; names with other characters than
@@ -99,6 +123,29 @@ mod tests {
         assert_eq!(v["headers"]["X-Tutu"], serde_json::json!(["v1", "v2"]));
         assert_eq!(v["headers"]["Host"], serde_json::json!(["h"]));
         assert_eq!(v["remoteAddr"], "[::1]:4242");
+    }
+
+    #[test]
+    fn cookie_values_are_redacted() {
+        let r = request(
+            "",
+            &[
+                ("Cookie", "_oauth2_proxy=c2VjcmV0; theme=dark"),
+                ("cookie", " lone-value ; a=b=c ;"),
+                ("X-Not-Cookie", "v=1"),
+            ],
+        );
+        let v: serde_json::Value = serde_json::from_slice(&render(&r)).unwrap();
+        assert_eq!(
+            v["headers"]["Cookie"],
+            serde_json::json!([
+                "_oauth2_proxy=<redacted>; theme=<redacted>",
+                "<redacted>; a=<redacted>"
+            ])
+        );
+        assert_eq!(v["headers"]["X-Not-Cookie"], serde_json::json!(["v=1"]));
+        let body = String::from_utf8(render(&r)).unwrap();
+        assert!(!body.contains("c2VjcmV0") && !body.contains("dark") && !body.contains("lone"));
     }
 
     #[test]

@@ -1,38 +1,51 @@
 //! The token redirect flow (`GET /flow/redirect/token`) as a pure decision: from the decoded
-//! query, the token and the allowed targets to an [`Outcome`]. No HTTP here: `routes` turns the
-//! outcome into a response and counts it.
+//! query, the token, the user and the allowed targets to an [`Outcome`]. No HTTP here: `routes`
+//! turns the outcome into a response, counts it and writes its audit line.
 //!
 //! Every parameter is checked before any crypto, in this order: parameters, key type, target,
-//! public key, token; then the `/token` document is encrypted for the client's key.
+//! public key, token; then, where the user must confirm first, the warning page; then the
+//! `/token` document is encrypted for the client's key.
 //!
 //! `responseMode` (optional) chooses how an encrypted token reaches a URL target: `query` (the
 //! default, as the reference does) redirects with the values in the query; `form_post` (as
 //! OpenID's Form Post Response Mode) shows a page whose form POSTs them, because gateways
 //! limit the size of a redirect's `Location` header and tokens with many claims exceed it.
+//!
+//! Confirmation: paste mode, and targets under a prefix every user shares (no `{user}`), first
+//! get a warning page with the verification code and no token; its button repeats the request
+//! with `confirm`, a value only the token's owner can make ([`crate::confirm`]). A missing or
+//! wrong `confirm` shows the warning again and is never a refusal; loopback and `{user}`
+//! targets need none, since the token stays on the user's own machine or server.
 
 use std::time::SystemTime;
 
+use crate::confirm;
 use crate::crypto::{self, CryptoError};
 use crate::metrics::Rejection;
 use crate::pubkey::{self, KeyType, ALLOWED_KEY_TYPES};
-use crate::redirect_target::{self, AllowedPrefix, OOB};
+use crate::redirect_target::{self, AllowedPrefix, Reach, TargetError, OOB};
 use crate::token::TokenInfo;
 
-/// The parameters the flow reads: the four required ones, then the optional `responseMode`.
-const PARAMETERS: [&str; 5] = [
+/// The parameters the flow reads: the four required ones, then the optional `responseMode` and
+/// `confirm`.
+const PARAMETERS: [&str; 6] = [
     "target",
     "state",
     "publicKeyType",
     "publicKey",
     "responseMode",
+    "confirm",
 ];
 const REQUIRED: usize = 4;
+/// The parameters the confirmation value covers: all but `confirm` itself.
+const CONFIRMED: usize = 5;
 
 /// What the flow decided.
 pub enum Outcome {
     /// Send the browser to `location`: the target with `key`, `nonce`, `payload` and `state`.
     Redirect {
         location: String,
+        delivery: Delivery,
     },
     /// Show a page whose form POSTs `fields` (`key`, `nonce`, `payload`, `state`) to `action`,
     /// the target, whose `origin` the page's CSP allows as the form's only destination.
@@ -40,13 +53,35 @@ pub enum Outcome {
         action: String,
         origin: String,
         fields: [(&'static str, String); 4],
+        delivery: Delivery,
     },
     /// Show the paste page with the armoured `block` and the key's verification `code`.
     Paste {
         block: String,
         code: String,
     },
+    /// Show the warning page first: nothing encrypted, nothing handed out.
+    Confirm(Confirmation),
     Refused(Refusal),
+}
+
+/// Where a token went, for the audit line: the target's origin and path (never its query) and
+/// the verification code of the client's key.
+pub struct Delivery {
+    pub target: String,
+    pub code: String,
+}
+
+/// The warning page's contents.
+pub struct Confirmation {
+    /// `None` for paste mode; else the target's `host[:port]` and path, to show.
+    pub destination: Option<(String, String)>,
+    /// The verification code of the client's key.
+    pub code: String,
+    /// The query of the same request with `confirm` (percent-encoded), for a relative link.
+    pub query: String,
+    /// Whether the request carried a `confirm` that is not this user's for this request.
+    pub mismatch: bool,
 }
 
 /// Why the flow said no. The reason's line is for the client; it never holds a secret.
@@ -59,11 +94,14 @@ pub enum Refusal {
     Encryption(CryptoError),
 }
 
-/// One flow request: the decoded query pairs in order and the token, if any was found.
+/// One flow request: the decoded query pairs in order, the token and the user, if any was
+/// found, and the server's rules.
 pub struct FlowRequest<'a> {
     pub query: &'a [(String, String)],
     pub token: Option<&'a str>,
+    pub user: Option<&'a str>,
     pub allowed_targets: &'a [AllowedPrefix],
+    pub paste_mode: bool,
     pub now: SystemTime,
 }
 
@@ -91,7 +129,8 @@ fn decide(request: &FlowRequest<'_>) -> Result<Outcome, Refusal> {
             values[i] = Some(value);
         }
     }
-    let [Some(target), Some(state), Some(key_type), Some(public_key), response_mode] = values
+    let [Some(target), Some(state), Some(key_type), Some(public_key), response_mode, confirmed] =
+        values
     else {
         let missing: Vec<&str> = PARAMETERS[..REQUIRED]
             .iter()
@@ -104,6 +143,14 @@ fn decide(request: &FlowRequest<'_>) -> Result<Outcome, Refusal> {
             format!("Missing query parameters: {}", missing.join(", ")),
         ));
     };
+    // What the confirmation covers: the parameters as given.
+    let covered: [&str; CONFIRMED] = [
+        target,
+        state,
+        key_type,
+        public_key,
+        response_mode.unwrap_or_default(),
+    ];
     let form_post = match response_mode {
         None | Some("query") => false,
         Some("form_post") => true,
@@ -124,25 +171,64 @@ fn decide(request: &FlowRequest<'_>) -> Result<Outcome, Refusal> {
             ),
         )
     })?;
+    let target_refused = |e: TargetError| invalid(Rejection::Target, e.to_string());
     let checked_target = if target == OOB {
+        if !request.paste_mode {
+            return Err(target_refused(TargetError::PasteModeOff));
+        }
         None
     } else {
-        let checked = redirect_target::check(target, request.allowed_targets)
-            .map_err(|e| invalid(Rejection::Target, e.to_string()))?;
+        let checked = redirect_target::check(target, request.allowed_targets, request.user)
+            .map_err(target_refused)?;
         Some(checked)
     };
     let public_key = pubkey::parse_public_key(key_type, public_key)
         .map_err(|e| invalid(Rejection::Key, e.to_string()))?;
     let secret = request.token.ok_or(Refusal::NoToken)?;
+    let code = pubkey::verification_code(&public_key);
+
+    let must_confirm = match &checked_target {
+        None => true,
+        Some(allowed) => allowed.reach == Reach::Shared,
+    };
+    if must_confirm {
+        let confirmed_here = confirmed.is_some_and(|c| confirm::matches(c, secret, &covered));
+        if !confirmed_here {
+            let mut query = String::new();
+            for (name, value) in PARAMETERS[..CONFIRMED].iter().zip(values) {
+                if let Some(value) = value {
+                    query.push_str(name);
+                    query.push('=');
+                    redirect_target::percent_encode(value, &mut query);
+                    query.push('&');
+                }
+            }
+            query.push_str("confirm=");
+            query.push_str(&confirm::value(secret, &covered));
+            return Ok(Outcome::Confirm(Confirmation {
+                destination: checked_target
+                    .as_ref()
+                    .map(|a| (a.target.host_port(), a.target.path().to_string())),
+                code,
+                query,
+                mismatch: confirmed.is_some(),
+            }));
+        }
+    }
 
     let document = TokenInfo::new(secret, request.now).to_json();
     let sealed = crypto::seal(&public_key, &document).map_err(Refusal::Encryption)?;
     Ok(match checked_target {
         None => Outcome::Paste {
             block: crypto::paste_block(&sealed),
-            code: pubkey::verification_code(&public_key),
+            code,
         },
-        Some(checked) => {
+        Some(allowed) => {
+            let checked = allowed.target;
+            let delivery = Delivery {
+                target: format!("{}{}", checked.origin(), checked.path()),
+                code,
+            };
             let [key, nonce, payload] = crypto::redirect_params(&sealed);
             // A CSP source cannot name an IPv6 literal: such a target gets the redirect.
             if form_post && !checked.is_ipv6() {
@@ -150,6 +236,7 @@ fn decide(request: &FlowRequest<'_>) -> Result<Outcome, Refusal> {
                     action: checked.as_str().to_string(),
                     origin: checked.origin(),
                     fields: [key, nonce, payload, ("state", state.to_string())],
+                    delivery,
                 }
             } else {
                 let params = [
@@ -160,6 +247,7 @@ fn decide(request: &FlowRequest<'_>) -> Result<Outcome, Refusal> {
                 ];
                 Outcome::Redirect {
                     location: redirect_target::with_params(&checked, &params),
+                    delivery,
                 }
             }
         }
@@ -204,12 +292,32 @@ mod tests {
     }
 
     fn run_with(query: &[(String, String)], token: Option<&str>) -> Outcome {
+        run_as(query, token, None, &[])
+    }
+
+    fn run_as(
+        query: &[(String, String)],
+        token: Option<&str>,
+        user: Option<&str>,
+        allowed_targets: &[AllowedPrefix],
+    ) -> Outcome {
         run(&FlowRequest {
             query,
             token,
-            allowed_targets: &[],
+            user,
+            allowed_targets,
+            paste_mode: true,
             now: SystemTime::now(),
         })
+    }
+
+    /// The query of the warning page's link, decoded: what the browser sends when the user
+    /// presses the button.
+    fn confirmed(outcome: Outcome) -> Vec<(String, String)> {
+        let Outcome::Confirm(confirmation) = outcome else {
+            panic!("expected the warning page");
+        };
+        query::parse_strict(&confirmation.query).unwrap()
     }
 
     fn decrypt(key: &str, nonce: &str, payload: &str) -> serde_json::Value {
@@ -223,9 +331,11 @@ mod tests {
             &query("http://127.0.0.1:8000/cb?x=1", "st&ate"),
             Some(TOKEN),
         );
-        let Outcome::Redirect { location } = outcome else {
+        let Outcome::Redirect { location, delivery } = outcome else {
             panic!("expected a redirect");
         };
+        assert_eq!(delivery.target, "http://127.0.0.1:8000/cb");
+        assert_eq!(delivery.code.len(), 9);
         let (base, params) = location.split_once('?').unwrap();
         assert_eq!(base, "http://127.0.0.1:8000/cb");
         let params = query::parse_strict(params).unwrap();
@@ -249,7 +359,8 @@ mod tests {
 
     #[test]
     fn paste_mode_gives_a_block_and_the_code() {
-        let Outcome::Paste { block, code } = run_with(&query(OOB, ""), Some(TOKEN)) else {
+        let first = run_with(&query(OOB, ""), Some(TOKEN));
+        let Outcome::Paste { block, code } = run_with(&confirmed(first), Some(TOKEN)) else {
             panic!("expected the paste page");
         };
         let key = pubkey::parse_public_key(KeyType::Rsa2048X509, &pem()).unwrap();
@@ -316,6 +427,7 @@ mod tests {
             action,
             origin,
             fields,
+            ..
         } = run_with(&q, Some(TOKEN))
         else {
             panic!("expected the form_post page");
@@ -342,6 +454,7 @@ mod tests {
             Outcome::Redirect { .. }
         ));
         let q = with_mode(query(OOB, "s"), "form_post");
+        let q = confirmed(run_with(&q, Some(TOKEN)));
         assert!(matches!(run_with(&q, Some(TOKEN)), Outcome::Paste { .. }));
         let q = with_mode(query("http://127.0.0.1:8765/cb", "s"), "fragment");
         assert_eq!(
@@ -362,14 +475,107 @@ mod tests {
     fn allowed_prefixes_extend_the_targets() {
         let allowed = AllowedPrefix::parse_list("https://hub.example.com/user/").unwrap();
         let q = query("https://hub.example.com/user/alice/cb", "s");
+        // Shared by all users: the warning first, then the redirect.
+        let q = confirmed(run_as(&q, Some(TOKEN), None, &allowed));
+        let outcome = run_as(&q, Some(TOKEN), None, &allowed);
+        assert!(
+            matches!(outcome, Outcome::Redirect { location, .. } if location.starts_with("https://hub.example.com/user/alice/cb?key="))
+        );
+    }
+
+    #[test]
+    fn per_user_prefixes_bind_the_target_to_the_user() {
+        let allowed = AllowedPrefix::parse_list("https://hub.example.com/user/{user}/").unwrap();
+        let mallorys = query("https://hub.example.com/user/mallory/oauth_callback", "s");
+        // Mallory's target for Mallory: straight through, no warning.
+        let outcome = run_as(&mallorys, Some(TOKEN), Some("mallory"), &allowed);
+        assert!(matches!(outcome, Outcome::Redirect { .. }));
+        // The same link opened by Alice: refused, and the line says why.
+        let outcome = run_as(&mallorys, Some(TOKEN), Some("alice"), &allowed);
+        assert_eq!(
+            invalid_line(outcome),
+            (
+                Rejection::Target,
+                "target: this target belongs to another user".into()
+            )
+        );
+        // No user known: refused, an authenticated user is needed.
+        let (reason, line) = invalid_line(run_as(&mallorys, Some(TOKEN), None, &allowed));
+        assert_eq!(reason, Rejection::Target);
+        assert!(line.contains("authenticated user"), "{line}");
+        // The user's name is one percent-encoded path segment, as JupyterHub writes it.
+        let q = query("https://hub.example.com/user/a%20b@example.com/", "s");
+        let outcome = run_as(&q, Some(TOKEN), Some("a b@example.com"), &allowed);
+        assert!(matches!(outcome, Outcome::Redirect { .. }));
+    }
+
+    #[test]
+    fn confirmation_is_bound_to_the_token_and_the_request() {
+        let q = query(OOB, "s");
+        let Outcome::Confirm(c) = run_with(&q, Some(TOKEN)) else {
+            panic!("expected the warning page");
+        };
+        assert!(!c.mismatch && c.destination.is_none());
+        let key = pubkey::parse_public_key(KeyType::Rsa2048X509, &pem()).unwrap();
+        assert_eq!(c.code, pubkey::verification_code(&key));
+        let link = query::parse_strict(&c.query).unwrap();
+        let names: Vec<&str> = link.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            ["target", "state", "publicKeyType", "publicKey", "confirm"]
+        );
+        // The link's confirm, carried by someone else's request (another token), does not count.
+        let outcome = run_with(&link, Some("mallory-token"));
+        assert!(matches!(
+            outcome,
+            Outcome::Confirm(Confirmation { mismatch: true, .. })
+        ));
+        // A made-up one, such as confirm=1 in a phishing link, neither.
+        let mut made_up = q.clone();
+        made_up.push(("confirm".into(), "1".into()));
+        assert!(matches!(
+            run_with(&made_up, Some(TOKEN)),
+            Outcome::Confirm(Confirmation { mismatch: true, .. })
+        ));
+        // Another state (another request) with the same confirm value neither.
+        let mut other = link.clone();
+        other[1].1 = "other".into();
+        assert!(matches!(run_with(&other, Some(TOKEN)), Outcome::Confirm(_)));
+        // Given twice: refused, as every flow parameter.
+        let mut twice = link.clone();
+        twice.push(("confirm".into(), "x".into()));
+        assert_eq!(
+            invalid_line(run_with(&twice, Some(TOKEN))).1,
+            "confirm: given more than once"
+        );
+        // Loopback needs none: confirm is ignored there.
+        let mut loopback = query("http://127.0.0.1:9/cb", "s");
+        loopback.push(("confirm".into(), "anything".into()));
+        assert!(matches!(
+            run_with(&loopback, Some(TOKEN)),
+            Outcome::Redirect { .. }
+        ));
+        // Without a token there is nothing to confirm: 444 first.
+        assert!(matches!(refusal(run_with(&q, None)), Refusal::NoToken));
+    }
+
+    #[test]
+    fn paste_mode_off_refuses_the_urn() {
+        let q = query(OOB, "s");
         let outcome = run(&FlowRequest {
             query: &q,
             token: Some(TOKEN),
-            allowed_targets: &allowed,
+            user: None,
+            allowed_targets: &[],
+            paste_mode: false,
             now: SystemTime::now(),
         });
-        assert!(
-            matches!(outcome, Outcome::Redirect { location } if location.starts_with("https://hub.example.com/user/alice/cb?key="))
+        assert_eq!(
+            invalid_line(outcome),
+            (
+                Rejection::Target,
+                "target: paste mode is turned off on this server".into()
+            )
         );
     }
 }

@@ -5,7 +5,9 @@
 //! The modules are private; this is the surface the two binaries and the tests use.
 
 mod assets;
+mod audit;
 mod config;
+mod confirm;
 mod crypto;
 mod echo;
 mod flow;

@@ -1,5 +1,6 @@
-//! HTML pages rendered from the templates in `assets/`: the token page, the flow's paste,
-//! form_post and done pages, plus the Content-Security-Policy values the HTML responses carry.
+//! HTML pages rendered from the templates in `assets/`: the token page, the flow's warning,
+//! paste, form_post and done pages, plus the Content-Security-Policy values the HTML responses
+//! carry. The user's name ("Signed in as ...") is escaped into the pages per request.
 //!
 //! Templates hold `{{name}}` placeholders, filled in one pass so that a value can never introduce
 //! a placeholder of its own. Operator text (target, title, first description) is HTML-escaped;
@@ -34,6 +35,7 @@ pub fn form_post_csp(origin: &str) -> String {
 
 const INDEX_TEMPLATE: &str = include_str!("../assets/index.html");
 const PASTE_TEMPLATE: &str = include_str!("../assets/paste.html");
+const CONFIRM_TEMPLATE: &str = include_str!("../assets/confirm.html");
 const DONE_TEMPLATE: &str = include_str!("../assets/done.html");
 const FORM_POST_TEMPLATE: &str = include_str!("../assets/form-post.html");
 
@@ -94,9 +96,57 @@ fn set(value: &Option<String>) -> Option<&str> {
     value.as_deref().filter(|v| !v.trim().is_empty())
 }
 
-/// The token page (`/`, `/index.html`). Its script fetches `token` and shows it; it reads the
-/// example URL and the echo switch from the body's `data-` attributes.
-pub fn render_index(ui: &Ui) -> String {
+/// Where the user's name goes in a page; the template has it once.
+const SIGNED_IN: &str = "{{signed_in}}";
+
+/// "Signed in as <user>" under a page's heading, escaped; nothing when the user is unknown.
+fn signed_in(user: Option<&str>) -> String {
+    user.map(|user| {
+        format!(
+            "\n        <p class=\"signed-in\" id=\"signed-in\">Signed in as <strong>{}</strong></p>",
+            escape_html(user)
+        )
+    })
+    .unwrap_or_default()
+}
+
+/// The token page, rendered once at start in two halves around the place of "Signed in as":
+/// a request then costs one copy, and the operator's texts are never scanned again.
+pub struct IndexPage {
+    head: String,
+    tail: String,
+}
+
+impl IndexPage {
+    pub fn new(ui: &Ui) -> IndexPage {
+        // Split the template, not the page: operator text may hold the placeholder's spelling.
+        let (head, tail) = INDEX_TEMPLATE
+            .split_once(SIGNED_IN)
+            .unwrap_or((INDEX_TEMPLATE, ""));
+        IndexPage {
+            head: fill_index(head, ui),
+            tail: fill_index(tail, ui),
+        }
+    }
+
+    pub fn render(&self, user: Option<&str>) -> String {
+        let signed_in = signed_in(user);
+        let mut page = String::with_capacity(self.head.len() + signed_in.len() + self.tail.len());
+        page.push_str(&self.head);
+        page.push_str(&signed_in);
+        page.push_str(&self.tail);
+        page
+    }
+}
+
+/// The token page (`/`, `/index.html`) in one piece. Its script fetches `token` and shows it;
+/// it reads the example URL and the echo switch from the body's `data-` attributes.
+#[cfg(test)]
+pub fn render_index(ui: &Ui, user: Option<&str>) -> String {
+    IndexPage::new(ui).render(user)
+}
+
+fn fill_index(template: &str, ui: &Ui) -> String {
     let desc2 = ui
         .desc2_html
         .as_deref()
@@ -118,7 +168,7 @@ pub fn render_index(ui: &Ui) -> String {
         None => " The curl line calls an example URL: put your API's in its place.",
     };
     fill(
-        INDEX_TEMPLATE,
+        template,
         &[
             ("title", &escape_html(&ui.title)),
             ("desc1", &escape_html(&ui.desc1)),
@@ -133,15 +183,80 @@ pub fn render_index(ui: &Ui) -> String {
 
 /// The paste-mode page of the redirect flow: the armoured `block` (shown as is, escaped) and the
 /// `verification_code` (`XXXX-XXXX`), with the warning to paste it only into one's own program.
-pub fn render_paste(ui: &Ui, block: &str, verification_code: &str) -> String {
+pub fn render_paste(ui: &Ui, block: &str, verification_code: &str, user: Option<&str>) -> String {
     let rows = block.lines().count().clamp(3, 40).to_string();
     fill(
         PASTE_TEMPLATE,
         &[
             ("title", &escape_html(&ui.title)),
+            ("signed_in", &signed_in(user)),
             ("code", &escape_html(verification_code)),
             ("rows", &rows),
             ("block", &escape_html(block)),
+        ],
+    )
+}
+
+/// What the warning page shows.
+pub struct Warning<'a> {
+    /// `None` in paste mode; else the target's `host[:port]` and path.
+    pub destination: Option<(&'a str, &'a str)>,
+    pub code: &'a str,
+    /// The query of the confirmed request, percent-encoded; the button links to `?query`.
+    pub query: &'a str,
+    /// The request carried a confirmation that is not the user's for this request.
+    pub mismatch: bool,
+}
+
+/// The warning page of the redirect flow, before a paste block or before the token goes to an
+/// address every user may use: the verification code, the destination, the warning, and a
+/// link that repeats the request confirmed. It holds no token.
+pub fn render_confirm(ui: &Ui, warning: &Warning<'_>, user: Option<&str>) -> String {
+    let (destination, warning_text, button, hint) = match warning.destination {
+        None => (
+            String::new(),
+            "Continue only if you started <span class=\"inline-code\">token2go --paste</span> \
+             (or a notebook) yourself just now and it shows this code. If someone sent you this \
+             link, close this page.",
+            "Show the encrypted token",
+            "The next page shows your token as a block encrypted for that program's key: \
+             whoever holds the key can read it.",
+        ),
+        Some((host, path)) => (
+            format!(
+                "\n      <p id=\"destination\">Your token is about to be sent to \
+                 <span class=\"inline-code\">{}</span>, path \
+                 <span class=\"inline-code\">{}</span>: an address every user of this server \
+                 may receive tokens at, not only you.</p>",
+                escape_html(host),
+                escape_html(path)
+            ),
+            "Continue only if you started <span class=\"inline-code\">token2go</span> (or a \
+             notebook) yourself just now, it shows this code and that address is yours. If \
+             someone sent you this link, close this page.",
+            "Send my token there",
+            "The token goes there encrypted for that program's key: whoever holds the key can \
+             read it.",
+        ),
+    };
+    let mismatch = if warning.mismatch {
+        "\n        <p id=\"mismatch\">The link you followed claimed to be confirmed, but not by \
+         you for this request: confirm it here only if the code is yours.</p>"
+    } else {
+        ""
+    };
+    fill(
+        CONFIRM_TEMPLATE,
+        &[
+            ("title", &escape_html(&ui.title)),
+            ("signed_in", &signed_in(user)),
+            ("code", &escape_html(warning.code)),
+            ("destination", &destination),
+            ("warning", warning_text),
+            ("mismatch", mismatch),
+            ("query", &escape_html(warning.query)),
+            ("button", button),
+            ("hint", hint),
         ],
     )
 }
@@ -253,6 +368,7 @@ mod tests {
     const TEMPLATES: &[(&str, &str)] = &[
         ("index.html", INDEX_TEMPLATE),
         ("paste.html", PASTE_TEMPLATE),
+        ("confirm.html", CONFIRM_TEMPLATE),
         ("done.html", DONE_TEMPLATE),
         ("form-post.html", FORM_POST_TEMPLATE),
         ("swagger-ui.html", include_str!("../assets/swagger-ui.html")),
@@ -283,7 +399,7 @@ mod tests {
             ui.desc1,
             "Go ahead and grab a token with the Token2go service"
         );
-        let html = render_index(&ui);
+        let html = render_index(&ui, None);
         assert_eq!(title_of(&html), "Token2go");
         assert!(html.contains("<h1>Token2go</h1>"));
         assert!(html.contains(
@@ -299,7 +415,7 @@ mod tests {
             ui.desc1,
             "Get a token for Acme Data with the Token2go service"
         );
-        let html = render_index(&ui);
+        let html = render_index(&ui, None);
         assert_eq!(title_of(&html), "Token2go | Acme Data");
         assert!(html
             .contains("<p class=\"lead\">Get a token for Acme Data with the Token2go service</p>"));
@@ -316,7 +432,7 @@ mod tests {
         );
         assert_eq!(ui.title, "Acme tokens");
         assert_eq!(ui.desc1, "Grab it.");
-        let html = render_index(&ui);
+        let html = render_index(&ui, None);
         assert_eq!(title_of(&html), "Acme tokens");
         assert!(!html.contains("Token2go | Acme"));
         let only_title = ui_of(None, Some("Only title"), None, None, None);
@@ -329,7 +445,7 @@ mod tests {
             ui_of(Some(""), Some(" "), Some(""), Some(""), Some("")),
             default_ui()
         );
-        let html = render_index(&ui_of(None, None, None, Some(""), Some("")));
+        let html = render_index(&ui_of(None, None, None, Some(""), Some("")), None);
         assert!(!html.contains("class=\"desc2\""));
         assert!(!html.contains("Miscellaneous"));
     }
@@ -342,8 +458,8 @@ mod tests {
         ];
         for ui in &uis {
             let pages = [
-                render_index(ui),
-                render_paste(ui, "-----BEGIN TOKEN2GO RESPONSE-----", "ABCD-EFGH"),
+                render_index(ui, None),
+                render_paste(ui, "-----BEGIN TOKEN2GO RESPONSE-----", "ABCD-EFGH", None),
                 render_done(ui),
             ];
             for html in &pages {
@@ -353,14 +469,14 @@ mod tests {
                 assert!(html.contains("&amp; &#39;quoted&#39;"));
             }
         }
-        let html = render_index(&uis[1]);
+        let html = render_index(&uis[1], None);
         assert!(html.contains(&format!("<title>{HOSTILE_ESCAPED}</title>")));
         assert!(html.contains(&format!("content=\"{HOSTILE_ESCAPED}\"")));
     }
 
     #[test]
     fn example_url_and_echo_reach_the_page_escaped() {
-        let html = render_index(&default_ui());
+        let html = render_index(&default_ui(), None);
         assert!(html.contains("data-echo=\"true\""), "{html}");
         assert!(html.contains("data-example-url=\"https://api.example.com/\""));
         assert!(html.contains("<span class=\"url\">https://api.example.com/</span>"));
@@ -373,7 +489,7 @@ mod tests {
             Ui::new(&settings, echo)
         };
         let ui = with_url("https://api.example.com/?a=1&b=\"", false);
-        let html = render_index(&ui);
+        let html = render_index(&ui, None);
         assert!(html.contains("data-echo=\"false\""));
         assert!(html.contains("data-example-url=\"https://api.example.com/?a=1&amp;b=&quot;\""));
         assert!(!html.contains("The curl line calls an example URL"));
@@ -384,7 +500,7 @@ mod tests {
     fn desc2_and_misc_are_inserted_raw() {
         let desc2 = "See <a href=\"https://docs.example.com/\">the docs</a> &amp; more.";
         let misc = "<ul><li><b>Support</b>: ops@example.com</li></ul>";
-        let html = render_index(&ui_of(None, None, None, Some(desc2), Some(misc)));
+        let html = render_index(&ui_of(None, None, None, Some(desc2), Some(misc)), None);
         assert!(html.contains(&format!("<div class=\"desc2\">{desc2}</div>")));
         assert!(html.contains(misc));
         assert!(html.contains("<h2 id=\"misc-heading\">Miscellaneous</h2>"));
@@ -399,7 +515,7 @@ mod tests {
             Some("{{misc}}"),
             Some("<i>m</i>"),
         );
-        let html = render_index(&ui);
+        let html = render_index(&ui, None);
         assert!(html.contains("<h1>{{desc2}}</h1>"));
         assert!(html.contains("<div class=\"desc2\">{{misc}}</div>"));
         assert_eq!(
@@ -413,8 +529,12 @@ mod tests {
     fn rendered_pages_fill_every_placeholder() {
         let ui = ui_of(Some("t"), None, None, Some("d"), Some("m"));
         for html in [
-            render_index(&ui),
-            render_paste(&ui, "a\nb", "ABCD-EFGH"),
+            render_index(&ui, None),
+            render_index(&ui, Some("alice")),
+            render_paste(&ui, "a\nb", "ABCD-EFGH", None),
+            render_paste(&ui, "a\nb", "ABCD-EFGH", Some("alice")),
+            render_confirm(&ui, &paste_warning(), None),
+            render_confirm(&ui, &target_warning(), Some("alice")),
             render_done(&ui),
             render_form_post(&ui, "http://127.0.0.1:1/cb", "http://127.0.0.1:1", &[]),
         ] {
@@ -463,7 +583,7 @@ mod tests {
     fn paste_page_shows_block_code_and_warning() {
         let block =
             "-----BEGIN TOKEN2GO RESPONSE-----\nQUJD.REVG.R0hJ\n-----END TOKEN2GO RESPONSE-----";
-        let html = render_paste(&default_ui(), block, "K3ZQ-7MPA");
+        let html = render_paste(&default_ui(), block, "K3ZQ-7MPA", None);
         assert!(html.contains(&format!(">{block}</textarea>")));
         assert!(html.contains("rows=\"3\""));
         assert!(html.contains("<p class=\"vcode\" id=\"vcode\">K3ZQ-7MPA</p>"));
@@ -471,15 +591,93 @@ mod tests {
             "Paste this only into a program you started yourself, and only if it shows the same verification code"
         ));
         assert!(html.contains("id=\"copy\""));
+        // Honest: the block is the token for whoever holds the key, not "useless to anyone".
+        assert!(
+            html.contains("whoever holds that program&#39;s private key can read it")
+                || html.contains("whoever holds that program's private key can read it")
+        );
+        assert!(!html.contains("useless"));
         // A hostile block cannot close the textarea.
-        let html = render_paste(&default_ui(), "</textarea><script>x</script>", "A");
+        let html = render_paste(&default_ui(), "</textarea><script>x</script>", "A", None);
         assert!(html.contains("&lt;/textarea&gt;&lt;script&gt;"));
+    }
+
+    fn paste_warning() -> Warning<'static> {
+        Warning {
+            destination: None,
+            code: "K3ZQ-7MPA",
+            query: "target=urn%3Aietf&state=s&confirm=abc",
+            mismatch: false,
+        }
+    }
+
+    fn target_warning() -> Warning<'static> {
+        Warning {
+            destination: Some(("hub.example.com:8443", "/user/x/<b>")),
+            code: "K3ZQ-7MPA",
+            query: "target=https%3A%2F%2Fhub&confirm=abc",
+            mismatch: true,
+        }
+    }
+
+    #[test]
+    fn signed_in_user_is_escaped_into_the_pages() {
+        let ui = default_ui();
+        let anonymous = render_index(&ui, None);
+        assert!(!anonymous.contains("Signed in as"));
+        let html = render_index(&ui, Some(HOSTILE));
+        assert!(html.contains(&format!(
+            "<p class=\"signed-in\" id=\"signed-in\">Signed in as <strong>{HOSTILE_ESCAPED}</strong></p>"
+        )));
+        assert!(!html.contains("<script>alert"));
+        // The name sits under the heading, nowhere else; the rest of the page is unchanged.
+        assert_eq!(html.replace(&signed_in(Some(HOSTILE)), ""), anonymous);
+        let at = html.find("Signed in as").unwrap();
+        assert!(html[..at].contains("<p class=\"lead\">") && html[at..].contains("</header>"));
+        // A title that spells the placeholder is text, not the place of the name.
+        let odd = ui_of(None, Some("{{signed_in}}"), None, None, None);
+        let html = render_index(&odd, Some("alice"));
+        assert!(html.contains("<title>{{signed_in}}</title>"), "{html}");
+        assert_eq!(html.matches("Signed in as").count(), 1);
+        for html in [
+            render_paste(&ui, "b", "C", Some(HOSTILE)),
+            render_confirm(&ui, &paste_warning(), Some(HOSTILE)),
+        ] {
+            assert!(html.contains(&format!("Signed in as <strong>{HOSTILE_ESCAPED}</strong>")));
+        }
+    }
+
+    #[test]
+    fn confirm_page_for_paste_mode_holds_the_warning_and_no_block() {
+        let html = render_confirm(&default_ui(), &paste_warning(), None);
+        assert!(html.contains("<p class=\"vcode\" id=\"vcode\">K3ZQ-7MPA</p>"));
+        assert!(html.contains(
+            "Continue only if you started <span class=\"inline-code\">token2go --paste</span> \
+             (or a notebook) yourself just now and it shows this code. If someone sent you this \
+             link, close this page."
+        ));
+        assert!(html.contains(
+            "<a class=\"button\" id=\"continue\" href=\"?target=urn%3Aietf&amp;state=s&amp;confirm=abc\">Show the encrypted token</a>"
+        ));
+        assert!(!html.contains("BEGIN TOKEN2GO") && !html.contains("<textarea"));
+        assert!(!html.contains("id=\"destination\"") && !html.contains("id=\"mismatch\""));
+        assert!(!html.contains("<script"), "works without JavaScript");
+    }
+
+    #[test]
+    fn confirm_page_for_a_shared_target_names_host_and_path() {
+        let html = render_confirm(&default_ui(), &target_warning(), None);
+        assert!(html.contains("<span class=\"inline-code\">hub.example.com:8443</span>"));
+        assert!(html.contains("<span class=\"inline-code\">/user/x/&lt;b&gt;</span>"));
+        assert!(html.contains("every user of this server"));
+        assert!(html.contains(">Send my token there</a>"));
+        assert!(html.contains("id=\"mismatch\""));
     }
 
     /// What a browser downloads for the token page (the icons aside), as the README states it.
     #[test]
     fn page_weight_stays_small() {
-        let weight = render_index(&default_ui()).len()
+        let weight = render_index(&default_ui(), None).len()
             + include_bytes!("../assets/page.css").len()
             + include_bytes!("../assets/page.js").len();
         assert!(weight < 48 * 1024, "HTML + CSS + JS = {weight} bytes");
@@ -532,8 +730,10 @@ mod tests {
         }
         let ui = ui_of(Some("t"), None, None, Some("<b>d</b>"), Some("<i>m</i>"));
         for html in [
-            render_index(&ui),
-            render_paste(&ui, "b", "C"),
+            render_index(&ui, None),
+            render_paste(&ui, "b", "C", Some("a")),
+            render_confirm(&ui, &paste_warning(), Some("a")),
+            render_confirm(&ui, &target_warning(), None),
             render_done(&ui),
             render_form_post(
                 &ui,

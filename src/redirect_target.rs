@@ -19,6 +19,17 @@
 //! lower-case `localhost`, any port, any path. Extra prefixes (`T2G_REDIRECT_ALLOWED_TARGETS`)
 //! match when scheme, host and port (80/443 when absent) are equal and the target's path
 //! starts with the prefix's path at a `/` boundary.
+//!
+//! A prefix may hold `{user}` as one whole path segment (`https://hub.example.com/user/{user}/`):
+//! it stands for the requesting user's name, percent-encoded as one segment exactly as
+//! JupyterHub escapes user names in its URLs (`quote(name, safe='@~')`: everything but
+//! `A-Za-z0-9-._~@` as `%XX` of its UTF-8 bytes, upper-case hex). Without a user, such a prefix
+//! matches nothing. Without `{user}`, a prefix is shared by every user who can reach the server.
+//!
+//! A target a prefix allows must not carry what servlet containers (Tomcat, Jetty) and lenient
+//! decoders normalise into another path: path parameters (`;`, `%3B`: `/user/..;/admin` is
+//! `/admin` to Tomcat), an encoded `%` (`%25`, decoded twice), or escapes that are not valid
+//! UTF-8 (overlong forms such as `%C0%AE`).
 
 use std::fmt;
 
@@ -44,7 +55,16 @@ pub enum TargetError {
     DotSegment,
     BadEscape,
     BadCharacter,
+    PathParameter,
+    DoubleEncoding,
+    BadUtf8Escape,
     NotAllowed,
+    /// A `{user}` prefix would apply, but no user is known.
+    NeedsUser,
+    /// Under a `{user}` prefix, in another user's place.
+    OtherUser,
+    /// Paste mode is turned off (`T2G_PASTE_MODE=off`).
+    PasteModeOff,
 }
 
 impl fmt::Display for TargetError {
@@ -70,9 +90,21 @@ impl fmt::Display for TargetError {
                 "malformed percent-escape, or an encoded '.', '/', '\\' or control character"
             }
             TargetError::BadCharacter => "character not allowed in a URL",
+            TargetError::PathParameter => {
+                "path parameters (';' or %3B) are not allowed outside loopback"
+            }
+            TargetError::DoubleEncoding => "an encoded '%' (%25) is not allowed outside loopback",
+            TargetError::BadUtf8Escape => {
+                "percent-escapes must encode valid UTF-8 (no overlong forms such as %C0%AE)"
+            }
             TargetError::NotAllowed => {
                 "not an allowed target (http loopback or a prefix in T2G_REDIRECT_ALLOWED_TARGETS)"
             }
+            TargetError::NeedsUser => {
+                "an authenticated user is needed for this target, and the request names none"
+            }
+            TargetError::OtherUser => "this target belongs to another user",
+            TargetError::PasteModeOff => "paste mode is turned off on this server",
         };
         write!(f, "target: {reason}")
     }
@@ -123,22 +155,97 @@ impl Target {
             &self.path
         }
     }
+
+    /// `host[:port]` as the target gave them, for people to read.
+    pub fn host_port(&self) -> String {
+        match self.port {
+            Some(port) => format!("{}:{port}", self.host),
+            None => self.host.clone(),
+        }
+    }
+
+    fn is_loopback_host(&self) -> bool {
+        matches!(self.host.as_str(), "127.0.0.1" | "[::1]" | "localhost")
+    }
 }
+
+/// Which rule let a target through: decides whether the user confirms before the token goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// The user's own machine: the default rule, or a prefix on a loopback host.
+    Loopback,
+    /// A `{user}` prefix, filled with the requesting user's name.
+    PerUser,
+    /// A prefix without `{user}`: every user of the server may receive tokens there.
+    Shared,
+}
+
+/// A target that passed [`check`], and the rule that allowed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Allowed {
+    pub target: Target,
+    pub reach: Reach,
+}
+
+/// The placeholder of a per-user prefix.
+pub const USER_PLACEHOLDER: &str = "{user}";
 
 /// One entry of `T2G_REDIRECT_ALLOWED_TARGETS`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AllowedPrefix(Target);
+pub struct AllowedPrefix {
+    /// The entry as configured, `{user}` included.
+    raw: String,
+    /// Scheme, host, port and path; a `{user}` segment parsed as a stand-in segment.
+    base: Target,
+    /// For a `{user}` prefix: the path before the segment (ending in `/`) and after it.
+    per_user: Option<(String, String)>,
+}
+
+/// How one prefix relates to a target.
+enum PrefixMatch {
+    Yes(Reach),
+    NeedsUser,
+    OtherUser,
+    No,
+}
 
 impl AllowedPrefix {
-    /// Parses one prefix: an http or https URL of the target grammar, without query.
-    /// The error names the entry and the reason.
+    /// Parses one prefix: an http or https URL of the target grammar, without query, with at
+    /// most one `{user}` as a whole path segment. The error names the entry and the reason.
     pub fn parse(entry: &str) -> Result<AllowedPrefix, String> {
         let bad = |reason: &dyn fmt::Display| format!("redirect prefix {entry:?}: {reason}");
-        let target = parse(entry).map_err(|e| bad(&e))?;
-        if target.query.is_some() {
+        let (parsable, per_user) = match entry.find(USER_PLACEHOLDER) {
+            None => (entry.to_string(), None),
+            Some(at) => {
+                let (before, after) = (&entry[..at], &entry[at + USER_PLACEHOLDER.len()..]);
+                let in_path = before
+                    .find("://")
+                    .is_some_and(|scheme_end| before[scheme_end + 3..].contains('/'));
+                let whole_segment = in_path
+                    && before.ends_with('/')
+                    && (after.is_empty() || after.starts_with('/'));
+                if !whole_segment || after.contains(USER_PLACEHOLDER) {
+                    return Err(bad(&"{user} may appear once, as a whole path segment \
+                         (https://hub.example.com/user/{user}/)"));
+                }
+                let path_before = parse(before).map_err(|e| bad(&e))?.path().to_string();
+                // "u" stands in for the user while the rest of the entry is checked.
+                (
+                    format!("{before}u{after}"),
+                    Some((path_before, after.to_string())),
+                )
+            }
+        };
+        let base = parse(&parsable).map_err(|e| bad(&e))?;
+        if base.query.is_some() {
             return Err(bad(&"a query is not allowed in a prefix"));
         }
-        Ok(AllowedPrefix(target))
+        check_normalised_forms(&base.path).map_err(|e| bad(&e))?;
+        Ok(AllowedPrefix {
+            raw: entry.to_string(),
+            base,
+            per_user,
+        })
     }
 
     /// Parses the comma-separated list; empty entries (and surrounding spaces) are ignored.
@@ -151,32 +258,148 @@ impl AllowedPrefix {
     }
 
     pub fn as_str(&self) -> &str {
-        self.0.as_str()
+        &self.raw
     }
 
-    fn matches(&self, target: &Target) -> bool {
-        let prefix = &self.0;
-        let (want, have) = (prefix.path(), target.path());
-        prefix.https == target.https
+    /// The startup warning for a prefix every user shares; none for a `{user}` prefix or one
+    /// on a loopback host (the user's own machine).
+    pub fn shared_warning(&self) -> Option<String> {
+        if self.per_user.is_some() || self.base.is_loopback_host() {
+            return None;
+        }
+        Some(format!(
+            "redirect prefix {} has no {USER_PLACEHOLDER}: every user who can reach this server \
+             may receive tokens there, other users' tokens included; prefer a per-user prefix \
+             such as {}/{USER_PLACEHOLDER}/",
+            self.raw,
+            self.raw.trim_end_matches('/'),
+        ))
+    }
+
+    fn matches(&self, target: &Target, user: Option<&str>) -> PrefixMatch {
+        let prefix = &self.base;
+        let same_origin = prefix.https == target.https
             && prefix.host == target.host
-            && prefix.port() == target.port()
-            && (have == want
-                || (want.ends_with('/') && have.starts_with(want))
-                || have
-                    .strip_prefix(want)
-                    .is_some_and(|rest| rest.starts_with('/')))
+            && prefix.port() == target.port();
+        if !same_origin {
+            return PrefixMatch::No;
+        }
+        let have = target.path();
+        let (shared, own) = if prefix.is_loopback_host() {
+            (Reach::Loopback, Reach::Loopback)
+        } else {
+            (Reach::Shared, Reach::PerUser)
+        };
+        let Some((before, after)) = &self.per_user else {
+            return match path_under(have, prefix.path()) {
+                true => PrefixMatch::Yes(shared),
+                false => PrefixMatch::No,
+            };
+        };
+        if !have.starts_with(before.as_str()) {
+            return PrefixMatch::No;
+        }
+        let Some(user) = user else {
+            return PrefixMatch::NeedsUser;
+        };
+        let mut want = before.clone();
+        percent_encode_segment(user, &mut want);
+        want.push_str(after);
+        match path_under(have, &want) {
+            true => PrefixMatch::Yes(own),
+            false => PrefixMatch::OtherUser,
+        }
     }
 }
 
-/// Parses `target` and checks it against the loopback rule and the extra prefixes.
-pub fn check(target: &str, allowed: &[AllowedPrefix]) -> Result<Target, TargetError> {
-    let target = parse(target)?;
-    let loopback = matches!(target.host.as_str(), "127.0.0.1" | "[::1]" | "localhost");
-    if (!target.https && loopback) || allowed.iter().any(|prefix| prefix.matches(&target)) {
-        Ok(target)
-    } else {
-        Err(TargetError::NotAllowed)
+/// Whether `have` is `want` or lies under it at a `/` boundary.
+fn path_under(have: &str, want: &str) -> bool {
+    have == want
+        || (want.ends_with('/') && have.starts_with(want))
+        || have
+            .strip_prefix(want)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// A user name as one path segment, as JupyterHub escapes it (`urllib.parse.quote(name,
+/// safe='@~')`): `A-Za-z0-9-._~@` stay, every other byte of the UTF-8 becomes `%XX`.
+pub fn percent_encode_segment(name: &str, out: &mut String) {
+    for byte in name.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~@".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
     }
+}
+
+/// Parses `target` and checks it against the loopback rule and the extra prefixes, `{user}`
+/// filled with `user`. A target a prefix lets through must also pass
+/// [`check_normalised_forms`]. When refused, the most telling reason wins: another user's
+/// place, then a missing user, then not allowed.
+pub fn check(
+    target: &str,
+    allowed: &[AllowedPrefix],
+    user: Option<&str>,
+) -> Result<Allowed, TargetError> {
+    let target = parse(target)?;
+    if !target.https && target.is_loopback_host() {
+        return Ok(Allowed {
+            target,
+            reach: Reach::Loopback,
+        });
+    }
+    let (mut needs_user, mut other_user) = (false, false);
+    for prefix in allowed {
+        match prefix.matches(&target, user) {
+            PrefixMatch::Yes(reach) => {
+                check_normalised_forms(&target.path)?;
+                return Ok(Allowed { target, reach });
+            }
+            PrefixMatch::NeedsUser => needs_user = true,
+            PrefixMatch::OtherUser => other_user = true,
+            PrefixMatch::No => {}
+        }
+    }
+    Err(if other_user {
+        TargetError::OtherUser
+    } else if needs_user {
+        TargetError::NeedsUser
+    } else {
+        TargetError::NotAllowed
+    })
+}
+
+/// Refuses what servlet containers and lenient decoders turn into another path: `;` and `%3B`
+/// (path parameters: Tomcat reads `/user/..;/admin` as `/admin`), `%25` (decoded twice, it
+/// makes a new escape) and escapes whose bytes are not valid UTF-8 (an overlong `%C0%AE` is a
+/// `.` to some decoders). Runs on a path that passed the grammar: escapes are well formed.
+fn check_normalised_forms(path: &str) -> Result<(), TargetError> {
+    if path.contains(';') {
+        return Err(TargetError::PathParameter);
+    }
+    let bytes = path.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let value = path
+                .get(i + 1..i + 3)
+                .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+                .ok_or(TargetError::BadEscape)?;
+            match value {
+                b';' => return Err(TargetError::PathParameter),
+                b'%' => return Err(TargetError::DoubleEncoding),
+                _ => decoded.push(value),
+            }
+            i += 3;
+        } else {
+            decoded.push(bytes[i]);
+            i += 1;
+        }
+    }
+    std::str::from_utf8(&decoded).map_err(|_| TargetError::BadUtf8Escape)?;
+    Ok(())
 }
 
 /// The target with `params` appended to its query, each name and value percent-encoded
@@ -198,7 +421,7 @@ pub fn with_params(target: &Target, params: &[(&str, &str)]) -> String {
     out
 }
 
-fn percent_encode(text: &str, out: &mut String) {
+pub fn percent_encode(text: &str, out: &mut String) {
     for byte in text.bytes() {
         if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
             out.push(byte as char);
@@ -545,44 +768,56 @@ mod tests {
         ];
         assert!(cases.len() >= 40);
         for (url, want) in cases {
-            let got = check(url, &allowed).map(|_| ());
+            let got = check(url, &allowed, None).map(|_| ());
             assert_eq!(&got, want, "{url:?}");
             if want.is_ok() {
                 // Without prefixes, only the default rule lets a target through.
                 let loopback = url.starts_with("http://127.0.0.1")
                     || url.starts_with("http://[::1]")
                     || url.starts_with("http://localhost");
-                assert_eq!(check(url, &[]).is_ok(), loopback, "{url:?}");
+                assert_eq!(check(url, &[], None).is_ok(), loopback, "{url:?}");
             }
         }
     }
 
     #[test]
     fn target_parts() {
-        let t = check("http://[::1]:8000/cb?x=1", &[]).unwrap();
+        let t = check("http://[::1]:8000/cb?x=1", &[], None).unwrap().target;
         assert_eq!(t.as_str(), "http://[::1]:8000/cb?x=1");
         assert_eq!((t.https, t.host.as_str(), t.port()), (false, "[::1]", 8000));
         assert_eq!((t.path(), t.query.as_deref()), ("/cb", Some("x=1")));
-        let t = check("http://localhost", &[]).unwrap();
+        let t = check("http://localhost", &[], None).unwrap().target;
         assert_eq!((t.port(), t.path(), t.query.as_deref()), (80, "/", None));
-        let t = check("https://hub.example.com/user/a", &prefixes()).unwrap();
+        let t = check("https://hub.example.com/user/a", &prefixes(), None)
+            .unwrap()
+            .target;
         assert_eq!((t.https, t.port()), (true, 443));
         assert_eq!(t.origin(), "https://hub.example.com");
-        let t = check("http://127.0.0.1:8765/cb?x=1", &[]).unwrap();
+        let t = check("http://127.0.0.1:8765/cb?x=1", &[], None)
+            .unwrap()
+            .target;
         assert_eq!(t.origin(), "http://127.0.0.1:8765");
         assert!(!t.is_ipv6());
-        assert!(check("http://[::1]:8000/cb", &[]).unwrap().is_ipv6());
+        assert!(check("http://[::1]:8000/cb", &[], None)
+            .unwrap()
+            .target
+            .is_ipv6());
     }
 
     #[test]
     fn error_lines() {
         assert_eq!(
-            check("http://a@127.0.0.1/", &[]).unwrap_err().to_string(),
+            check("http://a@127.0.0.1/", &[], None)
+                .unwrap_err()
+                .to_string(),
             "target: userinfo is not allowed"
         );
-        assert_eq!(check("", &[]).unwrap_err().to_string(), "target: is empty");
         assert_eq!(
-            check("http://evil.com/", &[]).unwrap_err().to_string(),
+            check("", &[], None).unwrap_err().to_string(),
+            "target: is empty"
+        );
+        assert_eq!(
+            check("http://evil.com/", &[], None).unwrap_err().to_string(),
             "target: not an allowed target (http loopback or a prefix in T2G_REDIRECT_ALLOWED_TARGETS)"
         );
     }
@@ -635,10 +870,204 @@ mod tests {
         );
         // A prefix without a path covers the whole origin; default ports are normalised.
         let all = AllowedPrefix::parse_list("https://a.example:443").unwrap();
-        assert!(check("https://a.example/any/path?q", &all).is_ok());
-        assert!(check("https://a.example:8443/", &all).is_err());
+        assert!(check("https://a.example/any/path?q", &all, None).is_ok());
+        assert!(check("https://a.example:8443/", &all, None).is_err());
         let http = AllowedPrefix::parse_list("http://b.example:80/").unwrap();
-        assert!(check("http://b.example/cb", &http).is_ok());
+        assert!(check("http://b.example/cb", &http, None).is_ok());
+    }
+
+    /// Today's hole: `..;` climbs out of the prefix in a servlet container. Every form that
+    /// such servers normalise is refused under a prefix, with its reason; loopback keeps its
+    /// grammar (the client's own listener is no servlet container).
+    #[test]
+    fn normalised_forms_are_refused_under_a_prefix() {
+        let allowed = prefixes();
+        for (url, want) in [
+            ("https://hub.example.com/user/..;/admin", PathParameter),
+            ("https://hub.example.com/user/.;/admin", PathParameter),
+            (
+                "https://hub.example.com/user/alice;jsessionid=x/",
+                PathParameter,
+            ),
+            ("https://hub.example.com/user/;/x", PathParameter),
+            ("https://hub.example.com/user/..%3B/admin", PathParameter),
+            ("https://hub.example.com/user/..%3b/admin", PathParameter),
+            (
+                "https://hub.example.com/user/%252e%252e/admin",
+                DoubleEncoding,
+            ),
+            ("https://hub.example.com/user/%25/x", DoubleEncoding),
+            (
+                "https://hub.example.com/user/%C0%AE%C0%AE/admin",
+                BadUtf8Escape,
+            ),
+            ("https://hub.example.com/user/%c0%ae/x", BadUtf8Escape),
+            ("https://hub.example.com/user/%E0%80%AE/x", BadUtf8Escape),
+            ("https://hub.example.com/user/%F0%80%80%AE/x", BadUtf8Escape),
+            ("https://hub.example.com/user/%C1%9C/x", BadUtf8Escape),
+            ("https://hub.example.com/user/%ED%A0%80/x", BadUtf8Escape),
+            ("https://hub.example.com/user/%FF/x", BadUtf8Escape),
+            ("https://hub.example.com/user/%C3/x", BadUtf8Escape),
+        ] {
+            assert_eq!(check(url, &allowed, None).map(|_| ()), Err(want), "{url}");
+        }
+        // Well-formed escapes of other characters, and a query with ';', stay allowed.
+        for url in [
+            "https://hub.example.com/user/j%C3%BCrgen/",
+            "https://hub.example.com/user/a%20b/cb?x=1;y=2&z=%25",
+            "https://hub.example.com/user/a%40b/",
+        ] {
+            assert!(check(url, &allowed, None).is_ok(), "{url}");
+        }
+        assert!(check("http://127.0.0.1:9/cb;x", &allowed, None).is_ok());
+        for (entry, reason) in [
+            ("https://hub.example.com/a;b/", "path parameters"),
+            ("https://hub.example.com/%25/", "%25"),
+            ("https://hub.example.com/%C0%AE/", "UTF-8"),
+        ] {
+            let err = AllowedPrefix::parse(entry).unwrap_err();
+            assert!(err.contains(reason), "{entry}: {err}");
+        }
+    }
+
+    #[test]
+    fn per_user_prefixes() {
+        let allowed = AllowedPrefix::parse_list(
+            "https://hub.example.com/user/{user}/, https://nb.example.org/{user}",
+        )
+        .unwrap();
+        let reach = |url: &str, user: Option<&str>| check(url, &allowed, user).map(|a| a.reach);
+        // Alice's own places.
+        assert_eq!(
+            reach(
+                "https://hub.example.com/user/alice/oauth_callback",
+                Some("alice")
+            ),
+            Ok(Reach::PerUser)
+        );
+        assert_eq!(
+            reach("https://hub.example.com/user/alice/", Some("alice")),
+            Ok(Reach::PerUser)
+        );
+        assert_eq!(
+            reach("https://nb.example.org/alice", Some("alice")),
+            Ok(Reach::PerUser)
+        );
+        assert_eq!(
+            reach("https://nb.example.org/alice/x?y", Some("alice")),
+            Ok(Reach::PerUser)
+        );
+        // Mallory's place, opened by Alice; prefixes of names; no user.
+        for url in [
+            "https://hub.example.com/user/mallory/oauth_callback",
+            "https://hub.example.com/user/alice2/",
+            "https://hub.example.com/user/alic/",
+            "https://hub.example.com/user/ALICE/",
+            "https://hub.example.com/user/alice",
+            "https://nb.example.org/alicex",
+        ] {
+            assert_eq!(reach(url, Some("alice")), Err(OtherUser), "{url}");
+            assert_eq!(reach(url, None), Err(NeedsUser), "{url}");
+        }
+        // Outside the part before {user}: not allowed, whoever asks.
+        assert_eq!(
+            reach("https://hub.example.com/hub/", Some("alice")),
+            Err(NotAllowed)
+        );
+        assert_eq!(reach("https://hub.example.com/hub/", None), Err(NotAllowed));
+        assert_eq!(
+            reach("https://evil.example/user/alice/", Some("alice")),
+            Err(NotAllowed)
+        );
+        // Names are one segment, escaped as JupyterHub does: '@' and '~' stay, the rest %XX.
+        let name = |url: &str, user: &str| reach(url, Some(user)).is_ok();
+        assert!(name(
+            "https://hub.example.com/user/a@example.com/",
+            "a@example.com"
+        ));
+        assert!(!name(
+            "https://hub.example.com/user/a%40example.com/",
+            "a@example.com"
+        ));
+        assert!(name("https://hub.example.com/user/j%C3%BCrgen/", "jürgen"));
+        assert!(!name("https://hub.example.com/user/j%c3%bcrgen/", "jürgen"));
+        assert!(name("https://hub.example.com/user/a%20b/", "a b"));
+        assert!(name("https://hub.example.com/user/~x_y.z-1/", "~x_y.z-1"));
+        // A name with '/' cannot become two segments; one with '..' or '%' cannot pass either.
+        assert!(!name("https://hub.example.com/user/bob/x/", "bob/x"));
+        assert_eq!(
+            reach("https://hub.example.com/user/bob%2Fx/", Some("bob/x")),
+            Err(BadEscape)
+        );
+        assert_eq!(
+            reach("https://hub.example.com/user/../", Some("..")),
+            Err(DotSegment)
+        );
+        assert_eq!(
+            reach("https://hub.example.com/user/a%25b/", Some("a%b")),
+            Err(DoubleEncoding)
+        );
+        assert_eq!(
+            reach("https://hub.example.com/user/alice/..;/bob/", Some("alice")),
+            Err(PathParameter)
+        );
+        // Loopback stays the default rule, whoever asks.
+        assert_eq!(reach("http://127.0.0.1:9/cb", None), Ok(Reach::Loopback));
+        // A prefix without {user}: shared; one on a loopback host: the user's own machine.
+        let shared =
+            AllowedPrefix::parse_list("https://hub.example.com/user/, https://localhost:8443/")
+                .unwrap();
+        let t = check("https://hub.example.com/user/x/", &shared, Some("alice")).unwrap();
+        assert_eq!(t.reach, Reach::Shared);
+        let t = check("https://localhost:8443/cb", &shared, None).unwrap();
+        assert_eq!(t.reach, Reach::Loopback);
+    }
+
+    #[test]
+    fn per_user_prefix_parsing() {
+        let p = AllowedPrefix::parse("https://hub.example.com/user/{user}/").unwrap();
+        assert_eq!(p.as_str(), "https://hub.example.com/user/{user}/");
+        assert_eq!(p.shared_warning(), None);
+        let p = AllowedPrefix::parse("https://hub.example.com/user/").unwrap();
+        assert!(p.shared_warning().unwrap().contains("every user"));
+        for entry in [
+            "https://{user}.example.com/",
+            "https://hub.example.com/u-{user}/",
+            "https://hub.example.com/{user}x/",
+            "https://hub.example.com/{user}/{user}/",
+            "https://hub.example.com{user}/",
+            "{user}",
+        ] {
+            let err = AllowedPrefix::parse(entry).unwrap_err();
+            assert!(
+                err.contains("{user} may appear once, as a whole path segment"),
+                "{entry}: {err}"
+            );
+        }
+        let err = AllowedPrefix::parse("https://hub.example.com/user/{user}/?x").unwrap_err();
+        assert!(err.contains("query"), "{err}");
+        let err = AllowedPrefix::parse("https://hub.example.com/a b/{user}/").unwrap_err();
+        assert!(err.contains("whitespace"), "{err}");
+    }
+
+    #[test]
+    fn segment_encoding_matches_python_quote_with_at_and_tilde_safe() {
+        // Expected values from Python 3: urllib.parse.quote(name, safe='@~').
+        for (name, want) in [
+            ("alice", "alice"),
+            ("a.b-c_d~e", "a.b-c_d~e"),
+            ("a@example.com", "a@example.com"),
+            ("a b", "a%20b"),
+            ("a/b", "a%2Fb"),
+            ("a+b", "a%2Bb"),
+            ("jürgen", "j%C3%BCrgen"),
+            ("%;?#", "%25%3B%3F%23"),
+            ("😀", "%F0%9F%98%80"),
+        ] {
+            let mut out = String::new();
+            percent_encode_segment(name, &mut out);
+            assert_eq!(out, want, "{name}");
+        }
     }
 
     #[test]
@@ -663,10 +1092,10 @@ mod tests {
                 format!("http://127.0.0.1/cb?a=1&b=%2F&{encoded}"),
             ),
         ] {
-            let target = check(url, &[]).unwrap();
+            let target = check(url, &[], None).unwrap().target;
             assert_eq!(with_params(&target, &params), want);
             // The result is itself a valid, allowed target.
-            assert!(check(&want, &[]).is_ok());
+            assert!(check(&want, &[], None).is_ok());
         }
     }
 }

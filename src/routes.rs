@@ -1,18 +1,21 @@
-//! Routing on (method, path), the small handlers, and the flow's outcome turned into a response.
+//! Routing on (method, path), the Host check, the small handlers, and the flow's outcome turned
+//! into a response, counted and written to the audit trail.
 
 use std::time::SystemTime;
 
 use crate::assets::{self, Asset};
+use crate::audit::{Audit, Record};
 use crate::config::Config;
 use crate::echo;
 use crate::flow::{self, FlowRequest, Outcome, Refusal};
 use crate::http::{Exchange, Method, Request, Response, Service, Status};
-use crate::log;
+use crate::log::{self, LogFormat};
 use crate::metrics::{Metrics, Rejection};
-use crate::page::{self, Ui};
+use crate::page::{self, IndexPage, Ui, Warning};
 use crate::query;
-use crate::redirect_target::AllowedPrefix;
-use crate::token::{TokenInfo, TokenSource};
+use crate::redirect_target::{AllowedPrefix, OOB};
+use crate::time::rfc3339_unix;
+use crate::token::{self, TokenInfo, TokenSource};
 
 const JSON: &str = "application/json";
 /// Token-bearing and live answers must never be stored by a browser or a proxy.
@@ -26,10 +29,19 @@ pub struct App {
     metrics: Metrics,
     /// Redirect-flow targets allowed beyond loopback.
     allowed_targets: Vec<AllowedPrefix>,
-    /// Pages rendered once at start: their inputs never change while running.
-    index_html: &'static [u8],
+    paste_mode: bool,
+    /// Host names answered besides loopback; `None`: every Host is answered.
+    served_hosts: Option<Vec<String>>,
+    audit: Audit,
+    /// The token page around the place of the user's name, and whole for an unknown user.
+    index: IndexPage,
+    index_anonymous: &'static [u8],
+    /// Rendered once at start: its inputs never change while running.
     done_html: &'static [u8],
 }
+
+/// `Host` names that always mean this machine.
+const LOOPBACK_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];
 
 type Handler = fn(&App, &Request) -> Response;
 
@@ -45,25 +57,60 @@ impl App {
         // Leaked once per App (one per process): the pages live as long as the server.
         let leak =
             |page: String| -> &'static [u8] { Box::leak(page.into_bytes().into_boxed_slice()) };
-        let index_html = leak(page::render_index(&ui));
+        let index = IndexPage::new(&ui);
+        let index_anonymous = leak(index.render(None));
         let done_html = leak(page::render_done(&ui));
+        // A fallback token is served without any gateway: a page of another site whose name
+        // resolves to this machine (DNS rebinding) must not read it, so only loopback names
+        // (and the operator's list) are answered then.
+        let served_hosts = match (config.allowed_hosts, &config.fallback_token) {
+            (Some(hosts), _) => Some(hosts),
+            (None, Some(_)) => Some(Vec::new()),
+            (None, None) => None,
+        };
         App {
             tokens: TokenSource {
                 header_names: config.header_names,
                 fallback: config.fallback_token,
+                user_header_names: config.user_header_names,
             },
             echo_enabled: config.echo_enabled,
             ui,
             metrics: Metrics::new(),
             allowed_targets: config.allowed_targets,
-            index_html,
+            paste_mode: config.paste_mode,
+            served_hosts,
+            audit: Audit::new(config.audit_log, config.log_format == LogFormat::Json),
+            index,
+            index_anonymous,
             done_html,
+        }
+    }
+
+    /// Whether the request's `Host` is one this server answers for: any while no list applies;
+    /// else a loopback name or a listed one, any port. A missing or malformed `Host` is not.
+    fn host_served(&self, request: &Request) -> bool {
+        let Some(listed) = &self.served_hosts else {
+            return true;
+        };
+        match request.header("Host").and_then(host_name) {
+            Some(host) => LOOPBACK_HOSTS.contains(&host.as_str()) || listed.contains(&host),
+            None => false,
         }
     }
 
     /// Picks the handler for a path, then checks the method; unknown paths are 404 whatever
     /// the method.
     pub fn route(&self, request: &Request) -> Response {
+        // Health probes of orchestrators name the pod's address; the answer holds nothing.
+        if request.path != "/health" && !self.host_served(request) {
+            return Response::text(
+                Status::MisdirectedRequest,
+                "misdirected request: this server answers only loopback Host names and T2G_ALLOWED_HOSTS",
+            )
+            .header("Cache-Control", NO_STORE)
+            .route("misdirected");
+        }
         let destination = match request.path.as_str() {
             "/" | "/index.html" => Destination::Handler("index", App::index),
             "/token" => Destination::Handler("token", App::token),
@@ -95,19 +142,74 @@ impl App {
         response.route(route)
     }
 
-    fn index(&self, _: &Request) -> Response {
-        html(self.index_html)
+    /// The token page; with "Signed in as" when the user is known.
+    fn index(&self, request: &Request) -> Response {
+        match self.tokens.user(request, self.tokens.extract(request)) {
+            Some(user) => html(self.index.render(Some(&user)).into_bytes()),
+            None => html(self.index_anonymous),
+        }
     }
 
     fn token(&self, request: &Request) -> Response {
         match self.tokens.extract(request) {
             Some(secret) => {
                 self.metrics.token_served("token");
+                let user = self.tokens.user(request, Some(secret));
+                self.audit_served(request, "token", secret, user.as_deref(), None, None);
                 let body = TokenInfo::new(secret, SystemTime::now()).to_json();
                 Response::new(Status::Ok, JSON, body).header("Cache-Control", NO_STORE)
             }
             None => self.token_not_found(),
         }
+    }
+
+    /// The audit line of a token handed out.
+    fn audit_served(
+        &self,
+        request: &Request,
+        route: &'static str,
+        secret: &str,
+        user: Option<&str>,
+        target: Option<String>,
+        code: Option<&str>,
+    ) {
+        let fingerprint = token::fingerprint(secret);
+        let claims = token::jwt_claims(secret);
+        self.audit.write(&Record {
+            event: "token_served",
+            route,
+            user,
+            fingerprint: fingerprint.get(..16),
+            sub: claims.as_ref().and_then(|c| token::claim_str(c, "sub")),
+            exp: claims
+                .as_ref()
+                .and_then(token::claims_expiry)
+                .map(rfc3339_unix),
+            target,
+            code,
+            reason: None,
+            detail: None,
+            peer: request.peer,
+            forwarded_for: forwarded_for(request),
+        });
+    }
+
+    /// The audit line of a refused flow request: the reason and the line the client got.
+    fn audit_refused(&self, request: &Request, user: Option<&str>, reason: Rejection, line: &str) {
+        self.audit.write(&Record {
+            event: "flow_refused",
+            route: "flow",
+            user,
+            fingerprint: None,
+            sub: None,
+            exp: None,
+            target: None,
+            code: None,
+            reason: Some(reason.label()),
+            detail: Some(line),
+            peer: request.peer,
+            forwarded_for: forwarded_for(request),
+        });
     }
 
     fn token_not_found(&self) -> Response {
@@ -116,18 +218,27 @@ impl App {
     }
 
     fn flow(&self, request: &Request) -> Response {
+        let token = self.tokens.extract(request);
+        let user = self.tokens.user(request, token);
+        let user = user.as_deref();
         let outcome = match query::parse_strict(&request.query) {
             Ok(query) => flow::run(&FlowRequest {
                 query: &query,
-                token: self.tokens.extract(request),
+                token,
+                user,
                 allowed_targets: &self.allowed_targets,
+                paste_mode: self.paste_mode,
                 now: SystemTime::now(),
             }),
             Err(e) => Outcome::Refused(Refusal::Invalid(Rejection::Params, e.to_string())),
         };
+        // Only a hand-out reaches the audit with a secret, and every hand-out had a token.
+        let secret = token.unwrap_or_default();
         match outcome {
-            Outcome::Redirect { location } => {
+            Outcome::Redirect { location, delivery } => {
                 self.metrics.token_served("flow_redirect");
+                let (target, code) = (Some(delivery.target), Some(delivery.code.as_str()));
+                self.audit_served(request, "flow_redirect", secret, user, target, code);
                 Response::text(Status::SeeOther, "See Other")
                     .header("Location", location)
                     .header("Cache-Control", NO_STORE)
@@ -136,8 +247,11 @@ impl App {
                 action,
                 origin,
                 fields,
+                delivery,
             } => {
                 self.metrics.token_served("flow_form_post");
+                let (target, code) = (Some(delivery.target), Some(delivery.code.as_str()));
+                self.audit_served(request, "flow_form_post", secret, user, target, code);
                 let fields = fields
                     .each_ref()
                     .map(|(name, value)| (*name, value.as_str()));
@@ -147,15 +261,33 @@ impl App {
             }
             Outcome::Paste { block, code } => {
                 self.metrics.token_served("flow_paste");
-                html(page::render_paste(&self.ui, &block, &code).into_bytes())
+                let target = Some(OOB.to_string());
+                self.audit_served(request, "flow_paste", secret, user, target, Some(&code));
+                html(page::render_paste(&self.ui, &block, &code, user).into_bytes())
+            }
+            Outcome::Confirm(confirmation) => {
+                let warning = Warning {
+                    destination: confirmation
+                        .destination
+                        .as_ref()
+                        .map(|(host, path)| (host.as_str(), path.as_str())),
+                    code: &confirmation.code,
+                    query: &confirmation.query,
+                    mismatch: confirmation.mismatch,
+                };
+                html(page::render_confirm(&self.ui, &warning, user).into_bytes())
             }
             Outcome::Refused(Refusal::Invalid(reason, line)) => {
                 self.metrics.flow_rejected(reason);
+                self.audit_refused(request, user, reason, &line);
                 Response::text(Status::BadRequest, line).header("Cache-Control", NO_STORE)
             }
             Outcome::Refused(Refusal::NoToken) => {
                 self.metrics.flow_rejected(Rejection::NoToken);
-                self.token_not_found()
+                let response = self.token_not_found();
+                let line = self.tokens.not_found_message();
+                self.audit_refused(request, user, Rejection::NoToken, &line);
+                response
             }
             Outcome::Refused(Refusal::Encryption(e)) => {
                 log::error(&format!("flow: encryption failed: {e}"));
@@ -196,6 +328,32 @@ impl App {
     fn swagger_ui_index(&self, _: &Request) -> Response {
         Response::text(Status::MovedPermanently, "see ./").header("Location", "./")
     }
+}
+
+/// The host of a `Host` value, lower-cased, without its port; `None` when malformed.
+fn host_name(value: &str) -> Option<String> {
+    let value = value.trim();
+    let (host, port) = if value.starts_with('[') {
+        value.split_at(value.find(']')? + 1)
+    } else {
+        value.split_at(value.find(':').unwrap_or(value.len()))
+    };
+    let port_ok = match port.strip_prefix(':') {
+        None => port.is_empty(),
+        Some(digits) => digits.len() <= 5 && digits.bytes().all(|b| b.is_ascii_digit()),
+    };
+    (port_ok && !host.is_empty()).then(|| host.to_ascii_lowercase())
+}
+
+/// Every `X-Forwarded-For` value as given, joined with `, `; `None` when there is none.
+fn forwarded_for(request: &Request) -> Option<String> {
+    let values: Vec<&str> = request
+        .headers
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("X-Forwarded-For"))
+        .map(|(_, value)| value.as_str())
+        .collect();
+    (!values.is_empty()).then(|| values.join(", "))
 }
 
 /// An embedded file; gzip-stored ones only to clients that accept gzip.
@@ -328,6 +486,102 @@ mod tests {
             .metrics
             .render()
             .contains("token2go_flow_rejections_total{reason=\"params\"} 2\n"));
+    }
+
+    #[test]
+    fn host_names() {
+        for (value, want) in [
+            ("localhost", Some("localhost")),
+            ("LocalHost:8080", Some("localhost")),
+            ("127.0.0.1:1", Some("127.0.0.1")),
+            ("[::1]:8080", Some("[::1]")),
+            ("[::1]", Some("[::1]")),
+            (" token2go.example.com ", Some("token2go.example.com")),
+            ("localhost:80x", None),
+            ("localhost:123456", None),
+            ("::1", None),
+            ("[::1", None),
+            ("", None),
+            (":80", None),
+        ] {
+            assert_eq!(host_name(value).as_deref(), want, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn with_a_fallback_token_only_loopback_hosts_are_answered() {
+        let a = app(&[("T2G_FALLBACK_TOKEN", "fb")]);
+        for host in ["localhost:8080", "127.0.0.1", "[::1]:9", "LOCALHOST"] {
+            let r = a.route(&get("/token", &[("Host", host)]));
+            assert_eq!(r.status, Status::Ok, "{host}");
+        }
+        for host in ["rebind.example", "127.0.0.2", "localhost.", "0.0.0.0:8080"] {
+            let r = a.route(&get("/token", &[("Host", host)]));
+            assert_eq!(
+                (r.status, r.route),
+                (Status::MisdirectedRequest, "misdirected"),
+                "{host}"
+            );
+            assert!(!String::from_utf8_lossy(&r.body).contains("fb"));
+            assert_eq!(a.route(&get("/nope", &[("Host", host)])).status, 421);
+        }
+        // No Host (HTTP/1.0) names no loopback; health probes pass whatever they name.
+        assert_eq!(a.route(&get("/", &[])).status, 421);
+        let r = a.route(&get("/health", &[("Host", "10.1.2.3:8080")]));
+        assert_eq!(r.status, Status::Ok);
+        // The operator's list adds names.
+        let a = app(&[
+            ("T2G_FALLBACK_TOKEN", "fb"),
+            ("T2G_ALLOWED_HOSTS", "dev.example.com"),
+        ]);
+        assert_eq!(
+            a.route(&get("/token", &[("Host", "Dev.Example.com:8443")]))
+                .status,
+            200
+        );
+        assert_eq!(
+            a.route(&get("/token", &[("Host", "localhost")])).status,
+            200
+        );
+        assert_eq!(
+            a.route(&get("/token", &[("Host", "other.example.com")]))
+                .status,
+            421
+        );
+    }
+
+    #[test]
+    fn without_a_fallback_token_every_host_is_answered_unless_listed() {
+        let a = app(&[]);
+        let r = a.route(&get(
+            "/token",
+            &[("Host", "public.example"), ("Token", "t")],
+        ));
+        assert_eq!(r.status, 200);
+        assert_eq!(a.route(&get("/", &[])).status, 200);
+        let a = app(&[("T2G_ALLOWED_HOSTS", "public.example")]);
+        assert_eq!(
+            a.route(&get("/", &[("Host", "public.example")])).status,
+            200
+        );
+        assert_eq!(a.route(&get("/", &[("Host", "other.example")])).status, 421);
+    }
+
+    #[test]
+    fn index_says_who_is_signed_in() {
+        let a = app(&[]);
+        let body = |r: Response| String::from_utf8_lossy(&r.body).into_owned();
+        let anonymous = body(a.route(&get("/", &[])));
+        assert!(!anonymous.contains("Signed in as"));
+        let page = body(a.route(&get("/", &[("X-Forwarded-User", "<alice>")])));
+        assert!(
+            page.contains("Signed in as <strong>&lt;alice&gt;</strong>"),
+            "{page}"
+        );
+        // From the token's claims when no header names the user.
+        let jwt = "e30.eyJwcmVmZXJyZWRfdXNlcm5hbWUiOiJib2IifQ.c2ln";
+        let page = body(a.route(&get("/", &[("Authorization", &format!("Bearer {jwt}"))])));
+        assert!(page.contains("Signed in as <strong>bob</strong>"), "{page}");
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Token extraction from request headers, its fingerprint, and the JWT expiry.
+//! Token extraction from request headers, its fingerprint, the JWT expiry, and who the user is.
 
 use std::time::SystemTime;
 
@@ -13,11 +13,17 @@ use crate::time::{rfc3339, rfc3339_unix};
 /// Salt the reference prepends before hashing, kept so fingerprints stay comparable.
 const FINGERPRINT_SALT: &str = "03c49494-c1f3-4b3c-a9e3-28b1c4e42177";
 
-/// Where tokens come from: header names in order, then the fallback.
+/// Where tokens come from: header names in order, then the fallback; and where the user's
+/// name comes from.
 pub struct TokenSource {
     pub header_names: Vec<String>,
     pub fallback: Option<Secret>,
+    /// Headers the gateway puts the authenticated user's name in, in lookup order.
+    pub user_header_names: Vec<String>,
 }
+
+/// JWT claims that name the user, in the order they are tried.
+const USER_CLAIMS: [&str; 3] = ["preferred_username", "email", "sub"];
 
 impl TokenSource {
     /// The first configured header present with a non-empty value (after dropping a leading
@@ -34,6 +40,26 @@ impl TokenSource {
             }
         }
         self.fallback.as_ref().map(Secret::expose)
+    }
+
+    /// The authenticated user's name: the first user header present with a non-blank value;
+    /// else, when `token` is a JWT, its `preferred_username`, `email` or `sub` claim (decoded,
+    /// not verified: it came from the gateway, the same trust as the header); else `None`.
+    pub fn user(&self, request: &Request, token: Option<&str>) -> Option<String> {
+        for name in &self.user_header_names {
+            let value = request
+                .headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.trim());
+            if let Some(value) = value.filter(|v| !v.is_empty()) {
+                return Some(value.to_string());
+            }
+        }
+        let claims = jwt_claims(token?)?;
+        USER_CLAIMS
+            .iter()
+            .find_map(|name| claim_str(&claims, name).map(str::to_string))
     }
 
     /// The 444 body: which headers were searched.
@@ -102,9 +128,9 @@ pub fn fingerprint(secret: &str) -> String {
 /// Latest `exp` this server renders: 9999-12-31T23:59:59Z.
 const MAX_EXP: i64 = 253_402_300_799;
 
-/// The numeric `exp` claim of a JWS-compact JWT, decoded but never verified.
-/// Anything that is not a three-part token with a JSON object payload gives `None`.
-pub fn jwt_expiry(secret: &str) -> Option<i64> {
+/// The claims of a JWS-compact JWT, decoded but never verified. Anything that is not a
+/// three-part token with a JSON object payload gives `None`.
+pub fn jwt_claims(secret: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
     let mut parts = secret.split('.');
     let (_header, payload, _signature) = (parts.next()?, parts.next()?, parts.next()?);
     if parts.next().is_some() || payload.len() > 64 * 1024 {
@@ -114,8 +140,32 @@ pub fn jwt_expiry(secret: &str) -> Option<i64> {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload)
         .ok()?;
-    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    let exp = claims.as_object()?.get("exp")?;
+    match serde_json::from_slice(&bytes).ok()? {
+        serde_json::Value::Object(claims) => Some(claims),
+        _ => None,
+    }
+}
+
+/// A claim that is a non-blank string.
+pub fn claim_str<'a>(
+    claims: &'a serde_json::Map<String, serde_json::Value>,
+    name: &str,
+) -> Option<&'a str> {
+    claims
+        .get(name)?
+        .as_str()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+/// The numeric `exp` claim of a JWS-compact JWT, decoded but never verified.
+pub fn jwt_expiry(secret: &str) -> Option<i64> {
+    claims_expiry(&jwt_claims(secret)?)
+}
+
+/// The numeric `exp` of decoded claims, within what this server renders.
+pub fn claims_expiry(claims: &serde_json::Map<String, serde_json::Value>) -> Option<i64> {
+    let exp = claims.get("exp")?;
     let seconds = match (exp.as_i64(), exp.as_f64()) {
         (Some(i), _) => i,
         (None, Some(f)) if f.is_finite() => f.floor() as i64,
@@ -137,6 +187,7 @@ mod tests {
         TokenSource {
             header_names: names.iter().map(|n| n.to_string()).collect(),
             fallback: fallback.map(|f| Secret::new(f.to_string())),
+            user_header_names: vec!["X-Forwarded-User".into(), "X-Forwarded-Email".into()],
         }
     }
 
@@ -181,6 +232,37 @@ mod tests {
         let s = source(&["A", "B"], None);
         assert_eq!(s.extract(&request(&[("C", "x")])), None);
         assert_eq!(s.not_found_message(), "Token not found. Looking for: A, B");
+    }
+
+    #[test]
+    fn user_from_headers_then_jwt_claims() {
+        let s = source(&["Token"], None);
+        let full = jwt(r#"{"preferred_username":"alice","email":"a@example.com","sub":"u-1"}"#);
+        // The first user header present with a value wins, over any claim.
+        let r = request(&[
+            ("x-forwarded-email", "e@example.com"),
+            ("X-Forwarded-User", " bob "),
+        ]);
+        assert_eq!(s.user(&r, Some(&full)).as_deref(), Some("bob"));
+        let r = request(&[
+            ("X-Forwarded-User", "  "),
+            ("X-Forwarded-Email", "e@example.com"),
+        ]);
+        assert_eq!(s.user(&r, Some(&full)).as_deref(), Some("e@example.com"));
+        // Claims in order: preferred_username, email, sub; blank and non-string ones skipped.
+        let none = request(&[]);
+        assert_eq!(s.user(&none, Some(&full)).as_deref(), Some("alice"));
+        let t = jwt(r#"{"preferred_username":" ","email":"a@example.com","sub":"u-1"}"#);
+        assert_eq!(s.user(&none, Some(&t)).as_deref(), Some("a@example.com"));
+        let t = jwt(r#"{"preferred_username":7,"sub":"u-1"}"#);
+        assert_eq!(s.user(&none, Some(&t)).as_deref(), Some("u-1"));
+        // Unknown: an opaque token, a JWT without such claims, no token at all.
+        assert_eq!(s.user(&none, Some("opaque")), None);
+        assert_eq!(s.user(&none, Some(&jwt(r#"{"exp":1}"#))), None);
+        assert_eq!(s.user(&none, None), None);
+        // Only configured names count.
+        let r = request(&[("X-Remote-User", "mallory")]);
+        assert_eq!(s.user(&r, None), None);
     }
 
     #[test]

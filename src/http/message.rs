@@ -37,6 +37,8 @@ pub enum Status {
     RequestTimeout,
     ContentTooLarge,
     UriTooLong,
+    /// A Host this server does not answer for (DNS rebinding defence, RFC 9110 §15.5.20).
+    MisdirectedRequest,
     RequestHeaderFieldsTooLarge,
     /// The reference server's answer when no header carries a token.
     TokenNotFound,
@@ -46,7 +48,7 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 16] = [
+    pub const ALL: [Status; 17] = [
         Status::Ok,
         Status::MovedPermanently,
         Status::SeeOther,
@@ -58,6 +60,7 @@ impl Status {
         Status::RequestTimeout,
         Status::ContentTooLarge,
         Status::UriTooLong,
+        Status::MisdirectedRequest,
         Status::RequestHeaderFieldsTooLarge,
         Status::TokenNotFound,
         Status::InternalServerError,
@@ -78,6 +81,7 @@ impl Status {
             Status::RequestTimeout => 408,
             Status::ContentTooLarge => 413,
             Status::UriTooLong => 414,
+            Status::MisdirectedRequest => 421,
             Status::RequestHeaderFieldsTooLarge => 431,
             Status::TokenNotFound => 444,
             Status::InternalServerError => 500,
@@ -100,6 +104,7 @@ impl Status {
             Status::RequestTimeout => "Request Timeout",
             Status::ContentTooLarge => "Content Too Large",
             Status::UriTooLong => "URI Too Long",
+            Status::MisdirectedRequest => "Misdirected Request",
             Status::RequestHeaderFieldsTooLarge => "Request Header Fields Too Large",
             Status::TokenNotFound => "Token Not Found",
             Status::InternalServerError => "Internal Server Error",
@@ -334,6 +339,7 @@ mod tests {
         assert!(codes.windows(2).all(|w| w[0] < w[1]));
         assert_eq!(Status::NotAcceptable.reason(), "Not Acceptable");
         assert_eq!(Status::TokenNotFound.reason(), "Token Not Found");
+        assert_eq!(Status::MisdirectedRequest.reason(), "Misdirected Request");
         assert_eq!(Status::from_code(599), None);
     }
 

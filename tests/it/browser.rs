@@ -11,7 +11,7 @@ use base64::Engine;
 use rsa::pkcs8::{EncodePublicKey, LineEnding};
 use serde_json::json;
 
-use crate::harness::{enc, TestServer};
+use crate::harness::{confirm_link, enc, TestServer};
 use crate::webdriver::{one_browser_at_a_time, Browser, LogEntry};
 use token2go_server::{
     fingerprint, open, parse_paste_block, parse_public_key, verification_code, KeyType,
@@ -56,6 +56,14 @@ fn paste_flow(server: &TestServer) -> (String, String) {
         enc(&pem)
     );
     (server.url(&path), verification_code(&public))
+}
+
+/// The paste page itself: the warning page's confirmed link, fetched as the browser would.
+fn confirmed_url(server: &TestServer, warning_url: &str) -> String {
+    let path = warning_url.strip_prefix(&server.url("")).unwrap();
+    let warning = server.get(path, &[]);
+    assert_eq!(warning.status, 200, "{}", warning.text());
+    server.url(&confirm_link(&warning.text()))
 }
 
 fn text_of(browser: &Browser, id: &str) -> String {
@@ -214,11 +222,15 @@ fn copy_puts_the_token_on_the_clipboard() {
 /// Where the asynchronous clipboard API is missing (plain http on a non-loopback host is not a
 /// secure context) page.js falls back to selecting the field and `execCommand("copy")`. The
 /// page is opened as `http://t2g.test:<port>/`, a name Chromium maps to 127.0.0.1 itself; the
-/// clipboard is read back from a second tab on the secure loopback origin.
+/// clipboard is read back from a second tab on the secure loopback origin. With a fallback token
+/// the server answers that name only because `T2G_ALLOWED_HOSTS` lists it (DNS rebinding).
 #[test]
 fn copy_falls_back_to_exec_command_outside_a_secure_context() {
     let token = jwt(now() + 3600);
-    let server = TestServer::start(&[("T2G_FALLBACK_TOKEN", &token)]);
+    let server = TestServer::start(&[
+        ("T2G_FALLBACK_TOKEN", &token),
+        ("T2G_ALLOWED_HOSTS", "t2g.test"),
+    ]);
     let _one = one_browser_at_a_time();
     let browser = Browser::start_with(&[
         "--host-resolver-rules=MAP t2g.test 127.0.0.1",
@@ -370,7 +382,8 @@ fn no_token_shows_the_444_reason() {
 fn pages_log_no_csp_violation_or_console_error() {
     let token = jwt(now() + 3600);
     let server = TestServer::start(&[("T2G_FALLBACK_TOKEN", &token)]);
-    let (paste_url, _) = paste_flow(&server);
+    let (warning_url, _) = paste_flow(&server);
+    let paste_url = confirmed_url(&server, &warning_url);
     let _one = one_browser_at_a_time();
     let browser = Browser::start();
     let ready = "return document.readyState === 'complete';";
@@ -380,6 +393,7 @@ fn pages_log_no_csp_violation_or_console_error() {
             server.url("/"),
             "return document.getElementById('status').textContent === 'Token loaded.';",
         ),
+        ("warning page", warning_url, ready),
         ("paste page", paste_url, ready),
         (
             "/flow/redirect/done",
@@ -480,6 +494,14 @@ fn paste_page_copies_the_block_and_shows_the_code() {
     let _one = one_browser_at_a_time();
     let browser = Browser::start();
     browser.goto(&paste_url);
+    // The warning page first: the code, no block; its button shows the block.
+    assert_eq!(text_of(&browser, "vcode"), code);
+    browser.click("#continue");
+    browser.wait_until(
+        "the paste page",
+        WAIT,
+        "return document.getElementById('block') !== null && document.readyState === 'complete';",
+    );
     browser.grant("clipboard-read");
     browser.grant("clipboard-write");
     assert_eq!(text_of(&browser, "vcode"), code);

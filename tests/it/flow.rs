@@ -3,7 +3,9 @@
 
 use std::path::PathBuf;
 
-use crate::harness::{enc, python_keypair, python_ok, Reply, TempDir, TestServer, DECRYPT_PY};
+use crate::harness::{
+    confirm_link, enc, python_keypair, python_ok, Reply, TempDir, TestServer, DECRYPT_PY,
+};
 
 const CANARY: &str = "canary-FlowSecret-41d7e0b2";
 
@@ -156,7 +158,12 @@ fn paste_mode_page_decrypts_and_shows_the_verification_code() {
         "rsa4096-rfc8017-pkcs1-pem",
         &pair.public_pem,
     );
-    let r = s.get(&url, &[("X-Forwarded-Access-Token", &big_jwt)]);
+    let token_header = [("X-Forwarded-Access-Token", big_jwt.as_str())];
+    // First the warning with the code and no block; its button shows the block.
+    let warning = s.get(&url, &token_header);
+    assert_eq!(warning.status, 200, "{}", warning.text());
+    assert!(!warning.text().contains("-----BEGIN TOKEN2GO RESPONSE-----"));
+    let r = s.get(&confirm_link(&warning.text()), &token_header);
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.header("Content-Type").unwrap().starts_with("text/html"));
     assert_eq!(r.header("Cache-Control"), Some("no-store"));
@@ -384,7 +391,8 @@ fn allowed_targets_extend_loopback() {
     ]);
     let pair = keypair(2048, "spki");
     let ok_type = "rsa2048-rfc5280-x509-pem";
-    let r = s.get(
+    // A prefix without {user} is shared by all users: the warning first, then the redirect.
+    let warning = s.get(
         &flow_url(
             "https://hub.example.com/user/ann/cb",
             "",
@@ -393,6 +401,8 @@ fn allowed_targets_extend_loopback() {
         ),
         &[],
     );
+    assert_eq!(warning.status, 200, "{}", warning.text());
+    let r = s.get(&confirm_link(&warning.text()), &[]);
     assert_eq!(r.status, 303, "{}", r.text());
     for bad in [
         "https://hub.example.com/users/x",

@@ -114,12 +114,21 @@ impl Client {
     }
 
     pub fn get(&mut self, target: &str) -> Reply {
-        self.send(format!("GET {target} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
+        let host = self.host();
+        self.send(format!("GET {target} HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes());
         self.reply()
     }
 
-    /// Sends one request with `Host` (unless given) and `Content-Length` (when there is a body)
-    /// added, and reads its reply (without a body for HEAD).
+    /// The `Host` a browser would send: the address connected to. The server answers only
+    /// loopback names while a fallback token is set (DNS rebinding).
+    pub fn host(&self) -> String {
+        self.stream()
+            .peer_addr()
+            .map_or_else(|_| "localhost".to_string(), |a| a.to_string())
+    }
+
+    /// Sends one request with `Host` (unless given; see [`Client::host`]) and `Content-Length`
+    /// (when there is a body) added, and reads its reply (without a body for HEAD).
     pub fn request(
         &mut self,
         method: &str,
@@ -141,7 +150,7 @@ impl Client {
     ) -> io::Result<Reply> {
         let mut head = format!("{method} {target} HTTP/1.1\r\n");
         if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
-            head.push_str("Host: test\r\n");
+            head.push_str(&format!("Host: {}\r\n", self.host()));
         }
         for (name, value) in headers {
             head.push_str(&format!("{name}: {value}\r\n"));
@@ -333,6 +342,11 @@ impl TestServer {
         format!("{out}{err}")
     }
 
+    /// What the server wrote to stdout so far.
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(self.dir.join("out")).unwrap_or_default()
+    }
+
     /// Waits (up to 5 s) until the output contains `needle`; returns the output either way.
     pub fn wait_for_output(&self, needle: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -509,4 +523,18 @@ pub fn enc(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// The warning page's button: the same request with `confirm`, as a path for the same server
+/// (the page links to `?query`, relative to the flow's path).
+pub fn confirm_link(page: &str) -> String {
+    let start = page
+        .find("id=\"continue\" href=\"?")
+        .unwrap_or_else(|| panic!("no confirm link on the page: {page}"))
+        + "id=\"continue\" href=\"".len();
+    let end = start + page[start..].find('"').unwrap();
+    format!(
+        "/flow/redirect/token{}",
+        page[start..end].replace("&amp;", "&")
+    )
 }

@@ -15,3 +15,4 @@ mod lifecycle;
 mod openapi;
 mod page_browser;
 mod promtool;
+mod security;

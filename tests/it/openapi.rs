@@ -185,6 +185,8 @@ fn recipe<'a>(
     &'static [(&'static str, &'static str)],
 ) {
     const GZIP: &[(&str, &str)] = &[("Accept-Encoding", "gzip, deflate, br")];
+    // `servers.token` has a fallback token: a Host that is not loopback is misdirected.
+    const REBOUND: &[(&str, &str)] = &[("Host", "rebind.example")];
     let loopback = "http://127.0.0.1:9/callback";
     match (path, status) {
         ("/token", "444") => (&servers.no_token, path.to_string(), &[]),
@@ -205,6 +207,7 @@ fn recipe<'a>(
         ),
         ("/flow/redirect/token", "444") => (&servers.no_token, flow_query(loopback), &[]),
         (_, "406") => (&servers.token, path.to_string(), &[]),
+        (_, "421") => (&servers.token, path.to_string(), REBOUND),
         (_, "200" | "301" | "308") => (&servers.token, path.to_string(), GZIP),
         _ => panic!(
             "{path} documents {status}, which this test does not know how to request: \
