@@ -92,7 +92,20 @@ pub fn parse_rfc3339(text: &str) -> Option<i64> {
         _ => return None,
     };
     let leap_year = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let month_days = [31, if leap_year { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let month_days = [
+        31,
+        if leap_year { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
     let valid = (1..=12).contains(&month)
         && (1..=month_days[(month as usize).saturating_sub(1).min(11)]).contains(&day)
         && hour <= 23
@@ -160,7 +173,13 @@ mod tests {
 
     #[test]
     fn parse_rfc3339_reads_what_rfc3339_writes() {
-        for secs in [0, 951_782_400, 1_700_000_000, 253_402_300_799, 4_102_444_800] {
+        for secs in [
+            0,
+            951_782_400,
+            1_700_000_000,
+            253_402_300_799,
+            4_102_444_800,
+        ] {
             assert_eq!(parse_rfc3339(&rfc3339_unix(secs)), Some(secs));
         }
         for days in [-800_000, -1, 0, 59, 11_016, 20_513, 2_932_896] {
