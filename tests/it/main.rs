@@ -1,7 +1,7 @@
 //! The integration tests, as one binary (one build, one harness): the real `token2go-server`
 //! binary over raw HTTP, the HTTP edge in-process, interop with Python `cryptography`
 //! (OpenSSL), `promtool`, headless Chromium over WebDriver, and both clients (`token2go` and
-//! `scripts/token2go_client.py`) end to end.
+//! `scripts/token2go_client.py`) end to end, also behind nginx with real Chromium.
 
 mod harness;
 mod webdriver;
@@ -12,5 +12,6 @@ mod clients;
 mod crypto_interop;
 mod endpoints;
 mod flow;
+mod gateway;
 mod http_edge;
 mod promtool;
