@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of token2go on a fresh Debian/Ubuntu machine: installs what the tests need when
-# it is missing, then checks formatting and lints, then runs unit, integration, interop and
+# it is missing, then checks formatting and lints, then runs unit, integration, interop,
 # browser and gateway tests (nginx in front of the server, both clients). Usage: scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
