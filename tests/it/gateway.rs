@@ -247,7 +247,6 @@ fn through_nginx_and_chromium(which: Which) {
     let big = jwt(&format!("gateway-{which:?}"), 16 * 1024, 3600);
     let gateway = Nginx::start(server.addr, &big);
     let sandbox = Sandbox::new();
-    std::fs::create_dir(sandbox.path("tmp")).unwrap();
     let mut env = sandbox.env();
     env.push((
         "BROWSER".into(),
@@ -257,8 +256,13 @@ fn through_nginx_and_chromium(which: Which) {
         "CHROMIUM_BROWSER_LOG".into(),
         sandbox.path("chromium.jsonl").display().to_string(),
     ));
-    env.push(("TMPDIR".into(), sandbox.path("tmp").display().to_string()));
-    let done = run(which, &["--format", "json", &gateway.url()], &env);
+    // The test run's own temp dir, which scripts/test.sh requires empty at the end.
+    env.push(("TMPDIR".into(), std::env::temp_dir().display().to_string()));
+    let done = run(
+        which,
+        &["--timeout", "60", "--format", "json", &gateway.url()],
+        &env,
+    );
     let records = browser_records(&sandbox);
     assert_eq!(
         done.code,
@@ -289,10 +293,13 @@ fn through_nginx_and_chromium(which: Which) {
     );
     let seen = std::fs::read_to_string(sandbox.path("chromium.jsonl")).unwrap();
     assert!(!seen.contains(&big), "the browser showed the token");
-    assert_eq!(
-        std::fs::read_dir(sandbox.path("tmp")).unwrap().count(),
-        0,
-        "the Chromium wrapper left files behind"
+    let browser_dir = records
+        .iter()
+        .find_map(|r| r["dir"].as_str())
+        .unwrap_or_else(|| panic!("no temp dir in {records:?}"));
+    assert!(
+        !std::path::Path::new(browser_dir).exists(),
+        "the Chromium wrapper left {browser_dir} behind"
     );
     let access = std::fs::read_to_string(gateway.dir.join("access.log")).unwrap_or_default();
     assert!(access.contains("GET /t2g/flow/redirect/token?"), "{access}");

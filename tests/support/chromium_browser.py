@@ -13,9 +13,10 @@ Standard library only. Never writes to stdout (it inherits the client's, which c
 result). Exit status 0 when the done page was reached, 1 otherwise.
 
 Environment:
-  CHROMIUM_BROWSER_LOG      file to append JSON lines to: {"event": "opened"|"done"|"failed",
-                            "url": the page's URL without query values, "text": its visible text}
-                            and a last {"event": "closed"}
+  CHROMIUM_BROWSER_LOG      file to append JSON lines to: {"event": "started", "dir": its temp
+                            dir}, {"event": "opened"|"done"|"failed", "url": the page's URL
+                            without query values, "text": its visible text}, and a last
+                            {"event": "closed"}
   CHROMIUM_BROWSER_TIMEOUT  seconds to wait for the done page (default 30)
 """
 
@@ -48,6 +49,7 @@ CHROMIUM_ARGS = [
     # leave the machine even if Chromium tried.
     "--proxy-server=http://127.0.0.1:9",
     "--lang=en-US",
+    "--disable-crash-reporter",
 ]
 
 
@@ -75,12 +77,13 @@ class Driver:
         chromium = shutil.which("chromium") or shutil.which("chromium-browser")
         if not chromedriver or not chromium:
             raise BrowserError("chromium and chromedriver must be on PATH (scripts/test.sh installs them)")
-        self.dir = tempfile.mkdtemp(prefix="t2g-chromium-")
-        os.mkdir(os.path.join(self.dir, "tmp"))
+        # Short: Chromium puts its singleton socket under TMPDIR, and a unix socket's path may
+        # not exceed 107 bytes.
+        self.dir = tempfile.mkdtemp(prefix="t2g-cr-")
         self.port = free_port()
         self.session = None
         self.log = open(os.path.join(self.dir, "chromedriver.log"), "wb")
-        environment = dict(os.environ, TMPDIR=os.path.join(self.dir, "tmp"))
+        environment = dict(os.environ, TMPDIR=self.dir)
         self.process = subprocess.Popen(
             [chromedriver, f"--port={self.port}"],
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log, env=environment,
@@ -94,7 +97,10 @@ class Driver:
                     "args": CHROMIUM_ARGS + [f"--user-data-dir={os.path.join(self.dir, 'profile')}"],
                 },
             }}}
-            self.session = self.http("POST", "/session", capabilities)["value"]["sessionId"]
+            try:
+                self.session = self.http("POST", "/session", capabilities)["value"]["sessionId"]
+            except BrowserError as error:
+                raise BrowserError(f"{error} (chromedriver: {self.log_tail()})") from None
             self.command("POST", "timeouts", {"pageLoad": 20000, "script": 10000, "implicit": 0})
         except BaseException:
             self.close()
@@ -112,6 +118,12 @@ class Driver:
                 pass
             time.sleep(0.05)
         raise BrowserError("chromedriver did not become ready within 15 s")
+
+    def log_tail(self):
+        self.log.flush()
+        with open(self.log.name, "rb") as log:
+            lines = log.read().decode("utf-8", "replace").splitlines()
+        return " | ".join(lines[-5:])
 
     def http(self, method, path, body=None):
         data = None if body is None else json.dumps(body).encode("utf-8")
@@ -158,7 +170,12 @@ class Driver:
                 self.process.kill()
                 self.process.wait()
         self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        # Chromium's last helper processes may still be writing into the profile for a moment.
+        deadline = time.monotonic() + 10
+        while os.path.exists(self.dir) and time.monotonic() < deadline:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            if os.path.exists(self.dir):
+                time.sleep(0.1)
 
 
 def record(entry):
@@ -171,6 +188,7 @@ def record(entry):
 def browse(url, timeout):
     """Opens url; returns True once the done page shows."""
     driver = Driver()
+    record({"event": "started", "dir": driver.dir})
     try:
         driver.command("POST", "url", {"url": url})
         current, text = driver.page()
