@@ -10,7 +10,7 @@ use std::io;
 use std::process::{Command, Stdio};
 use std::thread;
 
-use crate::client::options::Env;
+use crate::client::env::Env;
 
 /// The program and arguments that open `url`, or `None` when nothing here can.
 pub fn command_for(url: &str, env: &Env) -> Option<Vec<String>> {

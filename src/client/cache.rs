@@ -22,7 +22,7 @@ use serde_json::Value;
 use zeroize::Zeroizing;
 
 use crate::client::document::TokenDocument;
-use crate::client::options::Env;
+use crate::client::env::Env;
 use crate::crypto::random_bytes;
 
 pub const VERSION: u64 = 1;

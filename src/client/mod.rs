@@ -2,7 +2,7 @@
 //! through their browser and prints it, for shells, scripts and kubectl. It shares its command
 //! line, behaviour and cache with `scripts/token2go_client.py` (README, "Clients").
 //!
-//! - `options`: the command line (one table) and the environment, read once;
+//! - `options`: the command line, from one table; `env`: the environment, read once;
 //! - `flow`: the run's key pair, the flow URL, opening the response (no I/O);
 //! - `callback`: the loopback listener, on the server's HTTP edge;
 //! - `browser`: starting the browser without waiting for it;
@@ -17,6 +17,7 @@ mod browser;
 mod cache;
 mod callback;
 mod document;
+mod env;
 mod error;
 mod flow;
 mod options;
@@ -35,8 +36,9 @@ use document::TokenDocument;
 use flow::{ClientKey, OOB};
 use options::{CacheUse, Format};
 
+pub use env::Env;
 pub use error::ClientError;
-pub use options::{parse_args, usage, Command, Env, Options, UsageError};
+pub use options::{parse_args, usage, Command, Options, UsageError};
 
 /// What the server's flow is asked for: the form_post page, whose POST carries tokens of any
 /// size past gateways that limit a redirect's `Location` header.
@@ -191,7 +193,7 @@ fn show_url(url: &str, options: &Options, env: &Env, purpose: &str) {
         if let Err(error) = browser::spawn(&command) {
             note(format_args!(
                 "could not start the browser ({}): {error}; open the URL by hand",
-                command[0]
+                command.first().map_or("", String::as_str)
             ));
         }
     }

@@ -1,10 +1,10 @@
-//! The inputs of a run: the command line, parsed through one table of options (which also
-//! writes `--help`), and the few environment variables `token2go` reads, taken once at the edge
-//! ([`Env::from_process`]) so that parsing stays a pure function tests feed with literals.
+//! The command line, parsed through one table of options which also writes `--help`. A pure
+//! function: the environment comes in as an [`Env`] value, so tests feed it literals.
 
 use std::ffi::OsString;
 use std::fmt;
-use std::path::PathBuf;
+
+use crate::client::env::Env;
 
 pub const DEFAULT_TIMEOUT_SECS: u64 = 180;
 pub const KEY_SIZES: [usize; 3] = [2048, 3072, 4096];
@@ -464,48 +464,6 @@ pub fn usage() -> String {
     out
 }
 
-/// The environment a run reads, read once. Empty values count as unset.
-#[derive(Clone, Debug, Default)]
-pub struct Env {
-    pub token2go_url: Option<String>,
-    pub browser: Option<String>,
-    pub display: Option<String>,
-    pub wayland_display: Option<String>,
-    pub ssh_connection: Option<String>,
-    pub kubernetes_exec_info: Option<String>,
-    pub xdg_cache_home: Option<PathBuf>,
-    pub home: Option<PathBuf>,
-}
-
-impl Env {
-    pub fn from_process() -> Env {
-        Env::from_lookup(|name| std::env::var_os(name))
-    }
-
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<OsString>) -> Env {
-        let get = |name: &str| lookup(name).filter(|value| !value.is_empty());
-        let text = |name: &str| get(name).and_then(|value| value.into_string().ok());
-        Env {
-            token2go_url: text("TOKEN2GO_URL"),
-            browser: text("BROWSER"),
-            display: text("DISPLAY"),
-            wayland_display: text("WAYLAND_DISPLAY"),
-            ssh_connection: text("SSH_CONNECTION"),
-            kubernetes_exec_info: text("KUBERNETES_EXEC_INFO"),
-            xdg_cache_home: get("XDG_CACHE_HOME").map(PathBuf::from),
-            home: get("HOME").map(PathBuf::from),
-        }
-    }
-
-    /// Paste mode when nothing here could open a browser: an SSH session without a display.
-    pub fn paste_by_default(&self) -> bool {
-        self.browser.is_none()
-            && self.display.is_none()
-            && self.wayland_display.is_none()
-            && self.ssh_connection.is_some()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -713,21 +671,6 @@ mod tests {
         ] {
             assert!(normalize_server_url(url).is_err(), "{url}");
         }
-    }
-
-    #[test]
-    fn paste_by_default_only_over_ssh_without_display_or_browser() {
-        let ssh = [("SSH_CONNECTION", "10.0.0.1 5000 10.0.0.2 22")];
-        assert!(env(&ssh).paste_by_default());
-        assert!(!env(&[]).paste_by_default());
-        for extra in [
-            ("DISPLAY", ":0"),
-            ("WAYLAND_DISPLAY", "w"),
-            ("BROWSER", "b"),
-        ] {
-            assert!(!env(&[ssh[0], extra]).paste_by_default(), "{extra:?}");
-        }
-        assert!(env(&[ssh[0], ("DISPLAY", "")]).paste_by_default());
     }
 
     #[test]
