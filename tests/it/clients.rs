@@ -361,6 +361,25 @@ impl Running {
         self.stdin = None;
     }
 
+    /// Waits for the client to exit (without waiting for its pipes to close); its pid.
+    pub fn wait_for_exit(&mut self) -> u32 {
+        let deadline = self.started + RUN_LIMIT;
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "{} did not exit:\n{}",
+                self.description,
+                self.stderr()
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
+        self.child.id()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn finish(mut self) -> Finished {
         self.close_stdin();
         let deadline = self.started + RUN_LIMIT;
@@ -474,6 +493,7 @@ for_both_clients!(
     cache_hit_opens_no_browser,
     corrupt_foreign_and_world_readable_cache_entries_are_replaced,
     a_16_kb_jwt_through_form_post,
+    a_browser_that_stays_open_is_not_waited_for,
     usage_help_and_version,
 );
 
@@ -937,6 +957,93 @@ fn a_16_kb_jwt_through_form_post(which: Which) {
         0o600,
         "a 16 KB token is cached too"
     );
+}
+
+/// A browser command that delivers, then stays until its window would be closed (30 s): the
+/// client answers, prints and exits long before; `$(token2go)` does not wait for the browser
+/// either, since the browser does not hold the client's stdout.
+fn a_browser_that_stays_open_is_not_waited_for(which: Which) {
+    let server = TestServer::start(&[]);
+    let url = server_url(&server);
+    let secret = jwt("stays-open", 500, 3600);
+    let sandbox = Sandbox::new();
+    let script = sandbox.path("lingering-browser");
+    let pid_file = sandbox.path("browser.pid");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho $$ > '{}'\n{} {STANDIN} \"$@\"\nexec sleep 30\n",
+            pid_file.display(),
+            python_exe()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let mut env = sandbox.standin_env(&secret);
+    env.retain(|(k, _)| k != "BROWSER");
+    env.push(("BROWSER".into(), script.display().to_string()));
+    let mut client = spawn(which, &["--no-cache", &url], &env);
+    client.close_stdin();
+    client.wait_for_exit();
+    let lingering: i32 = std::fs::read_to_string(&pid_file)
+        .expect("the browser command ran")
+        .trim()
+        .parse()
+        .unwrap();
+    let still_there = Path::new(&format!("/proc/{lingering}")).exists();
+    // The browser command still holds the client's stderr; end it before reading that to its end.
+    let _ = Command::new("kill").arg(lingering.to_string()).status();
+    let done = client.finish();
+    assert!(
+        still_there,
+        "the browser command ended before the client: nothing was shown"
+    );
+    assert!(
+        done.elapsed < Duration::from_secs(20),
+        "{}",
+        done.describe()
+    );
+    assert_delivered(&done, &sandbox, &secret);
+    assert_eq!(done.stdout, format!("{secret}\n"));
+}
+
+/// The Rust client reaps a browser command that exits while it waits: no zombie child.
+#[test]
+fn the_rust_client_leaves_no_zombie_browser() {
+    let server = TestServer::start(&[]);
+    let sandbox = Sandbox::new();
+    let mut env = sandbox.env();
+    env.push(("BROWSER".into(), "true".into()));
+    let mut client = spawn(
+        Which::Rust,
+        &["--no-cache", "--timeout", "3", &server_url(&server)],
+        &env,
+    );
+    client.wait_for_stderr("/flow/redirect/token?");
+    let parent = client.pid().to_string();
+    let zombie_children = || {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|entry| std::fs::read_to_string(entry.ok()?.path().join("stat")).ok())
+            .filter(|stat| {
+                // pid (comm) state ppid ...: the fields after the command's closing parenthesis.
+                let fields: Vec<&str> = stat
+                    .rsplit_once(") ")
+                    .map_or("", |(_, rest)| rest)
+                    .split(' ')
+                    .collect();
+                fields.len() > 1 && fields[0] == "Z" && fields[1] == parent
+            })
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut zombies = zombie_children();
+    while zombies > 0 && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(50));
+        zombies = zombie_children();
+    }
+    assert_eq!(zombies, 0, "the finished browser command was not reaped");
+    client.finish().failed_with("no token within 3");
 }
 
 fn usage_help_and_version(which: Which) {
