@@ -27,6 +27,14 @@ if ! python3 -c 'import cryptography' 2>/dev/null; then
     || { as_root apt-get update -qq && as_root apt-get install -y -qq python3-cryptography >/dev/null; }
 fi
 
+if ! python3 -c 'import openapi_spec_validator, yaml' 2>/dev/null; then
+  echo "installing: python openapi-spec-validator"
+  python3 -m pip --version >/dev/null 2>&1 \
+    || { as_root apt-get update -qq && DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq python3-pip >/dev/null; }
+  python3 -m pip install -q openapi-spec-validator 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages openapi-spec-validator
+fi
+
 # tests/support/test_python_auth.py drives the Python client's Token2goAuth on a requests session.
 if ! python3 -c 'import requests' 2>/dev/null; then
   echo "installing: python requests"

@@ -118,6 +118,17 @@ pub const VARIABLES: &[Variable] = &[
         },
     },
     Variable {
+        name: "T2G_UI_EXAMPLE_URL",
+        default: "unset",
+        meaning: "absolute http(s) URL of the page's curl example",
+        apply: |c, v| {
+            let url = parse_example_url(v)
+                .ok_or_else(|| format!("{v:?} is not an absolute http:// or https:// URL"))?;
+            c.ui.example_url = Some(url);
+            Ok(())
+        },
+    },
+    Variable {
         name: "T2G_ECHO_ENABLED",
         default: "true",
         meaning: "false turns /echo off (404)",
@@ -194,6 +205,8 @@ pub struct UiSettings {
     pub desc1: Option<String>,
     pub desc2_html: Option<String>,
     pub misc_html: Option<String>,
+    /// Absolute http(s) URL of the page's `curl` example.
+    pub example_url: Option<String>,
 }
 
 /// The effective configuration. No `Debug`: it holds the fallback token.
@@ -333,6 +346,19 @@ fn parse_host(v: &str) -> Option<IpAddr> {
         .and_then(|s| s.strip_suffix(']'))
         .unwrap_or(v);
     v.parse().ok()
+}
+
+/// An absolute http(s) URL that can sit in single quotes in a shell line: no whitespace,
+/// quotes, backslashes or angle brackets.
+fn parse_example_url(v: &str) -> Option<String> {
+    let v = v.trim();
+    let (scheme, rest) = v.split_once("://")?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let printable = v
+        .bytes()
+        .all(|b| b.is_ascii_graphic() && !b"\"'`\\<>".contains(&b));
+    let scheme_ok = scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https");
+    (scheme_ok && printable && !host.is_empty() && !host.starts_with(':')).then(|| v.to_string())
 }
 
 fn parse_bool(v: &str) -> Option<bool> {
@@ -559,6 +585,35 @@ mod tests {
                 .err()
                 .unwrap();
             assert_eq!(e.variable, "T2G_REDIRECT_ALLOWED_TARGETS", "{bad}");
+        }
+    }
+
+    #[test]
+    fn example_url_is_an_absolute_http_url() {
+        assert_eq!(parse(&[]).unwrap().ui.example_url, None);
+        for good in [
+            "https://api.example.com/v1/items?limit=1",
+            "http://localhost:9000",
+            " HTTPS://API.example.com/ ",
+        ] {
+            let c = parse(&[("T2G_UI_EXAMPLE_URL", good)]).unwrap();
+            assert_eq!(c.ui.example_url.as_deref(), Some(good.trim()), "{good}");
+        }
+        for bad in [
+            "api.example.com",
+            "/relative/path",
+            "ftp://example.com/",
+            "https://",
+            "https:///path",
+            "https://:443/",
+            "https://a.example/with space",
+            "https://a.example/'quote",
+            "javascript://x",
+        ] {
+            let e = parse(&[("T2G_UI_EXAMPLE_URL", bad)]).err().unwrap();
+            assert_eq!(e.variable, "T2G_UI_EXAMPLE_URL", "{bad}");
+            assert!(!e.to_string().contains('\n'), "{e}");
+            assert!(e.to_string().contains("http:// or https://"), "{e}");
         }
     }
 

@@ -14,4 +14,6 @@ mod endpoints;
 mod flow;
 mod gateway;
 mod http_edge;
+mod openapi;
+mod page_browser;
 mod promtool;
