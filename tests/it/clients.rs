@@ -1095,6 +1095,8 @@ fn python_token2goauth_on_a_requests_session() {
     let sandbox = Sandbox::new();
     let mut env = sandbox.env();
     env.push(("STANDIN_TOKEN".into(), secret.clone()));
+    // It imports the client from scripts/: no bytecode cache in the source tree.
+    env.push(("PYTHONDONTWRITEBYTECODE".into(), "1".into()));
     let out = Command::new(python_exe())
         .arg(AUTH_TEST)
         .arg(server_url(&server))
