@@ -24,6 +24,7 @@ use zeroize::Zeroizing;
 use crate::client::document::TokenDocument;
 use crate::client::env::Env;
 use crate::crypto::random_bytes;
+use crate::sys::effective_uid;
 
 pub const VERSION: u64 = 1;
 /// A cached token is used only while it stays valid for longer than this.
@@ -107,7 +108,7 @@ impl Cache {
             .write(true)
             .create_new(true)
             .mode(0o600)
-            .custom_flags(nix::libc::O_NOFOLLOW)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(&temp)
             .and_then(|mut file| {
                 file.write_all(&data)?;
@@ -143,11 +144,11 @@ fn because(reason: &str) -> Unusable {
 fn load(path: &Path, server: &str) -> Result<TokenDocument, Unusable> {
     let file = OpenOptions::new()
         .read(true)
-        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(path)
         .map_err(|error| match error.kind() {
             io::ErrorKind::NotFound => Unusable::Absent,
-            _ if error.raw_os_error() == Some(nix::libc::ELOOP) => because("a symbolic link"),
+            _ if error.raw_os_error() == Some(libc::ELOOP) => because("a symbolic link"),
             _ => Unusable::Because(error.to_string()),
         })?;
     let data = read_checked(&file).map_err(Unusable::Because)?;
@@ -175,7 +176,7 @@ fn read_checked(file: &File) -> Result<Zeroizing<Vec<u8>>, String> {
     if !meta.is_file() {
         return Err("not a regular file".into());
     }
-    if meta.uid() != nix::unistd::geteuid().as_raw() {
+    if meta.uid() != effective_uid() {
         return Err("owned by another user".into());
     }
     if meta.mode() & 0o077 != 0 {

@@ -14,6 +14,7 @@ mod endpoints;
 mod flow;
 mod gateway;
 mod http_edge;
+mod lifecycle;
 mod openapi;
 mod page_browser;
 mod promtool;
