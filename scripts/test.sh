@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of token2go on a fresh Debian/Ubuntu machine: installs what the tests need when
-# it is missing, then checks formatting and lints, then runs unit, integration, interop and
-# browser tests. Usage: scripts/test.sh
+# it is missing, then checks formatting and lints, then runs unit, integration, interop,
+# browser and gateway tests (nginx in front of the server, both clients). Usage: scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +13,8 @@ command -v chromium >/dev/null || apt_packages+=(chromium)
 command -v chromedriver >/dev/null || apt_packages+=(chromium-driver)
 command -v python3 >/dev/null || apt_packages+=(python3 python3-pip)
 command -v prlimit >/dev/null || apt_packages+=(util-linux)
+# The gateway tests run Debian's nginx as the current user (it lives in /usr/sbin).
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || apt_packages+=(nginx)
 if [ ${#apt_packages[@]} -gt 0 ]; then
   echo "installing: ${apt_packages[*]}"
   as_root apt-get update -qq
@@ -31,6 +33,14 @@ if ! python3 -c 'import openapi_spec_validator, yaml' 2>/dev/null; then
     || { as_root apt-get update -qq && DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq python3-pip >/dev/null; }
   python3 -m pip install -q openapi-spec-validator 2>/dev/null \
     || python3 -m pip install -q --break-system-packages openapi-spec-validator
+fi
+
+# tests/support/test_python_auth.py drives the Python client's Token2goAuth on a requests session.
+if ! python3 -c 'import requests' 2>/dev/null; then
+  echo "installing: python requests"
+  python3 -m pip install -q requests 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages requests 2>/dev/null \
+    || { as_root apt-get update -qq && as_root apt-get install -y -qq python3-requests >/dev/null; }
 fi
 
 cargo fmt --check

@@ -342,7 +342,10 @@ def _paste_flow(server, key_size, open_browser):
     private_key = generate_key(key_size)
     url = flow_url(server, OOB_TARGET, _random_b64url(32), private_key.public_key(), key_size)
     _show_url(url, open_browser, "to fetch a token as a block to paste here")
-    _note(f"verification code: {verification_code(private_key.public_key())} (the page must show the same code)")
+    _note(
+        f"verification code: {verification_code(private_key.public_key())} (the page shows a warning"
+        ' and a code first: if it is this code, press "Show the encrypted token")'
+    )
     _note(f"paste the block here (it ends with {PASTE_END}):")
     wrapped_key, nonce, ciphertext = parse_paste_block(_read_paste(input))
     return decrypt(private_key, wrapped_key, nonce, ciphertext)

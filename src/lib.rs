@@ -2,10 +2,12 @@
 //! token2go: hands an authenticated user's OAuth access token to a web page, a JSON
 //! endpoint and the encrypted token redirect flow.
 //!
-//! The modules are private; this is the surface the two binaries and the tests use.
+//! The modules are private; this is the surface the two binaries (`token2go-server`, and the
+//! client `token2go`) and the tests use.
 
 mod assets;
 mod audit;
+mod client;
 mod config;
 mod confirm;
 mod crypto;
@@ -28,6 +30,11 @@ mod token;
 #[cfg(test)]
 mod test_keys;
 
+pub use client::{
+    note as client_note, parse_args as parse_client_args, quiet_panics, run as run_client,
+    usage as client_usage, ClientError, Command as ClientCommand, Env as ClientEnv,
+    Options as ClientOptions, UsageError as ClientUsageError,
+};
 pub use config::{usage as server_usage, Config, ConfigError, STOP_GRACE};
 pub use crypto::{
     open, parse_paste_block, paste_block, random_bytes, redirect_params, seal, sealed_from_params,

@@ -1,6 +1,7 @@
 //! The few OS calls std does not offer, and the only `unsafe` code of the crate: the open-file
-//! limit (`RLIMIT_NOFILE`) and taking over a listening socket passed by a service manager
-//! (systemd socket activation, `sd_listen_fds(3)`).
+//! limit (`RLIMIT_NOFILE`), taking over a listening socket passed by a service manager
+//! (systemd socket activation, `sd_listen_fds(3)`), and the client's effective user id (the
+//! owner check of its cache).
 //!
 //! `LISTEN_PID`/`LISTEN_FDS`/`LISTEN_FDNAMES` are read here, not in `config.rs`: they are not
 //! configuration but systemd's hand-over protocol for file descriptors, valid only together
@@ -215,6 +216,12 @@ fn socket_option(fd: BorrowedFd<'_>, name: libc::c_int) -> io::Result<libc::c_in
     Ok(value)
 }
 
+/// The effective user id: who owns the files this process creates.
+pub fn effective_uid() -> u32 {
+    // SAFETY: geteuid takes no arguments, touches no memory of ours and cannot fail (POSIX).
+    unsafe { libc::geteuid() }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,5 +295,15 @@ mod tests {
         let stream = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let e = check(OwnedFd::from(stream)).unwrap_err().to_string();
         assert!(e.contains("not listening"), "{e}");
+    }
+
+    #[test]
+    fn effective_uid_owns_what_we_create() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = std::env::temp_dir().join(format!("t2g-sys-uid-{}", std::process::id()));
+        std::fs::create_dir(&dir).unwrap();
+        let owner = std::fs::metadata(&dir).unwrap().uid();
+        std::fs::remove_dir(&dir).unwrap();
+        assert_eq!(effective_uid(), owner);
     }
 }

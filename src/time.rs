@@ -1,4 +1,5 @@
-//! Dates as the server writes them: RFC 3339 UTC for JSON and logs, IMF-fixdate for `Date`.
+//! Dates as the server writes them: RFC 3339 UTC for JSON and logs, IMF-fixdate for `Date`;
+//! and RFC 3339 read back, for the client's cache (`expiresAt`).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -46,6 +47,88 @@ pub fn imf_fixdate(secs: u64) -> String {
     format!("{weekday}, {d:02} {month} {y:04} {hh:02}:{mm:02}:{ss:02} GMT")
 }
 
+/// Seconds since the epoch of an RFC 3339 date-time (§5.6): `T` or `t`, optional fraction
+/// (truncated), `Z`, `z` or a `+hh:mm`/`-hh:mm` offset. `None` for anything else, out-of-range
+/// fields included; a leap second (`:60`) is read as the next second.
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| -> Option<i64> {
+        let part = b.get(range)?;
+        if part.is_empty() || !part.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        part.iter()
+            .try_fold(0i64, |n, d| Some(n * 10 + i64::from(d - b'0')))
+    };
+    let punctuated = [(4, b'-'), (7, b'-'), (13, b':'), (16, b':')]
+        .iter()
+        .all(|&(i, c)| b.get(i) == Some(&c));
+    if !punctuated || !matches!(b.get(10), Some(b'T' | b't')) {
+        return None;
+    }
+    let (year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
+    let (hour, minute, second) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
+    let mut rest = &text[19..];
+    if let Some(fraction) = rest.strip_prefix('.') {
+        let len = fraction.bytes().take_while(u8::is_ascii_digit).count();
+        if len == 0 {
+            return None;
+        }
+        rest = &fraction[len..];
+    }
+    let offset = match rest.as_bytes() {
+        [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let field = |hi: &u8, lo: &u8| {
+                (hi.is_ascii_digit() && lo.is_ascii_digit())
+                    .then(|| i64::from(hi - b'0') * 10 + i64::from(lo - b'0'))
+            };
+            let (h, m) = (field(h1, h2)?, field(m1, m2)?);
+            if h > 23 || m > 59 {
+                return None;
+            }
+            (h * 60 + m) * 60 * if *sign == b'-' { -1 } else { 1 }
+        }
+        _ => return None,
+    };
+    let leap_year = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let month_days = [
+        31,
+        if leap_year { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    let valid = (1..=12).contains(&month)
+        && (1..=month_days[(month as usize).saturating_sub(1).min(11)]).contains(&day)
+        && hour <= 23
+        && minute <= 59
+        && second <= 60;
+    if !valid {
+        return None;
+    }
+    let days = days_from_civil(year, month as u32, day as u32);
+    Some(days * 86_400 + hour * 3600 + minute * 60 + second - offset)
+}
+
+/// (year, month, day) to days since 1970-01-01, the inverse of [`civil_from_days`].
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = year - i64::from(month <= 2);
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from((month + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (Howard Hinnant's algorithm).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
@@ -86,5 +169,55 @@ mod tests {
         assert_eq!(imf_fixdate(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT"); // RFC 9110's example
         assert_eq!(imf_fixdate(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT");
         assert_eq!(imf_fixdate(1_700_000_000), "Tue, 14 Nov 2023 22:13:20 GMT");
+    }
+
+    #[test]
+    fn parse_rfc3339_reads_what_rfc3339_writes() {
+        for secs in [
+            0,
+            951_782_400,
+            1_700_000_000,
+            253_402_300_799,
+            4_102_444_800,
+        ] {
+            assert_eq!(parse_rfc3339(&rfc3339_unix(secs)), Some(secs));
+        }
+        for days in [-800_000, -1, 0, 59, 11_016, 20_513, 2_932_896] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
+    }
+
+    #[test]
+    fn parse_rfc3339_offsets_fractions_and_case() {
+        let base = 1_700_000_000;
+        assert_eq!(parse_rfc3339("2023-11-14T22:13:20.123456789Z"), Some(base));
+        assert_eq!(parse_rfc3339("2023-11-14t22:13:20z"), Some(base));
+        assert_eq!(parse_rfc3339("2023-11-15T00:13:20+02:00"), Some(base));
+        assert_eq!(parse_rfc3339("2023-11-14T17:43:20-04:30"), Some(base));
+        assert_eq!(parse_rfc3339("2024-02-29T00:00:00Z"), Some(1_709_164_800));
+    }
+
+    #[test]
+    fn parse_rfc3339_refuses_malformed() {
+        for bad in [
+            "",
+            "2023-11-14",
+            "2023-11-14T22:13:20",
+            "2023-11-14 22:13:20Z",
+            "2023-11-14T22:13:20.Z",
+            "2023-11-14T22:13:20+0200",
+            "2023-11-14T22:13:20+24:00",
+            "2023-13-14T22:13:20Z",
+            "2023-02-29T22:13:20Z",
+            "2023-11-31T22:13:20Z",
+            "2023-11-14T24:00:00Z",
+            "+023-11-14T22:13:20Z",
+            "2023-11-14T22:13:20Zjunk",
+            "2023-11-14T22:1a:20Z",
+            "２023-11-14T22:13:20Z",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad:?}");
+        }
     }
 }

@@ -1,15 +1,18 @@
 //! The integration tests, as one binary (one build, one harness): the real `token2go-server`
 //! binary over raw HTTP, the HTTP edge in-process, interop with Python `cryptography`
-//! (OpenSSL), `promtool`, and headless Chromium over WebDriver.
+//! (OpenSSL), `promtool`, headless Chromium over WebDriver, and both clients (`token2go` and
+//! `scripts/token2go_client.py`) end to end, also behind nginx with real Chromium.
 
 mod harness;
 mod webdriver;
 
 mod browser;
 mod cli;
+mod clients;
 mod crypto_interop;
 mod endpoints;
 mod flow;
+mod gateway;
 mod http_edge;
 mod lifecycle;
 mod openapi;

@@ -1,0 +1,411 @@
+//! The loopback listener that receives the encrypted token from the browser: the server's own
+//! HTTP edge ([`crate::http`]) with a service that knows one path.
+//!
+//! - Only `Host: 127.0.0.1:PORT` and the random path count; anything else (favicon, probes, a
+//!   page reaching us through DNS rebinding with its own host name) gets 404 and changes nothing.
+//! - On that path, `GET` carries the four fields in the query (the `303` of the server, or the
+//!   Go server), `POST` in an `application/x-www-form-urlencoded` body of at most 64 KiB
+//!   (`responseMode=form_post`); other methods get 405.
+//! - The first such request decides: its outcome (a token, or why not) is handed to the waiting
+//!   run once its response is written, a `303` to the server's done page or a `400` naming the
+//!   failure. Later requests get 404.
+
+use std::net::{Ipv4Addr, TcpListener};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use ctutils::CtEq;
+
+use crate::client::document::TokenDocument;
+use crate::client::error::ClientError;
+use crate::http::{Exchange, Limits, Method, Request, Response, Server, Service, Status};
+use crate::query::parse_strict;
+
+/// Largest callback body: a form_post of a 16 KB JWT is about 23 KB.
+pub const MAX_BODY: usize = 64 * 1024;
+/// Route label of the response that delivers the outcome.
+const DELIVERY: &str = "delivery";
+const FORM: &str = "application/x-www-form-urlencoded";
+
+type Outcome = Result<TokenDocument, ClientError>;
+/// Checks and decrypts a callback's decoded fields.
+pub type Opener = Box<dyn Fn(&[(String, String)]) -> Outcome + Send + Sync>;
+
+/// The edge's limits for the listener: bodies allowed (form_post), and a request line long
+/// enough for a `GET` callback carrying a large token in its query; few connections.
+fn limits() -> Limits {
+    Limits {
+        max_connections: 32,
+        max_request_line: 64 * 1024,
+        max_head_bytes: 96 * 1024,
+        max_body: MAX_BODY,
+        ..Limits::default()
+    }
+}
+
+/// Binds 127.0.0.1:`port` (0: the OS picks); the first thing a callback run does.
+pub fn bind(port: u16) -> Result<TcpListener, ClientError> {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, port))
+        .map_err(|error| ClientError::Listen { port, error })
+}
+
+/// A running listener waiting for its one callback.
+pub struct Listener {
+    server: Server,
+    outcomes: Receiver<Outcome>,
+}
+
+impl Listener {
+    /// Serves `listener` with the callback service for `path`; `done_url` is where a browser
+    /// that delivered goes next.
+    pub fn start(
+        listener: TcpListener,
+        path: String,
+        done_url: String,
+        open: Opener,
+    ) -> Result<Listener, ClientError> {
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+        let (sender, outcomes) = mpsc::sync_channel(1);
+        let service = Callback {
+            host: format!("127.0.0.1:{port}"),
+            path,
+            done_url,
+            open,
+            claimed: AtomicBool::new(false),
+            outcome: Mutex::new(None),
+            sender,
+        };
+        let server = Server::start(listener, limits(), Arc::new(service))
+            .map_err(|error| ClientError::Listen { port, error })?;
+        Ok(Listener { server, outcomes })
+    }
+
+    /// Waits for the callback's outcome; after it, lets the listener finish (idle browser
+    /// connections are closed) for at most a second.
+    pub fn wait(self, timeout: Duration) -> Outcome {
+        match self.outcomes.recv_timeout(timeout) {
+            Ok(outcome) => {
+                self.server.shutdown(Duration::from_secs(1));
+                outcome
+            }
+            Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {
+                Err(ClientError::Timeout(timeout.as_secs()))
+            }
+        }
+    }
+}
+
+struct Callback {
+    /// `127.0.0.1:PORT`, the only Host accepted.
+    host: String,
+    path: String,
+    done_url: String,
+    open: Opener,
+    /// Set by the first request on the path; later ones change nothing.
+    claimed: AtomicBool,
+    /// The outcome, from the handler until its response is written.
+    outcome: Mutex<Option<Outcome>>,
+    sender: SyncSender<Outcome>,
+}
+
+impl Callback {
+    fn addressed_to_us(&self, request: &Request) -> bool {
+        let mut hosts = request
+            .headers
+            .iter()
+            .filter(|(name, _)| name.eq_ignore_ascii_case("host"));
+        let host_ok =
+            matches!((hosts.next(), hosts.next()), (Some((_, host)), None) if *host == self.host);
+        let path_ok: bool = request.path.as_bytes().ct_eq(self.path.as_bytes()).into();
+        host_ok && path_ok
+    }
+
+    fn deliver(&self, outcome: Outcome) -> Response {
+        let response = match &outcome {
+            Ok(_) => Response::text(Status::SeeOther, "Token received.")
+                .header("Location", self.done_url.clone()),
+            Err(error) => Response::text(Status::BadRequest, format!("token2go: {error}")),
+        };
+        *self.outcome.lock().unwrap_or_else(PoisonError::into_inner) = Some(outcome);
+        response.header("Cache-Control", "no-store").route(DELIVERY)
+    }
+
+    fn finish(&self, outcome: Outcome) {
+        // The channel holds one outcome and only the first request delivers one.
+        let _ = self.sender.try_send(outcome);
+    }
+}
+
+impl Service for Callback {
+    fn handle(&self, request: &Request) -> Response {
+        if !self.addressed_to_us(request) {
+            return not_found();
+        }
+        let fields = match &request.method {
+            Method::Get => fields_of(&request.query, "query"),
+            Method::Other(name) if name == "POST" => form_fields(request),
+            _ => {
+                return Response::text(Status::MethodNotAllowed, "method not allowed")
+                    .header("Allow", "GET, POST")
+            }
+        };
+        if self.claimed.swap(true, Ordering::SeqCst) {
+            return not_found();
+        }
+        self.deliver(fields.and_then(|fields| (self.open)(&fields)))
+    }
+
+    fn completed(&self, exchange: &Exchange<'_>) {
+        if exchange.route == DELIVERY {
+            let outcome = self
+                .outcome
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            if let Some(outcome) = outcome {
+                self.finish(outcome);
+            }
+        } else if exchange.status == Status::ContentTooLarge
+            && exchange.path == self.path
+            && !self.claimed.swap(true, Ordering::SeqCst)
+        {
+            // The edge refused the body before the service saw it: fail now, not at the timeout.
+            self.finish(Err(ClientError::Callback(format!(
+                "the callback's body is larger than {} KiB",
+                MAX_BODY / 1024
+            ))));
+        }
+    }
+}
+
+fn not_found() -> Response {
+    Response::text(Status::NotFound, "not found")
+}
+
+fn fields_of(encoded: &str, what: &str) -> Result<Vec<(String, String)>, ClientError> {
+    parse_strict(encoded).map_err(|error| {
+        ClientError::Callback(format!("the callback's {what} is malformed: {error}"))
+    })
+}
+
+fn form_fields(request: &Request) -> Result<Vec<(String, String)>, ClientError> {
+    let media_type = request
+        .header("content-type")
+        .and_then(|value| value.split(';').next())
+        .map(str::trim)
+        .unwrap_or_default();
+    if !media_type.eq_ignore_ascii_case(FORM) {
+        return Err(ClientError::Callback(format!(
+            "the callback's body is not {FORM}"
+        )));
+    }
+    let body = std::str::from_utf8(&request.body)
+        .map_err(|_| ClientError::Callback("the callback's body is not UTF-8".into()))?;
+    fields_of(body, "body")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::SocketAddr;
+
+    fn service() -> (Callback, Receiver<Outcome>) {
+        let (sender, receiver) = mpsc::sync_channel(1);
+        let open: Opener = Box::new(|fields: &[(String, String)]| {
+            let state = fields.iter().rev().find(|(n, _)| n == "state");
+            match state {
+                Some((_, s)) if s == "good" => TokenDocument::from_json(br#"{"secret":"tok"}"#)
+                    .map_err(|_| ClientError::Document("?")),
+                _ => Err(ClientError::State),
+            }
+        });
+        let callback = Callback {
+            host: "127.0.0.1:4000".into(),
+            path: "/p4th".into(),
+            done_url: "http://server/t2g/flow/redirect/done".into(),
+            open,
+            claimed: AtomicBool::new(false),
+            outcome: Mutex::new(None),
+            sender,
+        };
+        (callback, receiver)
+    }
+
+    fn request(method: Method, target: &str, headers: &[(&str, &str)], body: &[u8]) -> Request {
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        Request {
+            method,
+            path: path.into(),
+            query: query.into(),
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            peer: SocketAddr::from(([127, 0, 0, 1], 5000)),
+            body: body.to_vec(),
+        }
+    }
+
+    fn exchange<'a>(response: &Response, path: &'a str) -> Exchange<'a> {
+        Exchange {
+            method: "GET",
+            path,
+            status: response.status,
+            route: response.route,
+            bytes: 0,
+            duration: Duration::ZERO,
+            peer: SocketAddr::from(([127, 0, 0, 1], 5000)),
+        }
+    }
+
+    const HOST: (&str, &str) = ("Host", "127.0.0.1:4000");
+
+    #[test]
+    fn a_get_delivers_once_its_response_is_written() {
+        let (callback, outcomes) = service();
+        let req = request(Method::Get, "/p4th?key=k&state=good", &[HOST], b"");
+        let response = callback.handle(&req);
+        assert_eq!(response.status, 303);
+        assert_eq!(
+            response.get_header("Location"),
+            Some("http://server/t2g/flow/redirect/done")
+        );
+        assert_eq!(response.get_header("Cache-Control"), Some("no-store"));
+        assert!(
+            outcomes.try_recv().is_err(),
+            "not before the response is written"
+        );
+        callback.completed(&exchange(&response, "/p4th"));
+        assert_eq!(outcomes.try_recv().unwrap().unwrap().secret(), "tok");
+        // The first request decided; the path is used up.
+        assert_eq!(callback.handle(&req).status, 404);
+    }
+
+    #[test]
+    fn a_form_post_delivers_and_its_content_type_is_checked() {
+        for content_type in [FORM, "Application/X-WWW-Form-Urlencoded; charset=UTF-8"] {
+            let (callback, outcomes) = service();
+            let req = request(
+                Method::Other("POST".into()),
+                "/p4th",
+                &[HOST, ("Content-Type", content_type)],
+                b"state=bad&state=good",
+            );
+            let response = callback.handle(&req);
+            assert_eq!(response.status, 303, "{content_type}");
+            callback.completed(&exchange(&response, "/p4th"));
+            assert!(outcomes.try_recv().unwrap().is_ok());
+        }
+        for (content_type, body) in [
+            ("text/plain", &b"state=good"[..]),
+            ("multipart/form-data; boundary=x", b"state=good"),
+            (FORM, b"state=%zz"),
+            (FORM, b"state=\xff"),
+        ] {
+            let (callback, outcomes) = service();
+            let req = request(
+                Method::Other("POST".into()),
+                "/p4th",
+                &[HOST, ("Content-Type", content_type)],
+                body,
+            );
+            let response = callback.handle(&req);
+            assert_eq!(response.status, 400, "{content_type}");
+            callback.completed(&exchange(&response, "/p4th"));
+            let error = outcomes.try_recv().unwrap().err().unwrap().to_string();
+            assert!(error.starts_with("the callback's "), "{error}");
+        }
+    }
+
+    #[test]
+    fn a_wrong_state_is_answered_400_and_ends_the_wait() {
+        let (callback, outcomes) = service();
+        let response = callback.handle(&request(Method::Get, "/p4th?state=evil", &[HOST], b""));
+        assert_eq!(response.status, 400);
+        let body = String::from_utf8(response.body.to_vec()).unwrap();
+        assert!(body.starts_with("token2go: state mismatch"), "{body}");
+        callback.completed(&exchange(&response, "/p4th"));
+        assert!(matches!(
+            outcomes.try_recv().unwrap(),
+            Err(ClientError::State)
+        ));
+    }
+
+    #[test]
+    fn other_paths_hosts_and_methods_change_nothing() {
+        let (callback, outcomes) = service();
+        let cases: Vec<(Request, u16)> = vec![
+            (request(Method::Get, "/favicon.ico", &[HOST], b""), 404),
+            (request(Method::Get, "/", &[HOST], b""), 404),
+            (request(Method::Get, "/p4th/", &[HOST], b""), 404),
+            (request(Method::Get, "/P4TH?state=good", &[HOST], b""), 404),
+            (request(Method::Get, "/p4t?state=good", &[HOST], b""), 404),
+            (
+                request(
+                    Method::Get,
+                    "/p4th?state=good",
+                    &[("Host", "evil.example:4000")],
+                    b"",
+                ),
+                404,
+            ),
+            (
+                request(
+                    Method::Get,
+                    "/p4th?state=good",
+                    &[("Host", "localhost:4000")],
+                    b"",
+                ),
+                404,
+            ),
+            (
+                request(
+                    Method::Get,
+                    "/p4th?state=good",
+                    &[("Host", "127.0.0.1")],
+                    b"",
+                ),
+                404,
+            ),
+            (
+                request(Method::Get, "/p4th?state=good", &[HOST, HOST], b""),
+                404,
+            ),
+            (request(Method::Get, "/p4th?state=good", &[], b""), 404),
+            (request(Method::Head, "/p4th?state=good", &[HOST], b""), 405),
+            (
+                request(Method::Other("PUT".into()), "/p4th", &[HOST], b""),
+                405,
+            ),
+        ];
+        for (req, status) in &cases {
+            let response = callback.handle(req);
+            assert_eq!(
+                response.status,
+                *status,
+                "{} {}",
+                req.method.as_str(),
+                req.path
+            );
+            callback.completed(&exchange(&response, &req.path));
+        }
+        assert!(outcomes.try_recv().is_err());
+        let response = callback.handle(&request(Method::Get, "/p4th?state=good", &[HOST], b""));
+        assert_eq!(response.status, 303);
+    }
+
+    #[test]
+    fn a_body_the_edge_refused_ends_the_wait() {
+        let (callback, outcomes) = service();
+        let refused = Response::text(Status::ContentTooLarge, "too large");
+        callback.completed(&exchange(&refused, "/elsewhere"));
+        assert!(outcomes.try_recv().is_err());
+        callback.completed(&exchange(&refused, "/p4th"));
+        assert_eq!(
+            outcomes.try_recv().unwrap().err().unwrap().to_string(),
+            "the callback's body is larger than 64 KiB"
+        );
+    }
+}

@@ -1,0 +1,94 @@
+//! The environment a run reads: a few variables, taken once at the edge
+//! ([`Env::from_process`]) and passed on as a value, so everything after it is testable with
+//! literals.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+/// The environment a run reads, read once. Empty values count as unset.
+#[derive(Clone, Debug, Default)]
+pub struct Env {
+    pub token2go_url: Option<String>,
+    pub browser: Option<String>,
+    pub display: Option<String>,
+    pub wayland_display: Option<String>,
+    pub ssh_connection: Option<String>,
+    pub kubernetes_exec_info: Option<String>,
+    pub xdg_cache_home: Option<PathBuf>,
+    pub home: Option<PathBuf>,
+}
+
+impl Env {
+    pub fn from_process() -> Env {
+        Env::from_lookup(|name| std::env::var_os(name))
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<OsString>) -> Env {
+        let get = |name: &str| lookup(name).filter(|value| !value.is_empty());
+        let text = |name: &str| get(name).and_then(|value| value.into_string().ok());
+        Env {
+            token2go_url: text("TOKEN2GO_URL"),
+            browser: text("BROWSER"),
+            display: text("DISPLAY"),
+            wayland_display: text("WAYLAND_DISPLAY"),
+            ssh_connection: text("SSH_CONNECTION"),
+            kubernetes_exec_info: text("KUBERNETES_EXEC_INFO"),
+            xdg_cache_home: get("XDG_CACHE_HOME").map(PathBuf::from),
+            home: get("HOME").map(PathBuf::from),
+        }
+    }
+
+    /// Paste mode when nothing here could open a browser: an SSH session without a display.
+    pub fn paste_by_default(&self) -> bool {
+        self.browser.is_none()
+            && self.display.is_none()
+            && self.wayland_display.is_none()
+            && self.ssh_connection.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(vars: &[(&str, &str)]) -> Env {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Env::from_lookup(move |name| {
+            vars.iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| OsString::from(v))
+        })
+    }
+
+    #[test]
+    fn paste_by_default_only_over_ssh_without_display_or_browser() {
+        let ssh = [("SSH_CONNECTION", "10.0.0.1 5000 10.0.0.2 22")];
+        assert!(env(&ssh).paste_by_default());
+        assert!(!env(&[]).paste_by_default());
+        for extra in [
+            ("DISPLAY", ":0"),
+            ("WAYLAND_DISPLAY", "w"),
+            ("BROWSER", "b"),
+        ] {
+            assert!(!env(&[ssh[0], extra]).paste_by_default(), "{extra:?}");
+        }
+        assert!(env(&[ssh[0], ("DISPLAY", "")]).paste_by_default());
+    }
+
+    #[test]
+    fn empty_and_non_utf8_values_count_as_unset() {
+        use std::os::unix::ffi::OsStringExt;
+        let env = Env::from_lookup(|name| match name {
+            "TOKEN2GO_URL" => Some(OsString::new()),
+            "BROWSER" => Some(OsString::from_vec(vec![0xff])),
+            "HOME" => Some(OsString::from_vec(b"/home/\xff".to_vec())),
+            _ => None,
+        });
+        assert_eq!(env.token2go_url, None);
+        assert_eq!(env.browser, None);
+        assert!(env.home.is_some(), "a path need not be UTF-8");
+    }
+}

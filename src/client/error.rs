@@ -1,0 +1,133 @@
+//! Why a run of `token2go` failed: one line each, for stderr and exit status 1. No message ever
+//! holds the token or a key; the callback's values are never echoed.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+use crate::client::paste::PASTE_END;
+
+pub enum ClientError {
+    /// The loopback listener could not be bound or started.
+    Listen {
+        port: u16,
+        error: io::Error,
+    },
+    KeyGeneration(rsa::Error),
+    Random,
+    /// No callback within `--timeout` seconds.
+    Timeout(u64),
+    /// The callback on the random path was unusable (missing field, wrong body...).
+    Callback(String),
+    /// The callback's `state` is not this run's.
+    State,
+    /// RSA-OAEP or AES-GCM refused the response: not made for this run's key, or altered.
+    Decrypt,
+    /// The decrypted document is not what the server sends.
+    Document(&'static str),
+    /// The pasted block is malformed (the reason is a fixed phrase of the parser).
+    Paste(String),
+    /// Standard input ended before the block's END line.
+    PasteEnded,
+    PasteTooLong,
+    Stdin(io::Error),
+    /// Writing the result to stdout failed (a closed pipe).
+    Output(io::Error),
+    Forget {
+        path: PathBuf,
+        error: io::Error,
+    },
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientError::Listen { port, error } => {
+                write!(f, "cannot listen on 127.0.0.1:{port}: {error}")
+            }
+            ClientError::KeyGeneration(error) => write!(f, "RSA key generation failed: {error}"),
+            ClientError::Random => write!(f, "the operating system's random source failed"),
+            ClientError::Timeout(seconds) => write!(
+                f,
+                "no token within {seconds} s: the browser did not come back \
+                 (if it shows an error page, that says why)"
+            ),
+            ClientError::Callback(reason) => write!(f, "{reason}"),
+            ClientError::State => {
+                write!(
+                    f,
+                    "state mismatch: the callback does not answer this request"
+                )
+            }
+            ClientError::Decrypt => write!(
+                f,
+                "decryption failed: the response was not encrypted for this request's key"
+            ),
+            ClientError::Document(reason) => write!(f, "the decrypted response {reason}"),
+            ClientError::Paste(reason) => write!(f, "the pasted block is not usable: {reason}"),
+            ClientError::PasteEnded => write!(f, "input ended before {PASTE_END}"),
+            ClientError::PasteTooLong => write!(f, "the pasted text is too long"),
+            ClientError::Stdin(error) => write!(f, "cannot read the pasted block: {error}"),
+            ClientError::Output(error) => write!(f, "cannot write the result: {error}"),
+            ClientError::Forget { path, error } => write!(
+                f,
+                "cannot delete the cache entry {}: {error}",
+                path.display()
+            ),
+        }
+    }
+}
+
+/// `Debug` is `Display`, so a `Result` in a test failure reads as the user would see it.
+impl fmt::Debug for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_message_is_one_line_and_state_says_state() {
+        let errors = [
+            ClientError::Listen {
+                port: 80,
+                error: io::Error::from(io::ErrorKind::PermissionDenied),
+            },
+            ClientError::KeyGeneration(rsa::Error::InvalidModulus),
+            ClientError::Random,
+            ClientError::Timeout(3),
+            ClientError::Callback("the callback lacks key".into()),
+            ClientError::State,
+            ClientError::Decrypt,
+            ClientError::Document("is not JSON"),
+            ClientError::Paste("bad base64url".into()),
+            ClientError::PasteEnded,
+            ClientError::PasteTooLong,
+            ClientError::Stdin(io::Error::from(io::ErrorKind::InvalidData)),
+            ClientError::Output(io::Error::from(io::ErrorKind::BrokenPipe)),
+            ClientError::Forget {
+                path: "/c/x.json".into(),
+                error: io::Error::from(io::ErrorKind::PermissionDenied),
+            },
+        ];
+        for error in &errors {
+            let line = error.to_string();
+            assert!(!line.is_empty() && !line.contains('\n'), "{line:?}");
+        }
+        assert!(ClientError::State.to_string().contains("state"));
+        assert_eq!(
+            ClientError::Timeout(3).to_string(),
+            "no token within 3 s: the browser did not come back \
+             (if it shows an error page, that says why)"
+        );
+        assert_eq!(
+            ClientError::PasteEnded.to_string(),
+            "input ended before -----END TOKEN2GO RESPONSE-----"
+        );
+    }
+}

@@ -1,0 +1,317 @@
+//! End to end through a real gateway: Debian's nginx with its default buffer sizes in front of
+//! the real server, injecting the token header with `proxy_set_header` as an authenticating
+//! proxy would, and real headless Chromium as the browser (`tests/support/chromium_browser.py`
+//! through `BROWSER`). A 16 KB JWT: the plain `303` carries it in its `Location` header and
+//! nginx refuses that (`502 upstream sent too big header`); `responseMode=form_post`, which both
+//! clients ask for, carries it in a POST body and passes.
+//!
+//! nginx runs as the current user in the foreground, with every path (config, pid, logs, temp
+//! directories) in a temp dir: nothing under /etc or /var is read or written.
+
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use rsa::pkcs8::{EncodePublicKey, LineEnding};
+use serde_json::Value;
+
+use crate::clients::{jwt, python_exe, run, Sandbox, Which, TOKEN_HEADER};
+use crate::harness::{enc, free_port, Client, TempDir, TestServer};
+
+const CHROMIUM_BROWSER: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/support/chromium_browser.py"
+);
+const INSTALL_HINT: &str = "the gateway tests need nginx, Chromium and ChromeDriver: \
+     scripts/test.sh installs them (apt-get install nginx chromium chromium-driver)";
+/// Where the gateway mounts the server, so the clients also get a URL with a path prefix.
+const PREFIX: &str = "/t2g/";
+/// nginx reads its configuration in 4 KiB pieces and refuses longer parameters, so a long token
+/// is set in pieces and joined in the header value.
+const CONFIG_PIECE: usize = 3000;
+
+/// One Chromium at a time: the machine is small.
+fn one_browser_at_a_time() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn find_program(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
+/// nginx in the foreground on a free loopback port, proxying `PREFIX` to `upstream` and adding
+/// the token header; killed on drop.
+struct Nginx {
+    child: Child,
+    port: u16,
+    dir: TempDir,
+}
+
+impl Nginx {
+    fn start(upstream: SocketAddr, token: &str) -> Nginx {
+        let nginx =
+            find_program("nginx").unwrap_or_else(|| panic!("nginx not found: {INSTALL_HINT}"));
+        let dir = TempDir::new("nginx");
+        let port = free_port();
+        let root = dir.join("");
+        let root = root.display();
+        let pieces: Vec<&str> = token
+            .as_bytes()
+            .chunks(CONFIG_PIECE)
+            .map(|chunk| std::str::from_utf8(chunk).expect("an ASCII token"))
+            .collect();
+        let sets: String = pieces
+            .iter()
+            .enumerate()
+            .map(|(i, piece)| format!("        set $token{i} \"{piece}\";\n"))
+            .collect();
+        let joined: String = (0..pieces.len()).map(|i| format!("$token{i}")).collect();
+        // Default buffer sizes throughout: proxy_buffer_size is one memory page (4 KiB here).
+        let config = format!(
+            "daemon off;\n\
+             master_process off;\n\
+             worker_processes 1;\n\
+             pid {root}nginx.pid;\n\
+             error_log {root}error.log info;\n\
+             events {{ worker_connections 64; }}\n\
+             http {{\n\
+             \x20   access_log {root}access.log;\n\
+             \x20   client_body_temp_path {root}client_body;\n\
+             \x20   proxy_temp_path {root}proxy;\n\
+             \x20   fastcgi_temp_path {root}fastcgi;\n\
+             \x20   uwsgi_temp_path {root}uwsgi;\n\
+             \x20   scgi_temp_path {root}scgi;\n\
+             \x20   server {{\n\
+             \x20       listen 127.0.0.1:{port};\n\
+             \x20       location {PREFIX} {{\n\
+             {sets}\
+             \x20           proxy_pass http://{upstream}/;\n\
+             \x20           proxy_set_header {TOKEN_HEADER} \"{joined}\";\n\
+             \x20       }}\n\
+             \x20   }}\n\
+             }}\n"
+        );
+        std::fs::write(dir.join("nginx.conf"), config).unwrap();
+        let child = Command::new(&nginx)
+            .arg("-p")
+            .arg(dir.join(""))
+            .arg("-c")
+            .arg(dir.join("nginx.conf"))
+            .arg("-e")
+            .arg(dir.join("error.log"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("stderr.log")).unwrap())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}: {INSTALL_HINT}", nginx.display()));
+        let mut gateway = Nginx { child, port, dir };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(gateway.addr()).is_err() {
+            if let Ok(Some(status)) = gateway.child.try_wait() {
+                panic!("nginx exited with {status}: {}", gateway.logs());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "nginx did not listen: {}",
+                gateway.logs()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        gateway
+    }
+
+    fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// The server's URL behind the gateway, with the prefix and its trailing slash.
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}{PREFIX}", self.port)
+    }
+
+    fn logs(&self) -> String {
+        ["stderr.log", "error.log"]
+            .iter()
+            .map(|name| std::fs::read_to_string(self.dir.join(name)).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn get(&self, target: &str) -> crate::harness::Reply {
+        Client::connect(self.addr()).request(
+            "GET",
+            target,
+            &[
+                ("Host", &format!("127.0.0.1:{}", self.port)),
+                ("Connection", "close"),
+            ],
+            b"",
+        )
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn flow_path(prefix: &str, response_mode: Option<&str>) -> String {
+    let key = rsa::PrivateKey::new(&mut getrandom::SysRng, 2048).expect("RSA key generation");
+    let pem = key
+        .to_public_key()
+        .to_public_key_pem(LineEnding::LF)
+        .unwrap();
+    let mut path = format!(
+        "{prefix}flow/redirect/token?target={}&state=s&publicKeyType=rsa2048-rfc5280-x509-pem&publicKey={}",
+        enc("http://127.0.0.1:9/callback"),
+        enc(&pem)
+    );
+    if let Some(mode) = response_mode {
+        path.push_str(&format!("&responseMode={mode}"));
+    }
+    path
+}
+
+#[test]
+fn the_plain_303_of_a_16_kb_jwt_fails_behind_nginx_and_form_post_passes() {
+    let server = TestServer::start(&[]);
+    let big = jwt("gateway-303", 16 * 1024, 3600);
+    let gateway = Nginx::start(server.addr, &big);
+    let plain = flow_path(PREFIX, None);
+
+    // Straight to the server, the redirect carries the token in a Location of over 20 KB.
+    let direct = server.get(plain.strip_prefix("/t2g").unwrap(), &[(TOKEN_HEADER, &big)]);
+    assert_eq!(direct.status, 303, "{}", direct.text());
+    assert!(direct.header("Location").unwrap().len() > 20_000);
+
+    // Through nginx's default buffers, that header is too big: 502.
+    let through = gateway.get(&plain);
+    assert_eq!(through.status, 502, "{}", through.text());
+    assert!(
+        gateway.logs().contains("upstream sent too big header"),
+        "{}",
+        gateway.logs()
+    );
+
+    // form_post: the same token in the body of a 200 page, which nginx passes.
+    let form = gateway.get(&flow_path(PREFIX, Some("form_post")));
+    assert_eq!(form.status, 200, "{}", gateway.logs());
+    let page = form.text();
+    assert!(
+        page.contains("action=\"http://127.0.0.1:9/callback\""),
+        "{page}"
+    );
+    assert!(page.len() > 20_000 && !page.contains(&big));
+
+    // A small token's 303 passes the same gateway: it is the size that fails.
+    let small = jwt("gateway-small", 1000, 3600);
+    let small_gateway = Nginx::start(server.addr, &small);
+    let through = small_gateway.get(&flow_path(PREFIX, None));
+    assert_eq!(through.status, 303, "{}", small_gateway.logs());
+}
+
+/// Waits for the Chromium wrapper's last record (written after it cleaned up) and returns its
+/// records.
+fn browser_records(sandbox: &Sandbox) -> Vec<Value> {
+    let log = sandbox.path("chromium.jsonl");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let records: Vec<Value> = std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("a JSON line"))
+            .collect();
+        if records.last().is_some_and(|r| r["event"] == "closed") {
+            return records;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the Chromium wrapper did not finish: {records:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn through_nginx_and_chromium(which: Which) {
+    let _one = one_browser_at_a_time();
+    let server = TestServer::start(&[]);
+    let big = jwt(&format!("gateway-{which:?}"), 16 * 1024, 3600);
+    let gateway = Nginx::start(server.addr, &big);
+    let sandbox = Sandbox::new();
+    let mut env = sandbox.env();
+    env.push((
+        "BROWSER".into(),
+        format!("{} {CHROMIUM_BROWSER}", python_exe()),
+    ));
+    env.push((
+        "CHROMIUM_BROWSER_LOG".into(),
+        sandbox.path("chromium.jsonl").display().to_string(),
+    ));
+    // The test run's own temp dir, which scripts/test.sh requires empty at the end.
+    env.push(("TMPDIR".into(), std::env::temp_dir().display().to_string()));
+    let done = run(
+        which,
+        &["--timeout", "60", "--format", "json", &gateway.url()],
+        &env,
+    );
+    let records = browser_records(&sandbox);
+    assert_eq!(
+        done.code,
+        Some(0),
+        "{}\nbrowser: {records:?}\nnginx: {}",
+        done.describe(),
+        gateway.logs()
+    );
+    let doc: Value = serde_json::from_str(&done.stdout).unwrap();
+    assert_eq!(doc["secret"], big.as_str());
+    assert!(doc["expiresAt"].is_string());
+    assert!(!done.stderr.contains(&big), "token on stderr");
+    let reached = records
+        .iter()
+        .find(|r| r["event"] == "done")
+        .unwrap_or_else(|| panic!("Chromium did not reach the done page: {records:?}"));
+    assert_eq!(
+        reached["url"],
+        format!("{}flow/redirect/done", gateway.url()).as_str(),
+        "{records:?}"
+    );
+    assert!(
+        reached["text"]
+            .as_str()
+            .unwrap()
+            .contains("Token delivered"),
+        "{reached}"
+    );
+    let seen = std::fs::read_to_string(sandbox.path("chromium.jsonl")).unwrap();
+    assert!(!seen.contains(&big), "the browser showed the token");
+    let browser_dir = records
+        .iter()
+        .find_map(|r| r["dir"].as_str())
+        .unwrap_or_else(|| panic!("no temp dir in {records:?}"));
+    assert!(
+        !std::path::Path::new(browser_dir).exists(),
+        "the Chromium wrapper left {browser_dir} behind"
+    );
+    let access = std::fs::read_to_string(gateway.dir.join("access.log")).unwrap_or_default();
+    assert!(access.contains("GET /t2g/flow/redirect/token?"), "{access}");
+    assert!(access.contains("GET /t2g/flow/redirect/done"), "{access}");
+}
+
+#[test]
+fn rust_client_through_nginx_and_chromium_with_a_16_kb_jwt() {
+    through_nginx_and_chromium(Which::Rust);
+}
+
+#[test]
+fn python_client_through_nginx_and_chromium_with_a_16_kb_jwt() {
+    through_nginx_and_chromium(Which::Python);
+}
