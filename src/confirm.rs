@@ -9,31 +9,20 @@
 //! value seen once fits no other request.
 
 use base64::Engine;
-use rsa::sha2::{Digest, Sha256};
+use ctutils::CtEq;
+use hmac::{Hmac, KeyInit, Mac};
+use rsa::sha2::Sha256;
 
-const BLOCK: usize = 64;
 /// Separates this use of the token from any other hash of it.
 const LABEL: &[u8] = b"token2go flow confirmation v1";
 const TRUNCATED: usize = 16;
 
-/// HMAC-SHA256 of `message` under `key` (RFC 2104).
+/// HMAC-SHA256 of `message` under `key` (RFC 2104), from the `hmac` crate `rsa` already links.
 fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
-    let mut block = [0u8; BLOCK];
-    if key.len() > BLOCK {
-        block[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        block[..key.len()].copy_from_slice(key);
-    }
-    let pad = |byte: u8| block.map(|b| b ^ byte);
-    let inner = Sha256::new()
-        .chain_update(pad(0x36))
-        .chain_update(message)
-        .finalize();
-    Sha256::new()
-        .chain_update(pad(0x5c))
-        .chain_update(inner)
-        .finalize()
-        .into()
+    // HMAC takes keys of any length, so this cannot fail.
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC accepts any key length");
+    mac.update(message);
+    mac.finalize().into_bytes().into()
 }
 
 /// The confirmation value for `fields` (the flow's parameters, in a fixed order), keyed with
@@ -52,12 +41,7 @@ pub fn value(token: &str, fields: &[&str]) -> String {
 /// constant time.
 pub fn matches(given: &str, token: &str, fields: &[&str]) -> bool {
     let want = value(token, fields);
-    given.len() == want.len()
-        && given
-            .bytes()
-            .zip(want.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
+    bool::from(given.as_bytes().ct_eq(want.as_bytes()))
 }
 
 #[cfg(test)]
