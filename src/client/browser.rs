@@ -61,19 +61,7 @@ pub fn spawn(command: &[String]) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::ffi::OsString;
-
-    fn env(vars: &[(&str, &str)]) -> Env {
-        let vars: Vec<(String, String)> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Env::from_lookup(move |name| {
-            vars.iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| OsString::from(v))
-        })
-    }
+    use crate::client::env::test_env as env;
 
     const URL: &str = "http://h/flow/redirect/token?a=1&b=%2B";
 

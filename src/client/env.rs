@@ -47,21 +47,24 @@ impl Env {
     }
 }
 
+/// An environment made of literals, for the client's unit tests.
+#[cfg(test)]
+pub(crate) fn test_env(vars: &[(&str, &str)]) -> Env {
+    let vars: Vec<(String, String)> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Env::from_lookup(move |name| {
+        vars.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| std::ffi::OsString::from(v))
+    })
+}
+
 #[cfg(test)]
 mod tests {
+    use super::test_env as env;
     use super::*;
-
-    fn env(vars: &[(&str, &str)]) -> Env {
-        let vars: Vec<(String, String)> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Env::from_lookup(move |name| {
-            vars.iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| OsString::from(v))
-        })
-    }
 
     #[test]
     fn paste_by_default_only_over_ssh_without_display_or_browser() {

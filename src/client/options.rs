@@ -467,18 +467,7 @@ pub fn usage() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn env(vars: &[(&str, &str)]) -> Env {
-        let vars: Vec<(String, String)> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Env::from_lookup(move |name| {
-            vars.iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| OsString::from(v))
-        })
-    }
+    use crate::client::env::test_env as env;
 
     fn parse(args: &[&str], env: &Env) -> Result<Command, UsageError> {
         parse_args(args.iter().map(OsString::from), env)

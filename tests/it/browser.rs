@@ -4,36 +4,27 @@
 //! Needs `chromium` and `chromedriver`; the tests fail when either is missing.
 
 use std::sync::OnceLock;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use rsa::pkcs8::{EncodePublicKey, LineEnding};
 use serde_json::json;
 
-use crate::harness::{confirm_link, enc, TestServer};
-use crate::webdriver::{one_browser_at_a_time, Browser, LogEntry};
+use crate::harness::{confirm_link, enc, unix_now, unsigned_jwt, TestServer};
+
+/// A token expiring at `exp`.
+fn jwt(exp: u64) -> String {
+    unsigned_jwt(
+        &format!(r#"{{"sub":"browser-test","exp":{exp}}}"#),
+        "c2lnbmF0dXJl",
+    )
+}
+use crate::webdriver::{one_browser_at_a_time, problems, Browser, LogEntry, WAIT};
 use token2go_server::{
     fingerprint, open, parse_paste_block, parse_public_key, verification_code, KeyType,
 };
 
-const WAIT: Duration = Duration::from_secs(10);
 const OOB: &str = "urn:ietf:wg:oauth:2.0:oob";
 const KEY_TYPE: &str = "rsa2048-rfc5280-x509-pem";
-
-/// An unsigned JWT (`alg: none`; the server decodes, never verifies) expiring at `exp`.
-fn jwt(exp: u64) -> String {
-    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
-    let claims = URL_SAFE_NO_PAD.encode(format!(r#"{{"sub":"browser-test","exp":{exp}}}"#));
-    format!("{header}.{claims}.c2lnbmF0dXJl")
-}
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
 
 fn client_key() -> &'static rsa::PrivateKey {
     static KEY: OnceLock<rsa::PrivateKey> = OnceLock::new();
@@ -66,38 +57,6 @@ fn confirmed_url(server: &TestServer, warning_url: &str) -> String {
     server.url(&confirm_link(&warning.text()))
 }
 
-fn text_of(browser: &Browser, id: &str) -> String {
-    browser
-        .execute(
-            "return document.getElementById(arguments[0]).textContent;",
-            json!([id]),
-        )
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
-}
-
-/// Waits until page.js has shown a token (or an error) after its fetch of `token`.
-fn wait_for_token(browser: &Browser) -> String {
-    browser
-        .wait_until(
-            "page.js to show the token",
-            WAIT,
-            "return document.getElementById('token').hidden ? null
-                 : document.getElementById('secret').value;",
-        )
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
-/// Log entries that are errors or CSP reports (enforced violations are SEVERE `security`).
-fn problems(log: Vec<LogEntry>) -> Vec<LogEntry> {
-    log.into_iter()
-        .filter(|e| e.level == "SEVERE" || e.source == "security")
-        .collect()
-}
-
 /// Every resource the page loaded (document, scripts, styles, fetches) answered 200.
 fn assert_resources_ok(browser: &Browser, page: &str) {
     let failed = browser.execute(
@@ -119,7 +78,7 @@ fn png_size(png: &[u8]) -> (u32, u32) {
 
 #[test]
 fn index_shows_token_fingerprint_expiry_and_title() {
-    let exp = now() + 2 * 3600 + 600;
+    let exp = unix_now() + 2 * 3600 + 600;
     let token = jwt(exp);
     let server = TestServer::start(&[
         ("T2G_FALLBACK_TOKEN", &token),
@@ -128,7 +87,7 @@ fn index_shows_token_fingerprint_expiry_and_title() {
     let _one = one_browser_at_a_time();
     let browser = Browser::start();
     browser.goto(&server.url("/"));
-    assert_eq!(wait_for_token(&browser), token);
+    assert_eq!(browser.wait_for_token(), token);
 
     assert_eq!(
         browser.execute("return document.title;", json!([])),
@@ -148,9 +107,9 @@ fn index_shows_token_fingerprint_expiry_and_title() {
         ),
         "Get a token for Acme Data with the Token2go service"
     );
-    assert_eq!(text_of(&browser, "fingerprint"), fingerprint(&token));
-    assert_eq!(text_of(&browser, "status"), "Token loaded.");
-    assert!(!text_of(&browser, "timestamp").is_empty());
+    assert_eq!(browser.text_of("fingerprint"), fingerprint(&token));
+    assert_eq!(browser.text_of("status"), "Token loaded.");
+    assert!(!browser.text_of("timestamp").is_empty());
 
     // The expiry comes from the JWT's exp through /token's expiresAt; formatted by the browser's
     // locale, so the expected text is formatted there too.
@@ -159,8 +118,8 @@ fn index_shows_token_fingerprint_expiry_and_title() {
              new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' }).format(2, 'hour') + ')';",
         json!([exp]),
     );
-    assert_eq!(json!(text_of(&browser, "expires")), expected);
-    assert!(text_of(&browser, "expires").contains("in 2 hours"));
+    assert_eq!(json!(browser.text_of("expires")), expected);
+    assert!(browser.text_of("expires").contains("in 2 hours"));
     assert_eq!(
         browser.execute(
             "return document.getElementById('expires').classList.contains('expired');",
@@ -189,14 +148,14 @@ fn index_shows_token_fingerprint_expiry_and_title() {
 
 #[test]
 fn copy_puts_the_token_on_the_clipboard() {
-    let token = jwt(now() + 3600);
+    let token = jwt(unix_now() + 3600);
     let server = TestServer::start(&[("T2G_FALLBACK_TOKEN", &token)]);
     let _one = one_browser_at_a_time();
     let browser = Browser::start();
     browser.goto(&server.url("/"));
     browser.grant("clipboard-read");
     browser.grant("clipboard-write");
-    assert_eq!(wait_for_token(&browser), token);
+    assert_eq!(browser.wait_for_token(), token);
     // Something else first, so reading the token back proves the button wrote it.
     browser.set_clipboard_text("not the token");
     assert_eq!(browser.clipboard_text(), "not the token");
@@ -226,7 +185,7 @@ fn copy_puts_the_token_on_the_clipboard() {
 /// the server answers that name only because `T2G_ALLOWED_HOSTS` lists it (DNS rebinding).
 #[test]
 fn copy_falls_back_to_exec_command_outside_a_secure_context() {
-    let token = jwt(now() + 3600);
+    let token = jwt(unix_now() + 3600);
     let server = TestServer::start(&[
         ("T2G_FALLBACK_TOKEN", &token),
         ("T2G_ALLOWED_HOSTS", "t2g.test"),
@@ -244,7 +203,7 @@ fn copy_falls_back_to_exec_command_outside_a_secure_context() {
 
     browser.open_tab();
     browser.goto(&format!("http://t2g.test:{}/", server.addr.port()));
-    assert_eq!(wait_for_token(&browser), token);
+    assert_eq!(browser.wait_for_token(), token);
     assert_eq!(
         browser.execute(
             "return [window.isSecureContext, navigator.clipboard === undefined];",
@@ -273,12 +232,12 @@ fn copy_falls_back_to_exec_command_outside_a_secure_context() {
 
 #[test]
 fn delete_clears_and_reload_fetches_again() {
-    let token = jwt(now() + 3600);
+    let token = jwt(unix_now() + 3600);
     let server = TestServer::start(&[("T2G_FALLBACK_TOKEN", &token)]);
     let _one = one_browser_at_a_time();
     let browser = Browser::start();
     browser.goto(&server.url("/"));
-    assert_eq!(wait_for_token(&browser), token);
+    assert_eq!(browser.wait_for_token(), token);
     // The access log line is written just after the answer: wait for it.
     let fetched = wait_for_token_requests(&server, 1);
 
@@ -310,9 +269,9 @@ fn delete_clears_and_reload_fetches_again() {
         .contains(&token));
 
     browser.click("#reload");
-    assert_eq!(wait_for_token(&browser), token);
-    assert_eq!(text_of(&browser, "fingerprint"), fingerprint(&token));
-    assert_eq!(text_of(&browser, "status"), "Token loaded.");
+    assert_eq!(browser.wait_for_token(), token);
+    assert_eq!(browser.text_of("fingerprint"), fingerprint(&token));
+    assert_eq!(browser.text_of("status"), "Token loaded.");
     wait_for_token_requests(&server, fetched + 1);
 }
 
@@ -352,7 +311,7 @@ fn no_token_shows_the_444_reason() {
         WAIT,
         "return !document.getElementById('error').hidden;",
     );
-    assert_eq!(text_of(&browser, "error-text"), reason);
+    assert_eq!(browser.text_of("error-text"), reason);
     // The one console error is the failed load of /token itself; nothing else, no CSP report.
     let found = problems(browser.take_log());
     assert!(
@@ -380,7 +339,7 @@ fn no_token_shows_the_444_reason() {
 
 #[test]
 fn pages_log_no_csp_violation_or_console_error() {
-    let token = jwt(now() + 3600);
+    let token = jwt(unix_now() + 3600);
     let server = TestServer::start(&[("T2G_FALLBACK_TOKEN", &token)]);
     let (warning_url, _) = paste_flow(&server);
     let paste_url = confirmed_url(&server, &warning_url);
@@ -453,7 +412,7 @@ fn operator_inline_script_and_style_are_blocked_and_reported() {
     let _one = one_browser_at_a_time();
     let browser = Browser::start();
     browser.goto(&server.url("/"));
-    assert_eq!(wait_for_token(&browser), "operator-html-test");
+    assert_eq!(browser.wait_for_token(), "operator-html-test");
     assert_eq!(
         browser.execute(
             "return [document.getElementById('desc2').textContent,
@@ -488,14 +447,14 @@ fn operator_inline_script_and_style_are_blocked_and_reported() {
 
 #[test]
 fn paste_page_copies_the_block_and_shows_the_code() {
-    let token = jwt(now() + 3600);
+    let token = jwt(unix_now() + 3600);
     let server = TestServer::start(&[("T2G_FALLBACK_TOKEN", &token)]);
     let (paste_url, code) = paste_flow(&server);
     let _one = one_browser_at_a_time();
     let browser = Browser::start();
     browser.goto(&paste_url);
     // The warning page first: the code, no block; its button shows the block.
-    assert_eq!(text_of(&browser, "vcode"), code);
+    assert_eq!(browser.text_of("vcode"), code);
     browser.click("#continue");
     browser.wait_until(
         "the paste page",
@@ -504,7 +463,7 @@ fn paste_page_copies_the_block_and_shows_the_code() {
     );
     browser.grant("clipboard-read");
     browser.grant("clipboard-write");
-    assert_eq!(text_of(&browser, "vcode"), code);
+    assert_eq!(browser.text_of("vcode"), code);
     assert!(browser
         .execute(
             "return document.querySelector('.warning').textContent;",
@@ -593,7 +552,7 @@ fn one_post_listener(done: String) -> (String, std::thread::JoinHandle<String>) 
 
 #[test]
 fn form_post_page_delivers_the_token_and_follows_the_clients_redirect() {
-    let token = jwt(now() + 3600);
+    let token = jwt(unix_now() + 3600);
     let server = TestServer::start(&[("T2G_FALLBACK_TOKEN", &token)]);
     let done = server.url("/flow/redirect/done");
     let (target, listener) = one_post_listener(done.clone());

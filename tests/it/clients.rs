@@ -12,14 +12,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use rsa::sha2::{Digest, Sha256};
 use serde_json::Value;
 
-use crate::harness::{confirm_link, TempDir, TestServer};
+use crate::harness::{confirm_link, unix_now, unsigned_jwt, TempDir, TestServer};
 
 pub const RUST_CLIENT: &str = env!("CARGO_BIN_EXE_token2go");
 pub const PY_CLIENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/token2go_client.py");
@@ -63,27 +61,19 @@ pub fn python_exe() -> &'static str {
 
 // ----- tokens ---------------------------------------------------------------------------------
 
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
 /// An unsigned JWT (the server decodes, never verifies) of about `size` bytes, expiring in
 /// `valid_for` seconds; `tag` makes it unique.
 pub fn jwt(tag: &str, size: usize, valid_for: u64) -> String {
-    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
-    let claims = |pad: usize| {
-        URL_SAFE_NO_PAD.encode(format!(
+    let token = |pad: usize| {
+        let claims = format!(
             r#"{{"sub":"{tag}","exp":{},"groups":"{}"}}"#,
             unix_now() + valid_for,
             "g".repeat(pad)
-        ))
+        );
+        unsigned_jwt(&claims, "c2lnbmF0dXJl")
     };
-    let base = header.len() + claims(0).len() + 14;
-    let pad = size.saturating_sub(base) * 3 / 4;
-    format!("{header}.{}.c2lnbmF0dXJl", claims(pad))
+    let pad = size.saturating_sub(token(0).len()) * 3 / 4;
+    token(pad)
 }
 
 // ----- a sandbox per client run: HOME, cache, stand-in log --------------------------------------

@@ -1,7 +1,10 @@
 //! Every endpoint of the reference API against the real binary, over raw HTTP.
 
-use crate::harness::{Reply, TestServer};
-use base64::Engine;
+use crate::harness::{unsigned_jwt, Reply, TestServer};
+
+fn jwt_expiring_at(exp: i64) -> String {
+    unsigned_jwt(&format!(r#"{{"sub":"u","exp":{exp}}}"#), "c2lnbmF0dXJl")
+}
 
 const CANARY: &str = "canary-Secret-7f3a9c1e-do-not-log";
 
@@ -16,16 +19,6 @@ fn assert_security_headers(r: &Reply, what: &str) {
     let csp = r.header("Content-Security-Policy").unwrap_or_default();
     assert!(csp.contains("frame-ancestors 'none'"), "{what}: {csp}");
     assert!(r.header("Content-Length").is_some(), "{what}");
-}
-
-fn jwt_with_exp(exp: i64) -> String {
-    let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
-    format!(
-        "{}.{}.{}",
-        b64(r#"{"alg":"RS256","typ":"JWT"}"#),
-        b64(&format!(r#"{{"sub":"u","exp":{exp}}}"#)),
-        b64("signature")
-    )
 }
 
 #[test]
@@ -59,7 +52,7 @@ fn token_from_headers_fallback_and_444() {
     assert_eq!(r.json()["secret"], "late");
 
     // A JWT with exp gets expiresAt.
-    let jwt = jwt_with_exp(1_900_000_000);
+    let jwt = jwt_expiring_at(1_900_000_000);
     let r = s.get("/token", &[("X-Forwarded-Access-Token", &jwt)]);
     assert_eq!(r.json()["expiresAt"], "2030-03-17T17:46:40Z");
 
@@ -81,7 +74,11 @@ fn token_from_headers_fallback_and_444() {
 #[test]
 fn a_16k_jwt_in_a_header_fits() {
     let s = TestServer::start(&[]);
-    let big = format!("{}{}", jwt_with_exp(2_000_000_000), "s".repeat(16 * 1024));
+    let big = format!(
+        "{}{}",
+        jwt_expiring_at(2_000_000_000),
+        "s".repeat(16 * 1024)
+    );
     let r = s.get("/token", &[("Authorization", &format!("Bearer {big}"))]);
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["secret"].as_str().unwrap().len(), big.len());

@@ -513,6 +513,26 @@ pub fn python_keypair(dir: &TempDir, bits: usize, form: &str) -> (PathBuf, Strin
     (private, pem)
 }
 
+/// Seconds since the epoch now.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// An unsigned JWT (`alg: none`; the server decodes, never verifies) with these claims (JSON)
+/// and this signature part.
+pub fn unsigned_jwt(claims: &str, signature: &str) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    format!(
+        "{}.{}.{signature}",
+        URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#),
+        URL_SAFE_NO_PAD.encode(claims)
+    )
+}
+
 /// Percent-encodes everything but RFC 3986 unreserved characters.
 pub fn enc(s: &str) -> String {
     s.bytes()

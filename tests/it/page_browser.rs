@@ -7,32 +7,19 @@
 //! README). Needs `chromium` and `chromedriver`; the tests fail when either is missing.
 
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use serde_json::{json, Value};
 
-use crate::harness::{enc, TestServer};
-use crate::webdriver::{one_browser_at_a_time, Browser, LogEntry};
+use crate::harness::{enc, unix_now, unsigned_jwt, TestServer};
 
-const WAIT: Duration = Duration::from_secs(10);
+fn jwt(claims: &Value) -> String {
+    unsigned_jwt(&claims.to_string(), "c2lnbmF0dXJl")
+}
+use crate::webdriver::{one_browser_at_a_time, problems, Browser, LogEntry, WAIT};
+
 const EXAMPLE_URL: &str = "https://api.example.com/v1/items";
 const PUBLIC_KEY: &str = include_str!("../support/public-key-rsa2048.pem");
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
-/// An unsigned JWT (`alg: none`; nothing verifies it) with the given claims.
-fn jwt(claims: &Value) -> String {
-    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
-    let claims = URL_SAFE_NO_PAD.encode(claims.to_string());
-    format!("{header}.{claims}.c2lnbmF0dXJl")
-}
 
 /// A token as a gateway in front of an API would pass it: the claims people look at.
 fn demo_jwt(exp: u64) -> String {
@@ -57,17 +44,6 @@ fn screenshot_path(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn text_of(browser: &Browser, id: &str) -> String {
-    browser
-        .execute(
-            "const e = document.getElementById(arguments[0]); return e ? e.textContent : null;",
-            json!([id]),
-        )
-        .as_str()
-        .unwrap_or_else(|| panic!("no element #{id}"))
-        .to_string()
-}
-
 fn hidden(browser: &Browser, id: &str) -> bool {
     browser
         .execute(
@@ -76,20 +52,6 @@ fn hidden(browser: &Browser, id: &str) -> bool {
         )
         .as_bool()
         .unwrap()
-}
-
-/// Waits until the page shows a token; returns it.
-fn wait_for_token(browser: &Browser) -> String {
-    browser
-        .wait_until(
-            "the token",
-            WAIT,
-            "return document.getElementById('token').hidden ? null
-                 : document.getElementById('secret').value;",
-        )
-        .as_str()
-        .unwrap()
-        .to_string()
 }
 
 fn wait_for_status(browser: &Browser, status: &str) {
@@ -101,13 +63,6 @@ fn wait_for_status(browser: &Browser, status: &str) {
             json!(status)
         ),
     );
-}
-
-/// Console entries that are errors or CSP reports (enforced violations are SEVERE `security`).
-fn problems(log: Vec<LogEntry>) -> Vec<LogEntry> {
-    log.into_iter()
-        .filter(|e| e.level == "SEVERE" || e.source == "security")
-        .collect()
 }
 
 /// Whether the page can be scrolled sideways, and the widest element when it can.
@@ -130,7 +85,7 @@ fn horizontal_overflow(browser: &Browser) -> Value {
 #[test]
 fn screenshots_light_dark_phone_and_444() {
     let _one = one_browser_at_a_time();
-    let exp = now() + 42 * 60 + 30;
+    let exp = unix_now() + 42 * 60 + 30;
     let token = demo_jwt(exp);
     let server = TestServer::start(&[
         ("T2G_FALLBACK_TOKEN", &token),
@@ -141,22 +96,22 @@ fn screenshots_light_dark_phone_and_444() {
     let browser = Browser::start();
 
     browser.goto(&server.url("/"));
-    assert_eq!(wait_for_token(&browser), token);
+    assert_eq!(browser.wait_for_token(), token);
     let png = browser.screenshot_full_page(&screenshot_path("page-light.png"));
     assert!(png.len() > 10_000);
 
     browser.set_color_scheme("dark");
     browser.goto(&server.url("/"));
-    assert_eq!(wait_for_token(&browser), token);
+    assert_eq!(browser.wait_for_token(), token);
     browser.screenshot_full_page(&screenshot_path("page-dark.png"));
 
     browser.set_viewport(360, 780, true);
     browser.goto(&server.url("/"));
-    assert_eq!(wait_for_token(&browser), token);
+    assert_eq!(browser.wait_for_token(), token);
     browser.screenshot_full_page(&screenshot_path("page-phone-dark.png"));
     browser.set_color_scheme("light");
     browser.goto(&server.url("/"));
-    assert_eq!(wait_for_token(&browser), token);
+    assert_eq!(browser.wait_for_token(), token);
     browser.screenshot_full_page(&screenshot_path("page-phone-light.png"));
     browser.reset_viewport();
 
@@ -169,7 +124,7 @@ fn screenshots_light_dark_phone_and_444() {
     browser.screenshot_full_page(&screenshot_path("page-444.png"));
 
     // An expired token, and a pending auto-delete.
-    let expired = TestServer::start(&[("T2G_FALLBACK_TOKEN", &demo_jwt(now() - 90))]);
+    let expired = TestServer::start(&[("T2G_FALLBACK_TOKEN", &demo_jwt(unix_now() - 90))]);
     browser.goto(&expired.url("/"));
     browser.execute(
         "localStorage.setItem('autoDelete', 'true'); localStorage.setItem('autoDeleteDelay', '60');",
@@ -188,7 +143,7 @@ fn screenshots_light_dark_phone_and_444() {
 #[test]
 fn jwt_claims_countdown_and_every_copy_form() {
     let _one = one_browser_at_a_time();
-    let exp = now() + 42 * 60 + 30;
+    let exp = unix_now() + 42 * 60 + 30;
     let token = demo_jwt(exp);
     let server = TestServer::start(&[
         ("T2G_FALLBACK_TOKEN", &token),
@@ -198,15 +153,15 @@ fn jwt_claims_countdown_and_every_copy_form() {
     browser.goto(&server.url("/"));
     browser.grant("clipboard-read");
     browser.grant("clipboard-write");
-    assert_eq!(wait_for_token(&browser), token);
+    assert_eq!(browser.wait_for_token(), token);
 
     assert_eq!(
-        text_of(&browser, "claim-sub"),
+        browser.text_of("claim-sub"),
         "7f3a9c1e-42b8-4d1a-9e55-0c6d2b8f1a23 (jane.doe)"
     );
-    assert_eq!(text_of(&browser, "claim-aud"), "acme-api, reports");
+    assert_eq!(browser.text_of("claim-aud"), "acme-api, reports");
     assert_eq!(
-        text_of(&browser, "claim-iss"),
+        browser.text_of("claim-iss"),
         "https://login.example.com/realms/acme"
     );
     let chips = |id: &str| {
@@ -221,8 +176,8 @@ fn jwt_claims_countdown_and_every_copy_form() {
         json!(["openid", "profile", "reports:read"])
     );
     assert_eq!(chips("claim-roles"), json!(["analyst", "viewer"]));
-    assert!(text_of(&browser, "claim-iat").ends_with(" minutes ago)"));
-    assert!(text_of(&browser, "claim-exp").ends_with("(in 42 minutes)"));
+    assert!(browser.text_of("claim-iat").ends_with(" minutes ago)"));
+    assert!(browser.text_of("claim-exp").ends_with("(in 42 minutes)"));
     assert_eq!(
         browser.execute(
             "return JSON.parse(document.getElementById('claims-json').textContent).sub;",
@@ -230,9 +185,11 @@ fn jwt_claims_countdown_and_every_copy_form() {
         ),
         "7f3a9c1e-42b8-4d1a-9e55-0c6d2b8f1a23"
     );
-    assert!(text_of(&browser, "claims-note").contains("nothing is verified"));
+    assert!(browser
+        .text_of("claims-note")
+        .contains("nothing is verified"));
 
-    assert_eq!(text_of(&browser, "countdown"), "expires in 42 min");
+    assert_eq!(browser.text_of("countdown"), "expires in 42 min");
     assert!(!hidden(&browser, "countdown"));
     assert!(hidden(&browser, "reload-expired"));
 
@@ -263,7 +220,7 @@ fn jwt_claims_countdown_and_every_copy_form() {
     }
     // On screen the forms show the token shortened, and the whole command around it.
     assert_eq!(
-        text_of(&browser, "form-curl"),
+        browser.text_of("form-curl"),
         format!(
             "curl -H 'Authorization: Bearer {}\u{2026}{}' '{EXAMPLE_URL}'",
             &token[..16],
@@ -271,7 +228,7 @@ fn jwt_claims_countdown_and_every_copy_form() {
         )
     );
     assert_eq!(
-        text_of(&browser, "form-client"),
+        browser.text_of("form-client"),
         format!("token2go {server_url}")
     );
     assert!(problems(browser.take_log()).is_empty());
@@ -287,15 +244,16 @@ fn opaque_token_and_placeholder_url() {
     browser.goto(&server.url("/"));
     browser.grant("clipboard-read");
     browser.grant("clipboard-write");
-    assert_eq!(wait_for_token(&browser), "opaque-token-1234");
+    assert_eq!(browser.wait_for_token(), "opaque-token-1234");
     assert!(hidden(&browser, "countdown"));
-    assert_eq!(text_of(&browser, "expires"), "not stated by the token");
+    assert_eq!(browser.text_of("expires"), "not stated by the token");
     assert_eq!(
-        text_of(&browser, "claims-note"),
+        browser.text_of("claims-note"),
         "This token is not a JWT: it carries no claims that a page can read."
     );
-    assert_eq!(text_of(&browser, "claim-sub"), "\u{2014}");
-    assert!(text_of(&browser, "forms-hint")
+    assert_eq!(browser.text_of("claim-sub"), "\u{2014}");
+    assert!(browser
+        .text_of("forms-hint")
         .ends_with("The curl line calls an example URL: put your API's in its place."));
     browser.click("#copy-curl");
     wait_for_status(&browser, "curl command copied to the clipboard.");
@@ -314,9 +272,9 @@ fn client_command_is_relative_to_the_page() {
     let server = TestServer::start(&[("T2G_FALLBACK_TOKEN", "t")]);
     let browser = Browser::start();
     browser.goto(&server.url("/index.html?from=bookmark#top"));
-    assert_eq!(wait_for_token(&browser), "t");
+    assert_eq!(browser.wait_for_token(), "t");
     assert_eq!(
-        text_of(&browser, "form-client"),
+        browser.text_of("form-client"),
         format!("token2go {}", server.url("/"))
     );
     // The same computation under a prefix, as page.js does it.
@@ -332,12 +290,12 @@ fn client_command_is_relative_to_the_page() {
 #[test]
 fn expiry_turns_to_expired_and_offers_reload() {
     let _one = one_browser_at_a_time();
-    let token = demo_jwt(now() + 8);
+    let token = demo_jwt(unix_now() + 8);
     let server = TestServer::start(&[("T2G_FALLBACK_TOKEN", &token)]);
     let browser = Browser::start();
     browser.goto(&server.url("/"));
-    assert_eq!(wait_for_token(&browser), token);
-    let left = text_of(&browser, "countdown");
+    assert_eq!(browser.wait_for_token(), token);
+    let left = browser.text_of("countdown");
     assert!(
         left.starts_with("expires in ") && left.ends_with(" s"),
         "{left}"
@@ -389,19 +347,19 @@ fn switch_state(browser: &Browser) -> Value {
 #[test]
 fn auto_copy_and_auto_delete_with_saved_preferences() {
     let _one = one_browser_at_a_time();
-    let token = demo_jwt(now() + 3600);
+    let token = demo_jwt(unix_now() + 3600);
     let server = TestServer::start(&[("T2G_FALLBACK_TOKEN", &token)]);
     let browser = Browser::start();
     browser.goto(&server.url("/"));
     browser.grant("clipboard-read");
     browser.grant("clipboard-write");
-    assert_eq!(wait_for_token(&browser), token);
+    assert_eq!(browser.wait_for_token(), token);
     // Both off by default: nothing copied, nothing pending.
     assert_eq!(
         switch_state(&browser),
         json!([false, false, "10", null, null, null])
     );
-    assert_eq!(text_of(&browser, "status"), "Token loaded.");
+    assert_eq!(browser.text_of("status"), "Token loaded.");
     assert!(hidden(&browser, "cancel-delete"));
 
     // Switched on by clicking their labels, as a person would.
@@ -426,7 +384,7 @@ fn auto_copy_and_auto_delete_with_saved_preferences() {
         switch_state(&browser),
         json!([true, true, "5", "true", "true", "5"])
     );
-    let pending = text_of(&browser, "auto-delete-status");
+    let pending = browser.text_of("auto-delete-status");
     assert!(
         pending.starts_with("Deleting the token from this page in "),
         "{pending}"
@@ -435,15 +393,15 @@ fn auto_copy_and_auto_delete_with_saved_preferences() {
     browser.click("#cancel-delete");
     wait_for_status(&browser, "Automatic deletion cancelled for this token.");
     assert_eq!(
-        text_of(&browser, "auto-delete-status"),
+        browser.text_of("auto-delete-status"),
         "Both switches are saved in this browser only."
     );
     std::thread::sleep(Duration::from_millis(5_500));
-    assert_eq!(wait_for_token(&browser), token, "cancelled: still shown");
+    assert_eq!(browser.wait_for_token(), token, "cancelled: still shown");
 
     // Not cancelled: the token goes after 5 s.
     browser.goto(&server.url("/"));
-    assert_eq!(wait_for_token(&browser), token);
+    assert_eq!(browser.wait_for_token(), token);
     let started = std::time::Instant::now();
     browser.wait_until(
         "the automatic deletion",
@@ -456,7 +414,7 @@ fn auto_copy_and_auto_delete_with_saved_preferences() {
         "{took:?}"
     );
     assert_eq!(
-        text_of(&browser, "status"),
+        browser.text_of("status"),
         "Token deleted from this page after 5 s. Reload fetches it again."
     );
     assert_eq!(
@@ -472,12 +430,12 @@ fn auto_copy_and_auto_delete_with_saved_preferences() {
     browser.click("label[for=auto-copy]");
     browser.click("label[for=auto-delete]");
     browser.goto(&server.url("/"));
-    assert_eq!(wait_for_token(&browser), token);
+    assert_eq!(browser.wait_for_token(), token);
     assert_eq!(
         switch_state(&browser),
         json!([false, false, "5", "false", "false", "5"])
     );
-    assert_eq!(text_of(&browser, "status"), "Token loaded.");
+    assert_eq!(browser.text_of("status"), "Token loaded.");
     assert!(problems(browser.take_log()).is_empty());
 }
 
@@ -525,7 +483,7 @@ fn no_token_shows_the_header_names_and_the_echo_hint() {
         ),
         json!(["X-Token", "Authorization"])
     );
-    assert_eq!(text_of(&browser, "error-title"), "No token available.");
+    assert_eq!(browser.text_of("error-title"), "No token available.");
     assert!(!hidden(&browser, "echo-hint"));
     assert_eq!(
         browser.execute(
@@ -566,11 +524,11 @@ fn no_token_shows_the_header_names_and_the_echo_hint() {
 #[test]
 fn network_error_keeps_the_old_token_and_says_so() {
     let _one = one_browser_at_a_time();
-    let token = demo_jwt(now() + 3600);
+    let token = demo_jwt(unix_now() + 3600);
     let server = TestServer::start(&[("T2G_FALLBACK_TOKEN", &token)]);
     let browser = Browser::start();
     browser.goto(&server.url("/"));
-    assert_eq!(wait_for_token(&browser), token);
+    assert_eq!(browser.wait_for_token(), token);
     drop(server);
     browser.take_log();
     browser.click("#reload");
@@ -580,11 +538,13 @@ fn network_error_keeps_the_old_token_and_says_so() {
         "return !document.getElementById('error').hidden;",
     );
     assert_eq!(
-        text_of(&browser, "error-title"),
+        browser.text_of("error-title"),
         "Could not reach the service."
     );
-    assert!(text_of(&browser, "status").starts_with("Still showing the token fetched at "));
-    assert_eq!(wait_for_token(&browser), token);
+    assert!(browser
+        .text_of("status")
+        .starts_with("Still showing the token fetched at "));
+    assert_eq!(browser.wait_for_token(), token);
     assert!(hidden(&browser, "echo-hint") && hidden(&browser, "error-headers"));
     assert_eq!(
         browser.execute(
@@ -604,7 +564,7 @@ fn network_error_keeps_the_old_token_and_says_so() {
 #[test]
 fn dark_mode_and_a_360_px_phone() {
     let _one = one_browser_at_a_time();
-    let token = demo_jwt(now() + 3600);
+    let token = demo_jwt(unix_now() + 3600);
     let server = TestServer::start(&[
         ("T2G_FALLBACK_TOKEN", &token),
         ("T2G_UI_TARGET", "A rather long product name for a phone"),
@@ -617,7 +577,7 @@ fn dark_mode_and_a_360_px_phone() {
                    return [b.backgroundColor, b.color, c.backgroundColor];";
 
     browser.goto(&server.url("/"));
-    assert_eq!(wait_for_token(&browser), token);
+    assert_eq!(browser.wait_for_token(), token);
     assert_eq!(
         browser.execute(colours, json!([])),
         json!([
@@ -667,7 +627,7 @@ fn dark_mode_and_a_360_px_phone() {
 #[test]
 fn no_layout_shift_when_the_token_loads() {
     let _one = one_browser_at_a_time();
-    let token = demo_jwt(now() + 3600);
+    let token = demo_jwt(unix_now() + 3600);
     let server = TestServer::start(&[("T2G_FALLBACK_TOKEN", &token)]);
     let browser = Browser::start();
     for phone in [false, true] {
@@ -675,7 +635,7 @@ fn no_layout_shift_when_the_token_loads() {
             browser.set_viewport(360, 740, true);
         }
         browser.goto(&server.url("/"));
-        assert_eq!(wait_for_token(&browser), token);
+        assert_eq!(browser.wait_for_token(), token);
         // Claims and countdown are filled in the same task as the token; give any late
         // change a moment to be recorded.
         std::thread::sleep(Duration::from_millis(300));
@@ -707,7 +667,7 @@ fn keyboard_and_focus_ring() {
     browser.goto(&server.url("/"));
     browser.grant("clipboard-read");
     browser.grant("clipboard-write");
-    assert_eq!(wait_for_token(&browser), "keyboard-token");
+    assert_eq!(browser.wait_for_token(), "keyboard-token");
     browser.execute("document.activeElement.blur();", json!([]));
     let mut order = Vec::new();
     for _ in 0..13 {
@@ -764,7 +724,7 @@ fn keyboard_and_focus_ring() {
 #[test]
 fn accessibility_tree_names_every_control() {
     let _one = one_browser_at_a_time();
-    let token = demo_jwt(now() + 3600);
+    let token = demo_jwt(unix_now() + 3600);
     let server = TestServer::start(&[("T2G_FALLBACK_TOKEN", &token)]);
     let no_token = TestServer::start(&[]);
     let browser = Browser::start();
@@ -832,7 +792,7 @@ fn accessibility_tree_names_every_control() {
 #[test]
 fn every_page_logs_no_console_error_or_csp_violation() {
     let _one = one_browser_at_a_time();
-    let token = demo_jwt(now() + 3600);
+    let token = demo_jwt(unix_now() + 3600);
     let server = TestServer::start(&[
         ("T2G_FALLBACK_TOKEN", &token),
         ("T2G_UI_EXAMPLE_URL", EXAMPLE_URL),
@@ -888,7 +848,7 @@ fn every_page_logs_no_console_error_or_csp_violation() {
         "return document.getElementById('token').hidden;",
     );
     browser.click("#reload");
-    assert_eq!(wait_for_token(&browser), token);
+    assert_eq!(browser.wait_for_token(), token);
     browser.click("#cancel-delete");
     browser.click("#delete");
     std::thread::sleep(Duration::from_millis(300));

@@ -5,12 +5,11 @@
 
 use std::path::PathBuf;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use serde_json::json;
 
 use crate::harness::{
-    confirm_link, enc, python_keypair, python_ok, Client, Reply, TempDir, TestServer, DECRYPT_PY,
+    confirm_link, enc, python_keypair, python_ok, unsigned_jwt, Client, Reply, TempDir, TestServer,
+    DECRYPT_PY,
 };
 use crate::webdriver::{one_browser_at_a_time, Browser};
 
@@ -42,15 +41,6 @@ fn flow(target: &str, state: &str, pem: &str) -> String {
         enc(target),
         enc(state),
         enc(pem)
-    )
-}
-
-/// An unsigned JWT (decoded, never verified by the server) with these claims.
-fn jwt(claims: &str, signature: &str) -> String {
-    format!(
-        "{}.{}.{signature}",
-        URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#),
-        URL_SAFE_NO_PAD.encode(claims)
     )
 }
 
@@ -101,7 +91,7 @@ fn mallorys_target_is_refused_for_alice_and_accepted_for_mallory() {
         "s",
         &mallory.public_pem,
     );
-    let token = jwt(r#"{"preferred_username":"alice","sub":"a-1"}"#, "c2ln");
+    let token = unsigned_jwt(r#"{"preferred_username":"alice","sub":"a-1"}"#, "c2ln");
     let r = s.get(&alices, &[("Authorization", &format!("Bearer {token}"))]);
     assert_eq!(r.status, 303, "{}", r.text());
     let r = s.get(&alices, &as_user("mallory-token", "mallory"));
@@ -493,7 +483,7 @@ fn audit_lines_for_each_event_in_both_formats_without_secrets() {
             ("T2G_REDIRECT_ALLOWED_TARGETS", PER_USER),
         ]);
         let canaries = Canaries {
-            token: jwt(
+            token: unsigned_jwt(
                 r#"{"sub":"sub-7","exp":1900000000,"email":"e@example.com"}"#,
                 "canaryTokenSignature4f1d",
             ),

@@ -25,6 +25,16 @@ pub fn one_browser_at_a_time() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// How long a page may take to show what a test waits for.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// Console entries that are errors or CSP reports (enforced violations are SEVERE `security`).
+pub fn problems(log: Vec<LogEntry>) -> Vec<LogEntry> {
+    log.into_iter()
+        .filter(|e| e.level == "SEVERE" || e.source == "security")
+        .collect()
+}
+
 /// The W3C key of an element reference in WebDriver JSON.
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -510,6 +520,33 @@ impl Browser {
         }
         std::fs::write(path, &png).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
         png
+    }
+}
+
+/// What the tests read off our pages.
+impl Browser {
+    /// The text of the element with this id; fails the test when there is none.
+    pub fn text_of(&self, id: &str) -> String {
+        self.execute(
+            "const e = document.getElementById(arguments[0]); return e ? e.textContent : null;",
+            json!([id]),
+        )
+        .as_str()
+        .unwrap_or_else(|| panic!("no element #{id}"))
+        .to_string()
+    }
+
+    /// Waits until the token page shows a token (page.js fetched `token`); returns it.
+    pub fn wait_for_token(&self) -> String {
+        self.wait_until(
+            "the token page to show the token",
+            WAIT,
+            "return document.getElementById('token').hidden ? null
+                 : document.getElementById('secret').value;",
+        )
+        .as_str()
+        .unwrap()
+        .to_string()
     }
 }
 
