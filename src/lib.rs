@@ -23,6 +23,12 @@ mod token;
 #[cfg(test)]
 mod test_keys;
 
+/// Entry points of the fuzz targets in `tests/fuzz/`, which need private parsers; only with the
+/// `fuzzing` feature (which only the fuzz crate turns on) and in unit tests (corpus replay).
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
+
 pub use config::{usage as server_usage, Config, ConfigError};
 pub use crypto::{
     open, parse_paste_block, paste_block, random_bytes, redirect_params, seal, sealed_from_params,
