@@ -144,12 +144,13 @@ impl HeadScan {
                     return Err(Refusal::Malformed);
                 }
                 self.pos += 1;
-            }
-            if self.pos == buf.len() {
-                // +1: the line's CR may be the last byte seen.
+                // At every byte, so the first fault in the line decides (414 or 400) however
+                // the bytes arrive. +1: the line's CR may be the last byte seen.
                 if self.pos - start > limits.max_request_line + 1 {
                     return Err(Refusal::LineTooLong);
                 }
+            }
+            if self.pos == buf.len() {
                 return Ok(None);
             }
             let line = &buf[start..self.pos];
@@ -710,5 +711,21 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Found by the request_head fuzz target: a request line both too long and holding a DEL
+    /// byte after the limit got 400 when it arrived at once and 414 when it arrived slowly.
+    #[test]
+    fn the_first_fault_decides_however_the_bytes_arrive() {
+        let limits = Limits {
+            max_request_line: 20,
+            ..Limits::default()
+        };
+        let line = b"GET /aaaaaaaaaaaaaaaaaaaa\x7f HTTP/1.1\r\n\r\n";
+        assert_eq!(scan_all(line, &limits), Err(Refusal::LineTooLong));
+        assert_eq!(scan_bytewise(line, &limits), Err(Refusal::LineTooLong));
+        let early = b"GET /aaa\x7faaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\n\r\n";
+        assert_eq!(scan_all(early, &limits), Err(Refusal::Malformed));
+        assert_eq!(scan_bytewise(early, &limits), Err(Refusal::Malformed));
     }
 }
