@@ -9,7 +9,8 @@
 # from crates.io when missing. Unattended: no prompt, every run bounded by -max_total_time.
 #
 # The committed seeds (tests/fuzz/corpus/<target>/) are only read: libFuzzer writes what it
-# finds into tests/fuzz/work/corpus/<target>/ (ignored by git), which the next run starts from.
+# finds into tests/fuzz/work/corpus/<target>/ (ignored by git, as are the logs beside it), which
+# the next run starts from.
 # A finding worth keeping after its fix goes into the seed folder, where the unit tests replay it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,13 +42,15 @@ echo "building ${#targets[@]} fuzz targets (release, AddressSanitizer)"
 cargo +nightly fuzz build --fuzz-dir "$fuzz_dir" >/dev/null 2>&1 \
   || cargo +nightly fuzz build --fuzz-dir "$fuzz_dir"
 
-logs=$(mktemp -d)
-trap 'rm -rf "$logs"' EXIT
+# libFuzzer's output of the last run of each target, for a closer look at a finding.
+logs="$fuzz_dir/work/logs"
+mkdir -p "$logs"
 summary=()
 failed=0
 for target in "${targets[@]}"; do
   work="$fuzz_dir/work/corpus/$target"
   artifacts="$fuzz_dir/artifacts/$target"
+  log="$logs/$target.log"
   mkdir -p "$work" "$artifacts"
   before=$(find "$artifacts" -type f | wc -l)
   echo "fuzzing $target for ${seconds}s"
@@ -56,16 +59,16 @@ for target in "${targets[@]}"; do
   set +e
   cargo +nightly fuzz run --fuzz-dir "$fuzz_dir" "$target" "$work" "$fuzz_dir/corpus/$target" -- \
     -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-    >"$logs/$target.log" 2>&1
+    >"$log" 2>&1
   status=$?
   set -e
   after=$(find "$artifacts" -type f | wc -l)
   findings=$((after - before))
   # libFuzzer's last status line: "#RUNS  DONE  cov: C ft: F corp: N/S ... exec/s: E rss: R".
-  last=$(grep -E '^#[0-9]+' "$logs/$target.log" | tail -1 || true)
-  runs=$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+).*/\1/p' "$logs/$target.log" | tail -1)
+  last=$(grep -E '^#[0-9]+' "$log" | tail -1 || true)
+  runs=$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+).*/\1/p' "$log" | tail -1)
   runs=${runs:-$(sed -nE 's/^#([0-9]+).*/\1/p' <<<"$last")}
-  rate=$(sed -nE 's/^stat::average_exec_per_sec: *([0-9]+).*/\1/p' "$logs/$target.log" | tail -1)
+  rate=$(sed -nE 's/^stat::average_exec_per_sec: *([0-9]+).*/\1/p' "$log" | tail -1)
   rate=${rate:-$(sed -nE 's/.*exec\/s: ([0-9]+).*/\1/p' <<<"$last")}
   cov=$(sed -nE 's/.*cov: ([0-9]+).*/\1/p' <<<"$last")
   corp=$(sed -nE 's/.*corp: ([0-9]+).*/\1/p' <<<"$last")
@@ -73,12 +76,12 @@ for target in "${targets[@]}"; do
     # A failure that left no artifact (a build or setup error): show it, count it.
     findings=1
     echo "fuzz.sh: $target exited with $status without an artifact; its log ends with:" >&2
-    tail -20 "$logs/$target.log" >&2
+    tail -20 "$log" >&2
   fi
   if [ "$findings" -gt 0 ]; then
     failed=1
     echo "FINDING in $target:" >&2
-    grep -E 'panicked at|ERROR: libFuzzer|SUMMARY|Test unit written' "$logs/$target.log" | head -10 >&2 || true
+    grep -E 'panicked at|ERROR: libFuzzer|SUMMARY|Test unit written' "$log" | head -10 >&2 || true
   fi
   summary+=("$(printf '%-16s %12s %9s %7s %7s %9s' "$target" "${runs:-?}" "${rate:-?}" \
     "${cov:-?}" "${corp:-?}" "$findings")")
@@ -89,6 +92,6 @@ echo "fuzzing summary: ${seconds}s per target ($(date -u +%Y-%m-%dT%H:%M:%SZ), $
 printf '%-16s %12s %9s %7s %7s %9s\n' target runs execs/s cov corpus findings
 printf '%s\n' "${summary[@]}"
 if [ "$failed" -ne 0 ]; then
-  echo "fuzz.sh: findings above; inputs under $fuzz_dir/artifacts/" >&2
+  echo "fuzz.sh: findings above; inputs under $fuzz_dir/artifacts/, logs under $logs/" >&2
   exit 1
 fi
