@@ -55,11 +55,15 @@ for target in "${targets[@]}"; do
   before=$(find "$artifacts" -type f | wc -l)
   echo "fuzzing $target for ${seconds}s"
   # -timeout: one input taking 10 s is a finding (the server's own head timeout is 5 s);
-  # -rss_limit_mb: far above what any target needs, far below the machine's memory.
+  # -rss_limit_mb: far above what any target needs, far below the machine's memory;
+  # -dict: the words of the format, where the target has a dictionary.
+  options=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1)
+  if [ -f "$fuzz_dir/dict/$target.dict" ]; then
+    options+=(-dict="$fuzz_dir/dict/$target.dict")
+  fi
   set +e
   cargo +nightly fuzz run --fuzz-dir "$fuzz_dir" "$target" "$work" "$fuzz_dir/corpus/$target" -- \
-    -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-    >"$log" 2>&1
+    "${options[@]}" >"$log" 2>&1
   status=$?
   set -e
   after=$(find "$artifacts" -type f | wc -l)
