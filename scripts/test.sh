@@ -25,6 +25,14 @@ if ! python3 -c 'import cryptography' 2>/dev/null; then
     || { as_root apt-get update -qq && as_root apt-get install -y -qq python3-cryptography >/dev/null; }
 fi
 
+if ! python3 -c 'import openapi_spec_validator, yaml' 2>/dev/null; then
+  echo "installing: python openapi-spec-validator"
+  python3 -m pip --version >/dev/null 2>&1 \
+    || { as_root apt-get update -qq && DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq python3-pip >/dev/null; }
+  python3 -m pip install -q openapi-spec-validator 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages openapi-spec-validator
+fi
+
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo build --locked --all-targets

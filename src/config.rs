@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 use crate::http::is_tchar;
 use crate::log::LogFormat;
@@ -118,6 +119,17 @@ pub const VARIABLES: &[Variable] = &[
         },
     },
     Variable {
+        name: "T2G_UI_EXAMPLE_URL",
+        default: "unset",
+        meaning: "absolute http(s) URL of the page's curl example",
+        apply: |c, v| {
+            let url = parse_example_url(v)
+                .ok_or_else(|| format!("{v:?} is not an absolute http:// or https:// URL"))?;
+            c.ui.example_url = Some(url);
+            Ok(())
+        },
+    },
+    Variable {
         name: "T2G_ECHO_ENABLED",
         default: "true",
         meaning: "false turns /echo off (404)",
@@ -172,6 +184,14 @@ const DEFAULT_HEADER_NAMES: &str =
 const DEFAULT_PORT: u16 = 8080;
 const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 const MAX_MAX_CONNECTIONS: usize = 65_536;
+/// How long a stop (SIGTERM, SIGINT) lets requests in flight finish. Fixed: well inside the
+/// time Docker (10 s) and Kubernetes (30 s) wait before SIGKILL.
+pub const STOP_GRACE: Duration = Duration::from_secs(5);
+/// File descriptors the server needs besides one per connection: stdin, stdout, stderr (3), the
+/// listener (1), a connection accepted past the cap only to answer it 503 (1), the connection
+/// that wakes the accept loop at stop (1), the signal handler's socket pair (2), the OS random
+/// source's fallback file (1), and headroom for descriptors a parent leaves open (7).
+pub const FD_MARGIN: usize = 16;
 
 /// A value that must never be printed. No `Debug`, no `Display`.
 pub struct Secret(String);
@@ -194,6 +214,8 @@ pub struct UiSettings {
     pub desc1: Option<String>,
     pub desc2_html: Option<String>,
     pub misc_html: Option<String>,
+    /// Absolute http(s) URL of the page's `curl` example.
+    pub example_url: Option<String>,
 }
 
 /// The effective configuration. No `Debug`: it holds the fallback token.
@@ -287,6 +309,45 @@ impl Config {
         Ok(config)
     }
 
+    /// Lowers the connection cap to what an open-file limit of `open_files` allows (connections
+    /// plus [`FD_MARGIN`]), so connections past it get 503 rather than accept failing with
+    /// EMFILE; the warning to log when it had to.
+    pub fn fit_open_files(&mut self, open_files: u64) -> Option<String> {
+        let wanted = self.max_connections;
+        let needed = wanted + FD_MARGIN;
+        if open_files >= needed as u64 {
+            return None;
+        }
+        // open_files < needed <= usize::MAX here, so the conversion is lossless.
+        let fits = usize::try_from(open_files).map_or(1, |n| n.saturating_sub(FD_MARGIN).max(1));
+        self.max_connections = fits;
+        Some(format!(
+            "the open-file limit (RLIMIT_NOFILE) is {open_files}, below the {needed} that \
+             T2G_MAX_CONNECTIONS={wanted} needs (connections + {FD_MARGIN} for the listener, \
+             stdio and spare); serving at most {fits} connections at once, more get 503; \
+             raise the hard limit (LimitNOFILE= in systemd, --ulimit nofile= in Docker)"
+        ))
+    }
+
+    /// The warning to log when a fallback token is set and `bound` is not a loopback address:
+    /// anyone who reaches the port gets the token without the gateway. Never the token itself.
+    pub fn fallback_exposure(&self, bound: SocketAddr) -> Option<String> {
+        let loopback = match bound.ip() {
+            IpAddr::V4(ip) => ip.is_loopback(),
+            IpAddr::V6(ip) => ip
+                .to_ipv4_mapped()
+                .map_or(ip.is_loopback(), |v4| v4.is_loopback()),
+        };
+        if self.fallback_token.is_none() || loopback {
+            return None;
+        }
+        Some(format!(
+            "T2G_FALLBACK_TOKEN is set and the server listens on {bound}, not on loopback only: \
+             anyone who reaches this port gets that token; bind 127.0.0.1 (T2G_SERVER_HOST) \
+             or unset T2G_FALLBACK_TOKEN"
+        ))
+    }
+
     /// The effective settings for the startup line; the fallback token only as set/unset.
     pub fn summary(&self) -> String {
         format!(
@@ -333,6 +394,19 @@ fn parse_host(v: &str) -> Option<IpAddr> {
         .and_then(|s| s.strip_suffix(']'))
         .unwrap_or(v);
     v.parse().ok()
+}
+
+/// An absolute http(s) URL that can sit in single quotes in a shell line: no whitespace,
+/// quotes, backslashes or angle brackets.
+fn parse_example_url(v: &str) -> Option<String> {
+    let v = v.trim();
+    let (scheme, rest) = v.split_once("://")?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let printable = v
+        .bytes()
+        .all(|b| b.is_ascii_graphic() && !b"\"'`\\<>".contains(&b));
+    let scheme_ok = scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https");
+    (scheme_ok && printable && !host.is_empty() && !host.starts_with(':')).then(|| v.to_string())
 }
 
 fn parse_bool(v: &str) -> Option<bool> {
@@ -396,9 +470,16 @@ pub fn usage() -> String {
         "token2go-server {}\n\
          Hands the token a gateway put into a request header to a web page, a JSON endpoint\n\
          and the encrypted token redirect flow.\n\n\
-         Usage: token2go-server [--help | --version]\n\n\
+         Usage: token2go-server [--help | --version | healthcheck]\n\n\
+         Without arguments it serves until SIGTERM or SIGINT, then stops accepting, lets\n\
+         requests in flight finish (at most {grace} s) and exits 0. Started by systemd socket\n\
+         activation (LISTEN_FDS=1), it serves on the passed socket instead of binding.\n\
+         `healthcheck` GETs /health on loopback at T2G_SERVER_PORT: exit 0 on 200, 1\n\
+         otherwise, within {probe} s.\n\n\
          Configured only by environment variables (empty means unset):\n",
-        env!("CARGO_PKG_VERSION")
+        env!("CARGO_PKG_VERSION"),
+        grace = STOP_GRACE.as_secs(),
+        probe = crate::healthcheck::TIMEOUT.as_secs(),
     );
     for v in VARIABLES {
         out.push_str(&format!(
@@ -563,6 +644,35 @@ mod tests {
     }
 
     #[test]
+    fn example_url_is_an_absolute_http_url() {
+        assert_eq!(parse(&[]).unwrap().ui.example_url, None);
+        for good in [
+            "https://api.example.com/v1/items?limit=1",
+            "http://localhost:9000",
+            " HTTPS://API.example.com/ ",
+        ] {
+            let c = parse(&[("T2G_UI_EXAMPLE_URL", good)]).unwrap();
+            assert_eq!(c.ui.example_url.as_deref(), Some(good.trim()), "{good}");
+        }
+        for bad in [
+            "api.example.com",
+            "/relative/path",
+            "ftp://example.com/",
+            "https://",
+            "https:///path",
+            "https://:443/",
+            "https://a.example/with space",
+            "https://a.example/'quote",
+            "javascript://x",
+        ] {
+            let e = parse(&[("T2G_UI_EXAMPLE_URL", bad)]).err().unwrap();
+            assert_eq!(e.variable, "T2G_UI_EXAMPLE_URL", "{bad}");
+            assert!(!e.to_string().contains('\n'), "{e}");
+            assert!(e.to_string().contains("http:// or https://"), "{e}");
+        }
+    }
+
+    #[test]
     fn ui_texts_are_kept_verbatim() {
         let c = parse(&[
             ("T2G_UI_TARGET", "<b>Prod</b>"),
@@ -580,6 +690,49 @@ mod tests {
         assert!(s.contains("fallback_token=set"));
         assert!(!s.contains("canary-secret-123"));
         assert_eq!(c.fallback_token.unwrap().expose(), "canary-secret-123");
+    }
+
+    #[test]
+    fn the_connection_cap_fits_the_open_file_limit() {
+        let mut c = parse(&[]).unwrap();
+        assert_eq!(c.fit_open_files(1024 + FD_MARGIN as u64), None);
+        assert_eq!(c.max_connections, 1024);
+        let w = c.fit_open_files(256).unwrap();
+        assert_eq!(c.max_connections, 256 - FD_MARGIN);
+        for needle in [
+            "is 256",
+            "the 1040 that T2G_MAX_CONNECTIONS=1024",
+            "at most 240",
+        ] {
+            assert!(w.contains(needle), "{needle}: {w}");
+        }
+        let mut c = parse(&[("T2G_MAX_CONNECTIONS", "5")]).unwrap();
+        assert!(c.fit_open_files(10).is_some());
+        assert_eq!(c.max_connections, 1, "always at least one");
+        assert!(parse(&[]).unwrap().fit_open_files(u64::MAX).is_none());
+    }
+
+    #[test]
+    fn a_fallback_token_off_loopback_is_a_warning_without_the_token() {
+        let c = parse(&[("T2G_FALLBACK_TOKEN", "canary-exposed-42")]).unwrap();
+        for bound in ["0.0.0.0:8080", "[::]:8080", "192.0.2.7:80"] {
+            let w = c.fallback_exposure(bound.parse().unwrap()).unwrap();
+            assert!(w.contains(bound) && w.contains("anyone"), "{w}");
+            assert!(!w.contains("canary-exposed-42"), "{w}");
+        }
+        for bound in [
+            "127.0.0.1:8080",
+            "127.0.0.2:1",
+            "[::1]:8080",
+            "[::ffff:127.0.0.1]:80",
+        ] {
+            assert_eq!(c.fallback_exposure(bound.parse().unwrap()), None, "{bound}");
+        }
+        let without = parse(&[]).unwrap();
+        assert_eq!(
+            without.fallback_exposure("0.0.0.0:8080".parse().unwrap()),
+            None
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod config;
 mod crypto;
 mod echo;
 mod flow;
+mod healthcheck;
 mod http;
 mod log;
 mod metrics;
@@ -17,6 +18,8 @@ mod pubkey;
 mod query;
 mod redirect_target;
 mod routes;
+#[allow(unsafe_code)] // the only unsafe code: OS calls std lacks, each with a SAFETY comment
+mod sys;
 mod time;
 mod token;
 
@@ -29,11 +32,12 @@ mod test_keys;
 #[doc(hidden)]
 pub mod fuzzing;
 
-pub use config::{usage as server_usage, Config, ConfigError};
+pub use config::{usage as server_usage, Config, ConfigError, STOP_GRACE};
 pub use crypto::{
     open, parse_paste_block, paste_block, random_bytes, redirect_params, seal, sealed_from_params,
     CryptoError, Sealed,
 };
+pub use healthcheck::{probe as probe_health, probe_addr, TIMEOUT as PROBE_TIMEOUT};
 pub use http::{Exchange, Limits, Method, Request, Response, Server, Service, Status, Stopper};
 pub use log::{
     error as log_error, info as log_info, set_format as set_log_format, warn as log_warn,
@@ -42,4 +46,5 @@ pub use pubkey::{
     parse_public_key, verification_code, KeyError, KeyType, PublicKey, ALLOWED_KEY_TYPES,
 };
 pub use routes::App;
+pub use sys::{inherited_listener, raise_nofile_limit, Inherited};
 pub use token::fingerprint;

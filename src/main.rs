@@ -1,31 +1,41 @@
-//! `token2go-server`: parse arguments, load config, bind, serve until stopped.
+//! `token2go-server`: parse arguments, load config, take or bind the listener, serve until
+//! SIGTERM or SIGINT, stop gracefully. `token2go-server healthcheck` probes a running one.
 
 use std::net::TcpListener;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::thread;
 
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+use signal_hook::low_level::signal_name;
 use token2go_server::{
-    log_error, log_info, log_warn, server_usage, set_log_format, App, Config, Limits, Server,
+    inherited_listener, log_error, log_info, log_warn, probe_addr, probe_health,
+    raise_nofile_limit, server_usage, set_log_format, App, Config, Inherited, Limits, Server,
+    PROBE_TIMEOUT, STOP_GRACE,
 };
 
 fn main() -> ExitCode {
     match std::env::args().nth(1).as_deref() {
-        None => {}
+        None => serve(),
+        Some("healthcheck") => healthcheck(),
         Some("--help" | "-h") => {
             print!("{}", server_usage());
-            return ExitCode::SUCCESS;
+            ExitCode::SUCCESS
         }
         Some("--version" | "-V") => {
             println!("token2go-server {}", env!("CARGO_PKG_VERSION"));
-            return ExitCode::SUCCESS;
+            ExitCode::SUCCESS
         }
         Some(other) => {
             eprintln!("token2go-server: unknown argument {other:?}; configuration is by T2G_* variables, see --help");
-            return ExitCode::from(2);
+            ExitCode::from(2)
         }
     }
+}
 
-    let (config, warnings) = match Config::from_env() {
+fn serve() -> ExitCode {
+    let (mut config, warnings) = match Config::from_env() {
         Ok(loaded) => loaded,
         Err(error) => {
             eprintln!("token2go-server: {error}");
@@ -36,32 +46,127 @@ fn main() -> ExitCode {
     for warning in &warnings {
         log_warn(warning);
     }
-
-    let listener = match TcpListener::bind(config.listen) {
-        Ok(listener) => listener,
+    // First, while this is the only thread: it removes the LISTEN_* variables.
+    let inherited = match inherited_listener() {
+        Ok(inherited) => inherited,
         Err(error) => {
-            log_error(&format!("cannot listen on {}: {error}", config.listen));
+            log_error(&error.to_string());
+            return ExitCode::from(2);
+        }
+    };
+    // Handlers before anything slow, so an early SIGTERM is not lost: as PID 1 it would be
+    // ignored, elsewhere it would end the process without a word.
+    let mut signals = match Signals::new([SIGTERM, SIGINT]) {
+        Ok(signals) => signals,
+        Err(error) => {
+            log_error(&format!("cannot handle SIGTERM and SIGINT: {error}"));
             return ExitCode::from(1);
         }
     };
+    match raise_nofile_limit() {
+        Ok(limit) => {
+            if let Some(warning) = config.fit_open_files(limit.soft) {
+                log_warn(&warning);
+            }
+        }
+        Err(error) => log_warn(&format!("cannot read the open-file limit: {error}")),
+    }
+
+    let (listener, origin) = match inherited {
+        Inherited::Listener(listener) => (listener, " (socket passed by the service manager)"),
+        Inherited::Ignored(warning) => {
+            log_warn(&warning);
+            match bind(&config) {
+                Some(listener) => (listener, ""),
+                None => return ExitCode::from(1),
+            }
+        }
+        Inherited::Nothing => match bind(&config) {
+            Some(listener) => (listener, ""),
+            None => return ExitCode::from(1),
+        },
+    };
+    let address = listener.local_addr().unwrap_or(config.listen);
+    if let Some(warning) = config.fallback_exposure(address) {
+        log_warn(&warning);
+    }
     let limits = Limits {
         max_connections: config.max_connections,
         ..Limits::default()
     };
-    let address = listener.local_addr().unwrap_or(config.listen);
     log_info(&format!(
-        "token2go-server {} listening on http://{address} {}",
+        "token2go-server {} listening on http://{address}{origin} {}",
         env!("CARGO_PKG_VERSION"),
         config.summary()
     ));
-
-    match Server::start(listener, limits, Arc::new(App::new(config))) {
-        Ok(server) => {
-            server.wait();
-            ExitCode::SUCCESS
-        }
+    let server = match Server::start(listener, limits, Arc::new(App::new(config))) {
+        Ok(server) => server,
         Err(error) => {
             log_error(&format!("cannot start the server: {error}"));
+            return ExitCode::from(1);
+        }
+    };
+
+    // Nothing closes the iterator, so it only ends with a signal.
+    let signal = signals.forever().next().unwrap_or(SIGTERM);
+    log_info(&format!(
+        "{}: stopping: no new connections, requests in flight get up to {} s",
+        signal_name(signal).unwrap_or("signal"),
+        STOP_GRACE.as_secs()
+    ));
+    // A second signal (an impatient Ctrl-C, a supervisor's repeat) ends the process at once
+    // with 128 + its number, as a shell reports a process that signal killed.
+    let second = thread::Builder::new()
+        .name("t2g-signals".to_string())
+        .spawn(move || {
+            if let Some(again) = signals.forever().next() {
+                log_warn(&format!(
+                    "{} during the stop: exiting without waiting for requests in flight",
+                    signal_name(again).unwrap_or("signal")
+                ));
+                std::process::exit(128 + again);
+            }
+        });
+    if let Err(error) = second {
+        log_warn(&format!(
+            "a second signal will not cut the stop short: {error}"
+        ));
+    }
+    let closed = server.shutdown(STOP_GRACE);
+    if closed > 0 {
+        log_warn(&format!(
+            "{closed} connection(s) still busy after {} s; closed",
+            STOP_GRACE.as_secs()
+        ));
+    }
+    ExitCode::SUCCESS
+}
+
+fn bind(config: &Config) -> Option<TcpListener> {
+    match TcpListener::bind(config.listen) {
+        Ok(listener) => Some(listener),
+        Err(error) => {
+            log_error(&format!("cannot listen on {}: {error}", config.listen));
+            None
+        }
+    }
+}
+
+/// Exit 0 when `/health` answers 200 on loopback at the configured port, else 1 with one line
+/// on stderr; never 2, which Docker reserves in a `HEALTHCHECK`.
+fn healthcheck() -> ExitCode {
+    let config = match Config::from_env() {
+        Ok((config, _)) => config,
+        Err(error) => {
+            eprintln!("token2go-server healthcheck: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    let addr = probe_addr(config.listen);
+    match probe_health(addr, PROBE_TIMEOUT) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("token2go-server healthcheck: http://{addr}/health: {error}");
             ExitCode::from(1)
         }
     }

@@ -38,6 +38,8 @@ const DONE_TEMPLATE: &str = include_str!("../assets/done.html");
 const FORM_POST_TEMPLATE: &str = include_str!("../assets/form-post.html");
 
 const DEFAULT_TITLE: &str = "Token2go";
+/// The `curl` example's URL when the operator set none (`T2G_UI_EXAMPLE_URL`).
+const PLACEHOLDER_EXAMPLE_URL: &str = "https://api.example.com/";
 /// The reference's default description, kept word for word.
 const DEFAULT_DESCRIPTION: &str = "Go ahead and grab a token with the Token2go service";
 
@@ -52,6 +54,10 @@ pub struct Ui {
     desc2_html: Option<String>,
     /// Trusted operator HTML.
     misc_html: Option<String>,
+    /// URL of the page's `curl` example (`T2G_UI_EXAMPLE_URL`); a placeholder when unset.
+    example_url: Option<String>,
+    /// Whether `/echo` answers: the page then points to it when no token is found.
+    echo_enabled: bool,
 }
 
 impl Ui {
@@ -59,7 +65,8 @@ impl Ui {
     /// else `Token2go`; `desc1` wins, else `Get a token for <target> with the Token2go service`,
     /// else the default description. `target`, `title` and `desc1` are text (escaped when
     /// rendered); `desc2_html` and `misc_html` are trusted HTML. Blank values count as unset.
-    pub fn new(settings: &UiSettings) -> Ui {
+    /// The token page also gets the example URL and whether `/echo` is on (for its 444 hint).
+    pub fn new(settings: &UiSettings, echo_enabled: bool) -> Ui {
         let target = set(&settings.target);
         let title = match (set(&settings.title), target) {
             (Some(title), _) => title.to_string(),
@@ -76,6 +83,8 @@ impl Ui {
             desc1,
             desc2_html: set(&settings.desc2_html).map(str::to_string),
             misc_html: set(&settings.misc_html).map(str::to_string),
+            example_url: set(&settings.example_url).map(str::to_string),
+            echo_enabled,
         }
     }
 }
@@ -85,7 +94,8 @@ fn set(value: &Option<String>) -> Option<&str> {
     value.as_deref().filter(|v| !v.trim().is_empty())
 }
 
-/// The token page (`/`, `/index.html`). Its script fetches `token` and shows it.
+/// The token page (`/`, `/index.html`). Its script fetches `token` and shows it; it reads the
+/// example URL and the echo switch from the body's `data-` attributes.
 pub fn render_index(ui: &Ui) -> String {
     let desc2 = ui
         .desc2_html
@@ -102,6 +112,11 @@ pub fn render_index(ui: &Ui) -> String {
             )
         })
         .unwrap_or_default();
+    let example_url = ui.example_url.as_deref().unwrap_or(PLACEHOLDER_EXAMPLE_URL);
+    let example_note = match ui.example_url {
+        Some(_) => "",
+        None => " The curl line calls an example URL: put your API's in its place.",
+    };
     fill(
         INDEX_TEMPLATE,
         &[
@@ -109,6 +124,9 @@ pub fn render_index(ui: &Ui) -> String {
             ("desc1", &escape_html(&ui.desc1)),
             ("desc2", &desc2),
             ("misc", &misc),
+            ("example_url", &escape_html(example_url)),
+            ("example_note", example_note),
+            ("echo", if ui.echo_enabled { "true" } else { "false" }),
         ],
     )
 }
@@ -215,17 +233,21 @@ mod tests {
         misc_html: Option<&str>,
     ) -> Ui {
         let own = |v: Option<&str>| v.map(str::to_string);
-        Ui::new(&UiSettings {
-            target: own(target),
-            title: own(title),
-            desc1: own(desc1),
-            desc2_html: own(desc2_html),
-            misc_html: own(misc_html),
-        })
+        Ui::new(
+            &UiSettings {
+                target: own(target),
+                title: own(title),
+                desc1: own(desc1),
+                desc2_html: own(desc2_html),
+                misc_html: own(misc_html),
+                example_url: None,
+            },
+            true,
+        )
     }
 
     fn default_ui() -> Ui {
-        Ui::new(&UiSettings::default())
+        Ui::new(&UiSettings::default(), true)
     }
 
     const TEMPLATES: &[(&str, &str)] = &[
@@ -337,6 +359,28 @@ mod tests {
     }
 
     #[test]
+    fn example_url_and_echo_reach_the_page_escaped() {
+        let html = render_index(&default_ui());
+        assert!(html.contains("data-echo=\"true\""), "{html}");
+        assert!(html.contains("data-example-url=\"https://api.example.com/\""));
+        assert!(html.contains("<span class=\"url\">https://api.example.com/</span>"));
+        assert!(html.contains("The curl line calls an example URL"));
+        let with_url = |url: &str, echo| {
+            let settings = UiSettings {
+                example_url: Some(url.to_string()),
+                ..UiSettings::default()
+            };
+            Ui::new(&settings, echo)
+        };
+        let ui = with_url("https://api.example.com/?a=1&b=\"", false);
+        let html = render_index(&ui);
+        assert!(html.contains("data-echo=\"false\""));
+        assert!(html.contains("data-example-url=\"https://api.example.com/?a=1&amp;b=&quot;\""));
+        assert!(!html.contains("The curl line calls an example URL"));
+        assert_eq!(with_url(" ", true), default_ui());
+    }
+
+    #[test]
     fn desc2_and_misc_are_inserted_raw() {
         let desc2 = "See <a href=\"https://docs.example.com/\">the docs</a> &amp; more.";
         let misc = "<ul><li><b>Support</b>: ops@example.com</li></ul>";
@@ -430,6 +474,15 @@ mod tests {
         // A hostile block cannot close the textarea.
         let html = render_paste(&default_ui(), "</textarea><script>x</script>", "A");
         assert!(html.contains("&lt;/textarea&gt;&lt;script&gt;"));
+    }
+
+    /// What a browser downloads for the token page (the icons aside), as the README states it.
+    #[test]
+    fn page_weight_stays_small() {
+        let weight = render_index(&default_ui()).len()
+            + include_bytes!("../assets/page.css").len()
+            + include_bytes!("../assets/page.js").len();
+        assert!(weight < 48 * 1024, "HTML + CSS + JS = {weight} bytes");
     }
 
     #[test]

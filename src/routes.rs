@@ -41,7 +41,7 @@ enum Destination {
 
 impl App {
     pub fn new(config: Config) -> App {
-        let ui = Ui::new(&config.ui);
+        let ui = Ui::new(&config.ui, config.echo_enabled);
         // Leaked once per App (one per process): the pages live as long as the server.
         let leak =
             |page: String| -> &'static [u8] { Box::leak(page.into_bytes().into_boxed_slice()) };

@@ -3,7 +3,7 @@
 //! (headless) clipboard, and that no page logs a CSP violation or a console error.
 //! Needs `chromium` and `chromedriver`; the tests fail when either is missing.
 
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -12,7 +12,7 @@ use rsa::pkcs8::{EncodePublicKey, LineEnding};
 use serde_json::json;
 
 use crate::harness::{enc, TestServer};
-use crate::webdriver::{Browser, LogEntry};
+use crate::webdriver::{one_browser_at_a_time, Browser, LogEntry};
 use token2go_server::{
     fingerprint, open, parse_paste_block, parse_public_key, verification_code, KeyType,
 };
@@ -20,12 +20,6 @@ use token2go_server::{
 const WAIT: Duration = Duration::from_secs(10);
 const OOB: &str = "urn:ietf:wg:oauth:2.0:oob";
 const KEY_TYPE: &str = "rsa2048-rfc5280-x509-pem";
-
-/// One browser at a time: the machine is small, and parallel Chromium starts make timing noisy.
-fn one_browser_at_a_time() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 /// An unsigned JWT (`alg: none`; the server decodes, never verifies) expiring at `exp`.
 fn jwt(exp: u64) -> String {

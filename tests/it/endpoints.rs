@@ -273,6 +273,8 @@ fn access_log_text_and_json_never_hold_secrets() {
             &format!("/echo?x={CANARY}"),
             &[("Authorization", &format!("Bearer {CANARY}"))],
         );
+        // Each line is written after its answer is sent, so /echo's can come before /token's.
+        s.wait_for_output("/token");
         let out = s.wait_for_output("/echo");
         assert!(!out.contains(CANARY), "{format}: {out}");
         assert!(

@@ -4,7 +4,7 @@
 use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -263,20 +263,14 @@ impl TestServer {
 
     pub fn start_on(host: &str, vars: &[(&str, &str)]) -> TestServer {
         let port = free_port();
-        let dir = TempDir::new("server");
         let mut command = Command::new(SERVER_BIN);
         command
             .env_clear()
             .env("T2G_SERVER_HOST", host)
-            .env("T2G_SERVER_PORT", port.to_string())
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(dir.join("out")).unwrap())
-            .stderr(std::fs::File::create(dir.join("err")).unwrap());
+            .env("T2G_SERVER_PORT", port.to_string());
         for (k, v) in vars {
             command.env(k, v);
         }
-        let description = format!("{SERVER_BIN} with {vars:?} on {host}:{port}");
-        let child = command.spawn().expect("spawn token2go-server");
         // Wildcard binds are reached over loopback.
         let reach = match host {
             "::" => "::1",
@@ -289,6 +283,19 @@ impl TestServer {
             reach.to_string()
         };
         let addr: SocketAddr = format!("{ip}:{port}").parse().unwrap();
+        TestServer::spawn(command, addr)
+    }
+
+    /// Spawns `command` (the server, or a program that ends in exec'ing it, such as `prlimit`
+    /// or `unshare`) with its output going to files, and waits until `addr` accepts.
+    pub fn spawn(mut command: Command, addr: SocketAddr) -> TestServer {
+        let dir = TempDir::new("server");
+        command
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(dir.join("out")).unwrap())
+            .stderr(std::fs::File::create(dir.join("err")).unwrap());
+        let description = format!("{command:?} on {addr}");
+        let child = command.spawn().expect("spawn token2go-server");
         let mut server = TestServer {
             child,
             addr,
@@ -362,11 +369,58 @@ impl TestServer {
     }
 }
 
+impl TestServer {
+    /// The process id of what was spawned.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `signal` (a name such as `TERM`) to what was spawned.
+    pub fn signal(&self, signal: &str) {
+        send_signal(self.pid(), signal);
+    }
+
+    /// Waits up to `limit` for the process to exit: its status, or `None` if it still runs.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// The command line and output, for a failure message.
+    pub fn describe(&self) -> String {
+        format!("{}\n{}", self.command, self.output())
+    }
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Sends `signal` (a name such as `TERM`) to process `pid`, with the shell's `kill` builtin
+/// (no procps needed, no unsafe code in the tests).
+pub fn send_signal(pid: u32, signal: &str) {
+    let status = Command::new("sh")
+        .args([
+            "-c",
+            "kill -s \"$1\" \"$2\"",
+            "sh",
+            signal,
+            &pid.to_string(),
+        ])
+        .status()
+        .expect("sh is installed");
+    assert!(status.success(), "kill -s {signal} {pid}");
 }
 
 /// Runs the server binary to completion with only the given variables and arguments.

@@ -11,4 +11,7 @@ mod crypto_interop;
 mod endpoints;
 mod flow;
 mod http_edge;
+mod lifecycle;
+mod openapi;
+mod page_browser;
 mod promtool;

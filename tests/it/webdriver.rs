@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -15,6 +16,14 @@ use crate::harness::{free_port, Client, TempDir};
 const INSTALL_HINT: &str =
     "the browser tests need Chromium and ChromeDriver: scripts/test.sh installs them \
      (apt-get install chromium chromium-driver)";
+
+/// One browser at a time, for every test module: the machine is small, and parallel Chromium
+/// starts make timing noisy. Tests take it before anything time-bound (tokens with `exp`), so
+/// their times count from when they really start.
+pub fn one_browser_at_a_time() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// The W3C key of an element reference in WebDriver JSON.
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
@@ -386,6 +395,119 @@ impl Browser {
         let png = base64::engine::general_purpose::STANDARD
             .decode(value.as_str().expect("screenshot is a base64 string"))
             .expect("screenshot is valid base64");
+        std::fs::write(path, &png).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        png
+    }
+}
+
+/// Chrome DevTools Protocol commands through chromedriver (`goog/cdp/execute`): emulation,
+/// the accessibility tree, full-page screenshots. Used by `tests/page_browser.rs`.
+impl Browser {
+    /// Runs one CDP command on the current tab; returns its result.
+    pub fn cdp(&self, cmd: &str, params: Value) -> Value {
+        self.command(
+            "POST",
+            "goog/cdp/execute",
+            json!({ "cmd": cmd, "params": params }),
+        )
+        .unwrap_or_else(|e| panic!("CDP {cmd}: {}", e.0))
+    }
+
+    /// Emulates a viewport of `width` x `height` CSS pixels (a phone when `mobile`: the page's
+    /// `<meta name="viewport">` applies).
+    pub fn set_viewport(&self, width: u32, height: u32, mobile: bool) {
+        self.cdp(
+            "Emulation.setDeviceMetricsOverride",
+            json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile}),
+        );
+    }
+
+    /// Sets a permission (`clipboard-write`, …) of the current origin to `state`
+    /// (`granted`, `denied`, `prompt`): WebDriver Permissions.
+    pub fn set_permission(&self, permission: &str, state: &str) {
+        self.command(
+            "POST",
+            "permissions",
+            json!({"descriptor": {"name": permission}, "state": state}),
+        )
+        .unwrap_or_else(|e| panic!("set {permission} to {state}: {}", e.0));
+    }
+
+    /// Types `text` into whatever has the focus, one key press per character (WebDriver
+    /// Actions); WebDriver key codes such as `"\u{E004}"` (Tab) and `"\u{E007}"` (Enter) work.
+    pub fn keys(&self, text: &str) {
+        let mut actions = Vec::new();
+        for key in text.chars() {
+            actions.push(json!({"type": "keyDown", "value": key.to_string()}));
+            actions.push(json!({"type": "keyUp", "value": key.to_string()}));
+        }
+        self.command(
+            "POST",
+            "actions",
+            json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]}),
+        )
+        .unwrap_or_else(|e| panic!("type {text:?}: {}", e.0));
+    }
+
+    /// Back to the window's own viewport.
+    pub fn reset_viewport(&self) {
+        self.cdp("Emulation.clearDeviceMetricsOverride", json!({}));
+    }
+
+    /// Emulates `prefers-color-scheme` (`"dark"`, `"light"`, or `""` for the browser's own).
+    pub fn set_color_scheme(&self, scheme: &str) {
+        self.cdp(
+            "Emulation.setEmulatedMedia",
+            json!({"features": [{"name": "prefers-color-scheme", "value": scheme}]}),
+        );
+    }
+
+    /// Chromium's accessibility tree of the page: (role, name, ignored) of every node.
+    pub fn accessibility_tree(&self) -> Vec<(String, String, bool)> {
+        let tree = self.cdp("Accessibility.getFullAXTree", json!({}));
+        tree["nodes"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no nodes in the accessibility tree: {tree}"))
+            .iter()
+            .map(|node| {
+                (
+                    node["role"]["value"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                    node["name"]["value"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                    node["ignored"].as_bool().unwrap_or(false),
+                )
+            })
+            .collect()
+    }
+
+    /// Saves a PNG of the whole page (not only the viewport) and returns its bytes.
+    pub fn screenshot_full_page(&self, path: &Path) -> Vec<u8> {
+        use base64::Engine;
+        let size = self.execute(
+            "return [document.documentElement.scrollWidth, document.documentElement.scrollHeight];",
+            json!([]),
+        );
+        let (width, height) = (size[0].as_f64().unwrap(), size[1].as_f64().unwrap());
+        let shot = self.cdp(
+            "Page.captureScreenshot",
+            json!({
+                "format": "png",
+                "captureBeyondViewport": true,
+                "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1},
+            }),
+        );
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(shot["data"].as_str().expect("screenshot data"))
+            .expect("screenshot is valid base64");
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
+        }
         std::fs::write(path, &png).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
         png
     }

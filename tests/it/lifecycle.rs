@@ -1,0 +1,413 @@
+//! The process lifecycle of the real binary: SIGTERM and SIGINT (also as PID 1), the open-file
+//! limit, the fallback-token warning, `healthcheck`, and systemd socket activation.
+
+use std::io::{ErrorKind, Read};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Command, Output, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::harness::{free_port, run_to_exit, send_signal, Client, TestServer, SERVER_BIN};
+
+const SOCKET_ACTIVATE_PY: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/support/socket_activate.py"
+);
+
+fn loopback(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// The server binary with only the given variables, listening on 127.0.0.1:`port`, started
+/// through `wrapper` (a program that ends in exec'ing or forking it).
+fn wrapped(wrapper: &[&str], port: u16, vars: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(wrapper[0]);
+    command
+        .args(&wrapper[1..])
+        .arg(SERVER_BIN)
+        .env_clear()
+        .env("T2G_SERVER_HOST", "127.0.0.1")
+        .env("T2G_SERVER_PORT", port.to_string());
+    for (k, v) in vars {
+        command.env(k, v);
+    }
+    command
+}
+
+/// Runs `command` to its end (killed after 10 s) and returns its output.
+fn run(mut command: Command) -> Output {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{command:?} did not exit");
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Sends the first line of a request, so the server is reading a request head when the test
+/// signals it.
+fn request_in_flight(server: &TestServer) -> Client {
+    let mut client = Client::connect(server.addr);
+    client.send(b"GET /health HTTP/1.1\r\n");
+    thread::sleep(Duration::from_millis(150));
+    client
+}
+
+// ----- signals --------------------------------------------------------------------------------
+
+#[test]
+fn sigterm_lets_a_request_in_flight_finish_then_exits_0() {
+    let mut server = TestServer::start(&[]);
+    let mut client = request_in_flight(&server);
+    server.signal("TERM");
+    thread::sleep(Duration::from_millis(300));
+    assert!(
+        server.wait_exit(Duration::ZERO).is_none(),
+        "exited with a request in flight: {}",
+        server.describe()
+    );
+    assert!(
+        TcpStream::connect(server.addr).is_err(),
+        "still accepting after SIGTERM"
+    );
+    client.send(b"Host: t\r\n\r\n");
+    let reply = client.reply();
+    assert_eq!(reply.status, 200, "{}", server.describe());
+    assert!(reply.closes(), "the last answer closes the connection");
+    let status = server.wait_exit(Duration::from_secs(2));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "{status:?}: {}",
+        server.describe()
+    );
+    let out = server.output();
+    let stops: Vec<&str> = out.lines().filter(|l| l.contains("stopping")).collect();
+    assert_eq!(stops.len(), 1, "one line on stop: {out}");
+    assert!(stops[0].contains("SIGTERM"), "{out}");
+}
+
+#[test]
+fn an_idle_server_exits_0_within_a_second_of_sigterm_or_sigint() {
+    for signal in ["TERM", "INT"] {
+        let mut server = TestServer::start(&[]);
+        // An idle keep-alive connection must not hold the stop up.
+        let mut kept = Client::connect(server.addr);
+        assert_eq!(kept.get("/health").status, 200);
+        let begun = Instant::now();
+        server.signal(signal);
+        let status = server.wait_exit(Duration::from_secs(1));
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "SIG{signal}: {status:?} after {:?}: {}",
+            begun.elapsed(),
+            server.describe()
+        );
+        assert!(kept.closed(), "the idle connection was closed");
+        assert!(server.output().contains(&format!("SIG{signal}: stopping")));
+    }
+}
+
+#[test]
+fn as_pid_1_of_its_own_pid_namespace_sigterm_stops_it() {
+    // The kernel drops signals to a namespace's PID 1 that has no handler for them, so without
+    // one this server would ignore SIGTERM here.
+    let port = free_port();
+    let unshare = ["unshare", "--pid", "--fork", "--kill-child"];
+    let mut server = TestServer::spawn(wrapped(&unshare, port, &[]), loopback(port));
+    let unshare_pid = server.pid();
+    let children =
+        std::fs::read_to_string(format!("/proc/{unshare_pid}/task/{unshare_pid}/children"))
+            .unwrap();
+    let pid: u32 = children.trim().parse().expect("unshare has one child");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let nspid = status.lines().find(|l| l.starts_with("NSpid:")).unwrap();
+    assert!(
+        nspid.ends_with("\t1"),
+        "not PID 1 in its namespace: {nspid}"
+    );
+    assert_eq!(server.get("/health", &[]).status, 200);
+
+    let begun = Instant::now();
+    send_signal(pid, "TERM");
+    // unshare exits with its child's status.
+    let exit = server.wait_exit(Duration::from_secs(1));
+    assert!(
+        exit.is_some_and(|s| s.success()),
+        "{exit:?} after {:?}: {}",
+        begun.elapsed(),
+        server.describe()
+    );
+    assert!(server.output().contains("SIGTERM: stopping"));
+}
+
+#[test]
+fn a_second_signal_during_the_stop_exits_at_once() {
+    let mut server = TestServer::start(&[]);
+    let _client = request_in_flight(&server);
+    server.signal("TERM");
+    thread::sleep(Duration::from_millis(200));
+    assert!(server.wait_exit(Duration::ZERO).is_none());
+    server.signal("INT");
+    let status = server.wait_exit(Duration::from_secs(1));
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(128 + 2),
+        "{}",
+        server.describe()
+    );
+    assert!(server.output().contains("SIGINT during the stop"));
+}
+
+// ----- open files -----------------------------------------------------------------------------
+
+#[test]
+fn an_open_file_limit_below_the_cap_lowers_it_and_answers_503() {
+    let port = free_port();
+    let command = wrapped(&["prlimit", "--nofile=64:64", "--"], port, &[]);
+    let server = TestServer::spawn(command, loopback(port));
+    let out = server.wait_for_output("listening");
+    let warning = out
+        .lines()
+        .find(|l| l.contains("RLIMIT_NOFILE"))
+        .unwrap_or_else(|| panic!("no warning: {out}"));
+    for needle in [
+        "is 64",
+        "T2G_MAX_CONNECTIONS=1024",
+        "at most 48 connections",
+    ] {
+        assert!(warning.contains(needle), "{needle}: {warning}");
+    }
+    assert!(out.contains("max_connections=48"), "{out}");
+
+    // Let the harness's readiness connection end, so it holds no worker.
+    thread::sleep(Duration::from_millis(300));
+    // 48 connections that have sent nothing hold their workers (for the 5 s idle timeout).
+    let held: Vec<TcpStream> = (0..48)
+        .map(|_| TcpStream::connect(server.addr).unwrap())
+        .collect();
+    thread::sleep(Duration::from_millis(200));
+    for stream in &held {
+        stream.set_nonblocking(true).unwrap();
+        let got = (&*stream).read(&mut [0u8; 1]);
+        assert!(
+            got.is_err_and(|e| e.kind() == ErrorKind::WouldBlock),
+            "a held connection got an answer: {}",
+            server.describe()
+        );
+    }
+    let mut extra = Client::connect(server.addr);
+    let reply = extra.get("/health");
+    assert_eq!(reply.status, 503, "{}", server.describe());
+    assert_eq!(reply.header("retry-after"), Some("1"));
+    drop(held);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let reply = Client::connect(server.addr).get("/health");
+        if reply.status == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still {}", reply.status);
+        thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        !server.output().contains("accept failed"),
+        "ran into EMFILE: {}",
+        server.describe()
+    );
+}
+
+#[test]
+fn the_soft_open_file_limit_is_raised_to_the_hard_one() {
+    let port = free_port();
+    let command = wrapped(&["prlimit", "--nofile=64:4096", "--"], port, &[]);
+    let server = TestServer::spawn(command, loopback(port));
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.pid())).unwrap();
+    let open_files: Vec<&str> = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(open_files[3..5], ["4096", "4096"], "{limits}");
+    let out = server.wait_for_output("listening");
+    assert!(!out.contains("RLIMIT_NOFILE"), "{out}");
+    assert!(out.contains("max_connections=1024"), "{out}");
+}
+
+// ----- the fallback token ---------------------------------------------------------------------
+
+#[test]
+fn a_fallback_token_off_loopback_is_a_warning_that_hides_the_token() {
+    let token = ("T2G_FALLBACK_TOKEN", "canary-lifecycle-token");
+    let wide = TestServer::start_on("0.0.0.0", &[token]);
+    let out = wide.wait_for_output("listening");
+    let warning = out
+        .lines()
+        .find(|l| l.contains("anyone who reaches this port"))
+        .unwrap_or_else(|| panic!("no warning: {out}"));
+    assert!(warning.contains("0.0.0.0:"), "{warning}");
+    assert!(!out.contains("canary-lifecycle-token"), "{out}");
+
+    let local = TestServer::start(&[token]);
+    let out = local.wait_for_output("listening");
+    assert!(!out.contains("anyone who reaches"), "{out}");
+}
+
+// ----- healthcheck ----------------------------------------------------------------------------
+
+fn healthcheck(port: u16) -> (Output, Duration) {
+    let begun = Instant::now();
+    let out = run_to_exit(&[("T2G_SERVER_PORT", &port.to_string())], &["healthcheck"]);
+    (out, begun.elapsed())
+}
+
+fn one_line(out: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr:?}");
+    stderr
+}
+
+#[test]
+fn healthcheck_passes_against_a_running_server() {
+    let server = TestServer::start(&[]);
+    let (out, _) = healthcheck(server.addr.port());
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(out.stdout.is_empty() && out.stderr.is_empty(), "{out:?}");
+    assert!(server
+        .wait_for_output("GET /health 200")
+        .contains("GET /health 200"));
+}
+
+#[test]
+fn healthcheck_fails_against_a_closed_port() {
+    let (out, took) = healthcheck(free_port());
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(one_line(&out).contains("cannot connect"), "{out:?}");
+    assert!(took < Duration::from_secs(1), "{took:?}");
+}
+
+#[test]
+fn healthcheck_fails_within_3_s_against_a_port_that_never_answers() {
+    // The kernel completes the handshake into the backlog; nobody ever reads or answers.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let (out, took) = healthcheck(silent.local_addr().unwrap().port());
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(one_line(&out).contains("no answer within 3s"), "{out:?}");
+    assert!(
+        took >= Duration::from_millis(2900) && took < Duration::from_millis(3500),
+        "{took:?}"
+    );
+}
+
+#[test]
+fn help_mentions_healthcheck_and_the_stop() {
+    let out = run_to_exit(&[], &["--help"]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("healthcheck"), "{help}");
+    assert!(help.contains("SIGTERM"), "{help}");
+}
+
+// ----- socket activation ----------------------------------------------------------------------
+
+/// The server started by `socket_activate.py` with fd 3 of `kind` on 127.0.0.1:`port`, with
+/// only the given variables and `T2G_SERVER_HOST=127.0.0.1`.
+fn activated(kind: &str, port: u16, vars: &[(&str, &str)]) -> Command {
+    let mut command = Command::new("python3");
+    command
+        .arg(SOCKET_ACTIVATE_PY)
+        .arg(kind)
+        .arg(port.to_string())
+        .arg(SERVER_BIN)
+        .arg("T2G_SERVER_HOST=127.0.0.1");
+    for (k, v) in vars {
+        command.arg(format!("{k}={v}"));
+    }
+    command
+}
+
+#[test]
+fn socket_activated_it_serves_on_fd_3_instead_of_binding() {
+    let (passed, configured) = (free_port(), free_port());
+    let configured_port = configured.to_string();
+    let command = activated(
+        "listening",
+        passed,
+        &[("T2G_SERVER_PORT", &configured_port)],
+    );
+    let mut server = TestServer::spawn(command, loopback(passed));
+    assert_eq!(
+        server.get("/health", &[]).status,
+        200,
+        "{}",
+        server.describe()
+    );
+    let out = server.wait_for_output("listening");
+    assert!(
+        out.contains(&format!(
+            "listening on http://127.0.0.1:{passed} (socket passed by the service manager)"
+        )),
+        "{out}"
+    );
+    assert!(
+        TcpStream::connect(loopback(configured)).is_err(),
+        "bound T2G_SERVER_PORT as well"
+    );
+    server.signal("TERM");
+    let status = server.wait_exit(Duration::from_secs(1));
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+}
+
+#[test]
+fn listen_pid_of_another_process_is_ignored() {
+    let (passed, configured) = (free_port(), free_port());
+    let configured_port = configured.to_string();
+    let command = activated(
+        "other-pid",
+        passed,
+        &[("T2G_SERVER_PORT", &configured_port)],
+    );
+    let server = TestServer::spawn(command, loopback(configured));
+    assert_eq!(server.get("/health", &[]).status, 200);
+    let out = server.wait_for_output("listening");
+    assert!(out.contains("LISTEN_PID=1 names another process"), "{out}");
+    assert!(
+        out.contains(&format!("listening on http://127.0.0.1:{configured} ")),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_fd_3_that_is_not_a_listening_tcp_socket_is_a_one_line_error() {
+    let cases = [
+        ("bound", "is a TCP socket that is not listening"),
+        ("udp", "is not a TCP socket"),
+        ("unix", "is not an IPv4 or IPv6 socket"),
+        ("file", "is not a socket"),
+        ("closed", "is not open"),
+    ];
+    for (kind, needle) in cases {
+        let out = run(activated(
+            kind,
+            free_port(),
+            &[("T2G_FALLBACK_TOKEN", "canary-activation")],
+        ));
+        assert_eq!(out.status.code(), Some(2), "{kind}: {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{kind}: one line: {stderr}");
+        assert!(
+            stderr.contains(&format!("socket activation: fd 3 {needle}")),
+            "{kind}: {stderr}"
+        );
+        assert!(!stderr.contains("canary-activation"), "{stderr}");
+        assert!(out.stdout.is_empty(), "{kind}: {out:?}");
+    }
+}
