@@ -38,6 +38,10 @@ else
   mapfile -t targets < <(cargo +nightly fuzz list --fuzz-dir "$fuzz_dir")
 fi
 
+# The fuzz crate is its own workspace; starting from the server's lockfile makes it resolve the
+# server's dependencies to the versions that ship (cargo keeps what the lockfile has and only
+# adds libFuzzer's crates), so what is fuzzed is what is built.
+cp Cargo.lock "$fuzz_dir/Cargo.lock"
 echo "building ${#targets[@]} fuzz targets (release, AddressSanitizer)"
 cargo +nightly fuzz build --fuzz-dir "$fuzz_dir" >/dev/null 2>&1 \
   || cargo +nightly fuzz build --fuzz-dir "$fuzz_dir"
