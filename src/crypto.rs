@@ -386,4 +386,42 @@ mod tests {
         assert_ne!(a, b);
         assert_ne!(a, [0; 32]);
     }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn paste_blocks_and_redirect_params_round_trip(
+            key in prop::collection::vec(any::<u8>(), 1..600),
+            nonce in any::<[u8; NONCE_LEN]>(),
+            payload in prop::collection::vec(any::<u8>(), TAG_LEN..400),
+            indent in "[ \t]{0,3}",
+            crlf in any::<bool>(),
+        ) {
+            let sealed = Sealed { key, nonce, payload };
+            let same = |other: &Sealed| {
+                (&other.key, other.nonce, &other.payload)
+                    == (&sealed.key, sealed.nonce, &sealed.payload)
+            };
+            let mut block = paste_block(&sealed).replace('\n', &format!("\n{indent}"));
+            if crlf {
+                block = block.replace('\n', "\r\n");
+            }
+            prop_assert!(same(&parse_paste_block(&block).unwrap()));
+            let [key, nonce, payload] = redirect_params(&sealed);
+            prop_assert!(same(&sealed_from_params(&key.1, &nonce.1, &payload.1).unwrap()));
+        }
+
+        #[test]
+        fn any_text_between_the_armour_is_parsed_or_refused(
+            body in "[A-Za-z0-9_.=+/ \n-]{0,200}|.{0,100}",
+        ) {
+            match parse_paste_block(&format!("{PASTE_BEGIN}\n{body}\n{PASTE_END}")) {
+                Ok(s) => prop_assert!(!s.key.is_empty() && s.payload.len() >= TAG_LEN),
+                Err(e) => prop_assert!(matches!(e, CryptoError::Format(_))),
+            }
+        }
+    }
 }

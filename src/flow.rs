@@ -578,4 +578,92 @@ mod tests {
             )
         );
     }
+
+    use proptest::prelude::*;
+
+    /// Loopback targets with random ports, paths and queries (the full grammar is exercised in
+    /// `redirect_target`'s properties; here the flow around it).
+    fn allowed_target() -> impl Strategy<Value = String> {
+        (
+            prop::sample::select(vec!["127.0.0.1", "[::1]", "localhost"]),
+            prop::option::of(1..=65535u16),
+            "(/[A-Za-z0-9_~-][A-Za-z0-9._~-]{0,6}){0,3}/?",
+            prop::option::of("[A-Za-z0-9=&/?._~-]{0,12}"),
+        )
+            .prop_map(|(host, port, path, query)| {
+                let port = port.map(|p| format!(":{p}")).unwrap_or_default();
+                let query = query.map(|q| format!("?{q}")).unwrap_or_default();
+                format!("http://{host}{port}{path}{query}")
+            })
+    }
+
+    /// The four values a client gets back, from a redirect's `Location` after the target.
+    fn returned_params(location: &str, target: &str) -> [(String, String); 4] {
+        let suffix = location[target.len()..].trim_start_matches(['?', '&']);
+        let params = query::parse_strict(suffix).unwrap();
+        let params: [(String, String); 4] = params.try_into().unwrap();
+        let names = params.each_ref().map(|(name, _)| name.as_str());
+        assert_eq!(names, ["key", "nonce", "payload", "state"]);
+        params
+    }
+
+    proptest! {
+        // Each case is an RSA-OAEP encryption and decryption with a 2048-bit key.
+        #![proptest_config(ProptestConfig::with_cases(32))]
+
+        #[test]
+        fn any_state_to_any_allowed_target_comes_back_with_the_token(
+            target in allowed_target(),
+            state in ".{0,24}",
+            mode in prop::sample::select(vec![None, Some("query"), Some("form_post")]),
+        ) {
+            let mut q = query(&target, &state);
+            if let Some(mode) = mode {
+                q = with_mode(q, mode);
+            }
+            let [key, nonce, payload, returned] = match run_with(&q, Some(TOKEN)) {
+                Outcome::Redirect { location, .. } => {
+                    let ipv6 = target.starts_with("http://[::1]");
+                    prop_assert!(mode != Some("form_post") || ipv6);
+                    prop_assert!(location.starts_with(&target), "{}", location);
+                    returned_params(&location, &target)
+                }
+                Outcome::FormPost { action, fields, .. } => {
+                    prop_assert_eq!(mode, Some("form_post"));
+                    prop_assert_eq!(&action, &target);
+                    fields.map(|(name, value)| (name.to_string(), value))
+                }
+                _ => return Err(TestCaseError::fail(format!("{target}: no redirect"))),
+            };
+            prop_assert_eq!(returned.1, state);
+            let payload = decrypt(&key.1, &nonce.1, &payload.1);
+            prop_assert_eq!(&payload["secret"], TOKEN);
+        }
+    }
+
+    /// Any text, and allowed targets with one piece inserted that breaks them.
+    fn refused_target() -> impl Strategy<Value = String> {
+        let breaking = "[@#\\\\ \t\n\u{7f}é]|https|HTTP|/\\.\\.|:0|:65536";
+        prop_oneof![
+            ".{0,40}",
+            (allowed_target(), breaking, any::<prop::sample::Index>()).prop_map(
+                |(mut target, bad, at)| {
+                    target.insert_str(at.index(target.len() + 1), &bad);
+                    target
+                }
+            ),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn a_refused_target_gets_no_redirect(target in refused_target()) {
+            prop_assume!(target != OOB && redirect_target::check(&target, &[], None).is_err());
+            let (reason, line) = invalid_line(run_with(&query(&target, "s"), Some(TOKEN)));
+            prop_assert_eq!(reason, Rejection::Target);
+            prop_assert!(line.starts_with("target: "), "{}", line);
+        }
+    }
 }

@@ -30,6 +30,12 @@ mod token;
 #[cfg(test)]
 mod test_keys;
 
+/// Entry points of the fuzz targets in `tests/fuzz/`, which need private parsers; only with the
+/// `fuzzing` feature (which only the fuzz crate turns on) and in unit tests (corpus replay).
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
+
 pub use client::{
     note as client_note, parse_args as parse_client_args, quiet_panics, run as run_client,
     usage as client_usage, ClientError, Command as ClientCommand, Env as ClientEnv,

@@ -713,4 +713,51 @@ mod tests {
             }
         }
     }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// One changed byte in the DER of a good key: a refusal, or a key of the declared size
+        /// (a changed modulus byte is still a modulus), never a panic.
+        #[test]
+        fn a_corrupted_der_is_refused_or_still_the_declared_size(
+            pkcs1 in any::<bool>(),
+            at in any::<prop::sample::Index>(),
+            byte in any::<u8>(),
+        ) {
+            let form = if pkcs1 { KeyForm::Pkcs1 } else { KeyForm::Spki };
+            let text = pem(2048, form);
+            let (label, mut der) = decode_pem(&text).unwrap();
+            let i = at.index(der.len());
+            der[i] = byte;
+            let body = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &der);
+            let lines: Vec<&str> = body
+                .as_bytes()
+                .chunks(64)
+                .map(|c| std::str::from_utf8(c).unwrap())
+                .collect();
+            let lines = lines.join("\n");
+            let broken = format!("-----BEGIN {label}-----\n{lines}\n-----END {label}-----\n");
+            match parse_public_key(KeyType::Rsa2048X509, &broken) {
+                Ok(key) => prop_assert_eq!(key.bits(), 2048),
+                Err(e) => prop_assert!(!e.to_string().contains('\n')),
+            }
+        }
+
+        #[test]
+        fn any_text_is_a_key_or_a_one_line_refusal(
+            text in concat!(
+                "(-----(BEGIN|END) (RSA )?PUBLIC KEY-----\n|[A-Za-z0-9+/=]{0,64}\n){0,8}",
+                "|.{0,80}",
+            ),
+        ) {
+            for kind in KEY_TYPES {
+                if let Err(e) = parse_public_key(kind, &text) {
+                    prop_assert!(!e.to_string().contains('\n'));
+                }
+            }
+        }
+    }
 }

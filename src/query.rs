@@ -159,4 +159,71 @@ mod tests {
             owned(&[("a", "%zz"), ("b", "\u{fffd}"), ("c", "A")])
         );
     }
+
+    use proptest::prelude::*;
+
+    /// Percent-encodes `bytes`: unreserved bytes as they are unless `escape` says otherwise, a
+    /// space as `+` or `%20`, anything else as `%XX` in either case of hex digit.
+    fn encode(bytes: &[u8], escape: &[bool]) -> String {
+        let mut out = String::new();
+        for (i, &b) in bytes.iter().enumerate() {
+            let flip = escape
+                .get(i % escape.len().max(1))
+                .copied()
+                .unwrap_or(false);
+            match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' if !flip => {
+                    out.push(b as char)
+                }
+                b' ' if !flip => out.push('+'),
+                _ if flip => out.push_str(&format!("%{b:02x}")),
+                _ => out.push_str(&format!("%{b:02X}")),
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn percent_decoding_inverts_encoding(
+            bytes in prop::collection::vec(any::<u8>(), 0..64),
+            escape in prop::collection::vec(any::<bool>(), 0..8),
+        ) {
+            prop_assert_eq!(percent_decode(&encode(&bytes, &escape)), Some(bytes));
+        }
+
+        #[test]
+        fn encoded_pairs_decode_to_themselves(
+            pairs in prop::collection::vec((".{0,12}", ".{0,12}"), 0..6),
+            escape in prop::collection::vec(any::<bool>(), 0..8),
+        ) {
+            let encoded: Vec<String> = pairs
+                .iter()
+                .map(|(n, v)| {
+                    let (n, v) = (encode(n.as_bytes(), &escape), encode(v.as_bytes(), &escape));
+                    format!("{n}={v}")
+                })
+                .collect();
+            let raw = encoded.join("&");
+            prop_assert_eq!(parse_strict(&raw), Ok(pairs.clone()));
+            prop_assert_eq!(parse_lossy(&raw), pairs);
+        }
+
+        #[test]
+        fn strict_and_lossy_agree_where_strict_accepts(
+            raw in "([a-z=&+%]|%[0-9a-fA-F]{2}|%[^0-9a-fA-F]|.){0,24}",
+        ) {
+            let lossy = parse_lossy(&raw);
+            match parse_strict(&raw) {
+                Ok(strict) => prop_assert_eq!(strict, lossy),
+                Err(e) => {
+                    let line = e.to_string();
+                    let printable = line.bytes().all(|b| b.is_ascii_graphic() || b == b' ');
+                    prop_assert!(printable, "{:?}", line);
+                }
+            }
+        }
+    }
 }

@@ -1098,4 +1098,94 @@ mod tests {
             assert!(check(&want, &[], None).is_ok());
         }
     }
+
+    use proptest::prelude::*;
+
+    /// Targets the default rule allows: a loopback host, any port or none, a path of plain,
+    /// dotted (never `.` or `..`) and percent-escaped segments, any query of allowed characters.
+    fn loopback_target() -> impl Strategy<Value = String> {
+        let host = prop::sample::select(vec!["127.0.0.1", "[::1]", "localhost"]);
+        let port = prop::option::of(1..=65535u16);
+        let segment = prop_oneof![
+            "[A-Za-z0-9_~!$&'()*+,;=:@-][A-Za-z0-9._~!$&'()*+,;=:@-]{0,7}",
+            "[a-z]{0,3}%(20|41|7E|c3%bc)[a-z]{0,3}",
+        ];
+        let path = (prop::collection::vec(segment, 0..4), any::<bool>());
+        let query = prop::option::of(
+            "[A-Za-z0-9=&/?._~%-]{0,16}".prop_filter("well-formed escapes", |q| {
+                check_chars(q, b"/?", false).is_ok()
+            }),
+        );
+        (host, port, path, query).prop_map(|(host, port, (segments, slash), query)| {
+            let mut target = format!("http://{host}");
+            if let Some(port) = port {
+                target.push_str(&format!(":{port}"));
+            }
+            for segment in segments {
+                target.push('/');
+                target.push_str(&segment);
+            }
+            if slash {
+                target.push('/');
+            }
+            if let Some(query) = query {
+                target.push('?');
+                target.push_str(&query);
+            }
+            target
+        })
+    }
+
+    fn checked(raw: &str) -> Result<Target, TestCaseError> {
+        check(raw, &[], None)
+            .map(|allowed| allowed.target)
+            .map_err(|e| TestCaseError::fail(format!("{raw}: {e}")))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn loopback_targets_are_allowed_and_keep_the_flow_parameters(
+            raw in loopback_target(),
+            params in prop::collection::vec(("[a-z]{1,8}", ".{0,16}"), 0..5),
+        ) {
+            let target = checked(&raw)?;
+            prop_assert_eq!(target.as_str(), raw.as_str());
+            let borrowed: Vec<(&str, &str)> =
+                params.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+            let location = with_params(&target, &borrowed);
+            prop_assert!(location.starts_with(&raw));
+            let again = checked(&location)?;
+            prop_assert_eq!(again.origin(), target.origin());
+            prop_assert_eq!(again.path(), target.path());
+            let suffix = location[raw.len()..].trim_start_matches(['?', '&']);
+            prop_assert_eq!(crate::query::parse_strict(suffix), Ok(params));
+        }
+
+        #[test]
+        fn one_forbidden_character_anywhere_is_refused(
+            raw in loopback_target(),
+            at in any::<prop::sample::Index>(),
+            bad in prop::sample::select(vec![
+                '#', '\\', ' ', '\n', '\t', '\r', '\0', '\u{7f}', 'é', '\u{3002}',
+            ]),
+        ) {
+            let mut broken = raw.clone();
+            broken.insert(at.index(raw.len() + 1), bad);
+            prop_assert!(check(&broken, &[], None).is_err(), "{:?}", broken);
+        }
+
+        #[test]
+        fn userinfo_another_scheme_or_https_is_refused(
+            raw in loopback_target(),
+            userinfo in "[a-z0-9.:]{0,12}",
+            scheme in prop::sample::select(vec!["https", "HTTP", "ftp", "javascript", "file"]),
+        ) {
+            let with_user = raw.replacen("://", &format!("://{userinfo}@"), 1);
+            prop_assert_eq!(check(&with_user, &[], None).unwrap_err(), Userinfo);
+            let other = format!("{scheme}{}", &raw["http".len()..]);
+            prop_assert!(check(&other, &[], None).is_err(), "{}", other);
+        }
+    }
 }

@@ -332,4 +332,56 @@ mod tests {
         assert!(json.get("expiresAt").is_none());
         assert_eq!(json.as_object().unwrap().len(), 3);
     }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn exp_decodes_back_whatever_surrounds_it(
+            exp in prop_oneof![
+                0..=MAX_EXP,
+                prop::sample::select(vec![-1, 0, MAX_EXP, MAX_EXP + 1, i64::MIN, i64::MAX]),
+                any::<i64>(),
+            ],
+            fraction in prop::option::of(0.0f64..0.99),
+            others in prop::collection::btree_map("[a-z]{1,6}", ".{0,12}", 0..4),
+        ) {
+            let mut claims = serde_json::Map::new();
+            for (name, value) in others {
+                claims.insert(name, serde_json::Value::String(value));
+            }
+            let number = match fraction {
+                // Exact in an f64 below 2^40, so the fraction cannot round up a second.
+                Some(f) if exp.unsigned_abs() < 1 << 40 => serde_json::json!(exp as f64 + f),
+                _ => serde_json::json!(exp),
+            };
+            claims.insert("exp".to_string(), number);
+            let token = jwt(&serde_json::Value::Object(claims).to_string());
+            let want = (0..=MAX_EXP).contains(&exp).then_some(exp);
+            prop_assert_eq!(jwt_expiry(&token), want);
+        }
+
+        #[test]
+        fn any_text_decodes_to_an_expiry_in_range_or_none(
+            token in "([A-Za-z0-9_=-]{0,24}\\.?){0,4}|.{0,40}",
+        ) {
+            if let Some(exp) = jwt_expiry(&token) {
+                prop_assert!((0..=MAX_EXP).contains(&exp));
+            }
+        }
+
+        #[test]
+        fn a_bearer_scheme_is_stripped_in_any_case(
+            token in "[!-~]{1,40}",
+            scheme in "[bB][eE][aA][rR][eE][rR]",
+            gap in "[ \t]{1,3}",
+        ) {
+            let s = source(&["Authorization"], None);
+            let value = format!("{scheme}{gap}{token}");
+            let request = request(&[("Authorization", &value)]);
+            prop_assert_eq!(s.extract(&request), Some(token.as_str()));
+        }
+    }
 }

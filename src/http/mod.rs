@@ -19,3 +19,35 @@ mod server;
 
 pub use message::{is_tchar, Exchange, Limits, Method, Request, Response, Service, Status};
 pub use server::{Server, Stopper};
+
+/// One request head read as `connection` reads it, for `crate::fuzzing`: the bytes are offered
+/// `chunk` more at a time (as a slow client sends them) to one `HeadScan`, then the head is parsed
+/// and judged. `Ok(None)`: more bytes needed; `Err`: the refusal's status and line; `Ok(Some)`:
+/// the request the service would see and the bytes it took.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn read_request(
+    bytes: &[u8],
+    limits: &Limits,
+    chunk: usize,
+) -> Result<Option<(Request, usize)>, (Status, String)> {
+    let refused = |r: request_head::Refusal| (r.status(), r.to_string());
+    let mut scan = request_head::HeadScan::default();
+    let mut seen = 0;
+    let end = loop {
+        seen = (seen + chunk.max(1)).min(bytes.len());
+        match scan.advance(&bytes[..seen], limits).map_err(refused)? {
+            Some(end) => break end,
+            None if seen == bytes.len() => return Ok(None),
+            None => {}
+        }
+    };
+    let peer = std::net::SocketAddr::from(([127, 0, 0, 1], 40000));
+    let (mut request, minor) =
+        request_head::parse_head(&bytes[..end], peer, limits).map_err(refused)?;
+    let body = request_head::check_request(&request, minor, limits.max_body).map_err(refused)?;
+    let Some(body_bytes) = bytes.get(end..end + body) else {
+        return Ok(None);
+    };
+    request.body = body_bytes.to_vec();
+    Ok(Some((request, end + body)))
+}

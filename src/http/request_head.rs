@@ -144,12 +144,13 @@ impl HeadScan {
                     return Err(Refusal::Malformed);
                 }
                 self.pos += 1;
-            }
-            if self.pos == buf.len() {
-                // +1: the line's CR may be the last byte seen.
+                // At every byte, so the first fault in the line decides (414 or 400) however
+                // the bytes arrive. +1: the line's CR may be the last byte seen.
                 if self.pos - start > limits.max_request_line + 1 {
                     return Err(Refusal::LineTooLong);
                 }
+            }
+            if self.pos == buf.len() {
                 return Ok(None);
             }
             let line = &buf[start..self.pos];
@@ -602,5 +603,129 @@ mod tests {
             &request(&[("Connection", "keep-alive, close")]),
             0
         ));
+    }
+
+    use proptest::prelude::*;
+
+    /// Bytes shaped like a request head: mostly well-formed parts (so cases get through the
+    /// scan and the parser to the checks behind them), sometimes a broken one.
+    fn head_like() -> impl Strategy<Value = Vec<u8>> {
+        fn mostly(good: &'static str, bad: Vec<&'static str>) -> BoxedStrategy<&'static str> {
+            prop_oneof![12 => Just(good), 1 => prop::sample::select(bad)].boxed()
+        }
+        let method = prop_oneof![
+            3 => Just("GET"),
+            1 => prop::sample::select(vec!["HEAD", "POST", "PRI", "G T", "", "\x16\x03"]),
+        ];
+        let target = prop_oneof![
+            6 => "/[A-Za-z0-9._~!$&'()*+,;=:@/?%-]{0,40}",
+            1 => "(http|HTTPS|ftp)://[a-z:0-9]{0,8}[/?]?[!-~]{0,20}",
+            1 => "[ -~]{0,20}",
+        ];
+        let version = prop_oneof![
+            4 => prop::sample::select(vec!["HTTP/1.1", "HTTP/1.0"]),
+            1 => prop::sample::select(vec!["HTTP/2.0", "HTTP/1.2", "http/1.1", "", "HTTP/1.1 x"]),
+        ];
+        let name = prop_oneof![
+            8 => prop::sample::select(vec![
+                "Host",
+                "host",
+                "Content-Length",
+                "Transfer-Encoding",
+                "Connection",
+            ])
+            .prop_map(str::to_string),
+            16 => "[A-Za-z-]{1,12}",
+            1 => "[!-~]{0,12}",
+        ];
+        let value = prop_oneof![
+            16 => "[ -~]{0,20}".prop_map(String::into_bytes),
+            1 => prop::collection::vec(any::<u8>(), 0..20),
+        ];
+        let header = (name, mostly(": ", vec![":", " :", ""]), value);
+        let eol = || mostly("\r\n", vec!["\n", "\r", ""]);
+        (
+            method,
+            target,
+            version,
+            any::<bool>(),
+            prop::collection::vec((header, eol()), 0..6),
+            eol(),
+            prop::collection::vec(any::<u8>(), 0..16),
+        )
+            .prop_map(|(method, target, version, host, headers, end, tail)| {
+                let mut out = format!("{method} {target} {version}\r\n").into_bytes();
+                if host {
+                    out.extend_from_slice(b"Host: h\r\n");
+                }
+                for ((name, colon, value), eol) in headers {
+                    out.extend_from_slice(name.as_bytes());
+                    out.extend_from_slice(colon.as_bytes());
+                    out.extend_from_slice(&value);
+                    out.extend_from_slice(eol.as_bytes());
+                }
+                out.extend_from_slice(end.as_bytes());
+                out.extend_from_slice(&tail);
+                out
+            })
+    }
+
+    /// Scan (all at once and byte by byte: they must agree), parse and judge, as the edge does.
+    fn read(input: &[u8], limits: &Limits) -> Result<Option<(Request, u8, usize)>, Refusal> {
+        let whole = scan_all(input, limits);
+        assert_eq!(whole, scan_bytewise(input, limits), "{input:?}");
+        let Some(end) = whole? else {
+            return Ok(None);
+        };
+        let (request, minor) = parse_head(&input[..end], peer(), limits)?;
+        let body = check_request(&request, minor, limits.max_body)?;
+        Ok(Some((request, minor, body)))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn any_bytes_give_a_request_or_a_refusal(
+            input in prop_oneof![1 => prop::collection::vec(any::<u8>(), 0..512), 3 => head_like()],
+        ) {
+            let tiny = Limits {
+                max_request_line: 32,
+                max_head_bytes: 96,
+                max_headers: 3,
+                ..Limits::default()
+            };
+            for limits in [Limits::default(), tiny] {
+                match read(&input, &limits) {
+                    Ok(None) => {}
+                    Ok(Some((request, minor, body))) => {
+                        prop_assert!(minor <= 1 && body == 0);
+                        prop_assert!(request.path.starts_with('/'));
+                        prop_assert!(request.headers.len() <= limits.max_headers);
+                        let _ = keep_alive(&request, minor);
+                    }
+                    Err(refusal) => {
+                        let code = refusal.status().code();
+                        prop_assert!([400, 413, 414, 431, 505].contains(&code), "{}", code);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Found by the request_head fuzz target: a request line both too long and holding a DEL
+    /// byte after the limit got 400 when it arrived at once and 414 when it arrived slowly.
+    #[test]
+    fn the_first_fault_decides_however_the_bytes_arrive() {
+        let limits = Limits {
+            max_request_line: 20,
+            ..Limits::default()
+        };
+        let line = b"GET /aaaaaaaaaaaaaaaaaaaa\x7f HTTP/1.1\r\n\r\n";
+        assert_eq!(scan_all(line, &limits), Err(Refusal::LineTooLong));
+        assert_eq!(scan_bytewise(line, &limits), Err(Refusal::LineTooLong));
+        let early = b"GET /aaa\x7faaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\n\r\n";
+        assert_eq!(scan_all(early, &limits), Err(Refusal::Malformed));
+        assert_eq!(scan_bytewise(early, &limits), Err(Refusal::Malformed));
     }
 }
