@@ -47,7 +47,10 @@ const RESPONSE_MODE: &str = "form_post";
 /// One line on stderr, prefixed with the program's name. A closed stderr is not an error worth
 /// dying for.
 pub fn note(message: impl Display) {
-    let _ = writeln!(io::stderr().lock(), "token2go: {message}");
+    // One write per line: the browser command shares our stderr, and a line written in pieces
+    // can get its output in between.
+    let line = format!("token2go: {message}\n");
+    let _ = io::stderr().lock().write_all(line.as_bytes());
 }
 
 /// Makes any panic one line on stderr and exit status 1, like every other failure: no
@@ -189,7 +192,7 @@ fn show_url(url: &str, options: &Options, env: &Env, purpose: &str) {
         )),
         None => note(format_args!("visit this URL in your browser {purpose}:")),
     }
-    let _ = writeln!(io::stderr().lock(), "{url}");
+    let _ = io::stderr().lock().write_all(format!("{url}\n").as_bytes());
     if let Some(command) = command {
         if let Err(error) = browser::spawn(&command) {
             note(format_args!(
