@@ -3,22 +3,24 @@
 //! Swagger UI is third-party code and is never committed here: it arrives in the zip that the
 //! `utoipa-swagger-ui-vendored` build-dependency carries (the swagger-ui 5.32.6 source archive,
 //! whose `dist/` folder is what npm publishes as swagger-ui-dist). We take only the bundle JS and
-//! the CSS, gzip them at the best level (about 1.7 MB become about 0.5 MB in the binary) and write
-//! them to OUT_DIR, where src/assets.rs includes them.
+//! the CSS, gzip them with Zopfli (about 1.7 MB become about 0.42 MB in the binary; zlib's best
+//! level gives 0.44 MB) and write them to OUT_DIR, where src/assets.rs includes them.
 
 use std::env;
 use std::fs;
-use std::io::{Cursor, Read, Write};
+use std::io::{Cursor, Read};
+use std::num::NonZeroU64;
 use std::path::Path;
-
-use flate2::write::GzEncoder;
-use flate2::{Compression, GzBuilder};
 
 /// Files taken from the archive's `dist/` folder, and the name they get in OUT_DIR.
 const FILES: &[(&str, &str)] = &[
     ("dist/swagger-ui-bundle.js", "swagger-ui-bundle.js.gz"),
     ("dist/swagger-ui.css", "swagger-ui.css.gz"),
 ];
+
+/// Zopfli's passes per block. Measured on the 1.5 MB bundle: 5 passes give 398,124 bytes in 1.4 s,
+/// Zopfli's default of 15 gives 398,030 bytes in 2.7 s; zlib's best level gives 412,935.
+const ZOPFLI_ITERATIONS: u64 = 5;
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
@@ -53,17 +55,18 @@ fn main() {
     }
 }
 
-/// Gzip with the best level and a zero mtime, so the output is reproducible.
+/// Gzip with Zopfli: the output is ordinary gzip (any browser inflates it), only searched harder,
+/// which matters because these bytes are most of the binary's assets. Zopfli writes a zero mtime,
+/// so the output is reproducible.
 fn gzip(plain: &[u8]) -> Vec<u8> {
-    let mut encoder: GzEncoder<Vec<u8>> = GzBuilder::new()
-        .mtime(0)
-        .write(Vec::new(), Compression::best());
-    encoder
-        .write_all(plain)
+    let options = zopfli::Options {
+        iteration_count: NonZeroU64::new(ZOPFLI_ITERATIONS).expect("a non-zero constant"),
+        ..zopfli::Options::default()
+    };
+    let mut out = Vec::with_capacity(plain.len() / 3);
+    zopfli::compress(options, zopfli::Format::Gzip, plain, &mut out)
         .unwrap_or_else(|e| fail(&format!("gzip failed: {e}")));
-    encoder
-        .finish()
-        .unwrap_or_else(|e| fail(&format!("gzip failed: {e}")))
+    out
 }
 
 fn fail(message: &str) -> ! {
