@@ -10,6 +10,12 @@ FROM rust:1.95.0-bookworm AS build
 ARG TARGETARCH
 WORKDIR /src
 
+# Static, as scripts/build-dist.sh builds it (see there for the getrandom cfg: without it the
+# static server reads /dev/urandom instead of calling getrandom(2)). std-only networking, no name
+# resolution, no NSS: a static glibc build is safe. One value for both builds below, so the
+# dependency layer stays valid for the second.
+ENV RUSTFLAGS='-C target-feature=+crt-static --cfg getrandom_backend="linux_getrandom"'
+
 # The Rust target for this architecture. An explicit --target keeps crt-static away from build
 # scripts and proc macros, which must stay dynamic programs of the builder.
 RUN case "${TARGETARCH:-$(dpkg --print-architecture)}" in \
@@ -26,18 +32,15 @@ RUN mkdir -p src \
  && for f in src/main.rs $(sed -n 's/^path *= *"\(.*\)"/\1/p' Cargo.toml); do \
       mkdir -p "$(dirname "$f")" && echo 'fn main() {}' > "$f"; \
     done \
- && RUSTFLAGS="-C target-feature=+crt-static" \
-    cargo build --release --locked --target "$(cat /rust-target)" --bin token2go-server \
+ && cargo build --release --locked --target "$(cat /rust-target)" --bin token2go-server \
  && rm -rf src
 
-# std-only networking (no name resolution, no NSS), so a static glibc build is safe.
 COPY src ./src
 COPY assets ./assets
 # COPY keeps the files' own modification times, which can be older than the stub build's
 # artifacts; touching makes cargo rebuild our crate from the real sources.
 RUN find src -name '*.rs' -exec touch {} + \
- && RUSTFLAGS="-C target-feature=+crt-static" \
-    cargo build --release --locked --target "$(cat /rust-target)" --bin token2go-server \
+ && cargo build --release --locked --target "$(cat /rust-target)" --bin token2go-server \
  && cp "target/$(cat /rust-target)/release/token2go-server" /token2go-server \
  && /token2go-server --version
 

@@ -39,9 +39,12 @@ fi
 
 # An explicit --target keeps crt-static away from build scripts and proc macros, which must stay
 # dynamic host programs. RUSTFLAGS is set, not extended, so the result does not depend on the caller.
+# getrandom_backend: the getrandom crate finds glibc's getrandom() with dlsym, which a static binary
+# cannot do, and then falls back to reading /dev/urandom, which an empty root or a scratch image
+# without /dev lacks; this cfg makes it call getrandom(2) directly.
 bin_args=()
 for bin in "${wanted[@]}"; do bin_args+=(--bin "$bin"); done
-RUSTFLAGS="-C target-feature=+crt-static" \
+RUSTFLAGS='-C target-feature=+crt-static --cfg getrandom_backend="linux_getrandom"' \
   cargo build --release --locked --target "$target" "${bin_args[@]}"
 
 mkdir -p "$out_dir"
