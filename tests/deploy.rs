@@ -442,6 +442,26 @@ fn static_server_serves_from_an_empty_root_as_an_unprivileged_user() {
     assert_eq!(flow.status, 303, "{}\n{}", flow.text(), server.output());
     let plain = decrypt(&private, flow.header("Location").expect("Location"));
     assert!(plain.contains("empty-root-token"), "{plain}");
+
+    // The image's HEALTHCHECK: the same binary, same user, same empty root, same variables.
+    let healthcheck = |expected: i32| {
+        let mut probe = Command::new(&chroot);
+        as_nobody(&mut probe);
+        let out = run(probe
+            .arg("healthcheck")
+            .env("T2G_SERVER_HOST", "127.0.0.1")
+            .env("T2G_SERVER_PORT", port.to_string()));
+        assert_eq!(
+            out.status.code(),
+            Some(expected),
+            "healthcheck: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    healthcheck(0);
+    drop(server);
+    healthcheck(1);
+
     let entries: Vec<_> = std::fs::read_dir(&root)
         .expect("root")
         .map(|e| e.expect("entry").file_name())
@@ -678,6 +698,39 @@ fn syscall_group(analyze: &Path, group: &str, seen: &mut BTreeSet<String>) -> BT
     calls
 }
 
+/// The system calls a unit's SystemCallFilter= lines allow: the first line without `~` is the
+/// allow list, each `~` line removes from it (systemd.exec(5)).
+fn unit_syscall_filter(analyze: &Path, unit: &str) -> BTreeSet<String> {
+    let expand = |entries: &str| -> BTreeSet<String> {
+        entries
+            .split_whitespace()
+            .flat_map(|entry| {
+                if entry.starts_with('@') {
+                    syscall_group(analyze, entry, &mut BTreeSet::new())
+                } else {
+                    BTreeSet::from([entry.to_string()])
+                }
+            })
+            .collect()
+    };
+    let mut allowed = BTreeSet::new();
+    for (key, value) in unit_settings(unit) {
+        if key != "SystemCallFilter" {
+            continue;
+        }
+        match value.strip_prefix('~') {
+            Some(denied) => {
+                for call in expand(denied) {
+                    allowed.remove(&call);
+                }
+            }
+            None => allowed.extend(expand(&value)),
+        }
+    }
+    assert!(!allowed.is_empty(), "{SERVICE} has no SystemCallFilter=");
+    allowed
+}
+
 /// One traced system call: the thread, the call's name and the rest of the line.
 struct Traced {
     pid: u32,
@@ -711,8 +764,11 @@ fn parse_strace(log: &str) -> Vec<Traced> {
 }
 
 /// What can be checked without systemd as PID 1: the service's hardening settings do not stop the
-/// server. systemd applies them itself; here the static server runs the way the unit runs it, as
-/// far as plain tools allow, and strace records every system call it makes while it serves:
+/// server. systemd applies them itself; here the static server is started the way the units start
+/// it, as far as plain tools allow, and strace records every system call it makes while it serves
+/// and stops:
+/// - Socket activation: the listening socket is made outside and passed as fd 3 (LISTEN_FDS=1,
+///   LISTEN_PID); the server binds and listens on nothing of its own.
 /// - DynamicUser, CapabilityBoundingSet=, AmbientCapabilities=: uid 65534, no capabilities, a
 ///   bounding set cut to what chroot needs before it drops to that user.
 /// - NoNewPrivileges: set by setpriv, checked in /proc.
@@ -720,16 +776,18 @@ fn parse_strace(log: &str) -> Vec<Traced> {
 ///   ProtectKernel*, ProtectControlGroups, ProtectClock: the server's whole filesystem is an empty
 ///   directory, bind-mounted read-only: no /etc, /home, /tmp, /dev, /proc or /sys at all.
 /// - PrivateIPC, ProtectHostname, PrivateMounts: its own IPC, UTS and mount namespaces.
-/// - SystemCallFilter=@system-service ~@privileged: every traced call is in that set (systemd's
-///   own group lists).
+/// - SystemCallFilter=: every traced call is in the set the unit's lines allow (expanded with
+///   systemd's own group lists), including those of the graceful stop on SIGTERM (KillSignal=),
+///   which must take well under its 5 s grace: no PrivateNetwork= because of it (see the unit).
 /// - MemoryDenyWriteExecute: no mapping is made writable and executable, none made executable.
-/// - RestrictAddressFamilies=AF_INET AF_INET6: every socket(2) is AF_INET or AF_INET6.
+/// - RestrictAddressFamilies=AF_INET AF_INET6: every socket(2) is AF_INET or AF_INET6 (the
+///   filter leaves socketpair(2) alone).
 /// - RestrictNamespaces, LockPersonality, RestrictRealtime, RestrictSUIDSGID, SystemCallArchitectures:
 ///   no unshare/setns/CLONE_NEW*, no personality(2), no realtime scheduling, no chmod at all, a
 ///   native static binary.
 ///
-/// Not covered: the seccomp filter and namespaces applied by systemd itself, PrivateNetwork with
-/// socket activation (the listening socket arriving as fd 3), PrivateUsers.
+/// Not covered: the seccomp filter, cgroup and namespaces as systemd itself applies them, and
+/// PrivateUsers (chroot must drop to the user, which a user namespace here would not map).
 #[test]
 fn systemd_hardening_settings_leave_the_server_working() {
     let dir = TempDir::new("hardening");
@@ -739,45 +797,58 @@ fn systemd_hardening_settings_leave_the_server_working() {
     let port = free_port();
     let trace = dir.join("strace.log");
 
-    // unshare: own IPC, UTS, mount namespaces; in the mount namespace the root is re-mounted
-    // read-only; setpriv: no new privileges, bounding set cut; chroot: empty root, uid 65534.
+    // socket_activate.py (shared with the lifecycle tests) binds 127.0.0.1:port, passes it as
+    // fd 3 and execs this script with only the given variables, hence the absolute paths:
+    // unshare gives IPC, UTS and mount namespaces; in the mount namespace the root is
+    // re-mounted read-only; setpriv sets no-new-privileges and cuts the bounding set; chroot
+    // enters the empty root as uid 65534. Each execs the next, so the pid, which LISTEN_PID
+    // names, stays the same up to the server.
+    let path = |p: &Path| {
+        let text = p.display().to_string();
+        assert!(!text.contains(['\'', '"', ' ']), "a plain path: {text}");
+        text
+    };
     let script = format!(
-        "mount --bind {root} {root} && mount -o remount,bind,ro {root} && exec {setpriv} \
+        "#!/bin/sh\nexec {unshare} --ipc --uts --mount --propagation private -- {sh} -c \
+         '{mount} --bind {root} {root} && {mount} -o remount,bind,ro {root} && exec {setpriv} \
          --no-new-privs --bounding-set=-all,+sys_chroot,+setuid,+setgid -- \
-         {chroot} --userspec=65534:65534 {root} /token2go-server",
-        root = root.display(),
-        setpriv = tool("setpriv").display(),
-        chroot = tool("chroot").display(),
+         {chroot} --userspec=65534:65534 {root} /token2go-server'\n",
+        unshare = path(&tool("unshare")),
+        sh = path(&tool("sh")),
+        mount = path(&tool("mount")),
+        root = path(&root),
+        setpriv = path(&tool("setpriv")),
+        chroot = path(&tool("chroot")),
     );
+    let launcher = dir.join("launch.sh");
+    std::fs::write(&launcher, script).expect("write launcher");
+    std::fs::set_permissions(&launcher, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    // The interpreter itself, not a wrapper that might fork on the way.
+    let python =
+        run_ok(Command::new(tool("python3")).args(["-c", "import sys; print(sys.executable)"]));
     let mut command = Command::new(tool("strace"));
     command
         .args(["-f", "-qq", "-o"])
         .arg(&trace)
         .arg("--")
-        .arg(tool("unshare"))
-        .args([
-            "--ipc",
-            "--uts",
-            "--mount",
-            "--propagation",
-            "private",
-            "--",
-        ])
-        .arg(tool("sh"))
-        .arg("-c")
-        .arg(&script)
-        .env_clear()
-        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-        .env("T2G_SERVER_HOST", "127.0.0.1")
-        .env("T2G_SERVER_PORT", port.to_string())
-        .env("T2G_FALLBACK_TOKEN", "hardened-token");
+        .arg(python.trim())
+        .arg(Path::new(REPO).join("tests/support/socket_activate.py"))
+        .arg("listening")
+        .arg(port.to_string())
+        .arg(&launcher)
+        .arg("T2G_FALLBACK_TOKEN=hardened-token")
+        .env_clear();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("an address");
     let mut traced = Proc::spawn(command, dir.join("server.log"));
-    // The server is strace's child: unshare, sh, setpriv and chroot each exec the next. Killing
-    // strace alone would leave it running, detached, so it gets a guard of its own.
+    // The server is strace's child. Killing strace alone would leave it running, detached, so
+    // it gets a guard of its own.
     let server_pid = traced_child(traced.child.id());
     let server_guard = KillOnDrop(server_pid);
+    // The socket listens before the server runs; its first answer says it is up.
     traced.wait_listening(addr);
+    assert_eq!(get(addr, "/health", &[]).status, 200, "{}", traced.output());
+    let comm = std::fs::read_to_string(format!("/proc/{server_pid}/comm")).expect("comm");
+    assert_eq!(comm.trim(), "token2go-server");
     let status = std::fs::read_to_string(format!("/proc/{server_pid}/status")).expect("status");
     let field = |name: &str| {
         status
@@ -829,12 +900,29 @@ fn systemd_hardening_settings_leave_the_server_working() {
     let _ = stream.read_to_string(&mut both);
     assert_eq!(both.matches("HTTP/1.1 200").count(), 2, "{both}");
 
-    // Stop the server itself (strace then exits with it), then read the trace.
-    drop(server_guard);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while traced.child.try_wait().expect("wait strace").is_none() && Instant::now() < deadline {
+    // Stop it as systemd does (KillSignal=SIGTERM): a graceful stop, exit code 0, which strace
+    // passes on as its own.
+    run_ok(Command::new(tool("kill")).args(["-TERM", &server_pid.to_string()]));
+    let stopping = Instant::now();
+    let deadline = stopping + Duration::from_secs(10);
+    let exit = loop {
+        if let Some(status) = traced.child.try_wait().expect("wait strace") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "no exit after SIGTERM");
         std::thread::sleep(Duration::from_millis(20));
-    }
+    };
+    // The pid is free now and may be reused: the guard must not fire.
+    std::mem::forget(server_guard);
+    assert!(
+        exit.success(),
+        "exit after SIGTERM: {exit}\n{}",
+        traced.output()
+    );
+    let stop = stopping.elapsed();
+    assert!(stop < Duration::from_secs(2), "idle stop took {stop:?}");
+    let output = traced.output();
+    assert!(!output.contains("could not wake"), "{output}");
     let log = std::fs::read_to_string(&trace).expect("strace log");
     let calls = parse_strace(&log);
     let exec = calls
@@ -861,15 +949,16 @@ fn systemd_hardening_settings_leave_the_server_working() {
         server_calls.len()
     );
 
-    let mut seen = BTreeSet::new();
-    let allowed = syscall_group(&analyze, "@system-service", &mut seen);
-    let mut seen = BTreeSet::new();
-    let privileged = syscall_group(&analyze, "@privileged", &mut seen);
+    let allowed = unit_syscall_filter(&analyze, &repo_file(SERVICE));
     let used: BTreeSet<&str> = server_calls.iter().map(|c| c.name.as_str()).collect();
+    for own in ["bind", "listen"] {
+        assert!(!used.contains(own), "socket-activated, yet it called {own}");
+    }
+    assert!(used.contains("accept4"), "it served on fd 3");
     for name in &used {
         assert!(
-            allowed.contains(*name) && !privileged.contains(*name),
-            "{name} is outside SystemCallFilter=@system-service ~@privileged:\n{}",
+            allowed.contains(*name),
+            "{name} is outside the unit's SystemCallFilter=:\n{}",
             server_calls
                 .iter()
                 .filter(|c| c.name == *name)
@@ -891,8 +980,11 @@ fn systemd_hardening_settings_leave_the_server_working() {
                     "MemoryDenyWriteExecute: {line}"
                 )
             }
+            // The arguments are on the call's first line, not on a `<... socket resumed>` one.
             "socket" => assert!(
-                line.contains("(AF_INET,") || line.contains("(AF_INET6,"),
+                line.contains("(AF_INET,")
+                    || line.contains("(AF_INET6,")
+                    || line.contains(" resumed>"),
                 "RestrictAddressFamilies: {line}"
             ),
             "clone" | "clone3" | "unshare" | "setns" => {
