@@ -199,7 +199,8 @@ impl Response {
 
 /// One GET over a fresh connection that the server closes after answering.
 fn get(addr: SocketAddr, target: &str, headers: &[(&str, &str)]) -> Response {
-    let mut request = format!("GET {target} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
+    // A loopback Host, which the server answers even while a fallback token is set.
+    let mut request = format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -894,7 +895,13 @@ fn systemd_hardening_settings_leave_the_server_working() {
     assert_eq!(paste.status, 200);
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream
-        .write_all(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\nGET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .write_all(
+            format!(
+                "GET /health HTTP/1.1\r\nHost: {addr}\r\n\r\n\
+                 GET /health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        )
         .expect("pipelined requests");
     let mut both = String::new();
     let _ = stream.read_to_string(&mut both);
