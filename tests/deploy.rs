@@ -1258,7 +1258,7 @@ fn answer_auth(mut stream: TcpStream, small_token: &str, big_token: &str) {
         format!("HTTP/1.1 302 Found\r\nLocation: https://idp.example.com/authorize\r\nX-Stub-Redirect-Back: {back}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
     } else if path == "/oauth2/auth" {
         match session.as_deref() {
-            Some("small") => format!("HTTP/1.1 202 Accepted\r\nX-Auth-Request-Access-Token: {small_token}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
+            Some("small") => format!("HTTP/1.1 202 Accepted\r\nX-Auth-Request-Access-Token: {small_token}\r\nX-Auth-Request-User: alice\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
             Some("big") => format!("HTTP/1.1 202 Accepted\r\nX-Auth-Request-Access-Token: {big_token}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
             Some("no-token") => "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string(),
             _ => "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string(),
@@ -1371,7 +1371,13 @@ fn nginx_recipe_passes_the_token_and_an_80_kb_flow_redirect() {
     let (server, t2g) = start_server(
         Path::new(DEBUG_BIN),
         &dir,
-        &[("T2G_TOKEN_HEADER_NAMES", "X-Forwarded-Access-Token")],
+        &[
+            ("T2G_TOKEN_HEADER_NAMES", "X-Forwarded-Access-Token"),
+            (
+                "T2G_USER_HEADER_NAMES",
+                "X-Forwarded-Preferred-Username,X-Forwarded-User,X-Forwarded-Email",
+            ),
+        ],
     );
     let cert = dir.join("cert.pem");
     let key = dir.join("key.pem");
@@ -1436,6 +1442,20 @@ fn nginx_recipe_passes_the_token_and_an_80_kb_flow_redirect() {
         "{}",
         r.text()
     );
+
+    // The user comes from the auth answer; a client's own identity headers do not get through.
+    let r = nginx.get(
+        "/echo",
+        &[
+            ("Cookie", &signed_in("small")),
+            ("X-Forwarded-User", "mallory"),
+            ("X-Auth-Request-User", "mallory"),
+            ("X-Forwarded-Preferred-Username", "mallory"),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains("alice"), "{}", r.text());
+    assert!(!r.text().contains("mallory"), "{}", r.text());
 
     // Without a token in the auth answer, a client's own headers do not get through.
     let r = nginx.get(
