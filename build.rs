@@ -1,10 +1,12 @@
-//! Embeds the two Swagger UI files the `/swagger-ui/` page needs.
+//! Compresses what the binary embeds, into OUT_DIR, where src/assets.rs and src/page.rs include it.
 //!
-//! Swagger UI is third-party code and is never committed here: it arrives in the zip that the
-//! `utoipa-swagger-ui-vendored` build-dependency carries (the swagger-ui 5.32.6 source archive,
-//! whose `dist/` folder is what npm publishes as swagger-ui-dist). We take only the bundle JS and
-//! the CSS, gzip them with Zopfli (about 1.7 MB become about 0.42 MB in the binary; zlib's best
-//! level gives 0.44 MB) and write them to OUT_DIR, where src/assets.rs includes them.
+//! - The two Swagger UI files the `/swagger-ui/` page needs. Swagger UI is third-party code and is
+//!   never committed here: it arrives in the zip that the `utoipa-swagger-ui-vendored`
+//!   build-dependency carries (the swagger-ui 5.32.6 source archive, whose `dist/` folder is what
+//!   npm publishes as swagger-ui-dist). We take only the bundle JS and the CSS and gzip them with
+//!   Zopfli (about 1.7 MB become about 0.42 MB in the binary; zlib's best level gives 0.44 MB).
+//! - Our own text files in `assets/` (templates, scripts, styles, the OpenAPI document): about
+//!   88 KB that Zopfli makes about 26 KB, which the 2 MiB budget of the static binary needs.
 
 use std::env;
 use std::fs;
@@ -16,6 +18,22 @@ use std::path::Path;
 const FILES: &[(&str, &str)] = &[
     ("dist/swagger-ui-bundle.js", "swagger-ui-bundle.js.gz"),
     ("dist/swagger-ui.css", "swagger-ui.css.gz"),
+];
+
+/// Our own text files in `assets/`, gzipped under the same name plus `.gz`.
+const OWN_FILES: &[&str] = &[
+    "index.html",
+    "paste.html",
+    "confirm.html",
+    "form-post.html",
+    "done.html",
+    "swagger-ui.html",
+    "page.js",
+    "page.css",
+    "form-post.js",
+    "swagger-initializer.js",
+    "swagger-page.css",
+    "swagger.yaml",
 ];
 
 /// Zopfli's passes per block. Measured on the 1.5 MB bundle: 5 passes give 398,124 bytes in 1.4 s,
@@ -52,6 +70,16 @@ fn main() {
             .read_to_end(&mut plain)
             .unwrap_or_else(|e| fail(&format!("cannot read {name}: {e}")));
         fs::write(Path::new(&out_dir).join(out_name), gzip(&plain))
+            .unwrap_or_else(|e| fail(&format!("cannot write {out_name}: {e}")));
+    }
+
+    for name in OWN_FILES {
+        let source = format!("assets/{name}");
+        println!("cargo:rerun-if-changed={source}");
+        let plain =
+            fs::read(&source).unwrap_or_else(|e| fail(&format!("cannot read {source}: {e}")));
+        let out_name = format!("{name}.gz");
+        fs::write(Path::new(&out_dir).join(&out_name), gzip(&plain))
             .unwrap_or_else(|e| fail(&format!("cannot write {out_name}: {e}")));
     }
 }

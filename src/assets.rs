@@ -1,20 +1,35 @@
 //! The fixed table of files embedded in the binary. URLs never reach the filesystem: a path is
 //! either in this table or not served here.
 //!
-//! Swagger UI's bundle and CSS are third-party files that `build.rs` takes from the
-//! `utoipa-swagger-ui-vendored` build-dependency and stores gzip-compressed (`gzip: true`). The
-//! server carries no decompressor for them: a client that does not accept gzip gets `406` (see
-//! [`accepts_gzip`]); every browser accepts it.
+//! `build.rs` stores the text files gzip-compressed, so the static binary stays within 2 MiB; a
+//! client that accepts gzip (every browser) gets the stored bytes with `Content-Encoding: gzip`.
+//! Our own files are decoded for the others ([`Coding::Gzip`]). Swagger UI's bundle and CSS,
+//! third-party files that `build.rs` takes from the `utoipa-swagger-ui-vendored`
+//! build-dependency, are not: decoding 1.7 MB per request for a client that cannot read them
+//! anyway (they are a browser's) is not worth it, so such a client gets `406`
+//! ([`Coding::GzipOnly`], see [`accepts_gzip`]).
 
 use crate::page::SWAGGER_CSP;
+
+/// How an embedded file is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Coding {
+    /// As is.
+    Identity,
+    /// Gzip-compressed; decoded for clients that do not accept gzip.
+    Gzip,
+    /// Gzip-compressed; `406` for clients that do not accept gzip.
+    GzipOnly,
+}
 
 /// One embedded file.
 #[derive(Debug)]
 pub struct Asset {
     pub content_type: &'static str,
     pub body: &'static [u8],
-    /// The body is gzip-encoded: send it with `Content-Encoding: gzip` and `Vary: Accept-Encoding`.
-    pub gzip: bool,
+    /// How `body` is stored; a compressed one goes out with `Content-Encoding: gzip` to clients
+    /// that accept it, and with `Vary: Accept-Encoding` always.
+    pub coding: Coding,
     /// Content-Security-Policy for this response (set exactly for HTML documents); `None` keeps
     /// the baseline `frame-ancestors 'none'`.
     pub csp: Option<&'static str>,
@@ -26,34 +41,52 @@ const NO_CACHE: &str = "no-cache";
 /// Icons and Swagger UI's files: large or rarely changed, same URL across releases.
 const ONE_DAY: &str = "public, max-age=86400";
 
-const fn file(content_type: &'static str, body: &'static [u8], cache: &'static str) -> Asset {
+/// An icon, stored as is (its format is compressed already).
+const fn icon(content_type: &'static str, body: &'static [u8]) -> Asset {
     Asset {
         content_type,
         body,
-        gzip: false,
+        coding: Coding::Identity,
         csp: None,
-        cache_control: cache,
+        cache_control: ONE_DAY,
     }
 }
 
-const fn page(body: &'static [u8], csp: &'static str) -> Asset {
+/// One of our own text files, gzipped by build.rs.
+const fn own(content_type: &'static str, gzipped: &'static [u8]) -> Asset {
     Asset {
-        content_type: "text/html; charset=utf-8",
-        body,
-        gzip: false,
-        csp: Some(csp),
+        content_type,
+        body: gzipped,
+        coding: Coding::Gzip,
+        csp: None,
         cache_control: NO_CACHE,
     }
 }
 
-const fn gzipped(content_type: &'static str, body: &'static [u8]) -> Asset {
+/// One of our own HTML documents, gzipped by build.rs, with its Content-Security-Policy.
+const fn page(gzipped: &'static [u8], csp: &'static str) -> Asset {
+    Asset {
+        csp: Some(csp),
+        ..own("text/html; charset=utf-8", gzipped)
+    }
+}
+
+/// A Swagger UI file, gzipped by build.rs.
+const fn swagger_ui(content_type: &'static str, gzipped: &'static [u8]) -> Asset {
     Asset {
         content_type,
-        body,
-        gzip: true,
+        body: gzipped,
+        coding: Coding::GzipOnly,
         csp: None,
         cache_control: ONE_DAY,
     }
+}
+
+/// The gzipped copy build.rs made of a file in OUT_DIR.
+macro_rules! built {
+    ($name:literal) => {
+        include_bytes!(concat!(env!("OUT_DIR"), "/", $name))
+    };
 }
 
 const JS: &str = "text/javascript; charset=utf-8";
@@ -65,85 +98,50 @@ const PNG: &str = "image/png";
 static ASSETS: &[(&str, Asset)] = &[
     (
         "/favicon.ico",
-        file(
-            "image/x-icon",
-            include_bytes!("../assets/favicon.ico"),
-            ONE_DAY,
-        ),
+        icon("image/x-icon", include_bytes!("../assets/favicon.ico")),
     ),
     (
         "/favicon.svg",
-        file(
-            "image/svg+xml",
-            include_bytes!("../assets/favicon.svg"),
-            ONE_DAY,
-        ),
+        icon("image/svg+xml", include_bytes!("../assets/favicon.svg")),
     ),
     (
         "/favicon-16x16.png",
-        file(PNG, include_bytes!("../assets/favicon-16x16.png"), ONE_DAY),
+        icon(PNG, include_bytes!("../assets/favicon-16x16.png")),
     ),
     (
         "/favicon-32x32.png",
-        file(PNG, include_bytes!("../assets/favicon-32x32.png"), ONE_DAY),
+        icon(PNG, include_bytes!("../assets/favicon-32x32.png")),
     ),
     (
         "/apple-touch-icon.png",
-        file(
-            PNG,
-            include_bytes!("../assets/apple-touch-icon.png"),
-            ONE_DAY,
-        ),
+        icon(PNG, include_bytes!("../assets/apple-touch-icon.png")),
     ),
-    (
-        "/static/page.css",
-        file(CSS, include_bytes!("../assets/page.css"), NO_CACHE),
-    ),
-    (
-        "/static/page.js",
-        file(JS, include_bytes!("../assets/page.js"), NO_CACHE),
-    ),
-    (
-        "/static/form-post.js",
-        file(JS, include_bytes!("../assets/form-post.js"), NO_CACHE),
-    ),
+    ("/static/page.css", own(CSS, built!("page.css.gz"))),
+    ("/static/page.js", own(JS, built!("page.js.gz"))),
+    ("/static/form-post.js", own(JS, built!("form-post.js.gz"))),
     (
         "/swagger.yaml",
-        file(
-            "application/yaml",
-            include_bytes!("../assets/swagger.yaml"),
-            NO_CACHE,
-        ),
+        own("application/yaml", built!("swagger.yaml.gz")),
     ),
     (
         "/swagger-ui/",
-        page(include_bytes!("../assets/swagger-ui.html"), SWAGGER_CSP),
+        page(built!("swagger-ui.html.gz"), SWAGGER_CSP),
     ),
     (
         "/swagger-ui/swagger-initializer.js",
-        file(
-            JS,
-            include_bytes!("../assets/swagger-initializer.js"),
-            NO_CACHE,
-        ),
+        own(JS, built!("swagger-initializer.js.gz")),
     ),
     (
         "/swagger-ui/swagger-page.css",
-        file(CSS, include_bytes!("../assets/swagger-page.css"), NO_CACHE),
+        own(CSS, built!("swagger-page.css.gz")),
     ),
     (
         "/swagger-ui/swagger-ui-bundle.js",
-        gzipped(
-            JS,
-            include_bytes!(concat!(env!("OUT_DIR"), "/swagger-ui-bundle.js.gz")),
-        ),
+        swagger_ui(JS, built!("swagger-ui-bundle.js.gz")),
     ),
     (
         "/swagger-ui/swagger-ui.css",
-        gzipped(
-            CSS,
-            include_bytes!(concat!(env!("OUT_DIR"), "/swagger-ui.css.gz")),
-        ),
+        swagger_ui(CSS, built!("swagger-ui.css.gz")),
     ),
 ];
 
@@ -223,6 +221,7 @@ mod tests {
     }
     use std::io::Read;
 
+    /// zlib's reading (flate2), independent of our decoder.
     fn gunzip(body: &[u8]) -> Vec<u8> {
         let mut plain = Vec::new();
         flate2::read::GzDecoder::new(body)
@@ -233,10 +232,56 @@ mod tests {
 
     /// The body as served to a client that decoded it.
     fn plain(asset: &Asset) -> Vec<u8> {
-        if asset.gzip {
-            gunzip(asset.body)
-        } else {
-            asset.body.to_vec()
+        match asset.coding {
+            Coding::Identity => asset.body.to_vec(),
+            Coding::Gzip | Coding::GzipOnly => gunzip(asset.body),
+        }
+    }
+
+    fn plain_text(path: &str) -> String {
+        String::from_utf8(plain(lookup(path).unwrap())).unwrap()
+    }
+
+    /// Every compressed file of ours decodes, with our decoder as with zlib's, to its source in
+    /// `assets/` byte for byte.
+    #[test]
+    fn our_compressed_files_decode_to_their_sources() {
+        let sources: &[(&str, &[u8])] = &[
+            ("/static/page.css", include_bytes!("../assets/page.css")),
+            ("/static/page.js", include_bytes!("../assets/page.js")),
+            (
+                "/static/form-post.js",
+                include_bytes!("../assets/form-post.js"),
+            ),
+            ("/swagger.yaml", include_bytes!("../assets/swagger.yaml")),
+            ("/swagger-ui/", include_bytes!("../assets/swagger-ui.html")),
+            (
+                "/swagger-ui/swagger-initializer.js",
+                include_bytes!("../assets/swagger-initializer.js"),
+            ),
+            (
+                "/swagger-ui/swagger-page.css",
+                include_bytes!("../assets/swagger-page.css"),
+            ),
+        ];
+        let own: Vec<&str> = ASSETS
+            .iter()
+            .filter(|(_, a)| a.coding == Coding::Gzip)
+            .map(|(path, _)| *path)
+            .collect();
+        assert_eq!(own, sources.iter().map(|(p, _)| *p).collect::<Vec<_>>());
+        for (path, source) in sources {
+            let asset = lookup(path).unwrap();
+            assert!(
+                asset.body.len() < source.len() || source.len() < 200,
+                "{path}"
+            );
+            assert_eq!(
+                crate::inflate::gunzip(asset.body).unwrap(),
+                *source,
+                "{path}"
+            );
+            assert_eq!(gunzip(asset.body), *source, "{path}");
         }
     }
 
@@ -311,16 +356,17 @@ mod tests {
     #[test]
     fn gzip_entries_decompress_to_swagger_ui() {
         let bundle = lookup("/swagger-ui/swagger-ui-bundle.js").unwrap();
-        assert!(bundle.gzip);
+        assert_eq!(bundle.coding, Coding::GzipOnly);
         let js = String::from_utf8(gunzip(bundle.body)).expect("UTF-8 JavaScript");
         assert!(js.len() > 1_000_000, "the full bundle, not a stub");
         assert!(js.contains("SwaggerUIBundle"));
         let css = lookup("/swagger-ui/swagger-ui.css").unwrap();
-        assert!(css.gzip);
+        assert_eq!(css.coding, Coding::GzipOnly);
         let css = String::from_utf8(gunzip(css.body)).expect("UTF-8 CSS");
         assert!(css.contains(".swagger-ui"));
-        // Only these two are stored compressed.
-        assert_eq!(ASSETS.iter().filter(|(_, a)| a.gzip).count(), 2);
+        // Only these two are refused to clients without gzip.
+        let gzip_only = ASSETS.iter().filter(|(_, a)| a.coding == Coding::GzipOnly);
+        assert_eq!(gzip_only.count(), 2);
         assert!(SWAGGER_UI_VERSION.starts_with("5."), "{SWAGGER_UI_VERSION}");
         // NOTICE names the embedded release: a new Swagger UI must come with a new NOTICE.
         let notice = include_str!("../NOTICE");
@@ -332,7 +378,7 @@ mod tests {
     fn html_entries_carry_their_csp() {
         let swagger = lookup("/swagger-ui/").unwrap();
         assert_eq!(swagger.csp, Some(SWAGGER_CSP));
-        let html = std::str::from_utf8(swagger.body).unwrap();
+        let html = plain_text("/swagger-ui/");
         for referenced in [
             "swagger-ui-bundle.js",
             "swagger-ui.css",
@@ -342,15 +388,14 @@ mod tests {
             assert!(html.contains(&format!("\"{referenced}\"")), "{referenced}");
             assert!(lookup(&format!("/swagger-ui/{referenced}")).is_some());
         }
-        let init = std::str::from_utf8(lookup("/swagger-ui/swagger-initializer.js").unwrap().body)
-            .unwrap();
+        let init = plain_text("/swagger-ui/swagger-initializer.js");
         assert!(init.contains("\"../swagger.yaml\""));
         assert!(init.contains("validatorUrl: null"));
     }
 
     #[test]
     fn swagger_yaml_describes_every_route() {
-        let yaml = std::str::from_utf8(lookup("/swagger.yaml").unwrap().body).unwrap();
+        let yaml = plain_text("/swagger.yaml");
         assert!(yaml.starts_with("openapi: 3.0.3\n"));
         let version = format!("\n  version: {}\n", env!("CARGO_PKG_VERSION"));
         assert!(

@@ -15,6 +15,7 @@ mod echo;
 mod flow;
 mod healthcheck;
 mod http;
+mod inflate;
 mod log;
 mod metrics;
 mod page;

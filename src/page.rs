@@ -7,7 +7,10 @@
 //! the second description and the misc section are trusted operator HTML, inserted as is (as in
 //! the reference). The strict CSP still blocks any inline script or style in that HTML.
 
+use std::sync::OnceLock;
+
 use crate::config::UiSettings;
+use crate::inflate;
 
 /// CSP of our own HTML pages: scripts and styles only from files of this server.
 pub const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
@@ -33,11 +36,41 @@ pub fn form_post_csp(origin: &str) -> String {
     )
 }
 
-const INDEX_TEMPLATE: &str = include_str!("../assets/index.html");
-const PASTE_TEMPLATE: &str = include_str!("../assets/paste.html");
-const CONFIRM_TEMPLATE: &str = include_str!("../assets/confirm.html");
-const DONE_TEMPLATE: &str = include_str!("../assets/done.html");
-const FORM_POST_TEMPLATE: &str = include_str!("../assets/form-post.html");
+/// A page template from `assets/`, which build.rs stores gzipped (the static binary's size
+/// budget); decoded on first use and kept.
+struct Template {
+    gzipped: &'static [u8],
+    text: OnceLock<String>,
+}
+
+impl Template {
+    const fn new(gzipped: &'static [u8]) -> Template {
+        Template {
+            gzipped,
+            text: OnceLock::new(),
+        }
+    }
+
+    fn text(&self) -> &str {
+        self.text.get_or_init(|| {
+            // build.rs's own output, decoded and compared with the sources by the unit tests.
+            let bytes = inflate::gunzip(self.gzipped).expect("an embedded template decodes");
+            String::from_utf8(bytes).expect("an embedded template is UTF-8")
+        })
+    }
+}
+
+macro_rules! template {
+    ($name:literal) => {
+        Template::new(include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".gz")))
+    };
+}
+
+static INDEX_TEMPLATE: Template = template!("index.html");
+static PASTE_TEMPLATE: Template = template!("paste.html");
+static CONFIRM_TEMPLATE: Template = template!("confirm.html");
+static DONE_TEMPLATE: Template = template!("done.html");
+static FORM_POST_TEMPLATE: Template = template!("form-post.html");
 
 const DEFAULT_TITLE: &str = "Token2go";
 /// The `curl` example's URL when the operator set none (`T2G_UI_EXAMPLE_URL`).
@@ -120,9 +153,8 @@ pub struct IndexPage {
 impl IndexPage {
     pub fn new(ui: &Ui) -> IndexPage {
         // Split the template, not the page: operator text may hold the placeholder's spelling.
-        let (head, tail) = INDEX_TEMPLATE
-            .split_once(SIGNED_IN)
-            .unwrap_or((INDEX_TEMPLATE, ""));
+        let template = INDEX_TEMPLATE.text();
+        let (head, tail) = template.split_once(SIGNED_IN).unwrap_or((template, ""));
         IndexPage {
             head: fill_index(head, ui),
             tail: fill_index(tail, ui),
@@ -186,7 +218,7 @@ fn fill_index(template: &str, ui: &Ui) -> String {
 pub fn render_paste(ui: &Ui, block: &str, verification_code: &str, user: Option<&str>) -> String {
     let rows = block.lines().count().clamp(3, 40).to_string();
     fill(
-        PASTE_TEMPLATE,
+        PASTE_TEMPLATE.text(),
         &[
             ("title", &escape_html(&ui.title)),
             ("signed_in", &signed_in(user)),
@@ -246,7 +278,7 @@ pub fn render_confirm(ui: &Ui, warning: &Warning<'_>, user: Option<&str>) -> Str
         ""
     };
     fill(
-        CONFIRM_TEMPLATE,
+        CONFIRM_TEMPLATE.text(),
         &[
             ("title", &escape_html(&ui.title)),
             ("signed_in", &signed_in(user)),
@@ -275,7 +307,7 @@ pub fn render_form_post(ui: &Ui, action: &str, origin: &str, fields: &[(&str, &s
         })
         .collect();
     fill(
-        FORM_POST_TEMPLATE,
+        FORM_POST_TEMPLATE.text(),
         &[
             ("title", &escape_html(&ui.title)),
             ("action", &escape_html(action)),
@@ -287,7 +319,7 @@ pub fn render_form_post(ui: &Ui, action: &str, origin: &str, fields: &[(&str, &s
 
 /// The page of `/flow/redirect/done`: "Token delivered. You can close this tab."
 pub fn render_done(ui: &Ui) -> String {
-    fill(DONE_TEMPLATE, &[("title", &escape_html(&ui.title))])
+    fill(DONE_TEMPLATE.text(), &[("title", &escape_html(&ui.title))])
 }
 
 /// Escapes text for HTML element content and quoted attribute values.
@@ -366,13 +398,34 @@ mod tests {
     }
 
     const TEMPLATES: &[(&str, &str)] = &[
-        ("index.html", INDEX_TEMPLATE),
-        ("paste.html", PASTE_TEMPLATE),
-        ("confirm.html", CONFIRM_TEMPLATE),
-        ("done.html", DONE_TEMPLATE),
-        ("form-post.html", FORM_POST_TEMPLATE),
+        ("index.html", include_str!("../assets/index.html")),
+        ("paste.html", include_str!("../assets/paste.html")),
+        ("confirm.html", include_str!("../assets/confirm.html")),
+        ("done.html", include_str!("../assets/done.html")),
+        ("form-post.html", include_str!("../assets/form-post.html")),
         ("swagger-ui.html", include_str!("../assets/swagger-ui.html")),
     ];
+
+    /// What the pages are rendered from is what `assets/` holds, byte for byte.
+    #[test]
+    fn stored_templates_decode_to_their_sources() {
+        for (template, (name, source)) in [
+            &INDEX_TEMPLATE,
+            &PASTE_TEMPLATE,
+            &CONFIRM_TEMPLATE,
+            &DONE_TEMPLATE,
+            &FORM_POST_TEMPLATE,
+        ]
+        .into_iter()
+        .zip(TEMPLATES)
+        {
+            assert_eq!(template.text(), *source, "{name}");
+            assert!(
+                template.gzipped.len() < source.len(),
+                "{name} is stored compressed"
+            );
+        }
+    }
 
     const HOSTILE: &str = "<script>alert(\"x\")</script> & 'quoted'";
     const HOSTILE_ESCAPED: &str =

@@ -3,12 +3,13 @@
 
 use std::time::SystemTime;
 
-use crate::assets::{self, Asset};
+use crate::assets::{self, Asset, Coding};
 use crate::audit::{Audit, Record};
 use crate::config::Config;
 use crate::echo;
 use crate::flow::{self, FlowRequest, Outcome, Refusal};
 use crate::http::{Exchange, Method, Request, Response, Service, Status};
+use crate::inflate;
 use crate::log::{self, LogFormat};
 use crate::metrics::{Metrics, Rejection};
 use crate::page::{self, IndexPage, Ui, Warning};
@@ -356,26 +357,39 @@ fn forwarded_for(request: &Request) -> Option<String> {
     (!values.is_empty()).then(|| values.join(", "))
 }
 
-/// An embedded file; gzip-stored ones only to clients that accept gzip.
+/// An embedded file: a compressed one as stored to clients that accept gzip, decoded (ours) or
+/// refused with 406 (Swagger UI's) to the others.
 fn serve_asset(asset: &'static Asset, request: &Request) -> Response {
-    let mut response = Response::new(Status::Ok, asset.content_type, asset.body)
-        .header("Cache-Control", asset.cache_control);
-    if asset.gzip {
-        if !assets::accepts_gzip(request.header("Accept-Encoding")) {
-            return Response::text(
-                Status::NotAcceptable,
-                "Accept-Encoding: this file is only served gzip-encoded; send Accept-Encoding: gzip",
-            )
-            .header("Vary", "Accept-Encoding");
+    let accepts_gzip = || assets::accepts_gzip(request.header("Accept-Encoding"));
+    let response = match asset.coding {
+        Coding::Identity => Response::new(Status::Ok, asset.content_type, asset.body),
+        Coding::Gzip | Coding::GzipOnly if accepts_gzip() => {
+            Response::new(Status::Ok, asset.content_type, asset.body)
+                .header("Content-Encoding", "gzip")
+                .header("Vary", "Accept-Encoding")
         }
-        response = response
-            .header("Content-Encoding", "gzip")
-            .header("Vary", "Accept-Encoding");
+        Coding::Gzip => match inflate::gunzip(asset.body) {
+            Ok(plain) => Response::new(Status::Ok, asset.content_type, plain)
+                .header("Vary", "Accept-Encoding"),
+            Err(error) => {
+                log::error(&format!(
+                    "{}: embedded file does not decode: {error}",
+                    request.path
+                ));
+                return Response::text(Status::InternalServerError, "internal server error");
+            }
+        },
+        Coding::GzipOnly => return Response::text(
+            Status::NotAcceptable,
+            "Accept-Encoding: this file is only served gzip-encoded; send Accept-Encoding: gzip",
+        )
+        .header("Vary", "Accept-Encoding"),
+    };
+    let response = response.header("Cache-Control", asset.cache_control);
+    match asset.csp {
+        Some(csp) => response.header("Content-Security-Policy", csp),
+        None => response,
     }
-    if let Some(csp) = asset.csp {
-        response = response.header("Content-Security-Policy", csp);
-    }
-    response
 }
 
 /// An HTML page under the strict policy; pages never go stale in a cache.

@@ -83,7 +83,7 @@ fn swagger_yaml_passes_openapi_spec_validator() {
 }
 
 /// The string literals starting with `/` between two markers of a source file (with
-/// `first_in_line_only`, only those alone on their line).
+/// `first_in_line_only`, only those that start a line or a table row).
 fn paths_in_source(file: &str, from: &str, to: &str, first_in_line_only: bool) -> BTreeSet<String> {
     let source = std::fs::read_to_string(repo_file(file)).unwrap();
     let start = source
@@ -96,9 +96,10 @@ fn paths_in_source(file: &str, from: &str, to: &str, first_in_line_only: bool) -
     let region = &source[start..end];
     let mut paths = BTreeSet::new();
     if first_in_line_only {
-        // A table row's key: a line that is nothing but `"/path",`.
+        // A table row's key: `"/path",` alone on a line, or `("/path", ...` starting one.
         for line in region.lines().map(str::trim) {
-            if let Some(path) = line.strip_prefix('"').and_then(|l| l.strip_suffix("\",")) {
+            let key = line.strip_prefix("(\"").or_else(|| line.strip_prefix('"'));
+            if let Some((path, _)) = key.and_then(|rest| rest.split_once("\",")) {
                 if path.starts_with('/') {
                     paths.insert(path.to_string());
                 }
