@@ -9,9 +9,21 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// Upper bounds of the request-duration histogram, in seconds.
-const BUCKETS: [f64; 12] = [
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+/// Upper bounds of the request-duration histogram: in microseconds, and as the `le` label
+/// writes them in seconds. Integers throughout: no float formatting in the binary for this.
+const BUCKETS: [(u64, &str); 12] = [
+    (500, "0.0005"),
+    (1_000, "0.001"),
+    (2_500, "0.0025"),
+    (5_000, "0.005"),
+    (10_000, "0.01"),
+    (25_000, "0.025"),
+    (50_000, "0.05"),
+    (100_000, "0.1"),
+    (250_000, "0.25"),
+    (500_000, "0.5"),
+    (1_000_000, "1"),
+    (2_500_000, "2.5"),
 ];
 
 /// Why the redirect flow refused a request.
@@ -45,7 +57,8 @@ impl Rejection {
 struct Histogram {
     buckets: [u64; BUCKETS.len()],
     count: u64,
-    sum: f64,
+    /// Microseconds.
+    sum: u64,
 }
 
 #[derive(Default)]
@@ -67,14 +80,14 @@ impl Metrics {
     }
 
     pub fn observe_request(&self, route: &'static str, status: u16, duration: Duration) {
-        let seconds = duration.as_secs_f64();
+        let micros = u64::try_from(duration.as_micros()).unwrap_or(u64::MAX);
         let mut stats = self.requests.lock().unwrap_or_else(|e| e.into_inner());
         *stats.by_status.entry((route, status)).or_insert(0) += 1;
         let histogram = stats.durations.entry(route).or_default();
         histogram.count += 1;
-        histogram.sum += seconds;
-        for (bucket, bound) in histogram.buckets.iter_mut().zip(BUCKETS) {
-            if seconds <= bound {
+        histogram.sum = histogram.sum.saturating_add(micros);
+        for (bucket, (bound, _)) in histogram.buckets.iter_mut().zip(BUCKETS) {
+            if micros <= bound {
                 *bucket += 1;
             }
         }
@@ -113,7 +126,7 @@ impl Metrics {
         out.push_str("# HELP token2go_http_request_duration_seconds Time from complete request head to response written.\n");
         out.push_str("# TYPE token2go_http_request_duration_seconds histogram\n");
         for (route, h) in &stats.durations {
-            for (bound, n) in BUCKETS.iter().zip(h.buckets) {
+            for ((_, bound), n) in BUCKETS.iter().zip(h.buckets) {
                 let _ = writeln!(
                     out,
                     "token2go_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {n}"
@@ -126,8 +139,9 @@ impl Metrics {
             );
             let _ = writeln!(
                 out,
-                "token2go_http_request_duration_seconds_sum{{route=\"{route}\"}} {}",
-                h.sum
+                "token2go_http_request_duration_seconds_sum{{route=\"{route}\"}} {}.{:06}",
+                h.sum / 1_000_000,
+                h.sum % 1_000_000
             );
             let _ = writeln!(
                 out,
@@ -191,5 +205,10 @@ mod tests {
         assert!(text.contains("token2go_flow_rejections_total{reason=\"target\"} 2\n"));
         assert!(text.contains("token2go_flow_rejections_total{reason=\"no_token\"} 0\n"));
         assert!(text.contains("token2go_build_info{version=\""));
+        // 300 µs + 30 ms + 5 s, in seconds with microseconds.
+        assert!(
+            text.contains("token2go_http_request_duration_seconds_sum{route=\"token\"} 5.030300\n")
+        );
+        assert!(text.contains("le=\"1\"} 2\n") && text.contains("le=\"2.5\"} 2\n"));
     }
 }
