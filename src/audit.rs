@@ -16,7 +16,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::time::SystemTime;
 
-use crate::log::json_str;
+use crate::json::json_str;
 use crate::time::rfc3339;
 
 /// Where audit lines go (`T2G_AUDIT_LOG`).

@@ -6,18 +6,9 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use serde::Serialize;
-
 use crate::http::Request;
+use crate::json::JsonWriter;
 use crate::query;
-
-#[derive(Serialize)]
-struct Echo<'a> {
-    parameters: BTreeMap<String, Vec<String>>,
-    headers: BTreeMap<String, Vec<Cow<'a, str>>>,
-    #[serde(rename = "remoteAddr")]
-    remote_addr: String,
-}
 
 /// The echo document; `?pretty` indents with two spaces.
 pub fn render(request: &Request) -> Vec<u8> {
@@ -39,19 +30,33 @@ pub fn render(request: &Request) -> Vec<u8> {
             .or_default()
             .push(value);
     }
-    let echo = Echo {
-        parameters,
-        headers,
-        remote_addr: request.peer.to_string(),
-    };
-    let mut body = if pretty {
-        serde_json::to_vec_pretty(&echo)
-    } else {
-        serde_json::to_vec(&echo)
-    }
-    .unwrap_or_default();
+    let mut json = JsonWriter::new(pretty);
+    json.open('{');
+    json.key(0, "parameters");
+    lists(&mut json, &parameters);
+    json.key(1, "headers");
+    lists(&mut json, &headers);
+    json.key(2, "remoteAddr");
+    json.string(&request.peer.to_string());
+    json.close('}', false);
+    let mut body = json.finish().into_bytes();
     body.push(b'\n');
     body
+}
+
+/// `{"name": ["value", ...], ...}`.
+fn lists<V: AsRef<str>>(json: &mut JsonWriter, map: &BTreeMap<String, Vec<V>>) {
+    json.open('{');
+    for (i, (name, values)) in map.iter().enumerate() {
+        json.key(i, name);
+        json.open('[');
+        for (j, value) in values.iter().enumerate() {
+            json.item(j);
+            json.string(value.as_ref());
+        }
+        json.close(']', values.is_empty());
+    }
+    json.close('}', map.is_empty());
 }
 
 /// `a=1; b=2` → `a=<redacted>; b=<redacted>`: each cookie's name, never its value; a pair

@@ -16,6 +16,7 @@ mod flow;
 mod healthcheck;
 mod http;
 mod inflate;
+mod json;
 mod log;
 mod metrics;
 mod page;

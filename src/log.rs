@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, SystemTime};
 
+use crate::json::json_str;
 use crate::time::rfc3339;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,29 +30,6 @@ fn format() -> LogFormat {
         2 => LogFormat::Off,
         _ => LogFormat::Text,
     }
-}
-
-/// A JSON string literal in printable ASCII: `"` and `\` escaped, every control character
-/// and every non-ASCII character (bidi controls included) as `\uXXXX` (UTF-16, surrogate
-/// pairs above U+FFFF), so that no log reader is fooled by what a client sent.
-pub(crate) fn json_str(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            ' '..='~' => out.push(c),
-            _ => {
-                let mut units = [0u16; 2];
-                for unit in c.encode_utf16(&mut units) {
-                    out.push_str(&format!("\\u{unit:04x}"));
-                }
-            }
-        }
-    }
-    out.push('"');
-    out
 }
 
 fn message(level: &str, msg: &str) {
@@ -122,19 +100,5 @@ mod tests {
     fn sanitize_keeps_one_line() {
         assert_eq!(sanitize("/token"), "/token");
         assert!(!sanitize("/a\r\nb c").contains('\n'));
-    }
-
-    #[test]
-    fn json_strings_are_printable_ascii() {
-        assert_eq!(json_str("/token"), "\"/token\"");
-        assert_eq!(json_str("a\"b\\c"), "\"a\\\"b\\\\c\"");
-        assert_eq!(
-            json_str("/\u{202e}gpj.exe\r\n\u{1b}[31m\u{7f}é😀"),
-            "\"/\\u202egpj.exe\\u000d\\u000a\\u001b[31m\\u007f\\u00e9\\ud83d\\ude00\""
-        );
-        for s in ["/\u{202e}x", "a\u{0}b", "😀\"\\", "\u{2028}"] {
-            let back: String = serde_json::from_str(&json_str(s)).unwrap();
-            assert_eq!(back, s);
-        }
     }
 }
