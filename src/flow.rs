@@ -23,6 +23,7 @@ use crate::confirm;
 use crate::crypto::{self, CryptoError};
 use crate::metrics::Rejection;
 use crate::pubkey::{self, KeyType, ALLOWED_KEY_TYPES};
+use crate::query;
 use crate::redirect_target::{self, AllowedPrefix, Reach, TargetError, OOB};
 use crate::token::TokenInfo;
 
@@ -199,7 +200,7 @@ fn decide(request: &FlowRequest<'_>) -> Result<Outcome, Refusal> {
                 if let Some(value) = value {
                     query.push_str(name);
                     query.push('=');
-                    redirect_target::percent_encode(value, &mut query);
+                    query::percent_encode_into(value, b"", &mut query);
                     query.push('&');
                 }
             }
@@ -257,7 +258,6 @@ fn decide(request: &FlowRequest<'_>) -> Result<Outcome, Refusal> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::query;
     use crate::test_keys::private_key;
     use rsa::pkcs8::{EncodePublicKey, LineEnding};
 

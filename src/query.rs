@@ -1,4 +1,5 @@
-//! Query strings: `application/x-www-form-urlencoded` decoding (`+` is a space).
+//! Query strings: `application/x-www-form-urlencoded` decoding (`+` is a space), and the one
+//! percent-encoder every URL we build uses.
 
 use std::fmt;
 
@@ -62,6 +63,30 @@ fn pairs(raw: &str) -> impl Iterator<Item = (&str, &str)> {
         .map(|part| part.split_once('=').unwrap_or((part, "")))
 }
 
+/// Appends `text` percent-encoded: ASCII letters and digits, the RFC 3986 unreserved `-._~`
+/// and the bytes of `also_safe` as they are, every other byte of the UTF-8 as `%XX` (upper-case
+/// hex). With nothing `also_safe`, the result is safe in any query and any path segment.
+pub fn percent_encode_into(text: &str, also_safe: &[u8], out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    out.reserve(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) || also_safe.contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(byte >> 4)]));
+            out.push(char::from(HEX[usize::from(byte & 0xf)]));
+        }
+    }
+}
+
+/// [`percent_encode_into`] a new string, nothing else kept.
+pub fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    percent_encode_into(text, b"", &mut out);
+    out
+}
+
 /// Decodes `%XX` escapes and `+`; `None` on a malformed escape.
 pub fn percent_decode(s: &str) -> Option<Vec<u8>> {
     let bytes = s.as_bytes();
@@ -101,6 +126,16 @@ mod tests {
             .iter()
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn percent_encoding_known_answers() {
+        assert_eq!(percent_encode("aZ09-._~"), "aZ09-._~");
+        assert_eq!(percent_encode("a b+c/d=e&f%"), "a%20b%2Bc%2Fd%3De%26f%25");
+        assert_eq!(percent_encode("jürgen😀"), "j%C3%BCrgen%F0%9F%98%80");
+        let mut out = String::from("x=");
+        percent_encode_into("a@b c", b"@", &mut out);
+        assert_eq!(out, "x=a@b%20c");
     }
 
     #[test]

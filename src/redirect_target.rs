@@ -33,6 +33,8 @@
 
 use std::fmt;
 
+use crate::query;
+
 /// The `target` of paste mode; the flow handles it before calling [`check`].
 pub const OOB: &str = "urn:ietf:wg:oauth:2.0:oob";
 
@@ -324,13 +326,7 @@ fn path_under(have: &str, want: &str) -> bool {
 /// A user name as one path segment, as JupyterHub escapes it (`urllib.parse.quote(name,
 /// safe='@~')`): `A-Za-z0-9-._~@` stay, every other byte of the UTF-8 becomes `%XX`.
 pub fn percent_encode_segment(name: &str, out: &mut String) {
-    for byte in name.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~@".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
+    query::percent_encode_into(name, b"@", out);
 }
 
 /// Parses `target` and checks it against the loopback rule and the extra prefixes, `{user}`
@@ -413,22 +409,12 @@ pub fn with_params(target: &Target, params: &[(&str, &str)]) -> String {
     };
     for (name, value) in params {
         out.push_str(separator);
-        percent_encode(name, &mut out);
+        query::percent_encode_into(name, b"", &mut out);
         out.push('=');
-        percent_encode(value, &mut out);
+        query::percent_encode_into(value, b"", &mut out);
         separator = "&";
     }
     out
-}
-
-pub fn percent_encode(text: &str, out: &mut String) {
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
 }
 
 fn parse(raw: &str) -> Result<Target, TargetError> {

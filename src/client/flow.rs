@@ -18,6 +18,7 @@ use crate::client::document::{DocumentError, TokenDocument};
 use crate::client::error::ClientError;
 use crate::crypto::{self, CryptoError, Sealed};
 use crate::pubkey::{self, PublicKey};
+use crate::query;
 
 /// The paste-mode target: the server shows the encrypted result instead of sending it anywhere.
 pub const OOB: &str = "urn:ietf:wg:oauth:2.0:oob";
@@ -99,21 +100,9 @@ pub fn flow_url(
     }
     let query: Vec<String> = params
         .iter()
-        .map(|(name, value)| format!("{name}={}", percent_encode(value)))
+        .map(|(name, value)| format!("{name}={}", query::percent_encode(value)))
         .collect();
     format!("{server}/flow/redirect/token?{}", query.join("&"))
-}
-
-fn percent_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() * 3);
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// Opens a callback's decoded fields: all four present (the last value of a repeated one wins),
