@@ -257,6 +257,43 @@ fn swagger_ui_bundle_is_served_gzip_encoded() {
     }
 }
 
+/// Our own text files are stored gzipped: as stored to a client that accepts gzip, decoded (by
+/// the server's own inflater) for one that does not; the same file either way.
+#[test]
+fn own_files_are_sent_gzipped_or_decoded_as_the_client_accepts() {
+    use std::io::Read;
+    let s = TestServer::start(&[]);
+    let sources: [(&str, &[u8]); 3] = [
+        ("/static/page.js", include_bytes!("../../assets/page.js")),
+        ("/static/page.css", include_bytes!("../../assets/page.css")),
+        ("/swagger.yaml", include_bytes!("../../assets/swagger.yaml")),
+    ];
+    for (path, source) in sources {
+        let gzipped = s.get(path, &[("Accept-Encoding", "gzip")]);
+        assert_eq!(gzipped.status, 200, "{path}");
+        assert_eq!(gzipped.header("Content-Encoding"), Some("gzip"), "{path}");
+        assert_eq!(gzipped.header("Vary"), Some("Accept-Encoding"), "{path}");
+        assert!(
+            gzipped.body.len() < source.len(),
+            "{path} is sent compressed"
+        );
+        let mut decoded = Vec::new();
+        flate2::read::GzDecoder::new(&gzipped.body[..])
+            .read_to_end(&mut decoded)
+            .unwrap();
+        assert_eq!(decoded, source, "{path} decodes to its source (zlib)");
+        for accept in [None, Some("identity"), Some("gzip;q=0, br")] {
+            let headers: Vec<(&str, &str)> =
+                accept.map(|a| ("Accept-Encoding", a)).into_iter().collect();
+            let plain = s.get(path, &headers);
+            assert_eq!(plain.status, 200, "{path} {accept:?}");
+            assert_eq!(plain.header("Content-Encoding"), None, "{path} {accept:?}");
+            assert_eq!(plain.header("Vary"), Some("Accept-Encoding"), "{path}");
+            assert_eq!(plain.body, source, "{path} {accept:?}");
+        }
+    }
+}
+
 #[test]
 fn access_log_text_and_json_never_hold_secrets() {
     for format in ["text", "json"] {
