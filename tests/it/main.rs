@@ -10,6 +10,7 @@ mod browser;
 mod cli;
 mod clients;
 mod crypto_interop;
+mod deploy;
 mod endpoints;
 mod flow;
 mod gateway;
