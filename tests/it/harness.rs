@@ -1,8 +1,9 @@
 //! The test harness: one raw HTTP client, the real `token2go-server` binary on a free port, one
-//! temp-dir helper that removes itself, one Python runner.
+//! temp-dir helper that removes itself, one Python runner, one way to find the tools tests run.
 
 use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,6 +12,22 @@ use std::time::{Duration, Instant};
 pub const SERVER_BIN: &str = env!("CARGO_BIN_EXE_token2go-server");
 /// Python helpers of the tests (decryption with `cryptography`, i.e. OpenSSL).
 pub const DECRYPT_PY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/t2g_decrypt.py");
+
+/// The path of a program a test runs, from `PATH` or the sbin directories (root's tools such as
+/// `chroot` and `nginx` live there, and a test runner's `PATH` may lack them); a missing program
+/// fails the test (never skips it).
+pub fn tool(name: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let sbin = ["/usr/local/sbin", "/usr/sbin", "/sbin"].map(PathBuf::from);
+    std::env::split_paths(&path)
+        .chain(sbin)
+        .map(|dir| dir.join(name))
+        .find(|p| {
+            p.metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+        .unwrap_or_else(|| panic!("{name} is required for this test: scripts/test.sh installs it"))
+}
 
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
@@ -295,8 +312,9 @@ impl TestServer {
         TestServer::spawn(command, addr)
     }
 
-    /// Spawns `command` (the server, or a program that ends in exec'ing it, such as `prlimit`
-    /// or `unshare`) with its output going to files, and waits until `addr` accepts.
+    /// Spawns `command` (the server, a program that ends in exec'ing it, such as `prlimit`,
+    /// `unshare`, `chroot` or `strace`, or another server a test needs, such as nginx) with its
+    /// output going to files, and waits until `addr` accepts.
     pub fn spawn(mut command: Command, addr: SocketAddr) -> TestServer {
         let dir = TempDir::new("server");
         command
@@ -304,7 +322,9 @@ impl TestServer {
             .stdout(std::fs::File::create(dir.join("out")).unwrap())
             .stderr(std::fs::File::create(dir.join("err")).unwrap());
         let description = format!("{command:?} on {addr}");
-        let child = command.spawn().expect("spawn token2go-server");
+        let child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {description}: {e}"));
         let mut server = TestServer {
             child,
             addr,
