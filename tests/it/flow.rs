@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 
 use crate::harness::{
-    confirm_link, enc, python_keypair, python_ok, Reply, TempDir, TestServer, DECRYPT_PY,
+    confirm_link, enc, python_decrypt_url, python_keypair, python_ok, Reply, TempDir, TestServer,
+    DECRYPT_PY,
 };
 
 const CANARY: &str = "canary-FlowSecret-41d7e0b2";
@@ -43,17 +44,8 @@ fn flow_url(target: &str, state: &str, key_type: &str, pem: &str) -> String {
 }
 
 fn decrypt_location(pair: &KeyPair, location: &str) -> serde_json::Value {
-    let plain = python(
-        &[
-            "decrypt",
-            "--private",
-            pair.private.to_str().unwrap(),
-            "--url",
-            location,
-        ],
-        None,
-    );
-    serde_json::from_slice(&plain).expect("decrypted payload is the /token JSON")
+    let plain = python_decrypt_url(&pair.private, location);
+    serde_json::from_str(&plain).expect("decrypted payload is the /token JSON")
 }
 
 fn query_param(url: &str, name: &str) -> Option<String> {

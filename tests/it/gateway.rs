@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use rsa::pkcs8::{EncodePublicKey, LineEnding};
 use serde_json::Value;
 
-use crate::clients::{jwt, python_exe, run, Sandbox, Which, TOKEN_HEADER};
-use crate::harness::{enc, free_port, TestServer};
+use crate::clients::{jwt, run, Sandbox, Which, TOKEN_HEADER};
+use crate::harness::{enc, free_port, python_exe, TestServer};
 use crate::nginx::Nginx;
 
 const CHROMIUM_BROWSER: &str = concat!(

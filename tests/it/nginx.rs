@@ -4,6 +4,7 @@
 //! drop.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::Command;
 
 use crate::harness::{tool, Reply, TempDir, TestServer};
@@ -54,6 +55,11 @@ impl Nginx {
 
     pub fn addr(&self) -> SocketAddr {
         self.process.addr
+    }
+
+    /// A file in nginx's directory, for what a test keeps beside it.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
     }
 
     pub fn error_log(&self) -> String {
