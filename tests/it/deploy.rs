@@ -18,7 +18,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::harness::{
-    enc, free_port, python_decrypt_url, python_exe, python_keypair, python_ok, send_signal, tool,
+    self, enc, free_port, python_decrypt, python_exe, python_keypair, python_ok, send_signal, tool,
     Reply, TempDir, TestServer, SERVER_BIN,
 };
 use crate::nginx::Nginx;
@@ -52,12 +52,13 @@ fn run_ok(command: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// A flow request to a loopback callback with a `bits`-bit SubjectPublicKeyInfo key.
 fn flow_url(bits: usize, pem: &str) -> String {
-    format!(
-        "/flow/redirect/token?target={}&state=st&publicKeyType={}&publicKey={}",
-        enc("http://127.0.0.1:43210/callback"),
-        enc(&format!("rsa{bits}-rfc5280-x509-pem")),
-        enc(pem)
+    harness::flow_url(
+        "http://127.0.0.1:43210/callback",
+        "st",
+        &format!("rsa{bits}-rfc5280-x509-pem"),
+        pem,
     )
 }
 
@@ -232,7 +233,11 @@ fn static_server_serves_from_an_empty_root_as_an_unprivileged_user() {
     let (private, pem) = python_keypair(&dir, 2048, "spki");
     let flow = server.get(&flow_url(2048, &pem), &[]);
     assert_eq!(flow.status, 303, "{}\n{}", flow.text(), server.output());
-    let plain = python_decrypt_url(&private, flow.header("Location").expect("Location"));
+    let plain = python_decrypt(
+        &private,
+        &["--url", flow.header("Location").expect("Location")],
+        b"",
+    );
     assert!(plain.contains("empty-root-token"), "{plain}");
 
     // The image's HEALTHCHECK: the same binary, same user, same empty root, same variables.
@@ -675,7 +680,11 @@ fn systemd_hardening_settings_leave_the_server_working() {
     }
     let flow = traced.get(&flow_url(2048, &pem), &[]);
     assert_eq!(flow.status, 303, "{}", flow.text());
-    let plain = python_decrypt_url(&private, flow.header("Location").expect("Location"));
+    let plain = python_decrypt(
+        &private,
+        &["--url", flow.header("Location").expect("Location")],
+        b"",
+    );
     assert!(plain.contains("hardened-token"));
     let paste = traced.get(
         &flow_url(2048, &pem).replace(
@@ -1220,7 +1229,7 @@ fn nginx_recipe_passes_the_token_and_an_80_kb_flow_redirect() {
         "Location is {} bytes",
         location.len()
     );
-    let plain = python_decrypt_url(&private, location);
+    let plain = python_decrypt(&private, &["--url", location], b"");
     assert!(
         plain.contains(&big_token),
         "decrypted payload lacks the token"
@@ -1246,11 +1255,7 @@ fn nginx_recipe_passes_the_token_and_an_80_kb_flow_redirect() {
 #[test]
 fn readme_gateway_recipes_name_each_gateways_header() {
     let readme = repo_file("README.md");
-    let section = readme
-        .split_once("## Behind your gateway")
-        .map(|(_, rest)| rest.split("\n## ").next().unwrap_or(rest))
-        .expect("README has a Behind your gateway section");
-    for needle in [
+    let gateway = [
         "--pass-access-token",
         "X-Forwarded-Access-Token",
         "--pass-authorization-header",
@@ -1264,17 +1269,8 @@ fn readme_gateway_recipes_name_each_gateways_header() {
         "T2G_TOKEN_HEADER_NAMES=",
         "/echo",
         "T2G_ECHO_ENABLED=false",
-    ] {
-        assert!(
-            section.contains(needle),
-            "Behind your gateway lacks {needle}"
-        );
-    }
-    let deploy = readme
-        .split_once("## Deploy")
-        .map(|(_, rest)| rest.split("\n## ").next().unwrap_or(rest))
-        .expect("README has a Deploy section");
-    for needle in [
+    ];
+    let deploy = [
         "docker run",
         "healthcheck",
         "systemctl enable --now token2go-server.socket",
@@ -1282,7 +1278,17 @@ fn readme_gateway_recipes_name_each_gateways_header() {
         "kubectl apply",
         "sha256sum -c SHA256SUMS",
         "stateless",
+    ];
+    for (title, needles) in [
+        ("Behind your gateway", &gateway[..]),
+        ("Deploy", &deploy[..]),
     ] {
-        assert!(deploy.contains(needle), "Deploy lacks {needle}");
+        let section = readme
+            .split_once(&format!("## {title}"))
+            .map(|(_, rest)| rest.split("\n## ").next().unwrap_or(rest))
+            .unwrap_or_else(|| panic!("README has a {title} section"));
+        for needle in needles {
+            assert!(section.contains(needle), "{title} lacks {needle}");
+        }
     }
 }

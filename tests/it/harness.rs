@@ -582,21 +582,12 @@ pub fn python_keypair(dir: &TempDir, bits: usize, form: &str) -> (PathBuf, Strin
     (private, pem)
 }
 
-/// The payload of a flow redirect (its `Location`), decrypted by Python `cryptography` with the
-/// private key at `private`.
-pub fn python_decrypt_url(private: &Path, location: &str) -> String {
-    let plain = python_ok(
-        DECRYPT_PY,
-        &[
-            "decrypt",
-            "--private",
-            private.to_str().unwrap(),
-            "--url",
-            location,
-        ],
-        b"",
-    );
-    String::from_utf8(plain).expect("a UTF-8 payload")
+/// A flow's payload decrypted by Python `cryptography` with the private key at `private`;
+/// `from` is how it came: `["--url", LOCATION]`, or `["--paste", "-"]` with the block as `stdin`.
+pub fn python_decrypt(private: &Path, from: &[&str], stdin: &[u8]) -> String {
+    let mut args = vec!["decrypt", "--private", private.to_str().unwrap()];
+    args.extend_from_slice(from);
+    String::from_utf8(python_ok(DECRYPT_PY, &args, stdin)).expect("a UTF-8 payload")
 }
 
 /// Seconds since the epoch now.
@@ -629,6 +620,17 @@ pub fn enc(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// The path of a redirect-flow request.
+pub fn flow_url(target: &str, state: &str, key_type: &str, pem: &str) -> String {
+    format!(
+        "/flow/redirect/token?target={}&state={}&publicKeyType={}&publicKey={}",
+        enc(target),
+        enc(state),
+        enc(key_type),
+        enc(pem)
+    )
 }
 
 /// The warning page's button: the same request with `confirm`, as a path for the same server
