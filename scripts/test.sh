@@ -14,9 +14,10 @@ command -v chromium >/dev/null || apt_packages+=(chromium)
 command -v chromedriver >/dev/null || apt_packages+=(chromium-driver)
 command -v python3 >/dev/null || apt_packages+=(python3 python3-pip)
 command -v prlimit >/dev/null || apt_packages+=(util-linux)
-# The gateway tests and tests/deploy run Debian's nginx as the current user (it lives in
-# /usr/sbin); tests/deploy also needs systemd-analyze for the units, strace, setpriv and unshare
-# for the hardening approximation, file, curl and openssl.
+# The gateway and deployment tests (tests/it/gateway.rs, tests/it/deploy.rs) run Debian's nginx
+# as the current user (it lives in /usr/sbin); the deployment tests also need systemd-analyze
+# for the units, strace, setpriv and unshare for the hardening approximation, file, curl and
+# openssl.
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || apt_packages+=(nginx)
 command -v systemd-analyze >/dev/null || apt_packages+=(systemd)
 command -v strace >/dev/null || apt_packages+=(strace)

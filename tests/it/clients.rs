@@ -10,14 +10,14 @@ use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use rsa::sha2::{Digest, Sha256};
 use serde_json::Value;
 
-use crate::harness::{confirm_link, unix_now, unsigned_jwt, TempDir, TestServer};
+use crate::harness::{confirm_link, python_exe, unix_now, unsigned_jwt, TempDir, TestServer};
 
 pub const RUST_CLIENT: &str = env!("CARGO_BIN_EXE_token2go");
 pub const PY_CLIENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/token2go_client.py");
@@ -39,24 +39,6 @@ const RUN_LIMIT: Duration = Duration::from_secs(90);
 pub enum Which {
     Rust,
     Python,
-}
-
-/// The Python interpreter `python3` on PATH resolves to, by its real path: a client runs with
-/// a cleared environment, in which a version manager's shim could not find its interpreter.
-pub fn python_exe() -> &'static str {
-    static EXE: OnceLock<String> = OnceLock::new();
-    EXE.get_or_init(|| {
-        let out = Command::new("python3")
-            .args(["-c", "import sys; print(sys.executable)"])
-            .output()
-            .expect("python3 is required (scripts/test.sh installs it)");
-        let exe = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        assert!(
-            out.status.success() && !exe.is_empty(),
-            "python3 -c sys.executable failed"
-        );
-        exe
-    })
 }
 
 // ----- tokens ---------------------------------------------------------------------------------

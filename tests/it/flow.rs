@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 
 use crate::harness::{
-    confirm_link, enc, python_keypair, python_ok, Reply, TempDir, TestServer, DECRYPT_PY,
+    confirm_link, enc, flow_url, python_decrypt, python_keypair, python_ok, Reply, TempDir,
+    TestServer, DECRYPT_PY,
 };
 
 const CANARY: &str = "canary-FlowSecret-41d7e0b2";
@@ -32,28 +33,9 @@ fn python(args: &[&str], stdin: Option<&[u8]>) -> Vec<u8> {
     python_ok(DECRYPT_PY, args, stdin.unwrap_or_default())
 }
 
-fn flow_url(target: &str, state: &str, key_type: &str, pem: &str) -> String {
-    format!(
-        "/flow/redirect/token?target={}&state={}&publicKeyType={}&publicKey={}",
-        enc(target),
-        enc(state),
-        enc(key_type),
-        enc(pem)
-    )
-}
-
 fn decrypt_location(pair: &KeyPair, location: &str) -> serde_json::Value {
-    let plain = python(
-        &[
-            "decrypt",
-            "--private",
-            pair.private.to_str().unwrap(),
-            "--url",
-            location,
-        ],
-        None,
-    );
-    serde_json::from_slice(&plain).expect("decrypted payload is the /token JSON")
+    let plain = python_decrypt(&pair.private, &["--url", location], b"");
+    serde_json::from_str(&plain).expect("decrypted payload is the /token JSON")
 }
 
 fn query_param(url: &str, name: &str) -> Option<String> {
@@ -182,17 +164,8 @@ fn paste_mode_page_decrypts_and_shows_the_verification_code() {
     let block = &page[begin..end];
     assert!(block.lines().all(|l| l.len() <= 64), "wrapped at 64");
     assert!(block.lines().count() > 100, "a large JWT makes many lines");
-    let plain = python(
-        &[
-            "decrypt",
-            "--private",
-            pair.private.to_str().unwrap(),
-            "--paste",
-            "-",
-        ],
-        Some(block.as_bytes()),
-    );
-    let doc: serde_json::Value = serde_json::from_slice(&plain).unwrap();
+    let plain = python_decrypt(&pair.private, &["--paste", "-"], block.as_bytes());
+    let doc: serde_json::Value = serde_json::from_str(&plain).unwrap();
     assert_eq!(doc["secret"], big_jwt.as_str());
     assert_eq!(doc["expiresAt"], "2030-03-17T17:46:40Z");
     let code = String::from_utf8(python(

@@ -6,26 +6,23 @@
 //! clients ask for, carries it in a POST body and passes.
 //!
 //! nginx runs as the current user in the foreground, with every path (config, pid, logs, temp
-//! directories) in a temp dir: nothing under /etc or /var is read or written.
+//! directories) in a temp dir (`nginx.rs`): nothing under /etc or /var is read or written.
 
-use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use rsa::pkcs8::{EncodePublicKey, LineEnding};
 use serde_json::Value;
 
-use crate::clients::{jwt, python_exe, run, Sandbox, Which, TOKEN_HEADER};
-use crate::harness::{enc, free_port, Client, TempDir, TestServer};
+use crate::clients::{jwt, run, Sandbox, Which, TOKEN_HEADER};
+use crate::harness::{enc, free_port, python_exe, TestServer};
+use crate::nginx::Nginx;
 
 const CHROMIUM_BROWSER: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/support/chromium_browser.py"
 );
-const INSTALL_HINT: &str = "the gateway tests need nginx, Chromium and ChromeDriver: \
-     scripts/test.sh installs them (apt-get install nginx chromium chromium-driver)";
 /// Where the gateway mounts the server, so the clients also get a URL with a path prefix.
 const PREFIX: &str = "/t2g/";
 /// nginx reads its configuration in 4 KiB pieces and refuses longer parameters, so a long token
@@ -38,130 +35,37 @@ fn one_browser_at_a_time() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn find_program(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
-        .map(|dir| dir.join(name))
-        .find(|candidate| candidate.is_file())
+/// nginx on a free loopback port, proxying `PREFIX` to `upstream` and adding the token header.
+fn start_gateway(upstream: SocketAddr, token: &str) -> Nginx {
+    let port = free_port();
+    let pieces: Vec<&str> = token
+        .as_bytes()
+        .chunks(CONFIG_PIECE)
+        .map(|chunk| std::str::from_utf8(chunk).expect("an ASCII token"))
+        .collect();
+    let sets: String = pieces
+        .iter()
+        .enumerate()
+        .map(|(i, piece)| format!("        set $token{i} \"{piece}\";\n"))
+        .collect();
+    let joined: String = (0..pieces.len()).map(|i| format!("$token{i}")).collect();
+    // Default buffer sizes throughout: proxy_buffer_size is one memory page (4 KiB here).
+    let site = format!(
+        "server {{\n\
+         \x20   listen 127.0.0.1:{port};\n\
+         \x20   location {PREFIX} {{\n\
+         {sets}\
+         \x20       proxy_pass http://{upstream}/;\n\
+         \x20       proxy_set_header {TOKEN_HEADER} \"{joined}\";\n\
+         \x20   }}\n\
+         }}\n"
+    );
+    Nginx::start(port, &site)
 }
 
-/// nginx in the foreground on a free loopback port, proxying `PREFIX` to `upstream` and adding
-/// the token header; killed on drop.
-struct Nginx {
-    child: Child,
-    port: u16,
-    dir: TempDir,
-}
-
-impl Nginx {
-    fn start(upstream: SocketAddr, token: &str) -> Nginx {
-        let nginx =
-            find_program("nginx").unwrap_or_else(|| panic!("nginx not found: {INSTALL_HINT}"));
-        let dir = TempDir::new("nginx");
-        let port = free_port();
-        let root = dir.join("");
-        let root = root.display();
-        let pieces: Vec<&str> = token
-            .as_bytes()
-            .chunks(CONFIG_PIECE)
-            .map(|chunk| std::str::from_utf8(chunk).expect("an ASCII token"))
-            .collect();
-        let sets: String = pieces
-            .iter()
-            .enumerate()
-            .map(|(i, piece)| format!("        set $token{i} \"{piece}\";\n"))
-            .collect();
-        let joined: String = (0..pieces.len()).map(|i| format!("$token{i}")).collect();
-        // Default buffer sizes throughout: proxy_buffer_size is one memory page (4 KiB here).
-        let config = format!(
-            "daemon off;\n\
-             master_process off;\n\
-             worker_processes 1;\n\
-             pid {root}nginx.pid;\n\
-             error_log {root}error.log info;\n\
-             events {{ worker_connections 64; }}\n\
-             http {{\n\
-             \x20   access_log {root}access.log;\n\
-             \x20   client_body_temp_path {root}client_body;\n\
-             \x20   proxy_temp_path {root}proxy;\n\
-             \x20   fastcgi_temp_path {root}fastcgi;\n\
-             \x20   uwsgi_temp_path {root}uwsgi;\n\
-             \x20   scgi_temp_path {root}scgi;\n\
-             \x20   server {{\n\
-             \x20       listen 127.0.0.1:{port};\n\
-             \x20       location {PREFIX} {{\n\
-             {sets}\
-             \x20           proxy_pass http://{upstream}/;\n\
-             \x20           proxy_set_header {TOKEN_HEADER} \"{joined}\";\n\
-             \x20       }}\n\
-             \x20   }}\n\
-             }}\n"
-        );
-        std::fs::write(dir.join("nginx.conf"), config).unwrap();
-        let child = Command::new(&nginx)
-            .arg("-p")
-            .arg(dir.join(""))
-            .arg("-c")
-            .arg(dir.join("nginx.conf"))
-            .arg("-e")
-            .arg(dir.join("error.log"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join("stderr.log")).unwrap())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}: {INSTALL_HINT}", nginx.display()));
-        let mut gateway = Nginx { child, port, dir };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(gateway.addr()).is_err() {
-            if let Ok(Some(status)) = gateway.child.try_wait() {
-                panic!("nginx exited with {status}: {}", gateway.logs());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "nginx did not listen: {}",
-                gateway.logs()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        gateway
-    }
-
-    fn addr(&self) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], self.port))
-    }
-
-    /// The server's URL behind the gateway, with the prefix and its trailing slash.
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}{PREFIX}", self.port)
-    }
-
-    fn logs(&self) -> String {
-        ["stderr.log", "error.log"]
-            .iter()
-            .map(|name| std::fs::read_to_string(self.dir.join(name)).unwrap_or_default())
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-
-    fn get(&self, target: &str) -> crate::harness::Reply {
-        Client::connect(self.addr()).request(
-            "GET",
-            target,
-            &[
-                ("Host", &format!("127.0.0.1:{}", self.port)),
-                ("Connection", "close"),
-            ],
-            b"",
-        )
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The server's URL behind the gateway, with the prefix and its trailing slash.
+fn url(gateway: &Nginx) -> String {
+    format!("http://{}{PREFIX}", gateway.addr())
 }
 
 fn flow_path(prefix: &str, response_mode: Option<&str>) -> String {
@@ -185,7 +89,7 @@ fn flow_path(prefix: &str, response_mode: Option<&str>) -> String {
 fn the_plain_303_of_a_16_kb_jwt_fails_behind_nginx_and_form_post_passes() {
     let server = TestServer::start(&[]);
     let big = jwt("gateway-303", 16 * 1024, 3600);
-    let gateway = Nginx::start(server.addr, &big);
+    let gateway = start_gateway(server.addr, &big);
     let plain = flow_path(PREFIX, None);
 
     // Straight to the server, the redirect carries the token in a Location of over 20 KB.
@@ -194,7 +98,7 @@ fn the_plain_303_of_a_16_kb_jwt_fails_behind_nginx_and_form_post_passes() {
     assert!(direct.header("Location").unwrap().len() > 20_000);
 
     // Through nginx's default buffers, that header is too big: 502.
-    let through = gateway.get(&plain);
+    let through = gateway.get(&plain, &[]);
     assert_eq!(through.status, 502, "{}", through.text());
     assert!(
         gateway.logs().contains("upstream sent too big header"),
@@ -203,7 +107,7 @@ fn the_plain_303_of_a_16_kb_jwt_fails_behind_nginx_and_form_post_passes() {
     );
 
     // form_post: the same token in the body of a 200 page, which nginx passes.
-    let form = gateway.get(&flow_path(PREFIX, Some("form_post")));
+    let form = gateway.get(&flow_path(PREFIX, Some("form_post")), &[]);
     assert_eq!(form.status, 200, "{}", gateway.logs());
     let page = form.text();
     assert!(
@@ -214,8 +118,8 @@ fn the_plain_303_of_a_16_kb_jwt_fails_behind_nginx_and_form_post_passes() {
 
     // A small token's 303 passes the same gateway: it is the size that fails.
     let small = jwt("gateway-small", 1000, 3600);
-    let small_gateway = Nginx::start(server.addr, &small);
-    let through = small_gateway.get(&flow_path(PREFIX, None));
+    let small_gateway = start_gateway(server.addr, &small);
+    let through = small_gateway.get(&flow_path(PREFIX, None), &[]);
     assert_eq!(through.status, 303, "{}", small_gateway.logs());
 }
 
@@ -245,7 +149,7 @@ fn through_nginx_and_chromium(which: Which) {
     let _one = one_browser_at_a_time();
     let server = TestServer::start(&[]);
     let big = jwt(&format!("gateway-{which:?}"), 16 * 1024, 3600);
-    let gateway = Nginx::start(server.addr, &big);
+    let gateway = start_gateway(server.addr, &big);
     let sandbox = Sandbox::new();
     let mut env = sandbox.env();
     env.push((
@@ -260,7 +164,7 @@ fn through_nginx_and_chromium(which: Which) {
     env.push(("TMPDIR".into(), std::env::temp_dir().display().to_string()));
     let done = run(
         which,
-        &["--timeout", "60", "--format", "json", &gateway.url()],
+        &["--timeout", "60", "--format", "json", &url(&gateway)],
         &env,
     );
     let records = browser_records(&sandbox);
@@ -281,7 +185,7 @@ fn through_nginx_and_chromium(which: Which) {
         .unwrap_or_else(|| panic!("Chromium did not reach the done page: {records:?}"));
     assert_eq!(
         reached["url"],
-        format!("{}flow/redirect/done", gateway.url()).as_str(),
+        format!("{}flow/redirect/done", url(&gateway)).as_str(),
         "{records:?}"
     );
     assert!(
@@ -301,7 +205,7 @@ fn through_nginx_and_chromium(which: Which) {
         !std::path::Path::new(browser_dir).exists(),
         "the Chromium wrapper left {browser_dir} behind"
     );
-    let access = std::fs::read_to_string(gateway.dir.join("access.log")).unwrap_or_default();
+    let access = gateway.access_log();
     assert!(access.contains("GET /t2g/flow/redirect/token?"), "{access}");
     assert!(access.contains("GET /t2g/flow/redirect/done"), "{access}");
 }

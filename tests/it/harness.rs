@@ -1,16 +1,34 @@
 //! The test harness: one raw HTTP client, the real `token2go-server` binary on a free port, one
-//! temp-dir helper that removes itself, one Python runner.
+//! temp-dir helper that removes itself, one Python runner, one way to find the tools tests run.
 
 use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 pub const SERVER_BIN: &str = env!("CARGO_BIN_EXE_token2go-server");
 /// Python helpers of the tests (decryption with `cryptography`, i.e. OpenSSL).
 pub const DECRYPT_PY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/t2g_decrypt.py");
+
+/// The path of a program a test runs, from `PATH` or the sbin directories (root's tools such as
+/// `chroot` and `nginx` live there, and a test runner's `PATH` may lack them); a missing program
+/// fails the test (never skips it).
+pub fn tool(name: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let sbin = ["/usr/local/sbin", "/usr/sbin", "/sbin"].map(PathBuf::from);
+    std::env::split_paths(&path)
+        .chain(sbin)
+        .map(|dir| dir.join(name))
+        .find(|p| {
+            p.metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+        .unwrap_or_else(|| panic!("{name} is required for this test: scripts/test.sh installs it"))
+}
 
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
@@ -81,6 +99,82 @@ impl Reply {
     pub fn closes(&self) -> bool {
         self.header("connection") == Some("close")
     }
+
+    /// One whole response as it came over the wire, from bytes (such as what `curl --include
+    /// --raw` saved).
+    pub fn parse(raw: &[u8]) -> io::Result<Reply> {
+        read_reply(&mut &raw[..], true)
+    }
+}
+
+/// One line of a response head, without its CRLF.
+fn read_line(reader: &mut impl BufRead) -> io::Result<String> {
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    match line.strip_suffix("\r\n") {
+        Some(line) => Ok(line.to_string()),
+        None => Err(io::Error::other(format!("response line {line:?}"))),
+    }
+}
+
+/// Reads one response (its body framed by `Content-Length` or chunked, unless `with_body` is
+/// false, as for HEAD).
+fn read_reply(reader: &mut impl BufRead, with_body: bool) -> io::Result<Reply> {
+    let bad = |what: &str| io::Error::other(what.to_string());
+    let status_line = read_line(reader)?;
+    let mut parts = status_line.splitn(3, ' ');
+    if parts.next() != Some("HTTP/1.1") {
+        return Err(bad(&format!("status line {status_line:?}")));
+    }
+    let status = parts
+        .next()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| bad(&format!("status line {status_line:?}")))?;
+    let reason = parts.next().unwrap_or("").to_string();
+    let mut headers = Vec::new();
+    loop {
+        let line = read_line(reader)?;
+        if line.is_empty() {
+            break;
+        }
+        let (name, value) = line
+            .split_once(':')
+            .ok_or_else(|| bad(&format!("header line {line:?}")))?;
+        headers.push((name.to_string(), value.trim().to_string()));
+    }
+    let mut reply = Reply {
+        status,
+        reason,
+        headers,
+        body: Vec::new(),
+    };
+    if !with_body {
+        return Ok(reply);
+    }
+    if reply
+        .header("transfer-encoding")
+        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+    {
+        loop {
+            let size_line = read_line(reader)?;
+            let size = size_line.split(';').next().unwrap_or_default().trim();
+            let size = usize::from_str_radix(size, 16).map_err(|_| bad("chunk size"))?;
+            let mut chunk = vec![0; size + 2];
+            reader.read_exact(&mut chunk)?;
+            if size == 0 {
+                break;
+            }
+            reply.body.extend_from_slice(&chunk[..size]);
+        }
+    } else {
+        let length: usize = reply
+            .header("content-length")
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| bad("no valid Content-Length"))?;
+        reply.body = vec![0; length];
+        reader.read_exact(&mut reply.body)?;
+    }
+    Ok(reply)
 }
 
 /// A client on one connection: sends raw bytes or requests, reads replies one by one
@@ -175,71 +269,8 @@ impl Client {
             .unwrap_or_else(|e| panic!("reading a reply: {e}"))
     }
 
-    fn line(&mut self) -> io::Result<String> {
-        let mut line = String::new();
-        self.reader.read_line(&mut line)?;
-        match line.strip_suffix("\r\n") {
-            Some(line) => Ok(line.to_string()),
-            None => Err(io::Error::other(format!("response line {line:?}"))),
-        }
-    }
-
     fn read_reply(&mut self, with_body: bool) -> io::Result<Reply> {
-        let bad = |what: &str| io::Error::other(what.to_string());
-        let status_line = self.line()?;
-        let mut parts = status_line.splitn(3, ' ');
-        if parts.next() != Some("HTTP/1.1") {
-            return Err(bad(&format!("status line {status_line:?}")));
-        }
-        let status = parts
-            .next()
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| bad(&format!("status line {status_line:?}")))?;
-        let reason = parts.next().unwrap_or("").to_string();
-        let mut headers = Vec::new();
-        loop {
-            let line = self.line()?;
-            if line.is_empty() {
-                break;
-            }
-            let (name, value) = line
-                .split_once(':')
-                .ok_or_else(|| bad(&format!("header line {line:?}")))?;
-            headers.push((name.to_string(), value.trim().to_string()));
-        }
-        let mut reply = Reply {
-            status,
-            reason,
-            headers,
-            body: Vec::new(),
-        };
-        if !with_body {
-            return Ok(reply);
-        }
-        if reply
-            .header("transfer-encoding")
-            .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
-        {
-            loop {
-                let size_line = self.line()?;
-                let size = size_line.split(';').next().unwrap_or_default().trim();
-                let size = usize::from_str_radix(size, 16).map_err(|_| bad("chunk size"))?;
-                let mut chunk = vec![0; size + 2];
-                self.reader.read_exact(&mut chunk)?;
-                if size == 0 {
-                    break;
-                }
-                reply.body.extend_from_slice(&chunk[..size]);
-            }
-        } else {
-            let length: usize = reply
-                .header("content-length")
-                .and_then(|v| v.parse().ok())
-                .ok_or_else(|| bad("no valid Content-Length"))?;
-            reply.body = vec![0; length];
-            self.reader.read_exact(&mut reply.body)?;
-        }
-        Ok(reply)
+        read_reply(&mut self.reader, with_body)
     }
 
     /// True when the server closed: EOF (or a reset) with no further bytes.
@@ -262,6 +293,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     dir: TempDir,
     command: String,
+    /// How long each of its requests may take to connect, send and answer.
+    timeout: Duration,
 }
 
 impl TestServer {
@@ -271,8 +304,14 @@ impl TestServer {
     }
 
     pub fn start_on(host: &str, vars: &[(&str, &str)]) -> TestServer {
+        TestServer::start_program(Path::new(SERVER_BIN), host, vars)
+    }
+
+    /// [`TestServer::start_on`] with another build of the server, such as the static release
+    /// binary of the deployment tests.
+    pub fn start_program(program: &Path, host: &str, vars: &[(&str, &str)]) -> TestServer {
         let port = free_port();
-        let mut command = Command::new(SERVER_BIN);
+        let mut command = Command::new(program);
         command
             .env_clear()
             .env("T2G_SERVER_HOST", host)
@@ -295,8 +334,9 @@ impl TestServer {
         TestServer::spawn(command, addr)
     }
 
-    /// Spawns `command` (the server, or a program that ends in exec'ing it, such as `prlimit`
-    /// or `unshare`) with its output going to files, and waits until `addr` accepts.
+    /// Spawns `command` (the server, a program that ends in exec'ing it, such as `prlimit`,
+    /// `unshare`, `chroot` or `strace`, or another server a test needs, such as nginx) with its
+    /// output going to files, and waits until `addr` accepts.
     pub fn spawn(mut command: Command, addr: SocketAddr) -> TestServer {
         let dir = TempDir::new("server");
         command
@@ -304,12 +344,15 @@ impl TestServer {
             .stdout(std::fs::File::create(dir.join("out")).unwrap())
             .stderr(std::fs::File::create(dir.join("err")).unwrap());
         let description = format!("{command:?} on {addr}");
-        let child = command.spawn().expect("spawn token2go-server");
+        let child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {description}: {e}"));
         let mut server = TestServer {
             child,
             addr,
             dir,
             command: description,
+            timeout: Duration::from_secs(5),
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(addr).is_err() {
@@ -328,6 +371,13 @@ impl TestServer {
             std::thread::sleep(Duration::from_millis(20));
         }
         server
+    }
+
+    /// Gives each request up to `timeout` (5 s unless set), for a server that answers slowly
+    /// (traced, or under load).
+    pub fn with_timeout(mut self, timeout: Duration) -> TestServer {
+        self.timeout = timeout;
+        self
     }
 
     /// `http://ADDR` followed by `path`.
@@ -367,15 +417,15 @@ impl TestServer {
     pub fn request(&self, method: &str, target: &str, headers: &[(&str, &str)]) -> Reply {
         let mut all = vec![("Connection", "close")];
         all.extend_from_slice(headers);
-        Client::connect(self.addr).request(method, target, &all, b"")
+        Client::try_connect(self.addr, self.timeout)
+            .unwrap_or_else(|e| panic!("connect {}: {e}", self.addr))
+            .request(method, target, &all, b"")
     }
 
-    /// Sends bytes, reads until the server closes (or 5 s pass).
+    /// Sends bytes, reads until the server closes (or the timeout, 5 s unless set, passes).
     pub fn raw(&self, bytes: &[u8]) -> Vec<u8> {
         let mut stream = TcpStream::connect(self.addr).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
+        stream.set_read_timeout(Some(self.timeout)).unwrap();
         stream.write_all(bytes).expect("write request");
         let mut raw = Vec::new();
         let _ = stream.read_to_end(&mut raw);
@@ -490,6 +540,25 @@ pub fn python_ok(script: &str, args: &[&str], stdin: &[u8]) -> Vec<u8> {
     out.stdout
 }
 
+/// The Python interpreter `python3` on PATH resolves to, by its real path: a client runs with
+/// a cleared environment, in which a version manager's shim could not find its interpreter, and
+/// a traced process must not go through a wrapper that might fork on the way.
+pub fn python_exe() -> &'static str {
+    static EXE: OnceLock<String> = OnceLock::new();
+    EXE.get_or_init(|| {
+        let out = Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .expect("python3 is required (scripts/test.sh installs it)");
+        let exe = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert!(
+            out.status.success() && !exe.is_empty(),
+            "python3 -c sys.executable failed"
+        );
+        exe
+    })
+}
+
 /// A key pair made by Python `cryptography` in `dir`: the private key's path and the public PEM.
 pub fn python_keypair(dir: &TempDir, bits: usize, form: &str) -> (PathBuf, String) {
     let private = dir.join(&format!("{bits}-{form}.key"));
@@ -511,6 +580,14 @@ pub fn python_keypair(dir: &TempDir, bits: usize, form: &str) -> (PathBuf, Strin
     );
     let pem = std::fs::read_to_string(&public).unwrap();
     (private, pem)
+}
+
+/// A flow's payload decrypted by Python `cryptography` with the private key at `private`;
+/// `from` is how it came: `["--url", LOCATION]`, or `["--paste", "-"]` with the block as `stdin`.
+pub fn python_decrypt(private: &Path, from: &[&str], stdin: &[u8]) -> String {
+    let mut args = vec!["decrypt", "--private", private.to_str().unwrap()];
+    args.extend_from_slice(from);
+    String::from_utf8(python_ok(DECRYPT_PY, &args, stdin)).expect("a UTF-8 payload")
 }
 
 /// Seconds since the epoch now.
@@ -543,6 +620,17 @@ pub fn enc(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// The path of a redirect-flow request.
+pub fn flow_url(target: &str, state: &str, key_type: &str, pem: &str) -> String {
+    format!(
+        "/flow/redirect/token?target={}&state={}&publicKeyType={}&publicKey={}",
+        enc(target),
+        enc(state),
+        enc(key_type),
+        enc(pem)
+    )
 }
 
 /// The warning page's button: the same request with `confirm`, as a path for the same server

@@ -1,15 +1,19 @@
 //! The integration tests, as one binary (one build, one harness): the real `token2go-server`
 //! binary over raw HTTP, the HTTP edge in-process, interop with Python `cryptography`
 //! (OpenSSL), `promtool`, headless Chromium over WebDriver, and both clients (`token2go` and
-//! `scripts/token2go_client.py`) end to end, also behind nginx with real Chromium.
+//! `scripts/token2go_client.py`) end to end, also behind nginx with real Chromium, and the
+//! deployment artefacts (release binaries, Dockerfile, systemd units, Kubernetes manifest,
+//! nginx recipe), each against the real tool.
 
 mod harness;
+mod nginx;
 mod webdriver;
 
 mod browser;
 mod cli;
 mod clients;
 mod crypto_interop;
+mod deploy;
 mod endpoints;
 mod flow;
 mod gateway;

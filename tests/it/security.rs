@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use serde_json::json;
 
 use crate::harness::{
-    confirm_link, enc, python_keypair, python_ok, unsigned_jwt, Client, Reply, TempDir, TestServer,
-    DECRYPT_PY,
+    confirm_link, enc, python_decrypt, python_keypair, python_ok, unsigned_jwt, Client, Reply,
+    TempDir, TestServer, DECRYPT_PY,
 };
 use crate::webdriver::{one_browser_at_a_time, Browser};
 
@@ -400,18 +400,12 @@ fn the_warning_page_works_in_chromium_with_and_without_javascript() {
             std::time::Duration::from_secs(10),
             "const b = document.getElementById('block'); return b ? b.value : null;",
         );
-        let plain = python_ok(
-            DECRYPT_PY,
-            &[
-                "decrypt",
-                "--private",
-                pair.private.to_str().unwrap(),
-                "--paste",
-                "-",
-            ],
+        let plain = python_decrypt(
+            &pair.private,
+            &["--paste", "-"],
             block.as_str().unwrap().as_bytes(),
         );
-        let doc: serde_json::Value = serde_json::from_slice(&plain).unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&plain).unwrap();
         assert_eq!(doc["secret"], "browser-warning-canary", "{scripts}");
     }
 }

@@ -4,14 +4,14 @@
 //! deletes the session (Chromium exits), kills chromedriver and removes the profile.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::harness::{free_port, Client, TempDir};
+use crate::harness::{free_port, tool, Client, TempDir};
 
 const INSTALL_HINT: &str =
     "the browser tests need Chromium and ChromeDriver: scripts/test.sh installs them \
@@ -61,14 +61,6 @@ pub struct Browser {
     dir: TempDir,
 }
 
-/// Finds an executable on `PATH`.
-fn which(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|candidate| candidate.is_file())
-}
-
 impl Browser {
     /// Starts chromedriver and a headless Chromium session; panics (never skips) when either
     /// program is missing.
@@ -78,10 +70,8 @@ impl Browser {
 
     /// [`Browser::start`] with extra Chromium switches.
     pub fn start_with(extra_args: &[&str]) -> Browser {
-        let chromedriver = which("chromedriver")
-            .unwrap_or_else(|| panic!("chromedriver not found on PATH: {INSTALL_HINT}"));
-        let chromium = which("chromium")
-            .unwrap_or_else(|| panic!("chromium not found on PATH: {INSTALL_HINT}"));
+        let chromedriver = tool("chromedriver");
+        let chromium = tool("chromium");
         let port = free_port();
         let dir = TempDir::new("browser");
         std::fs::create_dir(dir.join("profile")).expect("create the Chromium profile directory");

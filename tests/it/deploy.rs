@@ -5,46 +5,32 @@
 //! auth_request recipe end to end. A test whose tool is missing fails; scripts/test.sh installs
 //! them all. Everything talks to loopback only, and every process started here is killed by the
 //! guard that started it.
-//!
-//! Standalone: std only, so the test does not depend on the shape of the crate's internals.
 
 use std::collections::BTreeSet;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
+
+use crate::harness::{
+    self, enc, free_port, python_decrypt, python_exe, python_keypair, python_ok, send_signal, tool,
+    Reply, TempDir, TestServer, SERVER_BIN,
+};
+use crate::nginx::Nginx;
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
-/// The debug build cargo made for the tests (dynamically linked); the static release binary comes
-/// from [`dist`].
-const DEBUG_BIN: &str = env!("CARGO_BIN_EXE_token2go-server");
+/// How long a request to a server here may take: one runs under strace.
+const PATIENCE: Duration = Duration::from_secs(20);
 /// Issue 8: the static server with every asset embedded is at most 2 MiB.
 const MAX_SERVER_BYTES: u64 = 2 * 1024 * 1024;
-const DECRYPT_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/t2g_decrypt.py");
 
 // ---------------------------------------------------------------------------------------------
-// Helpers: tools, temp dirs, processes, a small HTTP client.
-
-/// The path of a tool the test needs; a missing tool fails the test.
-fn tool(name: &str) -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    // Root's tools (chroot, nginx) live in sbin, which a test runner's PATH may lack.
-    let extra = ["/usr/local/sbin", "/usr/sbin", "/sbin"].map(PathBuf::from);
-    std::env::split_paths(&path)
-        .chain(extra)
-        .map(|dir| dir.join(name))
-        .find(|p| {
-            p.metadata()
-                .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-                .unwrap_or(false)
-        })
-        .unwrap_or_else(|| panic!("{name} is required for this test: scripts/test.sh installs it"))
-}
+// Helpers: commands, flow requests.
 
 fn run(command: &mut Command) -> Output {
     command
@@ -66,207 +52,14 @@ fn run_ok(command: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// A directory under cargo's per-target temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("clock after 1970")
-            .as_nanos();
-        let path = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("deploy-{tag}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&path).expect("create temp dir");
-        TempDir(path)
-    }
-
-    fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port on 127.0.0.1")
-}
-
-/// A started process, killed and reaped on drop. Its output goes to `log`.
-struct Proc {
-    child: Child,
-    what: String,
-    log: PathBuf,
-}
-
-impl Proc {
-    fn spawn(mut command: Command, log: PathBuf) -> Proc {
-        let file = std::fs::File::create(&log).expect("create log file");
-        command
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().expect("clone log file"))
-            .stderr(file);
-        let what = format!("{command:?}");
-        let child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
-        Proc { child, what, log }
-    }
-
-    fn output(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Waits until `addr` accepts connections; fails with the process's output if it exits.
-    fn wait_listening(&mut self, addr: SocketAddr) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(addr).is_err() {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("{} exited with {status}:\n{}", self.what, self.output());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} is not listening on {addr}:\n{}",
-                self.what,
-                self.output()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts the server binary `bin` on 127.0.0.1 with only the given variables.
-fn start_server(bin: &Path, dir: &TempDir, vars: &[(&str, &str)]) -> (Proc, SocketAddr) {
-    let port = free_port();
-    let mut command = Command::new(bin);
-    command
-        .env_clear()
-        .env("T2G_SERVER_HOST", "127.0.0.1")
-        .env("T2G_SERVER_PORT", port.to_string());
-    for (name, value) in vars {
-        command.env(name, value);
-    }
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("an address");
-    let mut server = Proc::spawn(command, dir.join(&format!("server-{port}.log")));
-    server.wait_listening(addr);
-    (server, addr)
-}
-
-struct Response {
-    status: u16,
-    head: String,
-    body: Vec<u8>,
-}
-
-impl Response {
-    /// Parses a whole HTTP/1.x response (read until the peer closed).
-    fn parse(raw: &[u8]) -> Option<Response> {
-        let end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
-        let head = String::from_utf8(raw[..end].to_vec()).ok()?;
-        let status = head.split(' ').nth(1)?.parse().ok()?;
-        Some(Response {
-            status,
-            head,
-            body: raw[end + 4..].to_vec(),
-        })
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.head.lines().skip(1).find_map(|line| {
-            let (k, v) = line.split_once(':')?;
-            k.eq_ignore_ascii_case(name).then(|| v.trim())
-        })
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
-/// One GET over a fresh connection that the server closes after answering.
-fn get(addr: SocketAddr, target: &str, headers: &[(&str, &str)]) -> Response {
-    // A loopback Host, which the server answers even while a fallback token is set.
-    let mut request = format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str("\r\n");
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .expect("set timeout");
-    stream.write_all(request.as_bytes()).expect("send request");
-    let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw);
-    Response::parse(&raw).unwrap_or_else(|| panic!("unparseable answer to GET {target}: {raw:?}"))
-}
-
-/// Percent-encodes everything but RFC 3986 unreserved characters.
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// An RSA key pair made by Python `cryptography` (OpenSSL): the private key's path and the public
-/// key in SubjectPublicKeyInfo PEM.
-fn keypair(dir: &TempDir, bits: u32) -> (PathBuf, String) {
-    let private = dir.join(&format!("private-{bits}.pem"));
-    let public = dir.join(&format!("public-{bits}.pem"));
-    run_ok(Command::new(tool("python3")).args([
-        DECRYPT_SCRIPT.as_ref(),
-        "genkey".as_ref(),
-        "--bits".as_ref(),
-        bits.to_string().as_ref(),
-        "--form".as_ref(),
-        "spki".as_ref(),
-        "--private".as_ref(),
-        private.as_os_str(),
-        "--public".as_ref(),
-        public.as_os_str(),
-    ]));
-    let pem = std::fs::read_to_string(&public).expect("public key written");
-    (private, pem)
-}
-
-fn flow_url(bits: u32, pem: &str) -> String {
-    format!(
-        "/flow/redirect/token?target={}&state=st&publicKeyType={}&publicKey={}",
-        enc("http://127.0.0.1:43210/callback"),
-        enc(&format!("rsa{bits}-rfc5280-x509-pem")),
-        enc(pem)
+/// A flow request to a loopback callback with a `bits`-bit SubjectPublicKeyInfo key.
+fn flow_url(bits: usize, pem: &str) -> String {
+    harness::flow_url(
+        "http://127.0.0.1:43210/callback",
+        "st",
+        &format!("rsa{bits}-rfc5280-x509-pem"),
+        pem,
     )
-}
-
-/// Decrypts a flow redirect with the independent Python implementation; returns the payload.
-fn decrypt(private: &Path, location: &str) -> String {
-    run_ok(Command::new(tool("python3")).args([
-        DECRYPT_SCRIPT.as_ref(),
-        "decrypt".as_ref(),
-        "--private".as_ref(),
-        private.as_os_str(),
-        "--url".as_ref(),
-        location.as_ref(),
-    ]))
 }
 
 fn repo_file(path: &str) -> String {
@@ -417,11 +210,10 @@ fn static_server_serves_from_an_empty_root_as_an_unprivileged_user() {
         .env("T2G_SERVER_HOST", "127.0.0.1")
         .env("T2G_SERVER_PORT", port.to_string())
         .env("T2G_FALLBACK_TOKEN", "empty-root-token");
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("an address");
-    let mut server = Proc::spawn(command, dir.join("server.log"));
-    server.wait_listening(addr);
+    let server =
+        TestServer::spawn(command, SocketAddr::from(([127, 0, 0, 1], port))).with_timeout(PATIENCE);
 
-    let status = std::fs::read_to_string(format!("/proc/{}/status", server.child.id()))
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid()))
         .expect("server's /proc status");
     assert!(
         status
@@ -429,19 +221,23 @@ fn static_server_serves_from_an_empty_root_as_an_unprivileged_user() {
             .any(|l| l.starts_with("Uid:") && l.contains("65534")),
         "{status}"
     );
-    let health = get(addr, "/health", &[]);
+    let health = server.get("/health", &[]);
     assert_eq!(health.status, 200, "{}", server.output());
-    let token = get(addr, "/token", &[]);
+    let token = server.get("/token", &[]);
     assert_eq!(token.status, 200, "{}", server.output());
     assert!(
         token.text().contains("\"secret\":\"empty-root-token\""),
         "{}",
         token.text()
     );
-    let (private, pem) = keypair(&dir, 2048);
-    let flow = get(addr, &flow_url(2048, &pem), &[]);
+    let (private, pem) = python_keypair(&dir, 2048, "spki");
+    let flow = server.get(&flow_url(2048, &pem), &[]);
     assert_eq!(flow.status, 303, "{}\n{}", flow.text(), server.output());
-    let plain = decrypt(&private, flow.header("Location").expect("Location"));
+    let plain = python_decrypt(
+        &private,
+        &["--url", flow.header("Location").expect("Location")],
+        b"",
+    );
     assert!(plain.contains("empty-root-token"), "{plain}");
 
     // The image's HEALTHCHECK: the same binary, same user, same empty root, same variables.
@@ -647,7 +443,7 @@ fn systemd_units_verify_and_the_service_rates_at_most_2() {
 #[test]
 fn example_env_file_names_only_variables_the_server_knows() {
     let env = repo_file("assets/systemd/token2go.env");
-    let help = run_ok(Command::new(DEBUG_BIN).arg("--help"));
+    let help = run_ok(Command::new(SERVER_BIN).arg("--help"));
     let mut vars = Vec::new();
     for line in env.lines().map(str::trim).filter(|l| !l.is_empty()) {
         // Commented-out examples must name real variables too.
@@ -668,11 +464,10 @@ fn example_env_file_names_only_variables_the_server_knows() {
         .any(|(n, v)| n == "T2G_TOKEN_HEADER_NAMES" && v == "X-Forwarded-Access-Token"));
 
     // The server starts with exactly this environment, without a warning about it.
-    let dir = TempDir::new("envfile");
     let refs: Vec<(&str, &str)> = vars.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-    let (server, addr) = start_server(Path::new(DEBUG_BIN), &dir, &refs);
-    assert_eq!(get(addr, "/health", &[]).status, 200);
-    assert_eq!(get(addr, "/echo", &[]).status, 404, "echo is off");
+    let server = TestServer::start(&refs).with_timeout(PATIENCE);
+    assert_eq!(server.get("/health", &[]).status, 200);
+    assert_eq!(server.get("/echo", &[]).status, 404, "echo is off");
     let out = server.output();
     assert!(
         !out.contains("unknown variable") && !out.contains("did you mean"),
@@ -793,7 +588,7 @@ fn parse_strace(log: &str) -> Vec<Traced> {
 fn systemd_hardening_settings_leave_the_server_working() {
     let dir = TempDir::new("hardening");
     let root = empty_root(&dir);
-    let (private, pem) = keypair(&dir, 2048);
+    let (private, pem) = python_keypair(&dir, 2048, "spki");
     let analyze = tool("systemd-analyze");
     let port = free_port();
     let trace = dir.join("strace.log");
@@ -825,29 +620,32 @@ fn systemd_hardening_settings_leave_the_server_working() {
     std::fs::write(&launcher, script).expect("write launcher");
     std::fs::set_permissions(&launcher, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     // The interpreter itself, not a wrapper that might fork on the way.
-    let python =
-        run_ok(Command::new(tool("python3")).args(["-c", "import sys; print(sys.executable)"]));
     let mut command = Command::new(tool("strace"));
     command
         .args(["-f", "-qq", "-o"])
         .arg(&trace)
         .arg("--")
-        .arg(python.trim())
+        .arg(python_exe())
         .arg(Path::new(REPO).join("tests/support/socket_activate.py"))
         .arg("listening")
         .arg(port.to_string())
         .arg(&launcher)
         .arg("T2G_FALLBACK_TOKEN=hardened-token")
         .env_clear();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("an address");
-    let mut traced = Proc::spawn(command, dir.join("server.log"));
+    // The socket listens before the server runs, so this start cannot fail with a server
+    // running; its first answer says it is up.
+    let mut traced =
+        TestServer::spawn(command, SocketAddr::from(([127, 0, 0, 1], port))).with_timeout(PATIENCE);
     // The server is strace's child. Killing strace alone would leave it running, detached, so
     // it gets a guard of its own.
-    let server_pid = traced_child(traced.child.id());
+    let server_pid = traced_child(traced.pid());
     let server_guard = KillOnDrop(server_pid);
-    // The socket listens before the server runs; its first answer says it is up.
-    traced.wait_listening(addr);
-    assert_eq!(get(addr, "/health", &[]).status, 200, "{}", traced.output());
+    assert_eq!(
+        traced.get("/health", &[]).status,
+        200,
+        "{}",
+        traced.output()
+    );
     let comm = std::fs::read_to_string(format!("/proc/{server_pid}/comm")).expect("comm");
     assert_eq!(comm.trim(), "token2go-server");
     let status = std::fs::read_to_string(format!("/proc/{server_pid}/status")).expect("status");
@@ -877,15 +675,18 @@ fn systemd_hardening_settings_leave_the_server_working() {
         "/favicon.ico",
         "/nope",
     ] {
-        let r = get(addr, target, &[("Accept-Encoding", "gzip")]);
+        let r = traced.get(target, &[("Accept-Encoding", "gzip")]);
         assert!(r.status < 500, "{target}: {}", r.status);
     }
-    let flow = get(addr, &flow_url(2048, &pem), &[]);
+    let flow = traced.get(&flow_url(2048, &pem), &[]);
     assert_eq!(flow.status, 303, "{}", flow.text());
-    let plain = decrypt(&private, flow.header("Location").expect("Location"));
+    let plain = python_decrypt(
+        &private,
+        &["--url", flow.header("Location").expect("Location")],
+        b"",
+    );
     assert!(plain.contains("hardened-token"));
-    let paste = get(
-        addr,
+    let paste = traced.get(
         &flow_url(2048, &pem).replace(
             &enc("http://127.0.0.1:43210/callback"),
             &enc("urn:ietf:wg:oauth:2.0:oob"),
@@ -893,32 +694,24 @@ fn systemd_hardening_settings_leave_the_server_working() {
         &[],
     );
     assert_eq!(paste.status, 200);
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    stream
-        .write_all(
-            format!(
-                "GET /health HTTP/1.1\r\nHost: {addr}\r\n\r\n\
-                 GET /health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-            )
-            .as_bytes(),
+    let addr = traced.addr;
+    let both = traced.raw(
+        format!(
+            "GET /health HTTP/1.1\r\nHost: {addr}\r\n\r\n\
+             GET /health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
         )
-        .expect("pipelined requests");
-    let mut both = String::new();
-    let _ = stream.read_to_string(&mut both);
+        .as_bytes(),
+    );
+    let both = String::from_utf8_lossy(&both);
     assert_eq!(both.matches("HTTP/1.1 200").count(), 2, "{both}");
 
     // Stop it as systemd does (KillSignal=SIGTERM): a graceful stop, exit code 0, which strace
     // passes on as its own.
-    run_ok(Command::new(tool("kill")).args(["-TERM", &server_pid.to_string()]));
+    send_signal(server_pid, "TERM");
     let stopping = Instant::now();
-    let deadline = stopping + Duration::from_secs(10);
-    let exit = loop {
-        if let Some(status) = traced.child.try_wait().expect("wait strace") {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "no exit after SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let exit = traced
+        .wait_exit(Duration::from_secs(10))
+        .expect("no exit after SIGTERM");
     // The pid is free now and may be reused: the guard must not fire.
     std::mem::forget(server_guard);
     assert!(
@@ -1122,11 +915,8 @@ fn kubernetes_manifest_validates_and_its_memory_request_covers_the_measured_rss(
             .args(["--strict", "--quiet"])
             .arg(&manifest),
     );
-    let report = run_ok(
-        Command::new(tool("python3"))
-            .args(["-c", MANIFEST_CHECK])
-            .arg(&manifest),
-    );
+    let report = python_ok("-c", &[MANIFEST_CHECK, manifest.to_str().unwrap()], b"");
+    let report = String::from_utf8(report).expect("UTF-8");
 
     let mut vars = Vec::new();
     let mut request = None;
@@ -1146,26 +936,22 @@ fn kubernetes_manifest_validates_and_its_memory_request_covers_the_measured_rss(
     // The static server with the pod's environment, under light load: 8 clients, each doing
     // flow requests with a 4096-bit key. Its peak resident memory must fit the request.
     let dir = TempDir::new("k8s");
-    let (_, pem) = keypair(&dir, 4096);
+    let (_, pem) = python_keypair(&dir, 4096, "spki");
     let mut refs: Vec<(&str, &str)> = vars.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
     refs.push(("T2G_FALLBACK_TOKEN", "rss-token"));
-    let (server, addr) = start_server(&dist().server, &dir, &refs);
-    let url = Arc::new(flow_url(4096, &pem));
-    let clients: Vec<JoinHandle<()>> = (0..8)
-        .map(|_| {
-            let url = Arc::clone(&url);
-            std::thread::spawn(move || {
+    let server =
+        TestServer::start_program(&dist().server, "127.0.0.1", &refs).with_timeout(PATIENCE);
+    let url = flow_url(4096, &pem);
+    std::thread::scope(|clients| {
+        for _ in 0..8 {
+            clients.spawn(|| {
                 for _ in 0..10 {
-                    assert_eq!(get(addr, &url, &[]).status, 303);
+                    assert_eq!(server.get(&url, &[]).status, 303);
                 }
-            })
-        })
-        .collect();
-    for client in clients {
-        client.join().expect("client thread");
-    }
-    let status =
-        std::fs::read_to_string(format!("/proc/{}/status", server.child.id())).expect("status");
+            });
+        }
+    });
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).expect("status");
     let peak_kib: u64 = status
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))
@@ -1283,79 +1069,32 @@ fn replace_once(text: &str, replacements: &[(&str, String)]) -> String {
     out
 }
 
-/// nginx from Debian running `recipe` (already templated) in the foreground, one process.
-struct Nginx {
-    /// Held for its Drop, which stops nginx.
-    _process: Proc,
-    dir: PathBuf,
-    port: u16,
-}
-
-impl Nginx {
-    fn start(dir: &TempDir, name: &str, recipe: &str, port: u16) -> Nginx {
-        let base = dir.join(name);
-        std::fs::create_dir_all(&base).expect("nginx dir");
-        std::fs::write(base.join("token2go.conf"), recipe).expect("write recipe");
-        let d = base.display();
-        let main = format!(
-            "daemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\n\
-             error_log {d}/error.log info;\nevents {{ worker_connections 64; }}\n\
-             http {{\n  access_log {d}/access.log;\n  client_body_temp_path {d}/body;\n  \
-             proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n  \
-             uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n  \
-             include {d}/token2go.conf;\n}}\n"
-        );
-        std::fs::write(base.join("nginx.conf"), main).expect("write nginx.conf");
-        let mut command = Command::new(tool("nginx"));
-        command
-            .arg("-p")
-            .arg(&base)
-            .arg("-e")
-            .arg(base.join("error.log"))
-            .arg("-c")
-            .arg(base.join("nginx.conf"));
-        let mut proc = Proc::spawn(command, base.join("stdout.log"));
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("an address");
-        proc.wait_listening(addr);
-        Nginx {
-            _process: proc,
-            dir: base,
-            port,
-        }
+/// GET through `nginx` over TLS with curl, as a browser would reach the server name.
+fn get_tls(nginx: &Nginx, target: &str, headers: &[(&str, &str)]) -> Reply {
+    let raw_path = nginx.path("response");
+    let port = nginx.addr().port();
+    let mut command = Command::new(tool("curl"));
+    command
+        .args(["--silent", "--show-error", "--insecure", "--max-time", "20"])
+        .arg("--resolve")
+        .arg(format!("token2go.example.com:{port}:127.0.0.1"))
+        // The response as it came, for the harness's parser.
+        .args(["--include", "--raw"])
+        .arg("--output")
+        .arg(&raw_path);
+    for (name, value) in headers {
+        command.arg("--header").arg(format!("{name}: {value}"));
     }
-
-    fn error_log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("error.log")).unwrap_or_default()
-    }
-
-    /// GET over TLS with curl, as a browser would reach the server name.
-    fn get(&self, target: &str, headers: &[(&str, &str)]) -> Response {
-        let raw_path = self.dir.join("response");
-        let mut command = Command::new(tool("curl"));
-        command
-            .args(["--silent", "--show-error", "--insecure", "--max-time", "20"])
-            .arg("--resolve")
-            .arg(format!("token2go.example.com:{}:127.0.0.1", self.port))
-            .arg("--include")
-            .arg("--output")
-            .arg(&raw_path);
-        for (name, value) in headers {
-            command.arg("--header").arg(format!("{name}: {value}"));
-        }
-        command.arg(format!(
-            "https://token2go.example.com:{}{target}",
-            self.port
-        ));
-        run_ok(&mut command);
-        let raw = std::fs::read(&raw_path).expect("curl output");
-        Response::parse(&raw).unwrap_or_else(|| {
-            panic!(
-                "unparseable answer through nginx: {}\n{}",
-                String::from_utf8_lossy(&raw),
-                self.error_log()
-            )
-        })
-    }
+    command.arg(format!("https://token2go.example.com:{port}{target}"));
+    run_ok(&mut command);
+    let raw = std::fs::read(&raw_path).expect("curl output");
+    Reply::parse(&raw).unwrap_or_else(|e| {
+        panic!(
+            "unparseable answer through nginx ({e}): {}\n{}",
+            String::from_utf8_lossy(&raw),
+            nginx.error_log()
+        )
+    })
 }
 
 #[test]
@@ -1368,17 +1107,14 @@ fn nginx_recipe_passes_the_token_and_an_80_kb_flow_redirect() {
     );
     let small_token = "nginx-small-token".to_string();
     let stub = AuthStub::start(small_token.clone(), big_token.clone());
-    let (server, t2g) = start_server(
-        Path::new(DEBUG_BIN),
-        &dir,
-        &[
-            ("T2G_TOKEN_HEADER_NAMES", "X-Forwarded-Access-Token"),
-            (
-                "T2G_USER_HEADER_NAMES",
-                "X-Forwarded-Preferred-Username,X-Forwarded-User,X-Forwarded-Email",
-            ),
-        ],
-    );
+    let server = TestServer::start(&[
+        ("T2G_TOKEN_HEADER_NAMES", "X-Forwarded-Access-Token"),
+        (
+            "T2G_USER_HEADER_NAMES",
+            "X-Forwarded-Preferred-Username,X-Forwarded-User,X-Forwarded-Email",
+        ),
+    ]);
+    let t2g = server.addr;
     let cert = dir.join("cert.pem");
     let key = dir.join("key.pem");
     run_ok(
@@ -1431,11 +1167,11 @@ fn nginx_recipe_passes_the_token_and_an_80_kb_flow_redirect() {
     };
     let port = free_port();
     let templated = template(port, true);
-    let nginx = Nginx::start(&dir, "recipe", &templated, port);
+    let nginx = Nginx::start(port, &templated);
     let signed_in = |session: &str| format!("_oauth2_proxy={session}");
 
     // /token: the token from the auth answer reaches token2go.
-    let r = nginx.get("/token", &[("Cookie", &signed_in("small"))]);
+    let r = get_tls(&nginx, "/token", &[("Cookie", &signed_in("small"))]);
     assert_eq!(r.status, 200, "{}\n{}", r.text(), nginx.error_log());
     assert!(
         r.text().contains(&format!("\"secret\":\"{small_token}\"")),
@@ -1444,7 +1180,8 @@ fn nginx_recipe_passes_the_token_and_an_80_kb_flow_redirect() {
     );
 
     // The user comes from the auth answer; a client's own identity headers do not get through.
-    let r = nginx.get(
+    let r = get_tls(
+        &nginx,
         "/echo",
         &[
             ("Cookie", &signed_in("small")),
@@ -1458,7 +1195,8 @@ fn nginx_recipe_passes_the_token_and_an_80_kb_flow_redirect() {
     assert!(!r.text().contains("mallory"), "{}", r.text());
 
     // Without a token in the auth answer, a client's own headers do not get through.
-    let r = nginx.get(
+    let r = get_tls(
+        &nginx,
         "/token",
         &[
             ("Cookie", &signed_in("no-token")),
@@ -1469,14 +1207,14 @@ fn nginx_recipe_passes_the_token_and_an_80_kb_flow_redirect() {
     assert_eq!(r.status, 444, "{}", r.text());
 
     // Not signed in: oauth2-proxy's sign-in, told to come back to the whole flow URL.
-    let (private, pem) = keypair(&dir, 4096);
+    let (private, pem) = python_keypair(&dir, 4096, "spki");
     let flow = flow_url(4096, &pem);
-    let r = nginx.get(&flow, &[]);
+    let r = get_tls(&nginx, &flow, &[]);
     assert_eq!(r.status, 302, "{}\n{}", r.text(), nginx.error_log());
     assert_eq!(r.header("X-Stub-Redirect-Back"), Some(flow.as_str()));
 
     // The flow with a 58 KB token and a 4096-bit key: a Location of about 80 KB passes nginx.
-    let r = nginx.get(&flow, &[("Cookie", &signed_in("big"))]);
+    let r = get_tls(&nginx, &flow, &[("Cookie", &signed_in("big"))]);
     assert_eq!(
         r.status,
         303,
@@ -1491,7 +1229,7 @@ fn nginx_recipe_passes_the_token_and_an_80_kb_flow_redirect() {
         "Location is {} bytes",
         location.len()
     );
-    let plain = decrypt(&private, location);
+    let plain = python_decrypt(&private, &["--url", location], b"");
     assert!(
         plain.contains(&big_token),
         "decrypted payload lacks the token"
@@ -1501,8 +1239,8 @@ fn nginx_recipe_passes_the_token_and_an_80_kb_flow_redirect() {
 
     // The buffer sizes are what make it work: without them nginx refuses the same request.
     let port = free_port();
-    let bare = Nginx::start(&dir, "no-buffers", &template(port, false), port);
-    let r = bare.get(&flow, &[("Cookie", &signed_in("big"))]);
+    let bare = Nginx::start(port, &template(port, false));
+    let r = get_tls(&bare, &flow, &[("Cookie", &signed_in("big"))]);
     assert!(r.status >= 500, "{}", r.status);
     assert!(
         bare.error_log().contains("upstream sent too big header"),
@@ -1517,11 +1255,7 @@ fn nginx_recipe_passes_the_token_and_an_80_kb_flow_redirect() {
 #[test]
 fn readme_gateway_recipes_name_each_gateways_header() {
     let readme = repo_file("README.md");
-    let section = readme
-        .split_once("## Behind your gateway")
-        .map(|(_, rest)| rest.split("\n## ").next().unwrap_or(rest))
-        .expect("README has a Behind your gateway section");
-    for needle in [
+    let gateway = [
         "--pass-access-token",
         "X-Forwarded-Access-Token",
         "--pass-authorization-header",
@@ -1535,17 +1269,8 @@ fn readme_gateway_recipes_name_each_gateways_header() {
         "T2G_TOKEN_HEADER_NAMES=",
         "/echo",
         "T2G_ECHO_ENABLED=false",
-    ] {
-        assert!(
-            section.contains(needle),
-            "Behind your gateway lacks {needle}"
-        );
-    }
-    let deploy = readme
-        .split_once("## Deploy")
-        .map(|(_, rest)| rest.split("\n## ").next().unwrap_or(rest))
-        .expect("README has a Deploy section");
-    for needle in [
+    ];
+    let deploy = [
         "docker run",
         "healthcheck",
         "systemctl enable --now token2go-server.socket",
@@ -1553,7 +1278,17 @@ fn readme_gateway_recipes_name_each_gateways_header() {
         "kubectl apply",
         "sha256sum -c SHA256SUMS",
         "stateless",
+    ];
+    for (title, needles) in [
+        ("Behind your gateway", &gateway[..]),
+        ("Deploy", &deploy[..]),
     ] {
-        assert!(deploy.contains(needle), "Deploy lacks {needle}");
+        let section = readme
+            .split_once(&format!("## {title}"))
+            .map(|(_, rest)| rest.split("\n## ").next().unwrap_or(rest))
+            .unwrap_or_else(|| panic!("README has a {title} section"));
+        for needle in needles {
+            assert!(section.contains(needle), "{title} lacks {needle}");
+        }
     }
 }
