@@ -13,24 +13,26 @@ pub fn unix_now() -> u64 {
 /// A point in time as RFC 3339 UTC, optionally with milliseconds.
 pub fn rfc3339(time: SystemTime, with_millis: bool) -> String {
     let since = time.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
-    let seconds = rfc3339_unix(since.as_secs() as i64);
+    let (y, m, d, hh, mm, ss) = fields(since.as_secs() as i64);
     if with_millis {
-        format!(
-            "{}.{:03}Z",
-            seconds.trim_end_matches('Z'),
-            since.subsec_millis()
-        )
+        let ms = since.subsec_millis();
+        format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.{ms:03}Z")
     } else {
-        seconds
+        format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z")
     }
 }
 
 /// Seconds since the epoch as RFC 3339 UTC (`1970-01-01T00:00:00Z`).
 pub fn rfc3339_unix(secs: i64) -> String {
+    let (y, m, d, hh, mm, ss) = fields(secs);
+    format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z")
+}
+
+/// Year, month, day, hour, minute and second of seconds since the epoch.
+fn fields(secs: i64) -> (i64, u32, u32, i64, i64, i64) {
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (y, m, d) = civil_from_days(days);
-    let (hh, mm, ss) = (rem / 3600, rem % 3600 / 60, rem % 60);
-    format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z")
+    (y, m, d, rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 /// IMF-fixdate (RFC 9110 §5.6.7) of seconds since the epoch.
