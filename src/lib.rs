@@ -58,5 +58,7 @@ pub use pubkey::{
     parse_public_key, verification_code, KeyError, KeyType, PublicKey, ALLOWED_KEY_TYPES,
 };
 pub use routes::App;
-pub use sys::{inherited_listener, limit_malloc_arenas, raise_nofile_limit, Inherited};
+pub use sys::{
+    inherited_listener, limit_malloc_arenas, raise_listen_backlog, raise_nofile_limit, Inherited,
+};
 pub use token::fingerprint;

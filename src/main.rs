@@ -11,8 +11,8 @@ use signal_hook::iterator::Signals;
 use signal_hook::low_level::signal_name;
 use token2go_server::{
     inherited_listener, limit_malloc_arenas, log_error, log_flush, log_info, log_warn, probe_addr,
-    probe_health, raise_nofile_limit, server_usage, set_log_format, App, Config, Inherited, Limits,
-    Server, PROBE_TIMEOUT, STOP_GRACE,
+    probe_health, raise_listen_backlog, raise_nofile_limit, server_usage, set_log_format, App,
+    Config, Inherited, Limits, Server, PROBE_TIMEOUT, STOP_GRACE,
 };
 
 fn main() -> ExitCode {
@@ -147,9 +147,15 @@ fn serve() -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// Binds the configured address (a socket passed by systemd keeps the unit's `Backlog=`).
 fn bind(config: &Config) -> Option<TcpListener> {
     match TcpListener::bind(config.listen) {
-        Ok(listener) => Some(listener),
+        Ok(listener) => {
+            if let Err(error) = raise_listen_backlog(&listener) {
+                log_warn(&format!("cannot raise the listen backlog: {error}"));
+            }
+            Some(listener)
+        }
         Err(error) => {
             log_error(&format!("cannot listen on {}: {error}", config.listen));
             None
