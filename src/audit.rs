@@ -13,8 +13,11 @@
 //! in text and `\uXXXX` in JSON.
 
 use std::borrow::Cow;
+use std::fs::File;
 use std::io::Write;
 use std::net::SocketAddr;
+use std::os::fd::AsFd;
+use std::sync::OnceLock;
 use std::time::SystemTime;
 
 use crate::json::json_str;
@@ -88,16 +91,38 @@ impl Audit {
         // A failed write (closed stream) must not fail the request.
         match self.sink {
             AuditSink::Stdout => log::stdout_now(line.as_bytes()),
-            _ => {
-                let _ = std::io::stderr().lock().write_all(line.as_bytes());
-            }
+            _ => write_stderr(line.as_bytes()),
+        }
+    }
+}
+
+/// Lines up to this size are written whole by one `write` to a pipe (`PIPE_BUF` on Linux), and
+/// to a file whatever their size (the kernel serializes writes to one open file).
+const ATOMIC_WRITE: usize = 4096;
+
+/// Writes `line` to stderr in one `write`. A line that the kernel writes whole goes through a
+/// duplicate of fd 2, without std's lock on stderr: with the lock, a thread waited for another's
+/// `write` (two futex calls and a sleep per line under load); a longer line takes the lock.
+fn write_stderr(line: &[u8]) {
+    static STDERR: OnceLock<Option<File>> = OnceLock::new();
+    let unlocked = STDERR.get_or_init(|| {
+        let fd = std::io::stderr().as_fd().try_clone_to_owned().ok()?;
+        Some(File::from(fd))
+    });
+    match unlocked {
+        Some(file) if line.len() <= ATOMIC_WRITE => {
+            let _ = (&*file).write_all(line);
+        }
+        _ => {
+            let _ = std::io::stderr().lock().write_all(line);
         }
     }
 }
 
 /// The line without its newline, written into one string.
 fn render(record: &Record<'_>, json: bool, now: SystemTime) -> String {
-    let peer = record.peer.to_string();
+    let mut peer = String::with_capacity(48);
+    log::push_peer(&mut peer, record.peer);
     // (name, value, whether the value comes from a client and is clipped)
     let fields: [(&str, Option<&str>, bool); 11] = [
         ("route", Some(record.route), false),

@@ -23,7 +23,7 @@ use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::json::json_str;
-use crate::time::{rfc3339, rfc3339_unix};
+use crate::time::{push_decimal, push_digits, rfc3339, rfc3339_unix};
 
 /// Buffered access-log bytes that trigger a write (about 200 lines).
 const BATCH: usize = 16 * 1024;
@@ -71,26 +71,33 @@ fn pending() -> MutexGuard<'static, Pending> {
     PENDING.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Writes the buffered lines to stdout (under the buffer's lock, so batches keep their order).
-fn write_out(bytes: &mut Vec<u8>) {
-    if bytes.is_empty() {
+/// Serializes writes to stdout, so batches go out in the order they were taken.
+static WRITING: Mutex<()> = Mutex::new(());
+
+/// Takes the buffered lines and writes them to stdout; the buffer's lock is released before the
+/// `write`, so threads adding lines do not wait for it. The write lock is taken before the
+/// buffer's is released: batches keep their order.
+fn write_out(mut pending: MutexGuard<'_, Pending>) {
+    if pending.bytes.is_empty() {
         return;
     }
+    let batch = std::mem::take(&mut pending.bytes);
+    let writing = WRITING.lock().unwrap_or_else(|e| e.into_inner());
+    drop(pending);
     // A closed stdout must not fail requests; its lines are dropped.
-    let _ = std::io::stdout().lock().write_all(bytes);
-    bytes.clear();
-    // A burst of long lines must not pin its buffer.
-    if bytes.capacity() > 4 * BATCH {
-        bytes.shrink_to(BATCH);
-    }
+    let _ = std::io::stdout().lock().write_all(&batch);
+    drop(writing);
 }
 
 fn append(line: &[u8]) {
     let mut pending = pending();
     let first = pending.bytes.is_empty();
+    if first {
+        pending.bytes.reserve(BATCH);
+    }
     pending.bytes.extend_from_slice(line);
     if pending.bytes.len() >= BATCH {
-        write_out(&mut pending.bytes);
+        write_out(pending);
     } else if first {
         if !pending.flusher {
             pending.flusher = thread::Builder::new()
@@ -100,7 +107,7 @@ fn append(line: &[u8]) {
                 .is_ok();
             if !pending.flusher {
                 // Without a flusher every line goes out at once, as before batching.
-                write_out(&mut pending.bytes);
+                return write_out(pending);
             }
         }
         FILLED.notify_one();
@@ -115,14 +122,14 @@ fn flusher() {
         }
         drop(pending);
         thread::sleep(FLUSH_AFTER);
+        write_out(self::pending());
         pending = self::pending();
-        write_out(&mut pending.bytes);
     }
 }
 
 /// Writes the access-log lines still buffered. The graceful stop calls it last.
 pub fn flush() {
-    write_out(&mut pending().bytes);
+    write_out(pending());
 }
 
 /// Writes `line` to stdout at once, after the access-log lines buffered before it (an audit
@@ -130,7 +137,7 @@ pub fn flush() {
 pub fn stdout_now(line: &[u8]) {
     let mut pending = pending();
     pending.bytes.extend_from_slice(line);
-    write_out(&mut pending.bytes);
+    write_out(pending);
 }
 
 fn message(level: &str, msg: &str) {
@@ -174,7 +181,9 @@ fn write_now(out: &mut String) {
         }
         out.push_str(&cache.1);
     });
-    let _ = write!(out, ".{:03}Z", since.subsec_millis());
+    out.push('.');
+    push_digits(out, u64::from(since.subsec_millis()), 3);
+    out.push('Z');
 }
 
 /// One access-log line: method, path without query, status, body bytes, duration, peer.
@@ -190,27 +199,63 @@ pub fn access(
     if format == LogFormat::Off {
         return;
     }
-    let micros = duration.as_micros();
+    let micros = u64::try_from(duration.as_micros()).unwrap_or(u64::MAX);
+    let (status, bytes) = (u64::from(status), bytes as u64);
+    // Written piece by piece: this runs for every request, and `format!` cost more than the
+    // rest of the line.
     let mut line = String::with_capacity(128 + path.len());
     if format == LogFormat::Json {
         line.push_str("{\"time\":\"");
         write_now(&mut line);
-        let _ = writeln!(
-            line,
-            "\",\"method\":{},\"path\":{},\"status\":{status},\"bytes\":{bytes},\"duration_us\":{micros},\"peer\":\"{peer}\"}}",
-            json_str(method),
-            json_str(path),
-        );
+        line.push_str("\",\"method\":");
+        line.push_str(&json_str(method));
+        line.push_str(",\"path\":");
+        line.push_str(&json_str(path));
+        line.push_str(",\"status\":");
+        push_decimal(&mut line, status);
+        line.push_str(",\"bytes\":");
+        push_decimal(&mut line, bytes);
+        line.push_str(",\"duration_us\":");
+        push_decimal(&mut line, micros);
+        line.push_str(",\"peer\":\"");
+        push_peer(&mut line, peer);
+        line.push_str("\"}\n");
     } else {
         write_now(&mut line);
-        let _ = writeln!(
-            line,
-            " {} {} {status} {bytes}B {micros}us {peer}",
-            sanitize(method),
-            sanitize(path),
-        );
+        line.push(' ');
+        line.push_str(&sanitize(method));
+        line.push(' ');
+        line.push_str(&sanitize(path));
+        line.push(' ');
+        push_decimal(&mut line, status);
+        line.push(' ');
+        push_decimal(&mut line, bytes);
+        line.push_str("B ");
+        push_decimal(&mut line, micros);
+        line.push_str("us ");
+        push_peer(&mut line, peer);
+        line.push('\n');
     }
     append(line.as_bytes());
+}
+
+/// Appends a peer address as `SocketAddr` displays it (IPv4 by hand, the common case).
+pub fn push_peer(out: &mut String, peer: SocketAddr) {
+    match peer {
+        SocketAddr::V4(v4) => {
+            for (i, octet) in v4.ip().octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                push_decimal(out, u64::from(octet));
+            }
+            out.push(':');
+            push_decimal(out, u64::from(v4.port()));
+        }
+        SocketAddr::V6(_) => {
+            let _ = write!(out, "{peer}");
+        }
+    }
 }
 
 /// Keeps a text log line on one line whatever the client sent.
@@ -225,6 +270,29 @@ fn sanitize(s: &str) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn peers_as_std_displays_them() {
+        for peer in [
+            "127.0.0.1:5000",
+            "10.0.0.255:1",
+            "[::1]:8080",
+            "[fe80::1%2]:9",
+        ] {
+            let peer: SocketAddr = peer.parse().unwrap();
+            let mut out = String::new();
+            push_peer(&mut out, peer);
+            assert_eq!(out, peer.to_string());
+        }
+    }
+
+    #[test]
+    fn the_time_prefix_is_rfc3339_with_millis() {
+        let mut out = String::new();
+        write_now(&mut out);
+        assert_eq!(out.len(), 24, "{out}");
+        assert!(out.ends_with('Z') && out.as_bytes()[19] == b'.', "{out}");
+    }
 
     #[test]
     fn sanitize_keeps_one_line() {

@@ -16,7 +16,7 @@ use super::response_write::{invalid_response, write_response, Persist, SendTimeo
 use crate::log;
 
 /// Bytes read at a time: a browser's request head fits, a larger one takes more reads. Each
-/// open connection holds this much while it waits for its next request.
+/// worker holds this much on its stack.
 const READ_CHUNK: usize = 4 * 1024;
 /// After a response that closes the connection, unread input is drained this long / this much
 /// so the close sends FIN rather than a reset that could destroy the response in flight.
@@ -103,6 +103,7 @@ pub(super) fn serve(shared: &Shared, stream: TcpStream, peer: SocketAddr) {
         conn: &conn,
         peer,
         buf: Vec::new(),
+        scratch: [0; READ_CHUNK],
         read_timeout: None,
         send_timeout: SendTimeout::default(),
     }
@@ -116,6 +117,8 @@ struct Connection<'a> {
     peer: SocketAddr,
     /// Bytes read and not yet consumed: a partial head or pipelined requests.
     buf: Vec<u8>,
+    /// Where each read lands before its bytes join `buf`.
+    scratch: [u8; READ_CHUNK],
     /// The receive timeout last set on the socket: the idle timeout is set once, not per read.
     read_timeout: Option<Duration>,
     send_timeout: SendTimeout,
@@ -167,15 +170,17 @@ impl Connection<'_> {
             self.conn.stream.set_read_timeout(Some(timeout))?;
             self.read_timeout = Some(timeout);
         }
-        let old = self.buf.len();
-        self.buf.resize(old + READ_CHUNK, 0);
+        // Into a buffer zeroed once per connection, then only what arrived is copied: growing
+        // `buf` by a chunk zeroed it again on every read.
         let result = loop {
-            match (&self.conn.stream).read(&mut self.buf[old..]) {
+            match (&self.conn.stream).read(&mut self.scratch[..]) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 other => break other,
             }
         };
-        self.buf.truncate(old + *result.as_ref().unwrap_or(&0));
+        if let Ok(n) = result {
+            self.buf.extend_from_slice(&self.scratch[..n]);
+        }
         result
     }
 
