@@ -160,17 +160,27 @@ put "/health req/s, 50 conns, access log off" "$(median ${rps[off/health]})" "$b
 stop_t2g "$off_pid"
 
 # ---- 1,000 keep-alive connections, warm ------------------------------------------------------
+declare -A lat
+for _ in $(seq "$ROUNDS"); do
+  for path in token health; do
+    for server in t2g nginx; do
+      url="$on_url/$path"
+      [ "$server" = nginx ] && url="http://127.0.0.1:$nginx_port/"
+      wrk_run 1000 2 "$url" >/dev/null # warm-up
+      read -r _ p50 p99 _ < <(wrk_run 1000 "$DURATION" "$url")
+      lat[$server/$path/50]="${lat[$server/$path/50]:-} $p50"
+      lat[$server/$path/99]="${lat[$server/$path/99]:-} $p99"
+    done
+  done
+done
 for path in token health; do
-  wrk_run 1000 2 "$on_url/$path" >/dev/null # warm-up
-  read -r _ p50 p99 _ < <(wrk_run 1000 "$DURATION" "$on_url/$path")
-  wrk_run 1000 2 "http://127.0.0.1:$nginx_port/" >/dev/null
-  read -r _ np50 np99 _ < <(wrk_run 1000 "$DURATION" "http://127.0.0.1:$nginx_port/")
-  put "/$path p50 ms, 1000 conns, warm" "$p50" "$np50"
-  put "/$path p99 ms, 1000 conns, warm" "$p99" "$np99"
+  for q in 50 99; do
+    put "/$path p$q ms, 1000 conns, warm" "$(median ${lat[t2g/$path/$q]})" "$(median ${lat[nginx/$path/$q]})"
+  done
 done
 after_t2g=$(rss_kb "$on_pid")
 after_nginx=$(rss_kb $(nginx_pids))
-stop_t2g "$on_pid"
+warm_done=$(date +%s)
 
 # ---- 1,000 connections on a freshly started server (cold) ------------------------------------
 for path in token health; do
@@ -189,7 +199,12 @@ for path in token health; do
   put "/$path p99 ms, 1000 conns, cold (first ${COLD}s)" "$(median $p99s)" "$(median $np99s)"
 done
 
-put "RSS after the benchmark (kB)" "$after_t2g" "$after_nginx"
+put "RSS right after the benchmark (kB)" "$after_t2g" "$after_nginx"
+# Idle workers beyond the floor exit 30 s after their last connection (src/http/server.rs).
+sleep $((warm_done + 35 - $(date +%s))) 2>/dev/null || true
+# nginx's column: its RSS right after (the cold runs restarted it; it keeps what it has).
+put "RSS 35 s after the benchmark (kB)" "$(rss_kb "$on_pid")" "$after_nginx"
+stop_t2g "$on_pid"
 
 # ---- start to first answered request ---------------------------------------------------------
 t2g_start=$(python3 scripts/startup-time.py "$bin" 20 | sed -n 's/.*median \([0-9.]*\) ms.*/\1/p')
