@@ -232,7 +232,7 @@ hz=$(getconf CLK_TCK)
 flow_us=$(echo "($after - $before) * 1000000 / $hz / $flow_n" | bc -l)
 stop_t2g "$t2g_pid"
 put "flow request CPU (us), 2048-bit key" "$(printf '%.0f' "$flow_us")" "-"
-put "flow requests/s, 2 conns" "$flow_rps" "-"
+put "flow req/s, 2 conns" "$flow_rps" "-"
 stop_nginx
 
 # ---- the table -------------------------------------------------------------------------------
