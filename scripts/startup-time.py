@@ -3,14 +3,17 @@
 `200` on /health, polling as fast as it can; 20 starts by default, on 127.0.0.1 only.
 
 Usage: scripts/startup-time.py [BINARY] [RUNS]   (default: target/release/token2go-server)
+       scripts/startup-time.py nginx [RUNS]     (nginx `return 200`, for comparison)
 """
 
 import os
+import shutil
 import signal
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 
@@ -20,12 +23,26 @@ def free_port():
         return s.getsockname()[1]
 
 
+NGINX_CONF = """daemon off; master_process off; worker_processes 1; pid {dir}/nginx.pid;
+error_log {dir}/error.log; events {{ worker_connections 64; }}
+http {{ access_log off; client_body_temp_path {dir}; proxy_temp_path {dir};
+  fastcgi_temp_path {dir}; uwsgi_temp_path {dir}; scgi_temp_path {dir};
+  server {{ listen 127.0.0.1:{port}; location / {{ return 200 "ok\\n"; }} }} }}
+"""
+
+
 def first_answer(binary):
     port = free_port()
     env = {"T2G_SERVER_HOST": "127.0.0.1", "T2G_SERVER_PORT": str(port), "T2G_LOG_FORMAT": "off"}
+    command = [binary]
+    if binary == "nginx":
+        folder = tempfile.mkdtemp(prefix="t2g-startup-")
+        with open(f"{folder}/nginx.conf", "w") as conf:
+            conf.write(NGINX_CONF.format(dir=folder, port=port))
+        command = [shutil.which("nginx") or "/usr/sbin/nginx", "-c", f"{folder}/nginx.conf"]
     request = b"GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
     begun = time.perf_counter()
-    server = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         while time.perf_counter() - begun < 5:
             conn = socket.socket()
@@ -45,12 +62,14 @@ def first_answer(binary):
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=5)
+        if binary == "nginx":
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def main():
     binary = sys.argv[1] if len(sys.argv) > 1 else "target/release/token2go-server"
     runs = int(sys.argv[2]) if len(sys.argv) > 2 else 20
-    if not os.access(binary, os.X_OK):
+    if binary != "nginx" and not os.access(binary, os.X_OK):
         raise SystemExit(f"{binary}: not an executable (cargo build --release first)")
     times = sorted(first_answer(binary) * 1000 for _ in range(runs))
     print(

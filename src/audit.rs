@@ -12,11 +12,16 @@
 //! characters, ANSI escapes, bidi controls and any other non-ASCII character become `\u{XXXX}`
 //! in text and `\uXXXX` in JSON.
 
+use std::borrow::Cow;
+use std::fs::File;
 use std::io::Write;
 use std::net::SocketAddr;
+use std::os::fd::AsFd;
+use std::sync::OnceLock;
 use std::time::SystemTime;
 
 use crate::json::json_str;
+use crate::log;
 use crate::time::rfc3339;
 
 /// Where audit lines go (`T2G_AUDIT_LOG`).
@@ -81,80 +86,128 @@ impl Audit {
         }
         let mut line = render(record, self.json, SystemTime::now());
         line.push('\n');
-        // A failed write (closed stream) must not fail the request that was already answered.
-        let _ = match self.sink {
-            AuditSink::Stdout => std::io::stdout().lock().write_all(line.as_bytes()),
-            _ => std::io::stderr().lock().write_all(line.as_bytes()),
-        };
+        // Written now, before the response that hands the token out, and never batched like
+        // the access log: a line in the kernel's hands survives a crash of this process.
+        // A failed write (closed stream) must not fail the request.
+        match self.sink {
+            AuditSink::Stdout => log::stdout_now(line.as_bytes()),
+            _ => write_stderr(line.as_bytes()),
+        }
     }
 }
 
-/// The line without its newline.
-fn render(record: &Record<'_>, json: bool, now: SystemTime) -> String {
-    let clip = |value: &str| -> String {
-        let mut end = value.len().min(MAX_VALUE);
-        while !value.is_char_boundary(end) {
-            end -= 1;
+/// Lines up to this size are written whole by one `write` to a pipe (`PIPE_BUF` on Linux), and
+/// to a file whatever their size (the kernel serializes writes to one open file).
+const ATOMIC_WRITE: usize = 4096;
+
+/// Writes `line` to stderr in one `write`. A line that the kernel writes whole goes through a
+/// duplicate of fd 2, without std's lock on stderr: with the lock, a thread waited for another's
+/// `write` (two futex calls and a sleep per line under load); a longer line takes the lock.
+fn write_stderr(line: &[u8]) {
+    static STDERR: OnceLock<Option<File>> = OnceLock::new();
+    let unlocked = STDERR.get_or_init(|| {
+        let fd = std::io::stderr().as_fd().try_clone_to_owned().ok()?;
+        Some(File::from(fd))
+    });
+    match unlocked {
+        Some(file) if line.len() <= ATOMIC_WRITE => {
+            let _ = (&*file).write_all(line);
         }
-        value[..end].to_string()
-    };
-    let peer = record.peer.to_string();
-    let fields: [(&str, Option<String>); 11] = [
-        ("route", Some(record.route.to_string())),
-        ("user", record.user.map(clip)),
-        ("fingerprint", record.fingerprint.map(str::to_string)),
-        ("sub", record.sub.map(clip)),
-        ("exp", record.exp.clone()),
-        ("target", record.target.clone()),
-        ("code", record.code.map(str::to_string)),
-        ("reason", record.reason.map(str::to_string)),
-        ("detail", record.detail.map(clip)),
-        ("peer", Some(peer)),
-        ("forwarded_for", record.forwarded_for.as_deref().map(clip)),
+        _ => {
+            let _ = std::io::stderr().lock().write_all(line);
+        }
+    }
+}
+
+/// The line without its newline, written into one string.
+fn render(record: &Record<'_>, json: bool, now: SystemTime) -> String {
+    let mut peer = String::with_capacity(48);
+    log::push_peer(&mut peer, record.peer);
+    // (name, value, whether the value comes from a client and is clipped)
+    let fields: [(&str, Option<&str>, bool); 11] = [
+        ("route", Some(record.route), false),
+        ("user", record.user, true),
+        ("fingerprint", record.fingerprint, false),
+        ("sub", record.sub, true),
+        ("exp", record.exp.as_deref(), false),
+        ("target", record.target.as_deref(), false),
+        ("code", record.code, false),
+        ("reason", record.reason, false),
+        ("detail", record.detail, true),
+        ("peer", Some(&peer), false),
+        ("forwarded_for", record.forwarded_for.as_deref(), true),
     ];
     let time = rfc3339(now, true);
+    let mut line = String::with_capacity(384);
     if json {
-        let mut line = format!(
-            "{{\"time\":\"{time}\",\"log\":\"audit\",\"event\":{}",
-            json_str(record.event)
-        );
-        for (name, value) in &fields {
-            match value {
-                Some(value) => line.push_str(&format!(",\"{name}\":{}", json_str(value))),
-                // Who asked is always there, null when unknown; the rest only when it applies.
-                None if matches!(*name, "user" | "forwarded_for") => {
-                    line.push_str(&format!(",\"{name}\":null"))
-                }
-                None => {}
-            }
-        }
-        line.push('}');
-        line
+        line.push_str("{\"time\":\"");
+        line.push_str(&time);
+        line.push_str("\",\"log\":\"audit\",\"event\":");
+        line.push_str(&json_str(record.event));
     } else {
-        let mut line = format!("{time} audit {}", text_value(record.event));
-        for (name, value) in &fields {
-            match value {
-                Some(value) => line.push_str(&format!(" {name}={}", text_value(value))),
-                None if matches!(*name, "user" | "forwarded_for") => {
-                    line.push_str(&format!(" {name}=-"))
-                }
-                None => {}
-            }
-        }
-        line
+        line.push_str(&time);
+        line.push_str(" audit ");
+        line.push_str(&text_value(record.event));
     }
+    for (name, value, clipped) in fields {
+        let value = if clipped {
+            value.map(clip_value)
+        } else {
+            value
+        };
+        // Who asked is always there, null or `-` when unknown; the rest only when it applies.
+        let absent = matches!(name, "user" | "forwarded_for");
+        match (value, json) {
+            (Some(value), true) => {
+                line.push_str(",\"");
+                line.push_str(name);
+                line.push_str("\":");
+                line.push_str(&json_str(value));
+            }
+            (Some(value), false) => {
+                line.push(' ');
+                line.push_str(name);
+                line.push('=');
+                line.push_str(&text_value(value));
+            }
+            (None, true) if absent => {
+                line.push_str(",\"");
+                line.push_str(name);
+                line.push_str("\":null");
+            }
+            (None, false) if absent => {
+                line.push(' ');
+                line.push_str(name);
+                line.push_str("=-");
+            }
+            (None, _) => {}
+        }
+    }
+    if json {
+        line.push('}');
+    }
+    line
+}
+
+/// At most [`MAX_VALUE`] bytes of `value`, cut on a character boundary.
+fn clip_value(value: &str) -> &str {
+    let mut end = value.len().min(MAX_VALUE);
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    &value[..end]
 }
 
 /// A value for a text line: as it is when it is printable ASCII without space, `"` or `\`;
 /// else quoted, `"` and `\` escaped with `\`, and every control character (ESC, DEL, CR, LF)
 /// and non-ASCII character (bidi controls included) as `\u{XXXX}`.
-fn text_value(value: &str) -> String {
+fn text_value(value: &str) -> Cow<'_, str> {
     let bare = !value.is_empty()
         && value
             .bytes()
             .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\');
     if bare {
-        return value.to_string();
+        return Cow::Borrowed(value);
     }
     let mut out = String::with_capacity(value.len() + 2);
     out.push('"');
@@ -167,7 +220,7 @@ fn text_value(value: &str) -> String {
         }
     }
     out.push('"');
-    out
+    Cow::Owned(out)
 }
 
 #[cfg(test)]

@@ -100,6 +100,8 @@ pub enum Refusal {
 pub struct FlowRequest<'a> {
     pub query: &'a [(String, String)],
     pub token: Option<&'a str>,
+    /// The token's fingerprint and a JWT's `exp`, when the caller knows them already.
+    pub token_facts: Option<(&'a str, Option<i64>)>,
     pub user: Option<&'a str>,
     pub allowed_targets: &'a [AllowedPrefix],
     pub paste_mode: bool,
@@ -217,7 +219,13 @@ fn decide(request: &FlowRequest<'_>) -> Result<Outcome, Refusal> {
         }
     }
 
-    let document = TokenInfo::new(secret, request.now).to_json();
+    let document = match request.token_facts {
+        Some((fingerprint, expiry)) => {
+            TokenInfo::with(secret, request.now, fingerprint.to_string(), expiry)
+        }
+        None => TokenInfo::new(secret, request.now),
+    }
+    .to_json();
     let sealed = crypto::seal(&public_key, &document).map_err(Refusal::Encryption)?;
     Ok(match checked_target {
         None => Outcome::Paste {
@@ -304,6 +312,7 @@ mod tests {
         run(&FlowRequest {
             query,
             token,
+            token_facts: None,
             user,
             allowed_targets,
             paste_mode: true,
@@ -565,6 +574,7 @@ mod tests {
         let outcome = run(&FlowRequest {
             query: &q,
             token: Some(TOKEN),
+            token_facts: None,
             user: None,
             allowed_targets: &[],
             paste_mode: false,

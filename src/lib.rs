@@ -51,11 +51,14 @@ pub use crypto::{
 pub use healthcheck::{probe as probe_health, probe_addr, TIMEOUT as PROBE_TIMEOUT};
 pub use http::{Exchange, Limits, Method, Request, Response, Server, Service, Status, Stopper};
 pub use log::{
-    error as log_error, info as log_info, set_format as set_log_format, warn as log_warn,
+    error as log_error, flush as log_flush, info as log_info, set_format as set_log_format,
+    warn as log_warn,
 };
 pub use pubkey::{
     parse_public_key, verification_code, KeyError, KeyType, PublicKey, ALLOWED_KEY_TYPES,
 };
 pub use routes::App;
-pub use sys::{inherited_listener, raise_nofile_limit, Inherited};
+pub use sys::{
+    inherited_listener, limit_malloc_arenas, raise_listen_backlog, raise_nofile_limit, Inherited,
+};
 pub use token::fingerprint;

@@ -10,9 +10,9 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use signal_hook::low_level::signal_name;
 use token2go_server::{
-    inherited_listener, log_error, log_info, log_warn, probe_addr, probe_health,
-    raise_nofile_limit, server_usage, set_log_format, App, Config, Inherited, Limits, Server,
-    PROBE_TIMEOUT, STOP_GRACE,
+    inherited_listener, limit_malloc_arenas, log_error, log_flush, log_info, log_warn, probe_addr,
+    probe_health, raise_listen_backlog, raise_nofile_limit, server_usage, set_log_format, App,
+    Config, Inherited, Limits, Server, PROBE_TIMEOUT, STOP_GRACE,
 };
 
 fn main() -> ExitCode {
@@ -35,6 +35,8 @@ fn main() -> ExitCode {
 }
 
 fn serve() -> ExitCode {
+    // Before any thread exists, so every thread's allocations follow it.
+    limit_malloc_arenas();
     let (mut config, warnings) = match Config::from_env() {
         Ok(loaded) => loaded,
         Err(error) => {
@@ -124,6 +126,7 @@ fn serve() -> ExitCode {
                     "{} during the stop: exiting without waiting for requests in flight",
                     signal_name(again).unwrap_or("signal")
                 ));
+                log_flush();
                 std::process::exit(128 + again);
             }
         });
@@ -139,12 +142,20 @@ fn serve() -> ExitCode {
             STOP_GRACE.as_secs()
         ));
     }
+    // The access log is batched: its last lines go out before the process ends.
+    log_flush();
     ExitCode::SUCCESS
 }
 
+/// Binds the configured address (a socket passed by systemd keeps the unit's `Backlog=`).
 fn bind(config: &Config) -> Option<TcpListener> {
     match TcpListener::bind(config.listen) {
-        Ok(listener) => Some(listener),
+        Ok(listener) => {
+            if let Err(error) = raise_listen_backlog(&listener) {
+                log_warn(&format!("cannot raise the listen backlog: {error}"));
+            }
+            Some(listener)
+        }
         Err(error) => {
             log_error(&format!("cannot listen on {}: {error}", config.listen));
             None

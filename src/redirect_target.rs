@@ -401,7 +401,10 @@ fn check_normalised_forms(path: &str) -> Result<(), TargetError> {
 /// The target with `params` appended to its query, each name and value percent-encoded
 /// (everything but `A-Za-z0-9-._~`); an existing query is kept verbatim.
 pub fn with_params(target: &Target, params: &[(&str, &str)]) -> String {
-    let mut out = target.raw.clone();
+    // Base64 values grow by about a tenth when percent-encoded.
+    let values: usize = params.iter().map(|(n, v)| n.len() + v.len() + 2).sum();
+    let mut out = String::with_capacity(target.raw.len() + values + values / 8);
+    out.push_str(&target.raw);
     let mut separator = match &target.query {
         None => "?",
         Some(query) if query.is_empty() => "",

@@ -41,6 +41,13 @@ pub struct App {
     done_html: &'static [u8],
 }
 
+/// What the audit line of a hand-out says about the token: its fingerprint and a JWT's claims.
+#[derive(Clone, Copy)]
+struct Served<'a> {
+    fingerprint: &'a str,
+    claims: Option<&'a token::Claims>,
+}
+
 /// `Host` names that always mean this machine.
 const LOOPBACK_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];
 
@@ -155,9 +162,18 @@ impl App {
         match self.tokens.extract(request) {
             Some(secret) => {
                 self.metrics.token_served("token");
-                let user = self.tokens.user(request, Some(secret));
-                self.audit_served(request, "token", secret, user.as_deref(), None, None);
-                let body = TokenInfo::new(secret, SystemTime::now()).to_json();
+                // Decoded and hashed once, for the user, the audit line and the answer.
+                let claims = token::jwt_claims(secret);
+                let fingerprint = token::fingerprint(secret);
+                let user = self.tokens.user_with_claims(request, claims.as_ref());
+                let served = Served {
+                    fingerprint: &fingerprint,
+                    claims: claims.as_ref(),
+                };
+                self.audit_served(request, "token", served, user.as_deref(), None, None);
+                let expiry = claims.as_ref().and_then(token::claims_expiry);
+                let body =
+                    TokenInfo::with(secret, SystemTime::now(), fingerprint, expiry).to_json();
                 Response::new(Status::Ok, JSON, body).header("Cache-Control", NO_STORE)
             }
             None => self.token_not_found(),
@@ -169,23 +185,19 @@ impl App {
         &self,
         request: &Request,
         route: &'static str,
-        secret: &str,
+        served: Served<'_>,
         user: Option<&str>,
         target: Option<String>,
         code: Option<&str>,
     ) {
-        let fingerprint = token::fingerprint(secret);
-        let claims = token::jwt_claims(secret);
+        let claims = served.claims;
         self.audit.write(&Record {
             event: "token_served",
             route,
             user,
-            fingerprint: fingerprint.get(..16),
-            sub: claims.as_ref().and_then(|c| token::claim_str(c, "sub")),
-            exp: claims
-                .as_ref()
-                .and_then(token::claims_expiry)
-                .map(rfc3339_unix),
+            fingerprint: served.fingerprint.get(..16),
+            sub: claims.and_then(|c| token::claim_str(c, "sub")),
+            exp: claims.and_then(token::claims_expiry).map(rfc3339_unix),
             target,
             code,
             reason: None,
@@ -220,12 +232,17 @@ impl App {
 
     fn flow(&self, request: &Request) -> Response {
         let token = self.tokens.extract(request);
-        let user = self.tokens.user(request, token);
+        // Decoded and hashed once, for the user, the encrypted document and the audit line.
+        let claims = token.and_then(token::jwt_claims);
+        let fingerprint = token.map(token::fingerprint).unwrap_or_default();
+        let user = self.tokens.user_with_claims(request, claims.as_ref());
         let user = user.as_deref();
+        let expiry = claims.as_ref().and_then(token::claims_expiry);
         let outcome = match query::parse_strict(&request.query) {
             Ok(query) => flow::run(&FlowRequest {
                 query: &query,
                 token,
+                token_facts: token.map(|_| (fingerprint.as_str(), expiry)),
                 user,
                 allowed_targets: &self.allowed_targets,
                 paste_mode: self.paste_mode,
@@ -233,13 +250,16 @@ impl App {
             }),
             Err(e) => Outcome::Refused(Refusal::Invalid(Rejection::Params, e.to_string())),
         };
-        // Only a hand-out reaches the audit with a secret, and every hand-out had a token.
-        let secret = token.unwrap_or_default();
+        // Only a hand-out reaches the audit, and every hand-out had a token.
+        let served = Served {
+            fingerprint: &fingerprint,
+            claims: claims.as_ref(),
+        };
         match outcome {
             Outcome::Redirect { location, delivery } => {
                 self.metrics.token_served("flow_redirect");
                 let (target, code) = (Some(delivery.target), Some(delivery.code.as_str()));
-                self.audit_served(request, "flow_redirect", secret, user, target, code);
+                self.audit_served(request, "flow_redirect", served, user, target, code);
                 Response::text(Status::SeeOther, "See Other")
                     .header("Location", location)
                     .header("Cache-Control", NO_STORE)
@@ -252,7 +272,7 @@ impl App {
             } => {
                 self.metrics.token_served("flow_form_post");
                 let (target, code) = (Some(delivery.target), Some(delivery.code.as_str()));
-                self.audit_served(request, "flow_form_post", secret, user, target, code);
+                self.audit_served(request, "flow_form_post", served, user, target, code);
                 let fields = fields
                     .each_ref()
                     .map(|(name, value)| (*name, value.as_str()));
@@ -263,7 +283,7 @@ impl App {
             Outcome::Paste { block, code } => {
                 self.metrics.token_served("flow_paste");
                 let target = Some(OOB.to_string());
-                self.audit_served(request, "flow_paste", secret, user, target, Some(&code));
+                self.audit_served(request, "flow_paste", served, user, target, Some(&code));
                 html(page::render_paste(&self.ui, &block, &code, user).into_bytes())
             }
             Outcome::Confirm(confirmation) => {

@@ -1,6 +1,7 @@
 //! Dates as the server writes them: RFC 3339 UTC for JSON and logs, IMF-fixdate for `Date`;
 //! and RFC 3339 read back, for the client's cache (`expiresAt`).
 
+use std::fmt::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Seconds since the epoch now (0 if the clock is before 1970).
@@ -13,24 +14,70 @@ pub fn unix_now() -> u64 {
 /// A point in time as RFC 3339 UTC, optionally with milliseconds.
 pub fn rfc3339(time: SystemTime, with_millis: bool) -> String {
     let since = time.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
-    let seconds = rfc3339_unix(since.as_secs() as i64);
-    if with_millis {
-        format!(
-            "{}.{:03}Z",
-            seconds.trim_end_matches('Z'),
-            since.subsec_millis()
-        )
-    } else {
-        seconds
-    }
+    let mut out = String::with_capacity(24);
+    let millis = with_millis.then(|| since.subsec_millis());
+    push_rfc3339(&mut out, since.as_secs() as i64, millis);
+    out
 }
 
 /// Seconds since the epoch as RFC 3339 UTC (`1970-01-01T00:00:00Z`).
 pub fn rfc3339_unix(secs: i64) -> String {
+    let mut out = String::with_capacity(20);
+    push_rfc3339(&mut out, secs, None);
+    out
+}
+
+/// Appends RFC 3339 UTC, digit by digit: `/token` writes two dates and its audit line two more,
+/// and `format!` cost more than the rest of the answer's formatting.
+fn push_rfc3339(out: &mut String, secs: i64, millis: Option<u32>) {
+    let (y, m, d, hh, mm, ss) = fields(secs);
+    let Ok(year @ 0..=9999) = u64::try_from(y) else {
+        let _ = write!(out, "{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}");
+        if let Some(ms) = millis {
+            let _ = write!(out, ".{ms:03}");
+        }
+        out.push('Z');
+        return;
+    };
+    push_digits(out, year, 4);
+    for (separator, value) in [('-', u64::from(m)), ('-', u64::from(d))] {
+        out.push(separator);
+        push_digits(out, value, 2);
+    }
+    for (separator, value) in [('T', hh), (':', mm), (':', ss)] {
+        out.push(separator);
+        push_digits(out, value.unsigned_abs(), 2);
+    }
+    if let Some(ms) = millis {
+        out.push('.');
+        push_digits(out, u64::from(ms), 3);
+    }
+    out.push('Z');
+}
+
+/// Appends the last `width` decimal digits of `n`, zero-padded.
+pub fn push_digits(out: &mut String, mut n: u64, width: usize) {
+    let mut digits = [b'0'; 20];
+    let width = width.min(digits.len());
+    for slot in digits[..width].iter_mut().rev() {
+        *slot = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    // Digits are ASCII, so the check cannot fail.
+    out.push_str(std::str::from_utf8(&digits[..width]).unwrap_or_default());
+}
+
+/// Appends `n` in decimal.
+pub fn push_decimal(out: &mut String, n: u64) {
+    let width = n.checked_ilog10().map_or(1, |log| log as usize + 1);
+    push_digits(out, n, width);
+}
+
+/// Year, month, day, hour, minute and second of seconds since the epoch.
+fn fields(secs: i64) -> (i64, u32, u32, i64, i64, i64) {
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (y, m, d) = civil_from_days(days);
-    let (hh, mm, ss) = (rem / 3600, rem % 3600 / 60, rem % 60);
-    format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z")
+    (y, m, d, rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 /// IMF-fixdate (RFC 9110 §5.6.7) of seconds since the epoch.
@@ -146,6 +193,25 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn digits_and_dates_by_hand() {
+        let mut out = String::new();
+        for n in [0, 7, 10, 99, 1000, 65_535, u64::MAX] {
+            out.clear();
+            push_decimal(&mut out, n);
+            assert_eq!(out, n.to_string());
+        }
+        out.clear();
+        push_digits(&mut out, 7, 3);
+        assert_eq!(out, "007");
+        assert_eq!(rfc3339_unix(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339_unix(253_402_300_799), "9999-12-31T23:59:59Z");
+        let t = UNIX_EPOCH + Duration::from_millis(1_700_000_000_250);
+        assert_eq!(rfc3339(t, true), "2023-11-14T22:13:20.250Z");
+        assert_eq!(rfc3339(t, false), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339_unix(-62_167_219_201), "-001-12-31T23:59:59Z");
+    }
 
     #[test]
     fn civil_dates() {

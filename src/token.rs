@@ -46,6 +46,17 @@ impl TokenSource {
     /// else, when `token` is a JWT, its `preferred_username`, `email` or `sub` claim (decoded,
     /// not verified: it came from the gateway, the same trust as the header); else `None`.
     pub fn user(&self, request: &Request, token: Option<&str>) -> Option<String> {
+        self.header_user(request)
+            .or_else(|| claims_user(&jwt_claims(token?)?))
+    }
+
+    /// As [`TokenSource::user`], with the token's claims already decoded.
+    pub fn user_with_claims(&self, request: &Request, claims: Option<&Claims>) -> Option<String> {
+        self.header_user(request).or_else(|| claims_user(claims?))
+    }
+
+    /// The first user header present with a non-blank value.
+    fn header_user(&self, request: &Request) -> Option<String> {
         for name in &self.user_header_names {
             let value = request
                 .headers
@@ -56,10 +67,7 @@ impl TokenSource {
                 return Some(value.to_string());
             }
         }
-        let claims = jwt_claims(token?)?;
-        USER_CLAIMS
-            .iter()
-            .find_map(|name| claim_str(&claims, name).map(str::to_string))
+        None
     }
 
     /// The 444 body: which headers were searched.
@@ -70,6 +78,16 @@ impl TokenSource {
         )
     }
 }
+
+/// The user a JWT's claims name: `preferred_username`, `email` or `sub`.
+fn claims_user(claims: &Claims) -> Option<String> {
+    USER_CLAIMS
+        .iter()
+        .find_map(|name| claim_str(claims, name).map(str::to_string))
+}
+
+/// Decoded JWT claims.
+pub type Claims = serde_json::Map<String, serde_json::Value>;
 
 /// Drops a leading `Bearer` scheme (any case); a bare `Bearer` leaves nothing.
 fn strip_bearer(value: &str) -> &str {
@@ -99,30 +117,46 @@ pub struct TokenInfo<'a> {
 
 impl<'a> TokenInfo<'a> {
     pub fn new(secret: &'a str, now: SystemTime) -> TokenInfo<'a> {
+        TokenInfo::with(secret, now, fingerprint(secret), jwt_expiry(secret))
+    }
+
+    /// With the fingerprint and the JWT's `exp` already known (the caller needed them too).
+    pub fn with(
+        secret: &'a str,
+        now: SystemTime,
+        fingerprint: String,
+        expiry: Option<i64>,
+    ) -> TokenInfo<'a> {
         TokenInfo {
             timestamp: rfc3339(now, false),
-            fingerprint: fingerprint(secret),
+            fingerprint,
             secret,
-            expires_at: jwt_expiry(secret).map(rfc3339_unix),
+            expires_at: expiry.map(rfc3339_unix),
         }
     }
 
     pub fn to_json(&self) -> Vec<u8> {
+        // Sized for the whole document, so it is written without growing.
+        let mut out = Vec::with_capacity(160 + self.secret.len());
         // Serializing plain strings into a Vec cannot fail.
-        serde_json::to_vec(self).unwrap_or_default()
+        let _ = serde_json::to_writer(&mut out, self);
+        out
     }
 }
 
 /// Lower-case hex of SHA-512/256 over the salt followed by the secret, as the reference does.
 pub fn fingerprint(secret: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut hasher = Sha512_256::new();
     hasher.update(FINGERPRINT_SALT.as_bytes());
     hasher.update(secret.as_bytes());
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    let digest = hasher.finalize();
+    let mut hex = String::with_capacity(2 * digest.len());
+    for b in digest.iter() {
+        hex.push(char::from(HEX[usize::from(b >> 4)]));
+        hex.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    hex
 }
 
 /// Latest `exp` this server renders: 9999-12-31T23:59:59Z.
@@ -130,7 +164,7 @@ const MAX_EXP: i64 = 253_402_300_799;
 
 /// The claims of a JWS-compact JWT, decoded but never verified. Anything that is not a
 /// three-part token with a JSON object payload gives `None`.
-pub fn jwt_claims(secret: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
+pub fn jwt_claims(secret: &str) -> Option<Claims> {
     let mut parts = secret.split('.');
     let (_header, payload, _signature) = (parts.next()?, parts.next()?, parts.next()?);
     if parts.next().is_some() || payload.len() > 64 * 1024 {
@@ -147,10 +181,7 @@ pub fn jwt_claims(secret: &str) -> Option<serde_json::Map<String, serde_json::Va
 }
 
 /// A claim that is a non-blank string.
-pub fn claim_str<'a>(
-    claims: &'a serde_json::Map<String, serde_json::Value>,
-    name: &str,
-) -> Option<&'a str> {
+pub fn claim_str<'a>(claims: &'a Claims, name: &str) -> Option<&'a str> {
     claims
         .get(name)?
         .as_str()
@@ -164,7 +195,7 @@ pub fn jwt_expiry(secret: &str) -> Option<i64> {
 }
 
 /// The numeric `exp` of decoded claims, within what this server renders.
-pub fn claims_expiry(claims: &serde_json::Map<String, serde_json::Value>) -> Option<i64> {
+pub fn claims_expiry(claims: &Claims) -> Option<i64> {
     let exp = claims.get("exp")?;
     let seconds = match (exp.as_i64(), exp.as_f64()) {
         (Some(i), _) => i,

@@ -12,10 +12,12 @@ use std::time::{Duration, Instant};
 
 use super::message::{Exchange, Limits, Method, Request, Response, Service, Status};
 use super::request_head::{check_request, keep_alive, parse_head, HeadScan, Refusal};
-use super::response_write::{invalid_response, write_response, Persist};
+use super::response_write::{invalid_response, write_response, Persist, SendTimeout};
 use crate::log;
 
-const READ_CHUNK: usize = 8 * 1024;
+/// Bytes read at a time: a browser's request head fits, a larger one takes more reads. Each
+/// worker holds this much on its stack.
+const READ_CHUNK: usize = 4 * 1024;
 /// After a response that closes the connection, unread input is drained this long / this much
 /// so the close sends FIN rather than a reset that could destroy the response in flight.
 const LINGER: Duration = Duration::from_millis(300);
@@ -101,6 +103,9 @@ pub(super) fn serve(shared: &Shared, stream: TcpStream, peer: SocketAddr) {
         conn: &conn,
         peer,
         buf: Vec::new(),
+        scratch: [0; READ_CHUNK],
+        read_timeout: None,
+        send_timeout: SendTimeout::default(),
     }
     .run();
     lock(&shared.conns).remove(&id);
@@ -112,6 +117,11 @@ struct Connection<'a> {
     peer: SocketAddr,
     /// Bytes read and not yet consumed: a partial head or pipelined requests.
     buf: Vec<u8>,
+    /// Where each read lands before its bytes join `buf`.
+    scratch: [u8; READ_CHUNK],
+    /// The receive timeout last set on the socket: the idle timeout is set once, not per read.
+    read_timeout: Option<Duration>,
+    send_timeout: SendTimeout,
 }
 
 enum Head {
@@ -137,7 +147,7 @@ impl Connection<'_> {
             };
             self.buf.drain(..consumed);
             // A large head must not pin its buffer for the rest of a long keep-alive.
-            self.buf.shrink_to(2 * READ_CHUNK);
+            self.buf.shrink_to(READ_CHUNK);
         }
     }
 
@@ -156,16 +166,21 @@ impl Connection<'_> {
     }
 
     fn read_more(&mut self, timeout: Duration) -> io::Result<usize> {
-        self.conn.stream.set_read_timeout(Some(timeout))?;
-        let old = self.buf.len();
-        self.buf.resize(old + READ_CHUNK, 0);
+        if self.read_timeout != Some(timeout) {
+            self.conn.stream.set_read_timeout(Some(timeout))?;
+            self.read_timeout = Some(timeout);
+        }
+        // Into a buffer zeroed once per connection, then only what arrived is copied: growing
+        // `buf` by a chunk zeroed it again on every read.
         let result = loop {
-            match (&self.conn.stream).read(&mut self.buf[old..]) {
+            match (&self.conn.stream).read(&mut self.scratch[..]) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 other => break other,
             }
         };
-        self.buf.truncate(old + *result.as_ref().unwrap_or(&0));
+        if let Ok(n) = result {
+            self.buf.extend_from_slice(&self.scratch[..n]);
+        }
         result
     }
 
@@ -267,7 +282,14 @@ impl Connection<'_> {
         };
         let head_only = request.method == Method::Head;
         let limit = self.shared.limits.write_timeout;
-        let (bytes, written) = write_response(&self.conn.stream, &resp, head_only, persist, limit);
+        let (bytes, written) = write_response(
+            &self.conn.stream,
+            &mut self.send_timeout,
+            &resp,
+            head_only,
+            persist,
+            limit,
+        );
         self.shared.report(&Exchange {
             method: request.method.as_str(),
             path: &request.path,
@@ -287,8 +309,14 @@ impl Connection<'_> {
     fn refuse(&mut self, refusal: &Refusal, request: Option<&Request>, started: Instant) {
         let resp = Response::text(refusal.status(), refusal.to_string());
         let limit = self.shared.limits.write_timeout;
-        let (bytes, written) =
-            write_response(&self.conn.stream, &resp, false, Persist::Close, limit);
+        let (bytes, written) = write_response(
+            &self.conn.stream,
+            &mut self.send_timeout,
+            &resp,
+            false,
+            Persist::Close,
+            limit,
+        );
         self.shared.report(&Exchange {
             method: request.map_or("-", |r| r.method.as_str()),
             path: request.map_or("-", |r| r.path.as_str()),

@@ -3,6 +3,8 @@
 //! Threads are spawned on demand up to a cap; an idle worker takes the next job; idle workers
 //! beyond a small floor exit after a while, so a burst does not keep its threads forever.
 //! A job that finds the pool full is handed back to the caller, which answers it (503).
+//! When the last thread beyond the floor exits, the burst is over: the allocator's free
+//! pages go back to the kernel.
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -187,6 +189,15 @@ fn run_worker<T>(inner: &Inner<T>, first: T) {
                 s.idle -= 1;
                 s.threads -= 1;
                 inner.changed.notify_all();
+                let burst_over = !s.closed && s.threads == inner.config.floor;
+                drop(s);
+                if burst_over {
+                    // What the burst's connections allocated and freed stays resident in the
+                    // allocator otherwise. After a pause: the threads that left just before
+                    // this one may still be freeing their last allocations.
+                    thread::sleep(Duration::from_millis(200));
+                    crate::sys::release_free_memory();
+                }
                 return;
             }
             if expired {

@@ -184,15 +184,27 @@ impl HeadScan {
     }
 }
 
+/// Header slots on the stack for the common head.
+const FEW_HEADERS: usize = 32;
+
 /// Parses a complete head; returns the request and the minor version (0 or 1).
 pub(super) fn parse_head(
     head: &[u8],
     peer: SocketAddr,
     limits: &Limits,
 ) -> Result<(Request, u8), Refusal> {
-    let mut fields = vec![httparse::EMPTY_HEADER; limits.max_headers];
-    let mut parsed = httparse::Request::new(&mut fields);
-    match parsed.parse(head) {
+    // Most heads have a few fields: they are parsed with slots on the stack; only a head with
+    // more is parsed again, with as many slots as the limit allows, on the heap.
+    let mut few = [httparse::EMPTY_HEADER; FEW_HEADERS];
+    let mut many;
+    let mut parsed = httparse::Request::new(&mut few[..limits.max_headers.min(FEW_HEADERS)]);
+    let mut status = parsed.parse(head);
+    if matches!(status, Err(httparse::Error::TooManyHeaders)) && limits.max_headers > FEW_HEADERS {
+        many = vec![httparse::EMPTY_HEADER; limits.max_headers];
+        parsed = httparse::Request::new(&mut many);
+        status = parsed.parse(head);
+    }
+    match status {
         Ok(httparse::Status::Complete(_)) => {}
         Ok(httparse::Status::Partial) => return Err(Refusal::Malformed),
         Err(httparse::Error::TooManyHeaders) => return Err(Refusal::TooManyHeaders),

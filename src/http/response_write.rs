@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use super::message::{is_tchar, Response, BASELINE_HEADERS};
 use crate::time;
 
-/// The Date header value, formatted once per second per thread.
-fn date_now() -> String {
+/// Appends the Date header value, formatted once per second per thread.
+fn push_date(out: &mut Vec<u8>) {
     thread_local! {
         static CACHE: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
     }
@@ -20,8 +20,8 @@ fn date_now() -> String {
         if cache.0 != secs {
             *cache = (secs, time::imf_fixdate(secs));
         }
-        cache.1.clone()
-    })
+        out.extend_from_slice(cache.1.as_bytes());
+    });
 }
 
 /// A header the service set that would break framing or split the response.
@@ -55,42 +55,64 @@ pub(super) enum Persist {
     Default,
 }
 
+fn push_field(out: &mut Vec<u8>, name: &str, value: &str) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
 /// Status line and header section of `resp` whose body has `length` bytes.
 pub(super) fn encode_head(resp: &Response, length: usize, persist: Persist) -> Vec<u8> {
     let mut out = Vec::with_capacity(512);
-    let mut line = |name: &str, value: &str| {
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    };
+    let status = resp.status;
+    // Writing into a Vec cannot fail.
+    let _ = write!(out, "HTTP/1.1 {} {}\r\n", status.code(), status.reason());
     if resp.get_header("date").is_none() {
-        line("Date", &date_now());
+        out.extend_from_slice(b"Date: ");
+        push_date(&mut out);
+        out.extend_from_slice(b"\r\n");
     }
     for (name, value) in BASELINE_HEADERS {
         if resp.get_header(name).is_none() {
-            line(name, value);
+            push_field(&mut out, name, value);
         }
     }
     for (name, value) in &resp.headers {
         if !edge_owned(name) {
-            line(name, value);
+            push_field(&mut out, name, value);
         }
     }
-    line("Content-Length", &length.to_string());
+    let _ = write!(out, "Content-Length: {length}\r\n");
     match persist {
-        Persist::Close => line("Connection", "close"),
-        Persist::KeepAlive => line("Connection", "keep-alive"),
+        Persist::Close => push_field(&mut out, "Connection", "close"),
+        Persist::KeepAlive => push_field(&mut out, "Connection", "keep-alive"),
         Persist::Default => {}
     }
-    let status = format!(
-        "HTTP/1.1 {} {}\r\n",
-        resp.status.code(),
-        resp.status.reason()
-    );
-    out.splice(0..0, status.into_bytes());
     out.extend_from_slice(b"\r\n");
     out
+}
+
+/// The send timeout (`SO_SNDTIMEO`) last set on a connection's socket, so that a response
+/// costs a `setsockopt` only when the timeout must change.
+#[derive(Default)]
+pub(super) struct SendTimeout(Option<Duration>);
+
+/// How far the socket's send timeout may be from the time left before it is set again: each
+/// blocking `write` then ends within this of the deadline (the kernel counts in ticks anyway).
+const TIMEOUT_SLACK: Duration = Duration::from_millis(10);
+
+impl SendTimeout {
+    fn bound(&mut self, stream: &TcpStream, left: Duration) -> io::Result<()> {
+        let close = self
+            .0
+            .is_some_and(|set| set <= left + TIMEOUT_SLACK && set + TIMEOUT_SLACK >= left);
+        if !close {
+            stream.set_write_timeout(Some(left))?;
+            self.0 = Some(left);
+        }
+        Ok(())
+    }
 }
 
 /// Writes all of `data` by `deadline`; counts what went out into `sent`.
@@ -98,6 +120,7 @@ fn write_by(
     stream: &TcpStream,
     mut data: &[u8],
     deadline: Instant,
+    timeout: &mut SendTimeout,
     sent: &mut usize,
 ) -> io::Result<()> {
     while !data.is_empty() {
@@ -105,7 +128,7 @@ fn write_by(
         if left.is_zero() {
             return Err(io::ErrorKind::TimedOut.into());
         }
-        stream.set_write_timeout(Some(left))?;
+        timeout.bound(stream, left)?;
         match (&*stream).write(data) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => {
@@ -119,9 +142,13 @@ fn write_by(
     Ok(())
 }
 
+/// Bodies up to this size are copied behind the head and written with it.
+const SMALL_BODY: usize = 16 * 1024;
+
 /// Writes `resp` within `limit`; returns the body bytes sent, also on failure.
 pub(super) fn write_response(
     stream: &TcpStream,
+    timeout: &mut SendTimeout,
     resp: &Response,
     head_only: bool,
     persist: Persist,
@@ -129,16 +156,19 @@ pub(super) fn write_response(
 ) -> (usize, io::Result<()>) {
     let body: &[u8] = if head_only { &[] } else { &resp.body };
     let mut out = encode_head(resp, resp.body.len(), persist);
+    if body.len() <= SMALL_BODY {
+        out.reserve_exact(body.len());
+    }
     let head_len = out.len();
     let deadline = Instant::now() + limit;
     let mut sent = 0;
     // Small bodies go out with the head in one segment.
-    let result = if body.len() <= 16 * 1024 {
+    let result = if body.len() <= SMALL_BODY {
         out.extend_from_slice(body);
-        write_by(stream, &out, deadline, &mut sent)
+        write_by(stream, &out, deadline, timeout, &mut sent)
     } else {
-        write_by(stream, &out, deadline, &mut sent)
-            .and_then(|()| write_by(stream, body, deadline, &mut sent))
+        write_by(stream, &out, deadline, timeout, &mut sent)
+            .and_then(|()| write_by(stream, body, deadline, timeout, &mut sent))
     };
     (sent.saturating_sub(head_len), result)
 }
@@ -150,8 +180,10 @@ mod tests {
 
     #[test]
     fn date_is_an_imf_fixdate() {
-        assert_eq!(date_now().len(), 29);
-        assert!(date_now().ends_with(" GMT"));
+        let mut date = Vec::new();
+        push_date(&mut date);
+        assert_eq!(date.len(), 29);
+        assert!(date.ends_with(b" GMT"));
     }
 
     #[test]

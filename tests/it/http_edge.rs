@@ -539,6 +539,20 @@ fn a_head_over_the_limits_gets_431() {
     server.shutdown(Duration::from_secs(2));
 }
 
+/// Heads with more fields than the edge keeps slots for on the stack (32) are parsed again with
+/// as many slots as the limit allows: every field reaches the service.
+#[test]
+fn fields_beyond_the_first_thirty_two_reach_the_service() {
+    let (server, _, addr) = start(fast());
+    let jwt = "e".repeat(100);
+    let raw = format!(
+        "GET /jwt HTTP/1.1\r\nHost: t\r\n{}X-Jwt: {jwt}\r\n\r\n",
+        "A: b\r\n".repeat(40)
+    );
+    assert_eq!(exchange(addr, raw.as_bytes()).text(), "100\n");
+    server.shutdown(Duration::from_secs(2));
+}
+
 /// The client's callback listener runs this edge with a body limit: bodies up to it are read
 /// (within the head timeout) and handed to the service; the connection goes on after them.
 #[test]
@@ -767,6 +781,36 @@ fn a_client_that_does_not_read_is_cut_at_the_write_timeout() {
         .unwrap();
     assert!(big.bytes < BIG, "the body was cut: {} bytes", big.bytes);
     drop(stuck);
+    server.shutdown(Duration::from_secs(2));
+}
+
+/// The socket's send timeout is set once and kept while it fits the deadline: a second
+/// response on a kept-alive connection is still cut at the write timeout.
+#[test]
+fn the_write_timeout_holds_for_a_later_response_on_the_same_connection() {
+    let limits = Limits {
+        max_connections: 1,
+        write_timeout: Duration::from_millis(300),
+        ..fast()
+    };
+    let (server, service, addr) = start(limits);
+    let mut client = Client::connect(addr);
+    assert_eq!(client.get("/echo").status, 200);
+    client.send(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n");
+    let begun = Instant::now();
+    let mut served = false;
+    while !served && begun.elapsed() < Duration::from_secs(3) {
+        thread::sleep(Duration::from_millis(50));
+        served = exchange(addr, b"GET /echo HTTP/1.1\r\nHost: t\r\n\r\n").status == 200;
+    }
+    assert!(served, "the worker was freed by the write timeout");
+    let big = service
+        .records()
+        .into_iter()
+        .find(|r| r.route == "big")
+        .unwrap();
+    assert!(big.bytes < BIG, "the body was cut: {} bytes", big.bytes);
+    drop(client);
     server.shutdown(Duration::from_secs(2));
 }
 
