@@ -22,9 +22,11 @@ mod metrics;
 mod page;
 mod pubkey;
 mod query;
+#[allow(unsafe_code)] // epoll and poll for the HTTP edge, each call with a SAFETY comment
+mod readiness;
 mod redirect_target;
 mod routes;
-#[allow(unsafe_code)] // the only unsafe code: OS calls std lacks, each with a SAFETY comment
+#[allow(unsafe_code)] // other OS calls std lacks, each with a SAFETY comment
 mod sys;
 mod time;
 mod token;

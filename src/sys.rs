@@ -1,8 +1,8 @@
-//! The few OS calls std does not offer, and the only `unsafe` code of the crate: the open-file
+//! The few OS calls std does not offer (with `readiness`, the only `unsafe` code): the open-file
 //! limit (`RLIMIT_NOFILE`), taking over a listening socket passed by a service manager
 //! (systemd socket activation, `sd_listen_fds(3)`), the client's effective user id (the
-//! owner check of its cache), the listen backlog, and two settings of glibc's allocator
-//! (arenas, trimming).
+//! owner check of its cache), the listen backlog, two settings of glibc's allocator
+//! (arenas, trimming), and the number of processors.
 //!
 //! `LISTEN_PID`/`LISTEN_FDS`/`LISTEN_FDNAMES` are read here, not in `config.rs`: they are not
 //! configuration but systemd's hand-over protocol for file descriptors, valid only together
@@ -102,6 +102,15 @@ pub fn release_free_memory() {
     unsafe {
         libc::malloc_trim(0);
     }
+}
+
+/// Processors online, at least 1. Not `std::thread::available_parallelism`: its cgroup
+/// quota parsing adds about 9 KB to a binary that must stay under 2 MiB, for a number that
+/// only sizes the worker pool.
+pub fn online_cpus() -> usize {
+    // SAFETY: sysconf takes an int and no pointer; -1 (unknown) is handled below.
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    usize::try_from(n).unwrap_or(1).max(1)
 }
 
 /// Why a socket-activated start cannot go on: one line for the operator.

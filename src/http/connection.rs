@@ -1,19 +1,23 @@
 //! One connection on a pool worker: reads request heads, answers them through the service,
 //! keeps the connection alive by the version's rules, refuses what the edge does not take, and
-//! closes with a short linger so the last response is not reset away.
+//! closes with a short linger so the last response is not reset away. Between requests, an
+//! idle connection is parked (see `idle`) rather than holding its worker.
 
-use std::collections::HashMap;
 use std::io::{self, Read};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::Shutdown;
+use std::os::fd::AsFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::idle::{IdleSet, OpenConn, Registry};
 use super::message::{Exchange, Limits, Method, Request, Response, Service, Status};
+use super::pool::Backlog;
 use super::request_head::{check_request, keep_alive, parse_head, HeadScan, Refusal};
-use super::response_write::{invalid_response, write_response, Persist, SendTimeout};
+use super::response_write::{invalid_response, write_response, Persist};
 use crate::log;
+use crate::readiness::readable_within;
 
 /// Bytes read at a time: a browser's request head fits, a larger one takes more reads. Each
 /// worker holds this much on its stack.
@@ -22,37 +26,31 @@ const READ_CHUNK: usize = 4 * 1024;
 /// so the close sends FIN rather than a reset that could destroy the response in flight.
 const LINGER: Duration = Duration::from_millis(300);
 const LINGER_BYTES: usize = 256 * 1024;
+/// How long a worker with no other job waiting keeps its connection after a response before
+/// parking it: a busy client's next request usually comes within this, and is then read at
+/// once instead of through the poller.
+const KEEP_WAITING: Duration = Duration::from_millis(2);
 
-/// What the accept loop and every connection share.
+/// What the accept loop, the workers and the poller share.
 pub(super) struct Shared {
     pub(super) limits: Limits,
     service: Arc<dyn Service>,
     stopping: AtomicBool,
-    /// Open connections, so a stop can close the idle ones.
-    conns: Mutex<HashMap<u64, Arc<Conn>>>,
-    next_id: AtomicU64,
-}
-
-struct Conn {
-    stream: TcpStream,
-    /// Waiting for the first byte of a next request (closed at once by a stop).
-    idle: Mutex<bool>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Nothing panics while holding these locks; a poisoned one still holds consistent data.
-    m.lock().unwrap_or_else(|e| e.into_inner())
+    /// Every open connection, so the cap counts them and a late stop can close them.
+    pub(super) open: Arc<Registry>,
+    /// Connections waiting for a next request.
+    pub(super) idle: IdleSet,
 }
 
 impl Shared {
-    pub(super) fn new(limits: Limits, service: Arc<dyn Service>) -> Shared {
-        Shared {
+    pub(super) fn new(limits: Limits, service: Arc<dyn Service>) -> io::Result<Shared> {
+        Ok(Shared {
             limits,
             service,
             stopping: AtomicBool::new(false),
-            conns: Mutex::new(HashMap::new()),
-            next_id: AtomicU64::new(0),
-        }
+            open: Arc::new(Registry::default()),
+            idle: IdleSet::new()?,
+        })
     }
 
     pub(super) fn report(&self, exchange: &Exchange<'_>) {
@@ -71,57 +69,41 @@ impl Shared {
         if self.stopping.swap(true, Ordering::SeqCst) {
             return false;
         }
-        for conn in lock(&self.conns).values() {
-            if *lock(&conn.idle) {
-                let _ = conn.stream.shutdown(Shutdown::Read);
-            }
-        }
+        self.idle.close();
         true
-    }
-
-    /// Closes every connection still open; returns how many there were.
-    pub(super) fn close_all(&self) -> usize {
-        let conns = lock(&self.conns);
-        for conn in conns.values() {
-            let _ = conn.stream.shutdown(Shutdown::Both);
-        }
-        conns.len()
     }
 }
 
-/// Serves one connection until it closes; runs on a pool worker.
-pub(super) fn serve(shared: &Shared, stream: TcpStream, peer: SocketAddr) {
-    let _ = stream.set_nodelay(true);
-    let conn = Arc::new(Conn {
-        stream,
-        idle: Mutex::new(false),
-    });
-    let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
-    lock(&shared.conns).insert(id, Arc::clone(&conn));
-    Connection {
+/// Serves a connection while requests for it are waiting, then parks it (or closes it);
+/// runs on a pool worker. `backlog` tells whether other connections wait for a worker.
+pub(super) fn serve(shared: &Shared, conn: OpenConn, backlog: Backlog<'_>) {
+    let mut connection = Connection {
         shared,
-        conn: &conn,
-        peer,
+        conn,
         buf: Vec::new(),
         scratch: [0; READ_CHUNK],
-        read_timeout: None,
-        send_timeout: SendTimeout::default(),
+    };
+    if connection.run(&backlog) == End::Idle {
+        let deadline = Instant::now() + shared.limits.idle_timeout;
+        shared.idle.park(connection.conn, deadline);
     }
-    .run();
-    lock(&shared.conns).remove(&id);
 }
 
 struct Connection<'a> {
     shared: &'a Shared,
-    conn: &'a Conn,
-    peer: SocketAddr,
+    conn: OpenConn,
     /// Bytes read and not yet consumed: a partial head or pipelined requests.
     buf: Vec<u8>,
     /// Where each read lands before its bytes join `buf`.
     scratch: [u8; READ_CHUNK],
-    /// The receive timeout last set on the socket: the idle timeout is set once, not per read.
-    read_timeout: Option<Duration>,
-    send_timeout: SendTimeout,
+}
+
+/// Why a connection left its worker.
+#[derive(PartialEq, Eq)]
+enum End {
+    /// No byte of a next request yet: park it.
+    Idle,
+    Close,
 }
 
 enum Head {
@@ -131,19 +113,24 @@ enum Head {
 }
 
 impl Connection<'_> {
-    fn run(&mut self) {
+    fn run(&mut self, backlog: &Backlog<'_>) -> End {
         loop {
-            if self.buf.is_empty() && !self.await_request() {
-                return;
+            if self.buf.is_empty() {
+                if let Some(end) = self.await_request(backlog) {
+                    return end;
+                }
             }
             let started = Instant::now();
             let end = match self.read_head(started) {
                 Head::Complete(end) => end,
-                Head::Refused(refusal) => return self.refuse(&refusal, None, started),
-                Head::Gone => return,
+                Head::Refused(refusal) => {
+                    self.refuse(&refusal, None, started);
+                    return End::Close;
+                }
+                Head::Gone => return End::Close,
             };
             let Some(consumed) = self.answer(end, started) else {
-                return;
+                return End::Close;
             };
             self.buf.drain(..consumed);
             // A large head must not pin its buffer for the rest of a long keep-alive.
@@ -151,29 +138,37 @@ impl Connection<'_> {
         }
     }
 
-    /// Waits up to the idle timeout for a first byte; false when the connection should close.
-    fn await_request(&mut self) -> bool {
-        {
-            let mut idle = lock(&self.conn.idle);
-            if self.shared.stopping() {
-                return false;
-            }
-            *idle = true;
+    /// Reads the first bytes of a next request if they are there (waiting a moment when no
+    /// other connection needs this worker); else says how the connection leaves the worker.
+    fn await_request(&mut self, backlog: &Backlog<'_>) -> Option<End> {
+        if self.shared.stopping() {
+            return Some(End::Close);
         }
-        let got = self.read_more(self.shared.limits.idle_timeout);
-        *lock(&self.conn.idle) = false;
-        matches!(got, Ok(n) if n > 0)
+        let wait = match backlog.is_empty() {
+            true => KEEP_WAITING,
+            false => Duration::ZERO,
+        };
+        match readable_within(self.conn.stream.as_fd(), wait) {
+            Ok(true) => {}
+            Ok(false) => return Some(End::Idle),
+            Err(_) => return Some(End::Close),
+        }
+        // Readable, so the read returns at once (the timeout is only set on a first read).
+        match self.read_more(self.shared.limits.head_timeout) {
+            Ok(n) if n > 0 => None,
+            _ => Some(End::Close),
+        }
     }
 
     fn read_more(&mut self, timeout: Duration) -> io::Result<usize> {
-        if self.read_timeout != Some(timeout) {
+        if self.conn.read_timeout.is_none_or(|set| set != timeout) {
             self.conn.stream.set_read_timeout(Some(timeout))?;
-            self.read_timeout = Some(timeout);
+            self.conn.read_timeout = Some(timeout);
         }
         // Into a buffer zeroed once per connection, then only what arrived is copied: growing
         // `buf` by a chunk zeroed it again on every read.
         let result = loop {
-            match (&self.conn.stream).read(&mut self.scratch[..]) {
+            match (&*self.conn.stream).read(&mut self.scratch[..]) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 other => break other,
             }
@@ -237,7 +232,7 @@ impl Connection<'_> {
     /// the bytes the request took when the connection stays open.
     fn answer(&mut self, end: usize, started: Instant) -> Option<usize> {
         let limits = &self.shared.limits;
-        let (mut request, minor) = match parse_head(&self.buf[..end], self.peer, limits) {
+        let (mut request, minor) = match parse_head(&self.buf[..end], self.conn.peer, limits) {
             Ok(parsed) => parsed,
             Err(refusal) => {
                 self.refuse(&refusal, None, started);
@@ -284,7 +279,7 @@ impl Connection<'_> {
         let limit = self.shared.limits.write_timeout;
         let (bytes, written) = write_response(
             &self.conn.stream,
-            &mut self.send_timeout,
+            &mut self.conn.send_timeout,
             &resp,
             head_only,
             persist,
@@ -297,7 +292,7 @@ impl Connection<'_> {
             route: resp.route,
             bytes,
             duration: started.elapsed(),
-            peer: self.peer,
+            peer: self.conn.peer,
         });
         if written.is_ok() && !keep {
             self.linger();
@@ -311,7 +306,7 @@ impl Connection<'_> {
         let limit = self.shared.limits.write_timeout;
         let (bytes, written) = write_response(
             &self.conn.stream,
-            &mut self.send_timeout,
+            &mut self.conn.send_timeout,
             &resp,
             false,
             Persist::Close,
@@ -324,7 +319,7 @@ impl Connection<'_> {
             route: resp.route,
             bytes,
             duration: started.elapsed(),
-            peer: self.peer,
+            peer: self.conn.peer,
         });
         if written.is_ok() {
             self.linger();
@@ -334,7 +329,7 @@ impl Connection<'_> {
     /// Half-closes, then drains what the client still sends for a short while (bounded in time
     /// and bytes), so the close does not reset the connection before the response is read.
     fn linger(&mut self) {
-        let stream = &self.conn.stream;
+        let stream = &*self.conn.stream;
         let _ = stream.shutdown(Shutdown::Write);
         let deadline = Instant::now() + LINGER;
         let mut scratch = [0u8; 4096];

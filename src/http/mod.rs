@@ -11,6 +11,7 @@
 //! `Date`, `Content-Length` and, when closing, `Connection: close`.
 
 mod connection;
+mod idle;
 mod message;
 mod pool;
 mod request_head;

@@ -1,19 +1,25 @@
-//! A pool of reused worker threads: one job (a connection) per thread at a time.
+//! A pool of reused worker threads taking jobs (connections with bytes waiting) from one
+//! first-in-first-out queue.
 //!
-//! Threads are spawned on demand up to a cap; an idle worker takes the next job; idle workers
-//! beyond a small floor exit after a while, so a burst does not keep its threads forever.
-//! A job that finds the pool full is handed back to the caller, which answers it (503).
-//! When the last thread beyond the floor exits, the burst is over: the allocator's free
-//! pages go back to the kernel.
+//! Threads are spawned on demand up to a soft cap sized for the machine: beyond it, more
+//! threads only contend for the same cores, so jobs queue instead. A job can still block (a
+//! client that sends its head byte by byte, or does not read its response), so when the oldest
+//! queued job has waited too long, `rescue` spawns threads beyond the soft cap, up to a hard
+//! cap, and slow clients cannot starve the others. Idle workers beyond a small floor exit after
+//! a while; when the last of them exits, the burst is over and the allocator's free pages go
+//! back to the kernel.
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
 pub struct PoolConfig {
-    /// Jobs running at once; also the most threads that ever exist.
+    /// Threads spawned on demand; past it, jobs wait in the queue.
+    pub soft_threads: usize,
+    /// Threads `rescue` may add while queued jobs wait too long; the most that ever exist.
     pub max_threads: usize,
     /// Idle threads kept however long they wait.
     pub floor: usize,
@@ -28,12 +34,23 @@ pub struct Pool<T: Send + 'static> {
     inner: Arc<Inner<T>>,
 }
 
-type Handler<T> = Box<dyn Fn(T) + Send + Sync>;
+/// What a running job may ask about its pool: whether other jobs wait for a thread.
+pub struct Backlog<'a>(&'a AtomicUsize);
+
+impl Backlog<'_> {
+    pub fn is_empty(&self) -> bool {
+        self.0.load(Ordering::Relaxed) == 0
+    }
+}
+
+type Handler<T> = Box<dyn Fn(T, Backlog<'_>) + Send + Sync>;
 
 struct Inner<T> {
     config: PoolConfig,
     handler: Handler<T>,
     state: Mutex<State<T>>,
+    /// The queue's length, readable without the lock (by `Backlog`).
+    queued: AtomicUsize,
     /// Signalled when a job is queued or the pool closes.
     work: Condvar,
     /// Signalled when a job ends or a thread exits.
@@ -41,18 +58,22 @@ struct Inner<T> {
 }
 
 struct State<T> {
-    /// Jobs handed to idle workers that have not picked them up yet.
-    queue: VecDeque<T>,
+    /// Jobs and when they were queued.
+    queue: VecDeque<(T, Instant)>,
     threads: usize,
-    /// Waiting workers not yet promised a queued job (waiting = idle + queue.len()).
-    idle: usize,
+    /// Workers waiting for a job. Those beyond the queue's length are free for a new job;
+    /// the others were woken for a queued one and have not taken it yet.
+    waiting: usize,
     busy: usize,
     closed: bool,
     spawned: u64,
 }
 
 impl<T: Send + 'static> Pool<T> {
-    pub fn new(config: PoolConfig, handler: impl Fn(T) + Send + Sync + 'static) -> Pool<T> {
+    pub fn new(
+        config: PoolConfig,
+        handler: impl Fn(T, Backlog<'_>) + Send + Sync + 'static,
+    ) -> Pool<T> {
         Pool {
             inner: Arc::new(Inner {
                 config,
@@ -60,65 +81,69 @@ impl<T: Send + 'static> Pool<T> {
                 state: Mutex::new(State {
                     queue: VecDeque::new(),
                     threads: 0,
-                    idle: 0,
+                    waiting: 0,
                     busy: 0,
                     closed: false,
                     spawned: 0,
                 }),
+                queued: AtomicUsize::new(0),
                 work: Condvar::new(),
                 changed: Condvar::new(),
             }),
         }
     }
 
-    /// Runs `job` on an idle worker or a new one; hands it back when the pool is full, closed,
-    /// or no thread could be spawned.
+    /// Queues `job` for a free worker, waking or spawning one while under the soft cap; hands
+    /// it back when the pool is closed or no thread exists nor could be spawned.
     pub fn submit(&self, job: T) -> Result<(), T> {
-        let mut s = self.inner.lock();
-        if s.closed || s.busy >= self.inner.config.max_threads {
+        let inner = &self.inner;
+        let mut s = inner.lock();
+        if s.closed {
             return Err(job);
         }
-        s.busy += 1;
-        if s.idle > 0 {
-            s.idle -= 1;
-            s.queue.push_back(job);
-            self.inner.work.notify_one();
+        let free = s.waiting > s.queue.len();
+        s.queue.push_back((job, Instant::now()));
+        inner.queued.store(s.queue.len(), Ordering::Relaxed);
+        if free {
+            inner.work.notify_one();
             return Ok(());
         }
-        s.threads += 1;
-        s.spawned += 1;
-        let name = format!("{}-{}", self.inner.config.name, s.spawned);
+        if s.threads >= inner.config.soft_threads.min(inner.config.max_threads) {
+            return Ok(()); // the next worker to finish takes it
+        }
         drop(s);
-        // The job goes through a slot so a failed spawn can hand it back.
-        let slot = Arc::new(Mutex::new(Some(job)));
-        let inner = Arc::clone(&self.inner);
-        let theirs = Arc::clone(&slot);
-        let spawned = thread::Builder::new()
-            .name(name)
-            .stack_size(self.inner.config.stack_size)
-            .spawn(move || {
-                let first = theirs.lock().unwrap_or_else(|e| e.into_inner()).take();
-                drop(theirs);
-                if let Some(first) = first {
-                    run_worker(&inner, first);
-                }
-            });
-        match spawned {
-            Ok(_) => Ok(()),
-            Err(_) => {
-                let mut s = self.inner.lock();
-                s.threads -= 1;
-                s.busy -= 1;
-                self.inner.changed.notify_all();
-                drop(s);
-                let job = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
-                // The closure was dropped unrun, so the job is still in the slot.
-                job.map_or(Ok(()), Err)
+        if spawn(inner, 1) == 0 {
+            let mut s = inner.lock();
+            if s.threads == 0 {
+                let job = s.queue.pop_back().map(|(job, _)| job);
+                inner.queued.store(s.queue.len(), Ordering::Relaxed);
+                return job.map_or(Ok(()), Err);
             }
         }
+        Ok(())
     }
 
-    /// Refuses new jobs and lets idle workers exit; running jobs go on.
+    /// When the oldest queued job has waited `patience` or more, spawns a thread for each
+    /// queued job no worker is free for, up to the hard cap: the running jobs are blocked
+    /// (slow clients), not busy. Returns how many threads it started.
+    pub fn rescue(&self, patience: Duration) -> usize {
+        let inner = &self.inner;
+        let s = inner.lock();
+        let overdue = s
+            .queue
+            .front()
+            .is_some_and(|(_, queued)| queued.elapsed() >= patience);
+        if !overdue || s.closed {
+            return 0;
+        }
+        let unserved = s.queue.len().saturating_sub(s.waiting);
+        let room = inner.config.max_threads.saturating_sub(s.threads);
+        drop(s);
+        spawn(inner, unserved.min(room))
+    }
+
+    /// Refuses new jobs and lets idle workers exit once the queue is empty; queued and running
+    /// jobs go on.
     pub fn close(&self) {
         self.inner.lock().closed = true;
         self.inner.work.notify_all();
@@ -160,6 +185,11 @@ impl<T: Send + 'static> Pool<T> {
     pub fn threads(&self) -> usize {
         self.inner.lock().threads
     }
+
+    /// Jobs waiting for a worker.
+    pub fn queued(&self) -> usize {
+        self.inner.lock().queue.len()
+    }
 }
 
 impl<T> Inner<T> {
@@ -170,47 +200,80 @@ impl<T> Inner<T> {
     }
 }
 
-fn run_worker<T>(inner: &Inner<T>, first: T) {
-    let mut job = first;
-    loop {
-        // A panic in a job must not cost the thread or the counters.
-        let _ = catch_unwind(AssertUnwindSafe(|| (inner.handler)(job)));
-        let mut s = inner.lock();
-        s.busy -= 1;
-        s.idle += 1;
-        inner.changed.notify_all();
-        let mut idle_since = Instant::now();
-        job = loop {
-            if let Some(next) = s.queue.pop_front() {
-                break next; // the submitter already took it off `idle`
+/// Starts up to `n` workers; returns how many started.
+fn spawn<T: Send + 'static>(inner: &Arc<Inner<T>>, n: usize) -> usize {
+    let mut started = 0;
+    for _ in 0..n {
+        let name = {
+            let mut s = inner.lock();
+            if s.threads >= inner.config.max_threads {
+                break;
             }
-            let expired = idle_since.elapsed() >= inner.config.idle_exit;
-            if s.closed || (expired && s.threads > inner.config.floor) {
-                s.idle -= 1;
-                s.threads -= 1;
-                inner.changed.notify_all();
-                let burst_over = !s.closed && s.threads == inner.config.floor;
-                drop(s);
-                if burst_over {
-                    // What the burst's connections allocated and freed stays resident in the
-                    // allocator otherwise. After a pause: the threads that left just before
-                    // this one may still be freeing their last allocations.
-                    thread::sleep(Duration::from_millis(200));
-                    crate::sys::release_free_memory();
-                }
-                return;
-            }
-            if expired {
-                idle_since = Instant::now(); // part of the floor: wait another round
-            }
-            let left = inner.config.idle_exit.saturating_sub(idle_since.elapsed());
-            let wait = left.max(Duration::from_millis(1));
-            s = inner
-                .work
-                .wait_timeout(s, wait)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            s.threads += 1;
+            s.spawned += 1;
+            format!("{}-{}", inner.config.name, s.spawned)
         };
+        let theirs = Arc::clone(inner);
+        let spawned = thread::Builder::new()
+            .name(name)
+            .stack_size(inner.config.stack_size)
+            .spawn(move || run_worker(&theirs));
+        if spawned.is_err() {
+            let mut s = inner.lock();
+            s.threads -= 1;
+            inner.changed.notify_all();
+            break;
+        }
+        started += 1;
+    }
+    started
+}
+
+fn run_worker<T>(inner: &Inner<T>) {
+    let mut s = inner.lock();
+    let mut idle_since = Instant::now();
+    loop {
+        if let Some((job, _)) = s.queue.pop_front() {
+            inner.queued.store(s.queue.len(), Ordering::Relaxed);
+            s.busy += 1;
+            drop(s);
+            // A panic in a job must not cost the thread or the counters.
+            let _ = catch_unwind(AssertUnwindSafe(|| {
+                (inner.handler)(job, Backlog(&inner.queued))
+            }));
+            s = inner.lock();
+            s.busy -= 1;
+            inner.changed.notify_all();
+            idle_since = Instant::now();
+            continue;
+        }
+        let expired = idle_since.elapsed() >= inner.config.idle_exit;
+        if s.closed || (expired && s.threads > inner.config.floor) {
+            s.threads -= 1;
+            inner.changed.notify_all();
+            let burst_over = !s.closed && s.threads == inner.config.floor;
+            drop(s);
+            if burst_over {
+                // What the burst's connections allocated and freed stays resident in the
+                // allocator otherwise. After a pause: the threads that left just before
+                // this one may still be freeing their last allocations.
+                thread::sleep(Duration::from_millis(200));
+                crate::sys::release_free_memory();
+            }
+            return;
+        }
+        if expired {
+            idle_since = Instant::now(); // part of the floor: wait another round
+        }
+        let left = inner.config.idle_exit.saturating_sub(idle_since.elapsed());
+        let wait = left.max(Duration::from_millis(1));
+        s.waiting += 1;
+        s = inner
+            .work
+            .wait_timeout(s, wait)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+        s.waiting -= 1;
     }
 }
 
@@ -219,8 +282,9 @@ mod tests {
     use super::*;
     use std::sync::mpsc;
 
-    fn config(max: usize, floor: usize, idle_exit_ms: u64) -> PoolConfig {
+    fn config(soft: usize, max: usize, floor: usize, idle_exit_ms: u64) -> PoolConfig {
         PoolConfig {
+            soft_threads: soft,
             max_threads: max,
             floor,
             idle_exit: Duration::from_millis(idle_exit_ms),
@@ -240,11 +304,24 @@ mod tests {
         cond()
     }
 
+    /// A pool whose jobs each wait for one message on the returned sender (5 s at most).
+    fn blocking_pool(config: PoolConfig) -> (Pool<u32>, mpsc::Sender<()>) {
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let release_rx = Mutex::new(release_rx);
+        let pool = Pool::new(config, move |_: u32, _: Backlog<'_>| {
+            let _ = release_rx
+                .lock()
+                .unwrap()
+                .recv_timeout(Duration::from_secs(5));
+        });
+        (pool, release_tx)
+    }
+
     #[test]
     fn spawns_on_demand_and_reuses_idle_threads() {
         let (tx, rx) = mpsc::channel::<String>();
         let tx = Mutex::new(tx);
-        let pool = Pool::new(config(4, 4, 10_000), move |n: u32| {
+        let pool = Pool::new(config(4, 4, 4, 10_000), move |n: u32, _: Backlog<'_>| {
             let name = thread::current().name().unwrap_or("").to_string();
             tx.lock().unwrap().send(format!("{n} {name}")).unwrap();
         });
@@ -262,42 +339,93 @@ mod tests {
     }
 
     #[test]
-    fn refuses_past_the_cap_and_hands_the_job_back() {
+    fn jobs_queue_past_the_soft_cap_and_a_freed_worker_takes_them_in_order() {
+        let (tx, rx) = mpsc::channel::<u32>();
+        let tx = Mutex::new(tx);
         let (release_tx, release_rx) = mpsc::channel::<()>();
         let release_rx = Mutex::new(release_rx);
-        let pool = Pool::new(config(2, 0, 10_000), move |_: u32| {
-            let _ = release_rx
-                .lock()
-                .unwrap()
-                .recv_timeout(Duration::from_secs(5));
+        let pool = Pool::new(config(1, 4, 0, 10_000), move |n: u32, _: Backlog<'_>| {
+            tx.lock().unwrap().send(n).unwrap();
+            if n == 0 {
+                let _ = release_rx
+                    .lock()
+                    .unwrap()
+                    .recv_timeout(Duration::from_secs(5));
+            }
         });
-        assert!(pool.submit(1).is_ok());
-        assert!(pool.submit(2).is_ok());
-        assert_eq!(pool.submit(3), Err(3));
-        assert_eq!(pool.busy(), 2);
+        assert!(pool.submit(0).is_ok());
+        assert_eq!(rx.recv_timeout(Duration::from_secs(2)).unwrap(), 0);
+        for n in 1..4 {
+            assert!(pool.submit(n).is_ok(), "queued, not refused");
+        }
+        assert_eq!((pool.threads(), pool.queued()), (1, 3));
         release_tx.send(()).unwrap();
-        assert!(eventually(|| pool.busy() == 1));
-        assert!(pool.submit(4).is_ok(), "a freed slot takes the next job");
+        let order: Vec<u32> = (0..3)
+            .map(|_| rx.recv_timeout(Duration::from_secs(2)).unwrap())
+            .collect();
+        assert_eq!(order, [1, 2, 3], "first in, first out");
+        assert_eq!(pool.threads(), 1, "no thread beyond the soft cap");
+    }
+
+    #[test]
+    fn rescue_adds_threads_for_overdue_jobs_up_to_the_hard_cap() {
+        let (pool, release_tx) = blocking_pool(config(2, 4, 0, 10_000));
+        for n in 0..5 {
+            assert!(pool.submit(n).is_ok());
+        }
+        assert!(eventually(|| pool.busy() == 2));
+        assert_eq!(pool.queued(), 3);
+        assert_eq!(pool.rescue(Duration::from_secs(60)), 0, "not overdue yet");
+        thread::sleep(Duration::from_millis(30));
         assert_eq!(
-            pool.threads(),
+            pool.rescue(Duration::from_millis(20)),
             2,
-            "the idle worker took it, no third thread"
+            "up to the hard cap"
         );
+        assert!(eventually(|| pool.busy() == 4));
+        assert_eq!((pool.threads(), pool.queued()), (4, 1));
+        assert_eq!(pool.rescue(Duration::ZERO), 0, "at the hard cap");
+        for _ in 0..5 {
+            release_tx.send(()).unwrap();
+        }
+        assert!(eventually(|| pool.busy() == 0 && pool.queued() == 0));
+    }
+
+    #[test]
+    fn a_job_sees_whether_others_wait() {
+        let (tx, rx) = mpsc::channel::<bool>();
+        let tx = Mutex::new(tx);
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let release_rx = Mutex::new(release_rx);
+        let pool = Pool::new(
+            config(1, 1, 0, 10_000),
+            move |n: u32, backlog: Backlog<'_>| {
+                if n == 0 {
+                    let _ = release_rx
+                        .lock()
+                        .unwrap()
+                        .recv_timeout(Duration::from_secs(5));
+                }
+                tx.lock().unwrap().send(backlog.is_empty()).unwrap();
+            },
+        );
+        assert!(pool.submit(0).is_ok());
+        assert!(eventually(|| pool.busy() == 1));
+        assert!(pool.submit(1).is_ok());
         release_tx.send(()).unwrap();
-        release_tx.send(()).unwrap();
-        assert!(eventually(|| pool.busy() == 0));
+        let seen: Vec<bool> = (0..2)
+            .map(|_| rx.recv_timeout(Duration::from_secs(2)).unwrap())
+            .collect();
+        assert_eq!(
+            seen,
+            [false, true],
+            "job 0 saw job 1 waiting; job 1 saw none"
+        );
     }
 
     #[test]
     fn idle_threads_beyond_the_floor_exit() {
-        let (release_tx, release_rx) = mpsc::channel::<()>();
-        let release_rx = Mutex::new(release_rx);
-        let pool = Pool::new(config(8, 1, 50), move |_: u32| {
-            let _ = release_rx
-                .lock()
-                .unwrap()
-                .recv_timeout(Duration::from_secs(5));
-        });
+        let (pool, release_tx) = blocking_pool(config(8, 8, 1, 50));
         for n in 0..3 {
             assert!(pool.submit(n).is_ok());
         }
@@ -312,7 +440,7 @@ mod tests {
 
     #[test]
     fn a_panicking_job_keeps_its_thread() {
-        let pool = Pool::new(config(1, 1, 10_000), |n: u32| {
+        let pool = Pool::new(config(1, 1, 1, 10_000), |n: u32, _: Backlog<'_>| {
             if n == 0 {
                 panic!("job panics on purpose");
             }
@@ -326,13 +454,14 @@ mod tests {
     }
 
     #[test]
-    fn close_lets_running_jobs_finish_then_all_threads_exit() {
-        let pool = Pool::new(config(4, 4, 10_000), |ms: u64| {
+    fn close_lets_running_and_queued_jobs_finish_then_all_threads_exit() {
+        let pool = Pool::new(config(1, 1, 1, 10_000), |ms: u64, _: Backlog<'_>| {
             thread::sleep(Duration::from_millis(ms));
         });
         assert!(pool.submit(200).is_ok());
         assert!(pool.submit(0).is_ok());
         assert!(eventually(|| pool.busy() == 1));
+        assert_eq!(pool.queued(), 1);
         pool.close();
         assert_eq!(pool.submit(0), Err(0), "closed pools take no job");
         let soon = Instant::now() + Duration::from_millis(20);
@@ -341,6 +470,6 @@ mod tests {
             "the long job is still running"
         );
         assert!(pool.wait_finished(Some(Instant::now() + Duration::from_secs(2))));
-        assert_eq!(pool.threads(), 0);
+        assert_eq!((pool.threads(), pool.queued()), (0, 0));
     }
 }
