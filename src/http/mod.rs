@@ -4,8 +4,9 @@
 //! - `request_head`: finding, parsing and judging a request head (400/413/414/431/505);
 //! - `response_write`: the status line and headers, writing under a deadline;
 //! - `connection`: one connection on a worker (keep-alive, timeouts, refusals, lingering close);
-//! - `server`: the accept loop, the connection cap (503) and the graceful stop;
-//! - `pool`: the reused worker threads.
+//! - `idle`: the open connections, and the idle ones parked in one epoll set between requests;
+//! - `server`: the accept loop, the connection cap (503), the poller and the graceful stop;
+//! - `pool`: the reused worker threads and their queue.
 //!
 //! Every response the edge writes (its own refusals included) carries `BASELINE_HEADERS`,
 //! `Date`, `Content-Length` and, when closing, `Connection: close`.
