@@ -4,8 +4,9 @@
 //! Threads are spawned on demand up to a soft cap sized for the machine: beyond it, more
 //! threads only contend for the same cores, so jobs queue instead. A job can still block (a
 //! client that sends its head byte by byte, or does not read its response), so when the oldest
-//! queued job has waited too long, `rescue` spawns threads beyond the soft cap, up to a hard
-//! cap, and slow clients cannot starve the others. Idle workers beyond a small floor exit after
+//! queued job has waited too long while no job finished, `rescue` spawns threads beyond the
+//! soft cap, up to a hard cap, and slow clients cannot starve the others. A pool that is only
+//! busy (jobs keep finishing) gets no more threads until a job has waited much longer. Idle workers beyond a small floor exit after
 //! a while; when the last of them exits, the burst is over and the allocator's free pages go
 //! back to the kernel.
 
@@ -67,6 +68,9 @@ struct State<T> {
     busy: usize,
     closed: bool,
     spawned: u64,
+    /// Jobs finished, and that count at the last `rescue`.
+    finished: u64,
+    finished_at_rescue: u64,
 }
 
 impl<T: Send + 'static> Pool<T> {
@@ -85,6 +89,8 @@ impl<T: Send + 'static> Pool<T> {
                     busy: 0,
                     closed: false,
                     spawned: 0,
+                    finished: 0,
+                    finished_at_rescue: 0,
                 }),
                 queued: AtomicUsize::new(0),
                 work: Condvar::new(),
@@ -123,17 +129,20 @@ impl<T: Send + 'static> Pool<T> {
         Ok(())
     }
 
-    /// When the oldest queued job has waited `patience` or more, spawns a thread for each
-    /// queued job no worker is free for, up to the hard cap: the running jobs are blocked
-    /// (slow clients), not busy. Returns how many threads it started.
-    pub fn rescue(&self, patience: Duration) -> usize {
+    /// Spawns a thread for each queued job no worker is free for, up to the hard cap, when the
+    /// oldest queued job has waited `patience` and no job finished since the last call (the
+    /// running jobs are blocked by slow clients, not busy), or has waited `limit` whatever
+    /// the reason. Called periodically; returns how many threads it started.
+    pub fn rescue(&self, patience: Duration, limit: Duration) -> usize {
         let inner = &self.inner;
-        let s = inner.lock();
-        let overdue = s
-            .queue
-            .front()
-            .is_some_and(|(_, queued)| queued.elapsed() >= patience);
-        if !overdue || s.closed {
+        let mut s = inner.lock();
+        let stalled = s.finished == s.finished_at_rescue;
+        s.finished_at_rescue = s.finished;
+        let waited = match s.queue.front() {
+            Some((_, queued)) if !s.closed => queued.elapsed(),
+            _ => return 0,
+        };
+        if !(waited >= limit || (waited >= patience && stalled)) {
             return 0;
         }
         let unserved = s.queue.len().saturating_sub(s.waiting);
@@ -243,6 +252,7 @@ fn run_worker<T>(inner: &Inner<T>) {
             }));
             s = inner.lock();
             s.busy -= 1;
+            s.finished += 1;
             inner.changed.notify_all();
             idle_since = Instant::now();
             continue;
@@ -375,17 +385,43 @@ mod tests {
         }
         assert!(eventually(|| pool.busy() == 2));
         assert_eq!(pool.queued(), 3);
-        assert_eq!(pool.rescue(Duration::from_secs(60)), 0, "not overdue yet");
+        let long = Duration::from_secs(60);
+        assert_eq!(pool.rescue(long, long), 0, "not overdue yet");
         thread::sleep(Duration::from_millis(30));
-        assert_eq!(
-            pool.rescue(Duration::from_millis(20)),
-            2,
-            "up to the hard cap"
-        );
+        let short = Duration::from_millis(20);
+        assert_eq!(pool.rescue(short, long), 2, "up to the hard cap");
         assert!(eventually(|| pool.busy() == 4));
         assert_eq!((pool.threads(), pool.queued()), (4, 1));
-        assert_eq!(pool.rescue(Duration::ZERO), 0, "at the hard cap");
+        assert_eq!(
+            pool.rescue(Duration::ZERO, Duration::ZERO),
+            0,
+            "at the hard cap"
+        );
         for _ in 0..5 {
+            release_tx.send(()).unwrap();
+        }
+        assert!(eventually(|| pool.busy() == 0 && pool.queued() == 0));
+    }
+
+    #[test]
+    fn a_pool_whose_jobs_keep_finishing_is_rescued_only_past_the_limit() {
+        let (pool, release_tx) = blocking_pool(config(1, 4, 0, 10_000));
+        assert!(pool.submit(0).is_ok());
+        release_tx.send(()).unwrap();
+        assert!(eventually(|| pool.busy() == 0), "one job finished");
+        for n in 1..4 {
+            assert!(pool.submit(n).is_ok());
+        }
+        assert!(eventually(|| pool.busy() == 1));
+        let long = Duration::from_secs(60);
+        assert_eq!(
+            pool.rescue(Duration::ZERO, long),
+            0,
+            "a job finished since the last look: busy, not blocked"
+        );
+        assert_eq!(pool.rescue(long, Duration::ZERO), 2, "past the limit");
+        assert!(eventually(|| pool.busy() == 3));
+        for _ in 0..3 {
             release_tx.send(()).unwrap();
         }
         assert!(eventually(|| pool.busy() == 0 && pool.queued() == 0));

@@ -30,9 +30,11 @@ const MIN_WORKERS: usize = 8;
 /// The poller's longest sleep: idle timeouts are enforced at most this late, and queued
 /// connections are checked this often.
 const SWEEP: Duration = Duration::from_millis(50);
-/// A connection queued this long means the workers are held by slow clients: add threads
-/// (up to one per open connection, as before connections were parked).
+/// A connection queued this long while no worker finished a job means the workers are held
+/// by slow clients: add threads (up to one per open connection). Queued for `RESCUE_LIMIT`,
+/// threads are added even while jobs finish (a few workers held, the others overloaded).
 const RESCUE_AFTER: Duration = Duration::from_millis(100);
+const RESCUE_LIMIT: Duration = Duration::from_secs(1);
 /// Pause after an accept error such as EMFILE, so a full fd table does not spin the loop.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
@@ -246,7 +248,7 @@ fn poll_loop(shared: &Shared, pool: &Pool<Job>) {
         if swept.elapsed() >= SWEEP {
             swept = Instant::now();
             shared.idle.expire(swept);
-            pool.rescue(RESCUE_AFTER);
+            pool.rescue(RESCUE_AFTER, RESCUE_LIMIT);
         }
     }
 }
