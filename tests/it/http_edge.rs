@@ -754,19 +754,18 @@ fn a_slow_client_does_not_delay_others() {
     server.shutdown(Duration::from_secs(2));
 }
 
-#[test]
-fn a_client_that_does_not_read_is_cut_at_the_write_timeout() {
-    let limits = Limits {
+/// One worker, a 300 ms write timeout.
+fn one_worker_cutting_writes() -> Limits {
+    Limits {
         max_connections: 1,
         write_timeout: Duration::from_millis(300),
         ..fast()
-    };
-    let (server, service, addr) = start(limits);
-    let mut stuck = Client::connect(addr);
-    stuck.send(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n");
-    thread::sleep(Duration::from_millis(50));
-    let busy = exchange(addr, b"GET /echo HTTP/1.1\r\nHost: t\r\n\r\n");
-    assert_eq!(busy.status, 503, "the only worker is busy writing");
+    }
+}
+
+/// Waits (3 s at most) until a fresh connection is served again, then checks that the big
+/// response was cut.
+fn assert_freed_by_the_write_timeout(addr: SocketAddr, service: &TestService) {
     let begun = Instant::now();
     let mut served = false;
     while !served && begun.elapsed() < Duration::from_secs(3) {
@@ -780,6 +779,17 @@ fn a_client_that_does_not_read_is_cut_at_the_write_timeout() {
         .find(|r| r.route == "big")
         .unwrap();
     assert!(big.bytes < BIG, "the body was cut: {} bytes", big.bytes);
+}
+
+#[test]
+fn a_client_that_does_not_read_is_cut_at_the_write_timeout() {
+    let (server, service, addr) = start(one_worker_cutting_writes());
+    let mut stuck = Client::connect(addr);
+    stuck.send(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n");
+    thread::sleep(Duration::from_millis(50));
+    let busy = exchange(addr, b"GET /echo HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(busy.status, 503, "the only connection is busy writing");
+    assert_freed_by_the_write_timeout(addr, &service);
     drop(stuck);
     server.shutdown(Duration::from_secs(2));
 }
@@ -788,28 +798,11 @@ fn a_client_that_does_not_read_is_cut_at_the_write_timeout() {
 /// response on a kept-alive connection is still cut at the write timeout.
 #[test]
 fn the_write_timeout_holds_for_a_later_response_on_the_same_connection() {
-    let limits = Limits {
-        max_connections: 1,
-        write_timeout: Duration::from_millis(300),
-        ..fast()
-    };
-    let (server, service, addr) = start(limits);
+    let (server, service, addr) = start(one_worker_cutting_writes());
     let mut client = Client::connect(addr);
     assert_eq!(client.get("/echo").status, 200);
     client.send(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n");
-    let begun = Instant::now();
-    let mut served = false;
-    while !served && begun.elapsed() < Duration::from_secs(3) {
-        thread::sleep(Duration::from_millis(50));
-        served = exchange(addr, b"GET /echo HTTP/1.1\r\nHost: t\r\n\r\n").status == 200;
-    }
-    assert!(served, "the worker was freed by the write timeout");
-    let big = service
-        .records()
-        .into_iter()
-        .find(|r| r.route == "big")
-        .unwrap();
-    assert!(big.bytes < BIG, "the body was cut: {} bytes", big.bytes);
+    assert_freed_by_the_write_timeout(addr, &service);
     drop(client);
     server.shutdown(Duration::from_secs(2));
 }
