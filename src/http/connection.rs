@@ -139,19 +139,22 @@ impl Connection<'_> {
     }
 
     /// Reads the first bytes of a next request if they are there (waiting a moment when no
-    /// other connection needs this worker); else says how the connection leaves the worker.
+    /// other connection needs this worker; one the poller woke has them); else says how the
+    /// connection leaves the worker.
     fn await_request(&mut self, backlog: &Backlog<'_>) -> Option<End> {
         if self.shared.stopping() {
             return Some(End::Close);
         }
-        let wait = match backlog.is_empty() {
-            true => KEEP_WAITING,
-            false => Duration::ZERO,
-        };
-        match readable_within(self.conn.stream.as_fd(), wait) {
-            Ok(true) => {}
-            Ok(false) => return Some(End::Idle),
-            Err(_) => return Some(End::Close),
+        if !std::mem::take(&mut self.conn.readable) {
+            let wait = match backlog.is_empty() {
+                true => KEEP_WAITING,
+                false => Duration::ZERO,
+            };
+            match readable_within(self.conn.stream.as_fd(), wait) {
+                Ok(true) => {}
+                Ok(false) => return Some(End::Idle),
+                Err(_) => return Some(End::Close),
+            }
         }
         // Readable, so the read returns at once (the timeout is only set on a first read).
         match self.read_more(self.shared.limits.head_timeout) {

@@ -69,6 +69,7 @@ impl Registry {
             read_timeout: None,
             send_timeout: SendTimeout::default(),
             in_epoll: false,
+            readable: false,
             registry: Arc::clone(self),
         })
     }
@@ -94,6 +95,8 @@ pub(super) struct OpenConn {
     pub(super) send_timeout: SendTimeout,
     /// Added to the epoll set once (then only re-armed).
     in_epoll: bool,
+    /// Woken by the poller: a read will not block (no need to look first).
+    pub(super) readable: bool,
     registry: Arc<Registry>,
 }
 
@@ -177,7 +180,10 @@ impl IdleSet {
                 // The key must match too: a slot is reused by later connections.
                 if let Some(entry) = parked.conns.get_mut(slot_of(key)) {
                     if entry.as_ref().is_some_and(|(conn, _)| conn.key == key) {
-                        woken.extend(entry.take().map(|(conn, _)| conn));
+                        woken.extend(entry.take().map(|(mut conn, _)| {
+                            conn.readable = true;
+                            conn
+                        }));
                     }
                 }
             }

@@ -54,7 +54,7 @@ struct Inner<T> {
     queued: AtomicUsize,
     /// Signalled when a job is queued or the pool closes.
     work: Condvar,
-    /// Signalled when a job ends or a thread exits.
+    /// Signalled when the last running job ends or a thread exits.
     changed: Condvar,
 }
 
@@ -127,6 +127,33 @@ impl<T: Send + 'static> Pool<T> {
             }
         }
         Ok(())
+    }
+
+    /// Queues all of `jobs` (draining it) as `submit` would one by one, under one lock; when
+    /// the pool is closed they are dropped. A thread that cannot be spawned now is left to
+    /// `rescue`.
+    pub fn submit_all(&self, jobs: &mut Vec<T>) {
+        let inner = &self.inner;
+        let mut s = inner.lock();
+        if s.closed {
+            drop(s);
+            jobs.clear();
+            return;
+        }
+        let free = s.waiting.saturating_sub(s.queue.len());
+        let now = Instant::now();
+        let count = jobs.len();
+        s.queue.extend(jobs.drain(..).map(|job| (job, now)));
+        inner.queued.store(s.queue.len(), Ordering::Relaxed);
+        let soft = inner.config.soft_threads.min(inner.config.max_threads);
+        let unserved = count.saturating_sub(free);
+        let room = soft.saturating_sub(s.threads);
+        drop(s);
+        // After the unlock, so the woken do not wait for the lock at once.
+        for _ in 0..free.min(count) {
+            inner.work.notify_one();
+        }
+        spawn(inner, unserved.min(room));
     }
 
     /// Spawns a thread for each queued job no worker is free for, up to the hard cap, when the
@@ -253,7 +280,11 @@ fn run_worker<T>(inner: &Inner<T>) {
             s = inner.lock();
             s.busy -= 1;
             s.finished += 1;
-            inner.changed.notify_all();
+            if s.busy == 0 {
+                // Only `wait_finished` listens, for this; a wake-up per job is a system call
+                // per request.
+                inner.changed.notify_all();
+            }
             idle_since = Instant::now();
             continue;
         }
@@ -425,6 +456,33 @@ mod tests {
             release_tx.send(()).unwrap();
         }
         assert!(eventually(|| pool.busy() == 0 && pool.queued() == 0));
+    }
+
+    #[test]
+    fn a_batch_wakes_or_spawns_a_worker_per_job_up_to_the_soft_cap() {
+        let (pool, release_tx) = blocking_pool(config(4, 8, 0, 10_000));
+        let mut jobs: Vec<u32> = (0..6).collect();
+        pool.submit_all(&mut jobs);
+        assert!(jobs.is_empty());
+        assert!(eventually(|| pool.busy() == 4));
+        assert_eq!((pool.threads(), pool.queued()), (4, 2));
+        for _ in 0..6 {
+            release_tx.send(()).unwrap();
+        }
+        assert!(eventually(|| pool.busy() == 0 && pool.queued() == 0));
+        let mut jobs: Vec<u32> = (0..3).collect();
+        pool.submit_all(&mut jobs);
+        assert!(eventually(|| pool.busy() == 3), "idle workers woken");
+        assert_eq!(pool.threads(), 4, "no new thread for them");
+        for _ in 0..3 {
+            release_tx.send(()).unwrap();
+        }
+        assert!(eventually(|| pool.busy() == 0));
+        pool.close();
+        let mut late = vec![9];
+        pool.submit_all(&mut late);
+        assert!(late.is_empty(), "dropped by a closed pool");
+        assert_eq!(pool.queued(), 0);
     }
 
     #[test]

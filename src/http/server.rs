@@ -241,10 +241,8 @@ fn poll_loop(shared: &Shared, pool: &Pool<Job>) {
             log::warn(&format!("waiting for idle connections failed: {e}"));
             thread::sleep(SWEEP);
         }
-        for conn in woken.drain(..) {
-            // Refused only once the pool is closed, at a stop: the connection closes.
-            let _ = pool.submit(conn);
-        }
+        // Dropped (closed) only once the pool is closed, at a stop.
+        pool.submit_all(&mut woken);
         if swept.elapsed() >= SWEEP {
             swept = Instant::now();
             shared.idle.expire(swept);
