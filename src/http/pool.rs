@@ -99,40 +99,11 @@ impl<T: Send + 'static> Pool<T> {
         }
     }
 
-    /// Queues `job` for a free worker, waking or spawning one while under the soft cap; hands
-    /// it back when the pool is closed or no thread exists nor could be spawned.
-    pub fn submit(&self, job: T) -> Result<(), T> {
-        let inner = &self.inner;
-        let mut s = inner.lock();
-        if s.closed {
-            return Err(job);
-        }
-        let free = s.waiting > s.queue.len();
-        s.queue.push_back((job, Instant::now()));
-        inner.queued.store(s.queue.len(), Ordering::Relaxed);
-        if free {
-            inner.work.notify_one();
-            return Ok(());
-        }
-        if s.threads >= inner.config.soft_threads.min(inner.config.max_threads) {
-            return Ok(()); // the next worker to finish takes it
-        }
-        drop(s);
-        if spawn(inner, 1) == 0 {
-            let mut s = inner.lock();
-            if s.threads == 0 {
-                let job = s.queue.pop_back().map(|(job, _)| job);
-                inner.queued.store(s.queue.len(), Ordering::Relaxed);
-                return job.map_or(Ok(()), Err);
-            }
-        }
-        Ok(())
-    }
-
-    /// Queues all of `jobs` (draining it) as `submit` would one by one, under one lock; when
-    /// the pool is closed they are dropped. A thread that cannot be spawned now is left to
-    /// `rescue`.
-    pub fn submit_all(&self, jobs: &mut Vec<T>) {
+    /// Queues all of `jobs` (draining it) for free workers, waking one per job while some
+    /// wait and spawning one per remaining job while under the soft cap; when the pool is
+    /// closed they are dropped (connections: closed). A thread that cannot be spawned now is
+    /// left to `rescue`.
+    pub fn submit(&self, jobs: &mut Vec<T>) {
         let inner = &self.inner;
         let mut s = inner.lock();
         if s.closed {
@@ -368,7 +339,7 @@ mod tests {
         });
         let mut names = Vec::new();
         for n in 0..5 {
-            assert!(pool.submit(n).is_ok());
+            pool.submit(&mut vec![n]);
             names.push(rx.recv_timeout(Duration::from_secs(2)).unwrap());
             assert!(eventually(|| pool.busy() == 0));
         }
@@ -394,10 +365,10 @@ mod tests {
                     .recv_timeout(Duration::from_secs(5));
             }
         });
-        assert!(pool.submit(0).is_ok());
+        pool.submit(&mut vec![0]);
         assert_eq!(rx.recv_timeout(Duration::from_secs(2)).unwrap(), 0);
         for n in 1..4 {
-            assert!(pool.submit(n).is_ok(), "queued, not refused");
+            pool.submit(&mut vec![n]);
         }
         assert_eq!((pool.threads(), pool.queued()), (1, 3));
         release_tx.send(()).unwrap();
@@ -412,7 +383,7 @@ mod tests {
     fn rescue_adds_threads_for_overdue_jobs_up_to_the_hard_cap() {
         let (pool, release_tx) = blocking_pool(config(2, 4, 0, 10_000));
         for n in 0..5 {
-            assert!(pool.submit(n).is_ok());
+            pool.submit(&mut vec![n]);
         }
         assert!(eventually(|| pool.busy() == 2));
         assert_eq!(pool.queued(), 3);
@@ -437,11 +408,11 @@ mod tests {
     #[test]
     fn a_pool_whose_jobs_keep_finishing_is_rescued_only_past_the_limit() {
         let (pool, release_tx) = blocking_pool(config(1, 4, 0, 10_000));
-        assert!(pool.submit(0).is_ok());
+        pool.submit(&mut vec![0]);
         release_tx.send(()).unwrap();
         assert!(eventually(|| pool.busy() == 0), "one job finished");
         for n in 1..4 {
-            assert!(pool.submit(n).is_ok());
+            pool.submit(&mut vec![n]);
         }
         assert!(eventually(|| pool.busy() == 1));
         let long = Duration::from_secs(60);
@@ -462,7 +433,7 @@ mod tests {
     fn a_batch_wakes_or_spawns_a_worker_per_job_up_to_the_soft_cap() {
         let (pool, release_tx) = blocking_pool(config(4, 8, 0, 10_000));
         let mut jobs: Vec<u32> = (0..6).collect();
-        pool.submit_all(&mut jobs);
+        pool.submit(&mut jobs);
         assert!(jobs.is_empty());
         assert!(eventually(|| pool.busy() == 4));
         assert_eq!((pool.threads(), pool.queued()), (4, 2));
@@ -471,7 +442,7 @@ mod tests {
         }
         assert!(eventually(|| pool.busy() == 0 && pool.queued() == 0));
         let mut jobs: Vec<u32> = (0..3).collect();
-        pool.submit_all(&mut jobs);
+        pool.submit(&mut jobs);
         assert!(eventually(|| pool.busy() == 3), "idle workers woken");
         assert_eq!(pool.threads(), 4, "no new thread for them");
         for _ in 0..3 {
@@ -480,7 +451,7 @@ mod tests {
         assert!(eventually(|| pool.busy() == 0));
         pool.close();
         let mut late = vec![9];
-        pool.submit_all(&mut late);
+        pool.submit(&mut late);
         assert!(late.is_empty(), "dropped by a closed pool");
         assert_eq!(pool.queued(), 0);
     }
@@ -503,9 +474,9 @@ mod tests {
                 tx.lock().unwrap().send(backlog.is_empty()).unwrap();
             },
         );
-        assert!(pool.submit(0).is_ok());
+        pool.submit(&mut vec![0]);
         assert!(eventually(|| pool.busy() == 1));
-        assert!(pool.submit(1).is_ok());
+        pool.submit(&mut vec![1]);
         release_tx.send(()).unwrap();
         let seen: Vec<bool> = (0..2)
             .map(|_| rx.recv_timeout(Duration::from_secs(2)).unwrap())
@@ -521,7 +492,7 @@ mod tests {
     fn idle_threads_beyond_the_floor_exit() {
         let (pool, release_tx) = blocking_pool(config(8, 8, 1, 50));
         for n in 0..3 {
-            assert!(pool.submit(n).is_ok());
+            pool.submit(&mut vec![n]);
         }
         assert_eq!(pool.threads(), 3);
         for _ in 0..3 {
@@ -539,10 +510,10 @@ mod tests {
                 panic!("job panics on purpose");
             }
         });
-        assert!(pool.submit(0).is_ok());
+        pool.submit(&mut vec![0]);
         assert!(eventually(|| pool.busy() == 0));
         assert_eq!(pool.threads(), 1);
-        assert!(pool.submit(1).is_ok());
+        pool.submit(&mut vec![1]);
         assert!(eventually(|| pool.busy() == 0));
         assert_eq!(pool.threads(), 1);
     }
@@ -552,12 +523,18 @@ mod tests {
         let pool = Pool::new(config(1, 1, 1, 10_000), |ms: u64, _: Backlog<'_>| {
             thread::sleep(Duration::from_millis(ms));
         });
-        assert!(pool.submit(200).is_ok());
-        assert!(pool.submit(0).is_ok());
+        pool.submit(&mut vec![200]);
+        pool.submit(&mut vec![0]);
         assert!(eventually(|| pool.busy() == 1));
         assert_eq!(pool.queued(), 1);
         pool.close();
-        assert_eq!(pool.submit(0), Err(0), "closed pools take no job");
+        let mut late = vec![0];
+        pool.submit(&mut late);
+        assert_eq!(
+            (late.len(), pool.queued()),
+            (0, 1),
+            "closed pools drop new jobs"
+        );
         let soon = Instant::now() + Duration::from_millis(20);
         assert!(
             !pool.wait_finished(Some(soon)),

@@ -187,6 +187,7 @@ fn wake_addr(addr: SocketAddr) -> SocketAddr {
 fn accept_loop(listener: &TcpListener, shared: &Shared, pool: &Pool<Job>) {
     let mut last_warn: Option<Instant> = None;
     let mut suppressed = 0u64;
+    let mut admitted = Vec::with_capacity(1);
     loop {
         let accepted = listener.accept();
         if shared.stopping() {
@@ -198,9 +199,8 @@ fn accept_loop(listener: &TcpListener, shared: &Shared, pool: &Pool<Job>) {
                 match shared.open.admit(stream, peer, cap) {
                     Ok(conn) => {
                         let _ = conn.stream.set_nodelay(true);
-                        if let Err(conn) = pool.submit(conn) {
-                            refuse_busy(shared, &conn.stream, peer);
-                        }
+                        admitted.push(conn);
+                        pool.submit(&mut admitted);
                     }
                     Err(stream) => refuse_busy(shared, &stream, peer),
                 }
@@ -242,7 +242,7 @@ fn poll_loop(shared: &Shared, pool: &Pool<Job>) {
             thread::sleep(SWEEP);
         }
         // Dropped (closed) only once the pool is closed, at a stop.
-        pool.submit_all(&mut woken);
+        pool.submit(&mut woken);
         if swept.elapsed() >= SWEEP {
             swept = Instant::now();
             shared.idle.expire(swept);
