@@ -156,7 +156,7 @@ impl Connection<'_> {
                 Err(_) => return Some(End::Close),
             }
         }
-        // Readable, so the read returns at once (the timeout is only set on a first read).
+        // Readable, so the read returns at once; the timeout is set only when it changes.
         match self.read_more(self.shared.limits.head_timeout) {
             Ok(n) if n > 0 => None,
             _ => Some(End::Close),
@@ -164,12 +164,12 @@ impl Connection<'_> {
     }
 
     fn read_more(&mut self, timeout: Duration) -> io::Result<usize> {
-        if self.conn.read_timeout.is_none_or(|set| set != timeout) {
+        if self.conn.read_timeout != Some(timeout) {
             self.conn.stream.set_read_timeout(Some(timeout))?;
             self.conn.read_timeout = Some(timeout);
         }
-        // Into a buffer zeroed once per connection, then only what arrived is copied: growing
-        // `buf` by a chunk zeroed it again on every read.
+        // Into a buffer zeroed once per stay on a worker, then only what arrived is copied:
+        // growing `buf` by a chunk zeroed it again on every read.
         let result = loop {
             match (&*self.conn.stream).read(&mut self.scratch[..]) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

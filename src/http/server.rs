@@ -40,8 +40,8 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
 type Job = OpenConn;
 
-/// A running server: an accept loop on its own thread feeding a pool of connection workers.
-/// Dropping it stops it (without waiting); `wait` or `shutdown` to wait.
+/// A running server: an accept loop and a poller, each on its own thread, feeding a pool of
+/// connection workers. Dropping it stops it (without waiting); `wait` or `shutdown` to wait.
 pub struct Server {
     stopper: Stopper,
     accept: Option<JoinHandle<()>>,
