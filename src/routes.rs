@@ -368,12 +368,7 @@ fn host_name(value: &str) -> Option<String> {
 
 /// Every `X-Forwarded-For` value as given, joined with `, `; `None` when there is none.
 fn forwarded_for(request: &Request) -> Option<String> {
-    let values: Vec<&str> = request
-        .headers
-        .iter()
-        .filter(|(name, _)| name.eq_ignore_ascii_case("X-Forwarded-For"))
-        .map(|(_, value)| value.as_str())
-        .collect();
+    let values: Vec<&str> = request.header_values("X-Forwarded-For").collect();
     (!values.is_empty()).then(|| values.join(", "))
 }
 

@@ -29,17 +29,8 @@ impl TokenSource {
     /// The first configured header present with a non-empty value (after dropping a leading
     /// `Bearer ` scheme) wins; then the fallback token.
     pub fn extract<'a>(&'a self, request: &'a Request) -> Option<&'a str> {
-        for name in &self.header_names {
-            let value = request
-                .headers
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case(name))
-                .map(|(_, v)| strip_bearer(v));
-            if let Some(value) = value.filter(|v| !v.is_empty()) {
-                return Some(value);
-            }
-        }
-        self.fallback.as_ref().map(Secret::expose)
+        first_header(request, &self.header_names, strip_bearer)
+            .or_else(|| self.fallback.as_ref().map(Secret::expose))
     }
 
     /// The authenticated user's name: the first user header present with a non-blank value;
@@ -57,17 +48,7 @@ impl TokenSource {
 
     /// The first user header present with a non-blank value.
     fn header_user(&self, request: &Request) -> Option<String> {
-        for name in &self.user_header_names {
-            let value = request
-                .headers
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.trim());
-            if let Some(value) = value.filter(|v| !v.is_empty()) {
-                return Some(value.to_string());
-            }
-        }
-        None
+        first_header(request, &self.user_header_names, str::trim).map(str::to_string)
     }
 
     /// The 444 body: which headers were searched.
@@ -77,6 +58,18 @@ impl TokenSource {
             self.header_names.join(", ")
         )
     }
+}
+
+/// The first of `names` present with a value that is not empty after `clean`, cleaned.
+fn first_header<'a>(
+    request: &'a Request,
+    names: &[String],
+    clean: fn(&str) -> &str,
+) -> Option<&'a str> {
+    names
+        .iter()
+        .filter_map(|name| request.header(name).map(clean))
+        .find(|value| !value.is_empty())
 }
 
 /// The user a JWT's claims name: `preferred_username`, `email` or `sub`.

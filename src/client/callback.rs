@@ -112,12 +112,9 @@ struct Callback {
 
 impl Callback {
     fn addressed_to_us(&self, request: &Request) -> bool {
-        let mut hosts = request
-            .headers
-            .iter()
-            .filter(|(name, _)| name.eq_ignore_ascii_case("host"));
+        let mut hosts = request.header_values("host");
         let host_ok =
-            matches!((hosts.next(), hosts.next()), (Some((_, host)), None) if *host == self.host);
+            matches!((hosts.next(), hosts.next()), (Some(host), None) if host == self.host);
         let path_ok: bool = request.path.as_bytes().ct_eq(self.path.as_bytes()).into();
         host_ok && path_ok
     }

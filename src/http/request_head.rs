@@ -271,13 +271,7 @@ pub(super) fn check_request(
     minor: u8,
     max_body: usize,
 ) -> Result<usize, Refusal> {
-    let named = |name: &'static str| {
-        request
-            .headers
-            .iter()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
-    };
+    let named = |name: &'static str| request.header_values(name);
     match named("host").count() {
         0 if minor == 1 => return Err(Refusal::NoHost),
         0 | 1 => {}
