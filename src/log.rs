@@ -23,7 +23,7 @@ use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::json::json_str;
-use crate::time::{push_decimal, push_digits, rfc3339, rfc3339_unix};
+use crate::time::{push_decimal, push_digits, rfc3339, rfc3339_unix, PerSecond};
 
 /// Buffered access-log bytes that trigger a write (about 200 lines).
 const BATCH: usize = 16 * 1024;
@@ -168,18 +168,20 @@ pub fn error(msg: &str) {
 /// thread: the access log asks for it on every request.
 fn write_now(out: &mut String) {
     thread_local! {
-        static SECONDS: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
+        static SECONDS: RefCell<PerSecond> = const { RefCell::new(PerSecond::EMPTY) };
     }
     let since = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or(Duration::ZERO);
-    SECONDS.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        if cache.0 != since.as_secs() {
-            let text = rfc3339_unix(since.as_secs() as i64);
-            *cache = (since.as_secs(), text.trim_end_matches('Z').to_string());
-        }
-        out.push_str(&cache.1);
+    SECONDS.with(|seconds| {
+        // Without its `Z`: the milliseconds go between.
+        let mut seconds = seconds.borrow_mut();
+        let text = seconds.get(since.as_secs(), |secs| {
+            let mut text = rfc3339_unix(secs as i64);
+            text.pop();
+            text
+        });
+        out.push_str(text);
     });
     out.push('.');
     push_digits(out, u64::from(since.subsec_millis()), 3);

@@ -11,6 +11,30 @@ pub fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// A text that depends only on the current second, formatted once per second: the `Date`
+/// header and the access log's time are written on every request. One per thread (in a
+/// `thread_local!`), so no lock.
+pub struct PerSecond {
+    secs: u64,
+    text: String,
+}
+
+impl PerSecond {
+    pub const EMPTY: PerSecond = PerSecond {
+        secs: u64::MAX,
+        text: String::new(),
+    };
+
+    /// The text for `secs`, formatted by `format` when the second changed.
+    pub fn get(&mut self, secs: u64, format: impl FnOnce(u64) -> String) -> &str {
+        if self.secs != secs {
+            self.text = format(secs);
+            self.secs = secs;
+        }
+        &self.text
+    }
+}
+
 /// A point in time as RFC 3339 UTC, optionally with milliseconds.
 pub fn rfc3339(time: SystemTime, with_millis: bool) -> String {
     let since = time.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);

@@ -7,20 +7,16 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use super::message::{is_tchar, Response, BASELINE_HEADERS};
-use crate::time;
+use crate::time::{self, PerSecond};
 
 /// Appends the Date header value, formatted once per second per thread.
 fn push_date(out: &mut Vec<u8>) {
     thread_local! {
-        static CACHE: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
+        static DATE: RefCell<PerSecond> = const { RefCell::new(PerSecond::EMPTY) };
     }
     let secs = time::unix_now();
-    CACHE.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        if cache.0 != secs {
-            *cache = (secs, time::imf_fixdate(secs));
-        }
-        out.extend_from_slice(cache.1.as_bytes());
+    DATE.with(|date| {
+        out.extend_from_slice(date.borrow_mut().get(secs, time::imf_fixdate).as_bytes())
     });
 }
 
