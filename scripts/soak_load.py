@@ -30,17 +30,11 @@ import time
 import urllib.parse
 
 HOST = "127.0.0.1"
-# The fixed test key of src/test_keys.rs (FIXED_2048): the flow only needs a valid public key.
-PUBLIC_KEY = """-----BEGIN PUBLIC KEY-----
-MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA9eKodN5q2hiUjdXllUOw
-VstGOqY95AvWVOg2T1TQcEWdKZh/bTQnjgXtJAiivTjaYCmF6wOC1s6V6M5sGsJb
-80NCLhDYKB8EfXuXAdg0ORjzaO5f6e2sMaBG+wE+gHx3Pudca1nd0OacsD7pmfpz
-NCspv+kNdMKoCm6pfQGRg1TyQReYnQzW9idoGrgGm+Y3rE0cDrE68Vf9FwEPNJx1
-eHok4FI6DonRVBAcgOpy0+mu9DfRBjOCo0GRDlnTRpy6YX765YCUtXXOWjaWsrIN
-cmZf+l0eudkxfdF3aXM3lbxLTxb7kIhNxWwnvaxDHBVr2vMtNd7x4SHoAl5x6vGq
-GQIDAQAB
------END PUBLIC KEY-----
-"""
+# The fixed test key (src/test_keys.rs FIXED_2048): the flow only needs a valid public key.
+_KEY_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "support",
+                         "public-key-rsa2048.pem")
+with open(_KEY_FILE) as key_file:
+    PUBLIC_KEY = key_file.read()
 # The flow's callback: never contacted (redirects are not followed), loopback all the same.
 TARGET = "http://127.0.0.1:9/cb"
 # Growth allowed from the first minute to the end: factor, and slack per measure.

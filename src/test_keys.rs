@@ -4,20 +4,12 @@
 use getrandom::SysRng;
 use std::sync::OnceLock;
 
-/// Our own test data, made with `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048`.
+/// Our own test data, made with `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048`;
+/// one file for every test, fuzz seed and script that needs a fixed public key.
 /// Its verification code, computed independently twice:
 /// `t2g_decrypt.py code` (python cryptography + hashlib + base64.b32encode) and
 /// `openssl pkey -pubin -outform DER | sha256sum | xxd -r -p | base32` give 4UFN-JXJY.
-pub(crate) const FIXED_2048: &str = "-----BEGIN PUBLIC KEY-----
-MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA9eKodN5q2hiUjdXllUOw
-VstGOqY95AvWVOg2T1TQcEWdKZh/bTQnjgXtJAiivTjaYCmF6wOC1s6V6M5sGsJb
-80NCLhDYKB8EfXuXAdg0ORjzaO5f6e2sMaBG+wE+gHx3Pudca1nd0OacsD7pmfpz
-NCspv+kNdMKoCm6pfQGRg1TyQReYnQzW9idoGrgGm+Y3rE0cDrE68Vf9FwEPNJx1
-eHok4FI6DonRVBAcgOpy0+mu9DfRBjOCo0GRDlnTRpy6YX765YCUtXXOWjaWsrIN
-cmZf+l0eudkxfdF3aXM3lbxLTxb7kIhNxWwnvaxDHBVr2vMtNd7x4SHoAl5x6vGq
-GQIDAQAB
------END PUBLIC KEY-----
-";
+pub(crate) const FIXED_2048: &str = include_str!("../tests/support/public-key-rsa2048.pem");
 pub(crate) const FIXED_2048_CODE: &str = "4UFN-JXJY";
 
 /// `openssl ecparam -name prime256v1 -genkey | openssl ec -pubout`

@@ -15,17 +15,9 @@ import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-# The fixed test key of src/test_keys.rs (FIXED_2048), SubjectPublicKeyInfo in PEM.
-SPKI_PEM = """-----BEGIN PUBLIC KEY-----
-MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA9eKodN5q2hiUjdXllUOw
-VstGOqY95AvWVOg2T1TQcEWdKZh/bTQnjgXtJAiivTjaYCmF6wOC1s6V6M5sGsJb
-80NCLhDYKB8EfXuXAdg0ORjzaO5f6e2sMaBG+wE+gHx3Pudca1nd0OacsD7pmfpz
-NCspv+kNdMKoCm6pfQGRg1TyQReYnQzW9idoGrgGm+Y3rE0cDrE68Vf9FwEPNJx1
-eHok4FI6DonRVBAcgOpy0+mu9DfRBjOCo0GRDlnTRpy6YX765YCUtXXOWjaWsrIN
-cmZf+l0eudkxfdF3aXM3lbxLTxb7kIhNxWwnvaxDHBVr2vMtNd7x4SHoAl5x6vGq
-GQIDAQAB
------END PUBLIC KEY-----
-"""
+# The fixed test key (src/test_keys.rs FIXED_2048), SubjectPublicKeyInfo in PEM.
+with open(os.path.join(HERE, "..", "support", "public-key-rsa2048.pem")) as key_file:
+    SPKI_PEM = key_file.read()
 SPKI_DER = base64.b64decode("".join(SPKI_PEM.strip().splitlines()[1:-1]))
 # The BIT STRING of a 2048-bit SubjectPublicKeyInfo holds the PKCS#1 RSAPublicKey from byte 24.
 PKCS1_DER = SPKI_DER[24:]
