@@ -47,10 +47,7 @@ pub fn matches(given: &str, token: &str, fields: &[&str]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn hex(bytes: &[u8]) -> String {
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
-    }
+    use crate::token::lower_hex as hex;
 
     /// RFC 4231 test cases 1, 2 and 6 (a key longer than the block).
     #[test]

@@ -139,13 +139,17 @@ impl<'a> TokenInfo<'a> {
 
 /// Lower-case hex of SHA-512/256 over the salt followed by the secret, as the reference does.
 pub fn fingerprint(secret: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut hasher = Sha512_256::new();
     hasher.update(FINGERPRINT_SALT.as_bytes());
     hasher.update(secret.as_bytes());
-    let digest = hasher.finalize();
-    let mut hex = String::with_capacity(2 * digest.len());
-    for b in digest.iter() {
+    lower_hex(&hasher.finalize())
+}
+
+/// Lower-case hex of `bytes`, two digits each (by table: `/token` hashes on every request).
+pub fn lower_hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = String::with_capacity(2 * bytes.len());
+    for b in bytes {
         hex.push(char::from(HEX[usize::from(b >> 4)]));
         hex.push(char::from(HEX[usize::from(b & 15)]));
     }

@@ -25,6 +25,7 @@ use crate::client::document::TokenDocument;
 use crate::client::env::Env;
 use crate::crypto::random_bytes;
 use crate::sys::effective_uid;
+use crate::token::lower_hex;
 
 pub const VERSION: u64 = 1;
 /// A cached token is used only while it stays valid for longer than this.
@@ -60,8 +61,7 @@ impl Cache {
     /// The entry's path for a normalized server URL.
     pub fn entry(&self, server: &str) -> PathBuf {
         let digest = Sha256::digest(server.as_bytes());
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        self.dir.join(format!("{}.json", &hex[..32]))
+        self.dir.join(format!("{}.json", &lower_hex(&digest)[..32]))
     }
 
     /// The cached token of `server` if one is valid for more than [`MARGIN_SECS`] after `now`
@@ -96,7 +96,7 @@ impl Cache {
         );
         let mut suffix = [0u8; 8];
         random_bytes(&mut suffix).map_err(io::Error::other)?;
-        let suffix: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
+        let suffix = lower_hex(&suffix);
         let file_name = entry
             .file_name()
             .and_then(|n| n.to_str())
