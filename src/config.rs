@@ -182,12 +182,12 @@ pub const VARIABLES: &[Variable] = &[
         default: "text",
         meaning: "access log format: text, json or off",
         apply: |c, v| {
-            c.log_format = match v.trim().to_ascii_lowercase().as_str() {
-                "text" => LogFormat::Text,
-                "json" => LogFormat::Json,
-                "off" => LogFormat::Off,
-                _ => return Err(format!("{v:?} is not one of text, json, off")),
-            };
+            let choices = [
+                ("text", LogFormat::Text),
+                ("json", LogFormat::Json),
+                ("off", LogFormat::Off),
+            ];
+            c.log_format = one_of(v, &choices)?;
             Ok(())
         },
     },
@@ -196,12 +196,12 @@ pub const VARIABLES: &[Variable] = &[
         default: "stderr",
         meaning: "audit trail of tokens handed out and flow refusals: stderr, stdout or off",
         apply: |c, v| {
-            c.audit_log = match v.trim().to_ascii_lowercase().as_str() {
-                "stderr" => AuditSink::Stderr,
-                "stdout" => AuditSink::Stdout,
-                "off" => AuditSink::Off,
-                _ => return Err(format!("{v:?} is not one of stderr, stdout, off")),
-            };
+            let choices = [
+                ("stderr", AuditSink::Stderr),
+                ("stdout", AuditSink::Stdout),
+                ("off", AuditSink::Off),
+            ];
+            c.audit_log = one_of(v, &choices)?;
             Ok(())
         },
     },
@@ -489,6 +489,18 @@ fn parse_example_url(v: &str) -> Option<String> {
         .all(|b| b.is_ascii_graphic() && !b"\"'`\\<>".contains(&b));
     let scheme_ok = scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https");
     (scheme_ok && printable && !host.is_empty() && !host.starts_with(':')).then(|| v.to_string())
+}
+
+/// The choice `v` names (case-insensitive, spaces around ignored); else the one-line error.
+fn one_of<T: Copy>(v: &str, choices: &[(&str, T)]) -> Result<T, String> {
+    let name = v.trim().to_ascii_lowercase();
+    match choices.iter().find(|(choice, _)| *choice == name) {
+        Some(&(_, value)) => Ok(value),
+        None => {
+            let names: Vec<&str> = choices.iter().map(|(choice, _)| *choice).collect();
+            Err(format!("{v:?} is not one of {}", names.join(", ")))
+        }
+    }
 }
 
 fn parse_bool(v: &str) -> Option<bool> {
