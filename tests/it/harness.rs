@@ -409,6 +409,20 @@ impl TestServer {
         }
     }
 
+    /// Waits (up to 5 s) until `/metrics` contains `needle`; returns the last exposition either way.
+    /// Request counters are recorded after the response is written, so a client can read its
+    /// answer before the counter moves.
+    pub fn wait_for_metrics(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let text = self.get("/metrics", &[]).text();
+            if text.contains(needle) || Instant::now() > deadline {
+                return text;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn get(&self, target: &str, headers: &[(&str, &str)]) -> Reply {
         self.request("GET", target, headers)
     }

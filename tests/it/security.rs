@@ -664,11 +664,9 @@ fn with_a_fallback_token_only_loopback_host_names_are_answered() {
     }
     // Health probes name the pod's address; the answer holds nothing.
     assert_eq!(s.get("/health", &[("Host", "10.0.0.7:8080")]).status, 200);
-    let m = s.get("/metrics", &[]).text();
-    assert!(
-        m.contains("token2go_http_requests_total{route=\"misdirected\",status=\"421\"} 10"),
-        "{m}"
-    );
+    let misdirected = "token2go_http_requests_total{route=\"misdirected\",status=\"421\"} 10\n";
+    let m = s.wait_for_metrics(misdirected);
+    assert!(m.contains(misdirected), "{m}");
 
     // T2G_ALLOWED_HOSTS adds names, and applies without a fallback token too.
     let s = TestServer::start(&[
