@@ -22,6 +22,19 @@ mod server;
 pub use message::{is_tchar, Exchange, Limits, Method, Request, Response, Service, Status};
 pub use server::{Server, Stopper};
 
+/// Polls `cond` every 10 ms for up to `within`: the edge's unit tests wait on threads with it.
+#[cfg(test)]
+fn eventually(within: std::time::Duration, cond: impl Fn() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + within;
+    while std::time::Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    cond()
+}
+
 /// One request head read as `connection` reads it, for `crate::fuzzing`: the bytes are offered
 /// `chunk` more at a time (as a slow client sends them) to one `HeadScan`, then the head is parsed
 /// and judged. `Ok(None)`: more bytes needed; `Err`: the refusal's status and line; `Ok(Some)`:

@@ -292,6 +292,7 @@ fn run_worker<T>(inner: &Inner<T>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::eventually;
     use std::sync::mpsc;
 
     fn config(soft: usize, max: usize, floor: usize, idle_exit_ms: u64) -> PoolConfig {
@@ -305,16 +306,8 @@ mod tests {
         }
     }
 
-    /// Polls `cond` for up to two seconds.
-    fn eventually(cond: impl Fn() -> bool) -> bool {
-        for _ in 0..200 {
-            if cond() {
-                return true;
-            }
-            thread::sleep(Duration::from_millis(10));
-        }
-        cond()
-    }
+    /// How long a test waits for the threads to get there.
+    const SOON: Duration = Duration::from_secs(2);
 
     /// A pool whose jobs each wait for one message on the returned sender (5 s at most).
     fn blocking_pool(config: PoolConfig) -> (Pool<u32>, mpsc::Sender<()>) {
@@ -341,7 +334,7 @@ mod tests {
         for n in 0..5 {
             pool.submit(&mut vec![n]);
             names.push(rx.recv_timeout(Duration::from_secs(2)).unwrap());
-            assert!(eventually(|| pool.busy() == 0));
+            assert!(eventually(SOON, || pool.busy() == 0));
         }
         assert_eq!(pool.threads(), 1, "one job at a time needs one thread");
         assert!(
@@ -385,14 +378,14 @@ mod tests {
         for n in 0..5 {
             pool.submit(&mut vec![n]);
         }
-        assert!(eventually(|| pool.busy() == 2));
+        assert!(eventually(SOON, || pool.busy() == 2));
         assert_eq!(pool.queued(), 3);
         let long = Duration::from_secs(60);
         assert_eq!(pool.rescue(long, long), 0, "not overdue yet");
         thread::sleep(Duration::from_millis(30));
         let short = Duration::from_millis(20);
         assert_eq!(pool.rescue(short, long), 2, "up to the hard cap");
-        assert!(eventually(|| pool.busy() == 4));
+        assert!(eventually(SOON, || pool.busy() == 4));
         assert_eq!((pool.threads(), pool.queued()), (4, 1));
         assert_eq!(
             pool.rescue(Duration::ZERO, Duration::ZERO),
@@ -402,7 +395,7 @@ mod tests {
         for _ in 0..5 {
             release_tx.send(()).unwrap();
         }
-        assert!(eventually(|| pool.busy() == 0 && pool.queued() == 0));
+        assert!(eventually(SOON, || pool.busy() == 0 && pool.queued() == 0));
     }
 
     #[test]
@@ -410,11 +403,11 @@ mod tests {
         let (pool, release_tx) = blocking_pool(config(1, 4, 0, 10_000));
         pool.submit(&mut vec![0]);
         release_tx.send(()).unwrap();
-        assert!(eventually(|| pool.busy() == 0), "one job finished");
+        assert!(eventually(SOON, || pool.busy() == 0), "one job finished");
         for n in 1..4 {
             pool.submit(&mut vec![n]);
         }
-        assert!(eventually(|| pool.busy() == 1));
+        assert!(eventually(SOON, || pool.busy() == 1));
         let long = Duration::from_secs(60);
         assert_eq!(
             pool.rescue(Duration::ZERO, long),
@@ -422,11 +415,11 @@ mod tests {
             "a job finished since the last look: busy, not blocked"
         );
         assert_eq!(pool.rescue(long, Duration::ZERO), 2, "past the limit");
-        assert!(eventually(|| pool.busy() == 3));
+        assert!(eventually(SOON, || pool.busy() == 3));
         for _ in 0..3 {
             release_tx.send(()).unwrap();
         }
-        assert!(eventually(|| pool.busy() == 0 && pool.queued() == 0));
+        assert!(eventually(SOON, || pool.busy() == 0 && pool.queued() == 0));
     }
 
     #[test]
@@ -435,20 +428,20 @@ mod tests {
         let mut jobs: Vec<u32> = (0..6).collect();
         pool.submit(&mut jobs);
         assert!(jobs.is_empty());
-        assert!(eventually(|| pool.busy() == 4));
+        assert!(eventually(SOON, || pool.busy() == 4));
         assert_eq!((pool.threads(), pool.queued()), (4, 2));
         for _ in 0..6 {
             release_tx.send(()).unwrap();
         }
-        assert!(eventually(|| pool.busy() == 0 && pool.queued() == 0));
+        assert!(eventually(SOON, || pool.busy() == 0 && pool.queued() == 0));
         let mut jobs: Vec<u32> = (0..3).collect();
         pool.submit(&mut jobs);
-        assert!(eventually(|| pool.busy() == 3), "idle workers woken");
+        assert!(eventually(SOON, || pool.busy() == 3), "idle workers woken");
         assert_eq!(pool.threads(), 4, "no new thread for them");
         for _ in 0..3 {
             release_tx.send(()).unwrap();
         }
-        assert!(eventually(|| pool.busy() == 0));
+        assert!(eventually(SOON, || pool.busy() == 0));
         pool.close();
         let mut late = vec![9];
         pool.submit(&mut late);
@@ -475,7 +468,7 @@ mod tests {
             },
         );
         pool.submit(&mut vec![0]);
-        assert!(eventually(|| pool.busy() == 1));
+        assert!(eventually(SOON, || pool.busy() == 1));
         pool.submit(&mut vec![1]);
         release_tx.send(()).unwrap();
         let seen: Vec<bool> = (0..2)
@@ -498,7 +491,10 @@ mod tests {
         for _ in 0..3 {
             release_tx.send(()).unwrap();
         }
-        assert!(eventually(|| pool.threads() == 1), "shrinks to the floor");
+        assert!(
+            eventually(SOON, || pool.threads() == 1),
+            "shrinks to the floor"
+        );
         thread::sleep(Duration::from_millis(150));
         assert_eq!(pool.threads(), 1, "the floor stays");
     }
@@ -511,10 +507,10 @@ mod tests {
             }
         });
         pool.submit(&mut vec![0]);
-        assert!(eventually(|| pool.busy() == 0));
+        assert!(eventually(SOON, || pool.busy() == 0));
         assert_eq!(pool.threads(), 1);
         pool.submit(&mut vec![1]);
-        assert!(eventually(|| pool.busy() == 0));
+        assert!(eventually(SOON, || pool.busy() == 0));
         assert_eq!(pool.threads(), 1);
     }
 
@@ -525,7 +521,7 @@ mod tests {
         });
         pool.submit(&mut vec![200]);
         pool.submit(&mut vec![0]);
-        assert!(eventually(|| pool.busy() == 1));
+        assert!(eventually(SOON, || pool.busy() == 1));
         assert_eq!(pool.queued(), 1);
         pool.close();
         let mut late = vec![0];

@@ -283,7 +283,7 @@ fn refuse_busy(shared: &Shared, stream: &TcpStream, peer: SocketAddr) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::Request;
+    use crate::http::{eventually, Request};
 
     struct Hello;
 
@@ -292,17 +292,6 @@ mod tests {
             Response::text(Status::Ok, "hello")
         }
         fn completed(&self, _: &Exchange<'_>) {}
-    }
-
-    /// Polls `cond` for up to five seconds.
-    fn eventually(cond: impl Fn() -> bool) -> bool {
-        for _ in 0..500 {
-            if cond() {
-                return true;
-            }
-            thread::sleep(Duration::from_millis(10));
-        }
-        cond()
     }
 
     #[test]
@@ -332,7 +321,7 @@ mod tests {
         }
         let stopper = server.stopper();
         assert!(
-            eventually(|| stopper.shared.idle.len() == 300),
+            eventually(Duration::from_secs(5), || stopper.shared.idle.len() == 300),
             "all 300 parked: {}",
             stopper.shared.idle.len()
         );
