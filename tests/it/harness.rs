@@ -399,28 +399,14 @@ impl TestServer {
 
     /// Waits (up to 5 s) until the output contains `needle`; returns the output either way.
     pub fn wait_for_output(&self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let out = self.output();
-            if out.contains(needle) || Instant::now() > deadline {
-                return out;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_for_text(needle, || self.output())
     }
 
     /// Waits (up to 5 s) until `/metrics` contains `needle`; returns the last exposition either way.
     /// Request counters are recorded after the response is written, so a client can read its
     /// answer before the counter moves.
     pub fn wait_for_metrics(&self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let text = self.get("/metrics", &[]).text();
-            if text.contains(needle) || Instant::now() > deadline {
-                return text;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_for_text(needle, || self.get("/metrics", &[]).text())
     }
 
     pub fn get(&self, target: &str, headers: &[(&str, &str)]) -> Reply {
@@ -444,6 +430,18 @@ impl TestServer {
         let mut raw = Vec::new();
         let _ = stream.read_to_end(&mut raw);
         raw
+    }
+}
+
+/// Fetches `text` every 20 ms until it contains `needle` or 5 s have passed; the last text.
+fn wait_for_text(needle: &str, text: impl Fn() -> String) -> String {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let got = text();
+        if got.contains(needle) || Instant::now() > deadline {
+            return got;
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
