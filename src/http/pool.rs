@@ -6,9 +6,9 @@
 //! client that sends its head byte by byte, or does not read its response), so when the oldest
 //! queued job has waited too long while no job finished, `rescue` spawns threads beyond the
 //! soft cap, up to a hard cap, and slow clients cannot starve the others. A pool that is only
-//! busy (jobs keep finishing) gets no more threads until a job has waited much longer. Idle workers beyond a small floor exit after
-//! a while; when the last of them exits, the burst is over and the allocator's free pages go
-//! back to the kernel.
+//! busy (jobs keep finishing) gets no more threads until a job has waited much longer. Idle
+//! workers beyond a small floor exit after a while; when the last of them exits, the burst is
+//! over and the allocator's free pages go back to the kernel.
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
