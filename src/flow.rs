@@ -99,13 +99,21 @@ pub enum Refusal {
 /// found, and the server's rules.
 pub struct FlowRequest<'a> {
     pub query: &'a [(String, String)],
-    pub token: Option<&'a str>,
-    /// The token's fingerprint and a JWT's `exp`, when the caller knows them already.
-    pub token_facts: Option<(&'a str, Option<i64>)>,
+    pub token: Option<FlowToken<'a>>,
     pub user: Option<&'a str>,
     pub allowed_targets: &'a [AllowedPrefix],
     pub paste_mode: bool,
     pub now: SystemTime,
+}
+
+/// The token to hand out, with what the caller worked out from it already (it needed both for
+/// the user and the audit line too).
+#[derive(Clone, Copy)]
+pub struct FlowToken<'a> {
+    pub secret: &'a str,
+    pub fingerprint: &'a str,
+    /// A JWT's `exp`, in seconds since the epoch.
+    pub expiry: Option<i64>,
 }
 
 fn invalid(reason: Rejection, line: impl Into<String>) -> Refusal {
@@ -187,7 +195,8 @@ fn decide(request: &FlowRequest<'_>) -> Result<Outcome, Refusal> {
     };
     let public_key = pubkey::parse_public_key(key_type, public_key)
         .map_err(|e| invalid(Rejection::Key, e.to_string()))?;
-    let secret = request.token.ok_or(Refusal::NoToken)?;
+    let token = request.token.ok_or(Refusal::NoToken)?;
+    let secret = token.secret;
     let code = pubkey::verification_code(&public_key);
 
     let must_confirm = match &checked_target {
@@ -219,13 +228,8 @@ fn decide(request: &FlowRequest<'_>) -> Result<Outcome, Refusal> {
         }
     }
 
-    let document = match request.token_facts {
-        Some((fingerprint, expiry)) => {
-            TokenInfo::with(secret, request.now, fingerprint.to_string(), expiry)
-        }
-        None => TokenInfo::new(secret, request.now),
-    }
-    .to_json();
+    let fingerprint = token.fingerprint.to_string();
+    let document = TokenInfo::with(secret, request.now, fingerprint, token.expiry).to_json();
     let sealed = crypto::seal(&public_key, &document).map_err(Refusal::Encryption)?;
     Ok(match checked_target {
         None => Outcome::Paste {
@@ -309,15 +313,24 @@ mod tests {
         user: Option<&str>,
         allowed_targets: &[AllowedPrefix],
     ) -> Outcome {
+        let fingerprint = token.map(crate::token::fingerprint).unwrap_or_default();
         run(&FlowRequest {
             query,
-            token,
-            token_facts: None,
+            token: token.map(|secret| flow_token(secret, &fingerprint)),
             user,
             allowed_targets,
             paste_mode: true,
             now: SystemTime::now(),
         })
+    }
+
+    /// `secret` as the server hands it to the flow, its fingerprint worked out by the caller.
+    fn flow_token<'a>(secret: &'a str, fingerprint: &'a str) -> FlowToken<'a> {
+        FlowToken {
+            secret,
+            fingerprint,
+            expiry: crate::token::jwt_expiry(secret),
+        }
     }
 
     /// The query of the warning page's link, decoded: what the browser sends when the user
@@ -571,10 +584,10 @@ mod tests {
     #[test]
     fn paste_mode_off_refuses_the_urn() {
         let q = query(OOB, "s");
+        let fingerprint = crate::token::fingerprint(TOKEN);
         let outcome = run(&FlowRequest {
             query: &q,
-            token: Some(TOKEN),
-            token_facts: None,
+            token: Some(flow_token(TOKEN, &fingerprint)),
             user: None,
             allowed_targets: &[],
             paste_mode: false,

@@ -7,7 +7,7 @@ use crate::assets::{self, Asset, Coding};
 use crate::audit::{Audit, Record};
 use crate::config::Config;
 use crate::echo;
-use crate::flow::{self, FlowRequest, Outcome, Refusal};
+use crate::flow::{self, FlowRequest, FlowToken, Outcome, Refusal};
 use crate::http::{Exchange, Method, Request, Response, Service, Status};
 use crate::inflate;
 use crate::log::{self, LogFormat};
@@ -241,8 +241,11 @@ impl App {
         let outcome = match query::parse_strict(&request.query) {
             Ok(query) => flow::run(&FlowRequest {
                 query: &query,
-                token,
-                token_facts: token.map(|_| (fingerprint.as_str(), expiry)),
+                token: token.map(|secret| FlowToken {
+                    secret,
+                    fingerprint: &fingerprint,
+                    expiry,
+                }),
                 user,
                 allowed_targets: &self.allowed_targets,
                 paste_mode: self.paste_mode,
