@@ -82,13 +82,6 @@ const fn swagger_ui(content_type: &'static str, gzipped: &'static [u8]) -> Asset
     }
 }
 
-/// The gzipped copy build.rs made of a file in OUT_DIR.
-macro_rules! built {
-    ($name:literal) => {
-        include_bytes!(concat!(env!("OUT_DIR"), "/", $name))
-    };
-}
-
 const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
 const PNG: &str = "image/png";

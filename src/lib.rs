@@ -5,6 +5,14 @@
 //! The modules are private; this is the surface the two binaries (`token2go-server`, and the
 //! client `token2go`) and the tests use.
 
+/// The compressed copy build.rs made of an embedded file (`name.gz`), from OUT_DIR; defined
+/// before the modules so that `assets` and `page` both see it.
+macro_rules! built {
+    ($name:literal) => {
+        include_bytes!(concat!(env!("OUT_DIR"), "/", $name))
+    };
+}
+
 mod assets;
 mod audit;
 mod client;

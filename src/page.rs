@@ -60,17 +60,11 @@ impl Template {
     }
 }
 
-macro_rules! template {
-    ($name:literal) => {
-        Template::new(include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".gz")))
-    };
-}
-
-static INDEX_TEMPLATE: Template = template!("index.html");
-static PASTE_TEMPLATE: Template = template!("paste.html");
-static CONFIRM_TEMPLATE: Template = template!("confirm.html");
-static DONE_TEMPLATE: Template = template!("done.html");
-static FORM_POST_TEMPLATE: Template = template!("form-post.html");
+static INDEX_TEMPLATE: Template = Template::new(built!("index.html.gz"));
+static PASTE_TEMPLATE: Template = Template::new(built!("paste.html.gz"));
+static CONFIRM_TEMPLATE: Template = Template::new(built!("confirm.html.gz"));
+static DONE_TEMPLATE: Template = Template::new(built!("done.html.gz"));
+static FORM_POST_TEMPLATE: Template = Template::new(built!("form-post.html.gz"));
 
 const DEFAULT_TITLE: &str = "Token2go";
 /// The `curl` example's URL when the operator set none (`T2G_UI_EXAMPLE_URL`).
