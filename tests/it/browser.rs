@@ -18,7 +18,9 @@ fn jwt(exp: u64) -> String {
         "c2lnbmF0dXJl",
     )
 }
-use crate::webdriver::{one_browser_at_a_time, problems, Browser, LogEntry, WAIT};
+use crate::webdriver::{
+    one_browser_at_a_time, problems, wait_for_token_requests, Browser, LogEntry, WAIT,
+};
 use token2go_server::{
     fingerprint, open, parse_paste_block, parse_public_key, verification_code, KeyType,
 };
@@ -273,23 +275,6 @@ fn delete_clears_and_reload_fetches_again() {
     assert_eq!(browser.text_of("fingerprint"), fingerprint(&token));
     assert_eq!(browser.text_of("status"), "Token loaded.");
     wait_for_token_requests(&server, fetched + 1);
-}
-
-/// Waits until the access log shows at least `n` requests of `/token`; returns how many.
-fn wait_for_token_requests(server: &TestServer, n: usize) -> usize {
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        let count = server.output().matches(" /token ").count();
-        if count >= n {
-            return count;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "expected {n} requests of /token in the access log:\n{}",
-            server.output()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]

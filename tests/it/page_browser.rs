@@ -16,7 +16,9 @@ use crate::harness::{enc, unix_now, unsigned_jwt, TestServer};
 fn jwt(claims: &Value) -> String {
     unsigned_jwt(&claims.to_string(), "c2lnbmF0dXJl")
 }
-use crate::webdriver::{one_browser_at_a_time, problems, Browser, LogEntry, WAIT};
+use crate::webdriver::{
+    one_browser_at_a_time, problems, wait_for_token_requests, Browser, LogEntry, WAIT,
+};
 
 const EXAMPLE_URL: &str = "https://api.example.com/v1/items";
 const PUBLIC_KEY: &str = include_str!("../support/public-key-rsa2048.pem");
@@ -325,11 +327,7 @@ fn expiry_turns_to_expired_and_offers_reload() {
     let fetched = server.output().matches(" /token ").count();
     browser.click("#reload-expired");
     wait_for_status(&browser, "Token loaded, but it has expired.");
-    let deadline = std::time::Instant::now() + WAIT;
-    while server.output().matches(" /token ").count() <= fetched {
-        assert!(std::time::Instant::now() < deadline, "{}", server.output());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_token_requests(&server, fetched + 1);
     assert!(problems(browser.take_log()).is_empty());
 }
 

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::harness::{free_port, tool, Client, TempDir};
+use crate::harness::{free_port, tool, Client, TempDir, TestServer};
 
 const INSTALL_HINT: &str =
     "the browser tests need Chromium and ChromeDriver: scripts/test.sh installs them \
@@ -548,5 +548,22 @@ impl Drop for Browser {
         }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+    }
+}
+
+/// Waits until the access log shows at least `n` requests of `/token`; returns how many.
+pub fn wait_for_token_requests(server: &TestServer, n: usize) -> usize {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let count = server.output().matches(" /token ").count();
+        if count >= n {
+            return count;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "expected {n} requests of /token in the access log:\n{}",
+            server.output()
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
