@@ -9,7 +9,6 @@
 //! directories) in a temp dir (`nginx.rs`): nothing under /etc or /var is read or written.
 
 use std::net::SocketAddr;
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use rsa::pkcs8::{EncodePublicKey, LineEnding};
@@ -18,6 +17,7 @@ use serde_json::Value;
 use crate::clients::{jwt, run, Sandbox, Which, TOKEN_HEADER};
 use crate::harness::{enc, free_port, python_exe, TestServer};
 use crate::nginx::Nginx;
+use crate::webdriver::one_browser_at_a_time;
 
 const CHROMIUM_BROWSER: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -28,12 +28,6 @@ const PREFIX: &str = "/t2g/";
 /// nginx reads its configuration in 4 KiB pieces and refuses longer parameters, so a long token
 /// is set in pieces and joined in the header value.
 const CONFIG_PIECE: usize = 3000;
-
-/// One Chromium at a time: the machine is small.
-fn one_browser_at_a_time() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 /// nginx on a free loopback port, proxying `PREFIX` to `upstream` and adding the token header.
 fn start_gateway(upstream: SocketAddr, token: &str) -> Nginx {
