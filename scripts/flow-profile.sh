@@ -34,8 +34,8 @@ token="eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJiZW5jaCIsImV4cCI6NDEwMjQ0NDgwMH0.YmVuY2gt
 # Only the worker threads are counted: what one request costs, not the start.
 env -i PATH="$PATH" T2G_SERVER_HOST=127.0.0.1 T2G_SERVER_PORT="$port" T2G_LOG_FORMAT=text \
   T2G_FALLBACK_TOKEN="$token" \
-  valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" ${ATSTART:---collect-atstart=no} \
-  ${TOGGLE:---toggle-collect=*Server::start::*} "$bin" >"$work/access.log" 2>"$work/server.err" &
+  valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" --collect-atstart=no \
+  '--toggle-collect=*Server::start::*' "$bin" >"$work/access.log" 2>"$work/server.err" &
 pid=$!
 python3 - "$port" "$key" "$REQUESTS" <<'PY'
 import socket, sys, time, urllib.parse
@@ -70,7 +70,6 @@ kill "$pid"
 wait "$pid" 2>/dev/null || true
 pid=
 callgrind_annotate --inclusive=yes --threshold=100 "$work/callgrind.out" >"$work/annotate.txt" 2>/dev/null
-[ -n "${KEEP:-}" ] && cp "$work/annotate.txt" "$work/callgrind.out" "$work/server.err" /tmp/
 python3 - "$work/annotate.txt" "$REQUESTS" <<'PY'
 import re, sys
 n = int(sys.argv[2])
