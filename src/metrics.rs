@@ -72,6 +72,7 @@ pub struct Metrics {
     requests: Mutex<RequestStats>,
     tokens_served: Mutex<BTreeMap<&'static str, u64>>,
     rejections: [AtomicU64; 4],
+    expiry_header_invalid: AtomicU64,
 }
 
 impl Metrics {
@@ -100,6 +101,11 @@ impl Metrics {
 
     pub fn flow_rejected(&self, reason: Rejection) {
         self.rejections[reason as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts an expiry header that was ignored as garbage; the count so far.
+    pub fn expiry_header_invalid(&self) -> u64 {
+        self.expiry_header_invalid.fetch_add(1, Ordering::Relaxed) + 1
     }
 
     pub fn render(&self) -> String {
@@ -171,6 +177,16 @@ impl Metrics {
                 reason.label()
             );
         }
+
+        out.push_str(
+            "# HELP token2go_expiry_header_invalid_total Expiry headers ignored: neither Unix seconds nor RFC 3339.\n",
+        );
+        out.push_str("# TYPE token2go_expiry_header_invalid_total counter\n");
+        let _ = writeln!(
+            out,
+            "token2go_expiry_header_invalid_total {}",
+            self.expiry_header_invalid.load(Ordering::Relaxed)
+        );
         out
     }
 }
@@ -188,7 +204,9 @@ mod tests {
         m.token_served("token");
         m.flow_rejected(Rejection::Target);
         m.flow_rejected(Rejection::Target);
+        assert_eq!(m.expiry_header_invalid(), 1);
         let text = m.render();
+        assert!(text.contains("\ntoken2go_expiry_header_invalid_total 1\n"));
         assert!(text.contains("token2go_http_requests_total{route=\"token\",status=\"200\"} 2\n"));
         assert!(text.contains("token2go_http_requests_total{route=\"token\",status=\"444\"} 1\n"));
         assert!(text.contains(

@@ -1,6 +1,7 @@
 //! Routing on (method, path), the Host check, the small handlers, and the flow's outcome turned
 //! into a response, counted and written to the audit trail.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use crate::assets::{self, Asset, Coding};
@@ -39,13 +40,21 @@ pub struct App {
     index_anonymous: &'static [u8],
     /// Rendered once at start: its inputs never change while running.
     done_html: &'static [u8],
+    /// When an ignored expiry header was last logged (Unix seconds): a misconfigured gateway
+    /// sends it with every request, and the metric counts them all.
+    expiry_warned_at: AtomicU64,
 }
 
-/// What the audit line of a hand-out says about the token: its fingerprint and a JWT's claims.
+/// At most one log line per this many seconds about ignored expiry headers.
+const EXPIRY_WARNING_INTERVAL: u64 = 60;
+
+/// What the audit line of a hand-out says about the token: its fingerprint, a JWT's claims and
+/// its expiry (the JWT's, else the gateway's header).
 #[derive(Clone, Copy)]
 struct Served<'a> {
     fingerprint: &'a str,
     claims: Option<&'a token::Claims>,
+    expiry: Option<i64>,
 }
 
 /// `Host` names that always mean this machine.
@@ -81,6 +90,7 @@ impl App {
                 header_names: config.header_names,
                 fallback: config.fallback_token,
                 user_header_names: config.user_header_names,
+                expiry_header_names: config.expiry_header_names,
             },
             echo_enabled: config.echo_enabled,
             ui,
@@ -92,6 +102,37 @@ impl App {
             index,
             index_anonymous,
             done_html,
+            expiry_warned_at: AtomicU64::new(0),
+        }
+    }
+
+    /// The token's expiry: a JWT's `exp`, else what the gateway's expiry header says. A header
+    /// that is garbage is ignored: counted, and logged (its name, never its value) at most once
+    /// a minute.
+    fn expiry(&self, request: &Request, claims: Option<&token::Claims>) -> Option<i64> {
+        if let Some(exp) = claims.and_then(token::claims_expiry) {
+            return Some(exp);
+        }
+        match self.tokens.header_expiry(request) {
+            Ok(expiry) => expiry,
+            Err(bad) => {
+                let count = self.metrics.expiry_header_invalid();
+                let now = crate::time::unix_now();
+                let last = self.expiry_warned_at.load(Ordering::Relaxed);
+                let due = last == 0 || now >= last + EXPIRY_WARNING_INTERVAL;
+                if due
+                    && self
+                        .expiry_warned_at
+                        .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                        .is_ok()
+                {
+                    log::warn(&format!(
+                        "expiry header {bad} (token2go_expiry_header_invalid_total {count}; \
+                         logged at most once a minute)"
+                    ));
+                }
+                None
+            }
         }
     }
 
@@ -166,12 +207,13 @@ impl App {
                 let claims = token::jwt_claims(secret);
                 let fingerprint = token::fingerprint(secret);
                 let user = self.tokens.user_with_claims(request, claims.as_ref());
+                let expiry = self.expiry(request, claims.as_ref());
                 let served = Served {
                     fingerprint: &fingerprint,
                     claims: claims.as_ref(),
+                    expiry,
                 };
                 self.audit_served(request, "token", served, user.as_deref(), None, None);
-                let expiry = claims.as_ref().and_then(token::claims_expiry);
                 let body =
                     TokenInfo::with(secret, SystemTime::now(), fingerprint, expiry).to_json();
                 Response::new(Status::Ok, JSON, body).header("Cache-Control", NO_STORE)
@@ -197,7 +239,7 @@ impl App {
             user,
             fingerprint: served.fingerprint.get(..16),
             sub: claims.and_then(|c| token::claim_str(c, "sub")),
-            exp: claims.and_then(token::claims_expiry).map(rfc3339_unix),
+            exp: served.expiry.map(rfc3339_unix),
             target,
             code,
             reason: None,
@@ -237,7 +279,7 @@ impl App {
         let fingerprint = token.map(token::fingerprint).unwrap_or_default();
         let user = self.tokens.user_with_claims(request, claims.as_ref());
         let user = user.as_deref();
-        let expiry = claims.as_ref().and_then(token::claims_expiry);
+        let expiry = token.and_then(|_| self.expiry(request, claims.as_ref()));
         let outcome = match query::parse_strict(&request.query) {
             Ok(query) => flow::run(&FlowRequest {
                 query: &query,
@@ -257,6 +299,7 @@ impl App {
         let served = Served {
             fingerprint: &fingerprint,
             claims: claims.as_ref(),
+            expiry,
         };
         match outcome {
             Outcome::Redirect { location, delivery } => {
@@ -466,6 +509,39 @@ mod tests {
         assert_eq!(r.status, 444);
         assert!(String::from_utf8_lossy(&r.body)
             .starts_with("Token not found. Looking for: Access-Token, Authorization"));
+    }
+
+    #[test]
+    fn expires_at_from_the_jwt_then_the_gateway_header() {
+        let a = app(&[]);
+        let json = |headers: &[(&str, &str)]| -> serde_json::Value {
+            let r = a.route(&get("/token", headers));
+            assert_eq!(r.status, Status::Ok);
+            serde_json::from_slice(&r.body).unwrap()
+        };
+        let opaque = ("OIDC_access_token", "opaque-token");
+        let v = json(&[opaque, ("OIDC_access_token_expires", "1700000000")]);
+        assert_eq!(v["secret"], "opaque-token");
+        assert_eq!(v["expiresAt"], "2023-11-14T22:13:20Z");
+        let v = json(&[
+            opaque,
+            ("OIDC_access_token_expires", "2023-11-14T23:13:20+01:00"),
+        ]);
+        assert_eq!(v["expiresAt"], "2023-11-14T22:13:20Z");
+        // The JWT's own exp wins over the header.
+        let jwt = "e30.eyJleHAiOjE5MDAwMDAwMDB9.c2ln";
+        let v = json(&[
+            ("Authorization", jwt),
+            ("OIDC_access_token_expires", "1700000000"),
+        ]);
+        assert_eq!(v["expiresAt"], "2030-03-17T17:46:40Z");
+        // Garbage: no expiresAt, counted, still 200.
+        let v = json(&[opaque, ("OIDC_access_token_expires", "tomorrow")]);
+        assert!(v.get("expiresAt").is_none(), "{v}");
+        assert!(a
+            .metrics
+            .render()
+            .contains("\ntoken2go_expiry_header_invalid_total 1\n"));
     }
 
     #[test]

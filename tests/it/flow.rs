@@ -419,3 +419,28 @@ fn config_refuses_bad_allowed_targets() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("T2G_REDIRECT_ALLOWED_TARGETS"));
 }
+
+/// An opaque token's expiry comes from the gateway's header (`mod_auth_openidc`'s default name)
+/// into the encrypted document.
+#[test]
+fn the_payload_carries_the_expiry_header_of_an_opaque_token() {
+    let s = TestServer::start(&[]);
+    let pair = keypair(2048, "spki");
+    let url = flow_url(
+        "http://127.0.0.1:9/cb",
+        "s",
+        "rsa2048-rfc5280-x509-pem",
+        &pair.public_pem,
+    );
+    let r = s.get(
+        &url,
+        &[
+            ("OIDC_access_token", CANARY),
+            ("OIDC_access_token_expires", "1900000000"),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    let doc = decrypt_location(&pair, r.header("Location").unwrap());
+    assert_eq!(doc["secret"], CANARY);
+    assert_eq!(doc["expiresAt"], "2030-03-17T17:46:40Z");
+}
