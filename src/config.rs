@@ -238,6 +238,21 @@ pub const VARIABLES: &[Variable] = &[
             Ok(())
         },
     },
+    Variable {
+        name: "T2G_REAUTH_URL",
+        default: "unset",
+        meaning: "where to sign in again through the gateway when the flow's token is expired; \
+                  {url}: where to come back, percent-encoded",
+        apply: |c, v| {
+            c.reauth_url = Some(parse_reauth_url(v).ok_or_else(|| {
+                format!(
+                    "{v:?} is not an absolute http:// or https:// URL or a path starting with / \
+                     (printable ASCII, no quotes), e.g. https://corp.example/oauth2/sign_in?rd={{url}}"
+                )
+            })?);
+            Ok(())
+        },
+    },
 ];
 
 /// The reference's names, then what Apache `mod_auth_openidc` sets (`OIDC_access_token`).
@@ -309,6 +324,8 @@ pub struct Config {
     pub audit_log: AuditSink,
     /// Whether the flow's paste mode is on.
     pub paste_mode: bool,
+    /// Where to sign in again (`T2G_REAUTH_URL`), a template with `{url}`.
+    pub reauth_url: Option<String>,
 }
 
 /// A configuration mistake: names the variable and what is allowed.
@@ -373,6 +390,7 @@ impl Config {
             allowed_targets: Vec::new(),
             audit_log: AuditSink::Stderr,
             paste_mode: true,
+            reauth_url: None,
         };
         for variable in VARIABLES {
             if let Some(value) = lookup(variable.name).filter(|v| !v.is_empty()) {
@@ -442,7 +460,7 @@ impl Config {
     /// The effective settings for the startup line; the fallback token only as set/unset.
     pub fn summary(&self) -> String {
         format!(
-            "token_headers={} user_headers={} expiry_headers={} fallback_token={} allowed_hosts={} echo={} max_connections={} log_format={} audit_log={} redirect_allowed_targets={} paste_mode={}",
+            "token_headers={} user_headers={} expiry_headers={} fallback_token={} allowed_hosts={} echo={} max_connections={} log_format={} audit_log={} redirect_allowed_targets={} reauth_url={} paste_mode={}",
             self.header_names.join(","),
             if self.user_header_names.is_empty() {
                 "none".to_string()
@@ -478,6 +496,7 @@ impl Config {
                 let prefixes: Vec<&str> = self.allowed_targets.iter().map(|p| p.as_str()).collect();
                 format!("loopback+{}", prefixes.join(","))
             },
+            self.reauth_url.as_deref().unwrap_or("unset"),
             if self.paste_mode { "on" } else { "off" },
         )
     }
@@ -515,6 +534,19 @@ fn parse_example_url(v: &str) -> Option<String> {
         .all(|b| b.is_ascii_graphic() && !b"\"'`\\<>".contains(&b));
     let scheme_ok = scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https");
     (scheme_ok && printable && !host.is_empty() && !host.starts_with(':')).then(|| v.to_string())
+}
+
+/// A sign-in URL: absolute http(s) like [`parse_example_url`], or a path on the gateway's own
+/// origin (`/`, not `//`); printable ASCII without quotes, so it fits a one-line description.
+fn parse_reauth_url(v: &str) -> Option<String> {
+    let v = v.trim();
+    if v.starts_with('/') && !v.starts_with("//") {
+        let printable = v
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !b"\"'`\\<>".contains(&b));
+        return printable.then(|| v.to_string());
+    }
+    parse_example_url(v)
 }
 
 /// The choice `v` names (case-insensitive, spaces around ignored); else the one-line error.
@@ -938,6 +970,35 @@ mod tests {
             assert_eq!(e.variable, "T2G_UI_EXAMPLE_URL", "{bad}");
             assert!(!e.to_string().contains('\n'), "{e}");
             assert!(e.to_string().contains("http:// or https://"), "{e}");
+        }
+    }
+
+    #[test]
+    fn reauth_url_is_absolute_or_a_path() {
+        assert_eq!(parse(&[]).unwrap().reauth_url, None);
+        for good in [
+            "/oauth2/sign_in?rd={url}",
+            "https://corp.example/protected/redirect_uri?logout={url}",
+            " /t2g/sign-in ",
+        ] {
+            let c = parse(&[("T2G_REAUTH_URL", good)]).unwrap();
+            assert_eq!(c.reauth_url.as_deref(), Some(good.trim()), "{good}");
+            assert!(c
+                .summary()
+                .contains(&format!(" reauth_url={} ", good.trim())));
+        }
+        for bad in [
+            "//evil.example/x",
+            "javascript:alert(1)",
+            "oauth2/sign_in",
+            "/a b",
+            "/a\"b",
+            "/x<script>",
+            "ftp://x.example/",
+        ] {
+            let e = parse(&[("T2G_REAUTH_URL", bad)]).err().unwrap();
+            assert_eq!(e.variable, "T2G_REAUTH_URL", "{bad}");
+            assert!(!e.to_string().contains('\n'), "{e}");
         }
     }
 

@@ -33,14 +33,17 @@ pub enum Rejection {
     Target,
     Key,
     NoToken,
+    /// The token's known expiry is less than 30 s away or past.
+    TokenExpired,
 }
 
 impl Rejection {
-    const ALL: [Rejection; 4] = [
+    const ALL: [Rejection; 5] = [
         Rejection::Params,
         Rejection::Target,
         Rejection::Key,
         Rejection::NoToken,
+        Rejection::TokenExpired,
     ];
 
     pub fn label(self) -> &'static str {
@@ -49,6 +52,7 @@ impl Rejection {
             Rejection::Target => "target",
             Rejection::Key => "key",
             Rejection::NoToken => "no_token",
+            Rejection::TokenExpired => "token_expired",
         }
     }
 }
@@ -71,7 +75,7 @@ struct RequestStats {
 pub struct Metrics {
     requests: Mutex<RequestStats>,
     tokens_served: Mutex<BTreeMap<&'static str, u64>>,
-    rejections: [AtomicU64; 4],
+    rejections: [AtomicU64; 5],
     expiry_header_invalid: AtomicU64,
 }
 
@@ -222,6 +226,7 @@ mod tests {
         assert!(text.contains("token2go_tokens_served_total{route=\"token\"} 1\n"));
         assert!(text.contains("token2go_flow_rejections_total{reason=\"target\"} 2\n"));
         assert!(text.contains("token2go_flow_rejections_total{reason=\"no_token\"} 0\n"));
+        assert!(text.contains("token2go_flow_rejections_total{reason=\"token_expired\"} 0\n"));
         assert!(text.contains("token2go_build_info{version=\""));
         // 300 µs + 30 ms + 5 s, in seconds with microseconds.
         assert!(

@@ -8,12 +8,12 @@ use crate::assets::{self, Asset, Coding};
 use crate::audit::{Audit, Record};
 use crate::config::Config;
 use crate::echo;
-use crate::flow::{self, FlowRequest, FlowToken, Outcome, Refusal};
+use crate::flow::{self, ErrorReply, FlowError, FlowRequest, FlowToken, Outcome, Refusal};
 use crate::http::{Exchange, Method, Request, Response, Service, Status};
 use crate::inflate;
 use crate::log::{self, LogFormat};
 use crate::metrics::{Metrics, Rejection};
-use crate::page::{self, IndexPage, Ui, Warning};
+use crate::page::{self, ErrorNotice, IndexPage, Ui, Warning};
 use crate::query;
 use crate::redirect_target::{AllowedPrefix, OOB};
 use crate::time::rfc3339_unix;
@@ -32,6 +32,11 @@ pub struct App {
     /// Redirect-flow targets allowed beyond loopback.
     allowed_targets: Vec<AllowedPrefix>,
     paste_mode: bool,
+    /// Where to sign in again (`T2G_REAUTH_URL`), a template with `{url}`.
+    reauth_url: Option<String>,
+    /// That template with `{url}` the token page (`/`): for the clients, which stop at an error
+    /// and are started again after signing in.
+    reauth_home: Option<String>,
     /// Host names answered besides loopback; `None`: every Host is answered.
     served_hosts: Option<Vec<String>>,
     audit: Audit,
@@ -85,6 +90,10 @@ impl App {
             (None, Some(_)) => Some(Vec::new()),
             (None, None) => None,
         };
+        let reauth_home = config
+            .reauth_url
+            .as_deref()
+            .map(|template| fill_reauth(template, "/"));
         App {
             tokens: TokenSource {
                 header_names: config.header_names,
@@ -97,6 +106,8 @@ impl App {
             metrics: Metrics::new(),
             allowed_targets: config.allowed_targets,
             paste_mode: config.paste_mode,
+            reauth_url: config.reauth_url,
+            reauth_home,
             served_hosts,
             audit: Audit::new(config.audit_log, config.log_format == LogFormat::Json),
             index,
@@ -292,6 +303,7 @@ impl App {
                 allowed_targets: &self.allowed_targets,
                 paste_mode: self.paste_mode,
                 now: SystemTime::now(),
+                reauth: self.reauth_home.as_deref(),
             }),
             Err(e) => Outcome::Refused(Refusal::Invalid(Rejection::Params, e.to_string())),
         };
@@ -322,7 +334,7 @@ impl App {
                 let fields = fields
                     .each_ref()
                     .map(|(name, value)| (*name, value.as_str()));
-                let page = page::render_form_post(&self.ui, &action, &origin, &fields);
+                let page = page::render_form_post(&self.ui, &action, &origin, &fields, None);
                 html(page.into_bytes())
                     .header("Content-Security-Policy", page::form_post_csp(&origin))
             }
@@ -349,18 +361,94 @@ impl App {
                 self.audit_refused(request, user, reason, &line);
                 Response::text(Status::BadRequest, line).header("Cache-Control", NO_STORE)
             }
-            Outcome::Refused(Refusal::NoToken) => {
-                self.metrics.flow_rejected(Rejection::NoToken);
-                let response = self.token_not_found();
-                let line = self.tokens.not_found_message();
-                self.audit_refused(request, user, Rejection::NoToken, &line);
-                response
+            Outcome::Error {
+                error,
+                description,
+                reply,
+            } => {
+                self.metrics.flow_rejected(error.rejection());
+                self.audit_refused(request, user, error.rejection(), &description);
+                self.flow_error(request, error, &description, reply, user)
             }
             Outcome::Refused(Refusal::Encryption(e)) => {
                 log::error(&format!("flow: encryption failed: {e}"));
                 Response::text(Status::InternalServerError, e.client_message())
                     .header("Cache-Control", NO_STORE)
             }
+        }
+    }
+
+    /// A flow error as the client gets it (C1): a redirect or form_post page to the target with
+    /// `error`, `error_description` and `state`, or a page for the person.
+    fn flow_error(
+        &self,
+        request: &Request,
+        error: FlowError,
+        description: &str,
+        reply: ErrorReply,
+        user: Option<&str>,
+    ) -> Response {
+        let again = "Sign in again through the gateway (sign out there first if it does not ask \
+                     you), then";
+        match reply {
+            ErrorReply::Redirect { location } => Response::text(Status::SeeOther, "See Other")
+                .header("Location", location)
+                .header("Cache-Control", NO_STORE),
+            ErrorReply::FormPost {
+                action,
+                origin,
+                fields,
+            } => {
+                let hint = self.error_hint(error, &format!("{again} start your program again."));
+                let notice = ErrorNotice {
+                    description,
+                    hint: &hint,
+                    reauth: self.reauth_home.as_deref().filter(|_| error.expired()),
+                };
+                let fields = fields
+                    .each_ref()
+                    .map(|(name, value)| (*name, value.as_str()));
+                let page =
+                    page::render_form_post(&self.ui, &action, &origin, &fields, Some(&notice));
+                html(page.into_bytes())
+                    .header("Content-Security-Policy", page::form_post_csp(&origin))
+            }
+            ErrorReply::Page => {
+                // Paste mode: signing in again comes back to this flow, where the program waits.
+                let here = format!("{}?{}", request.path, request.query);
+                let reauth = self.reauth_url.as_deref().map(|t| fill_reauth(t, &here));
+                let hint = match reauth {
+                    Some(_) => "Sign in again: you come back here, and your program keeps \
+                                waiting for the block."
+                        .to_string(),
+                    None => self.error_hint(error, &format!("{again} open this link again.")),
+                };
+                let notice = ErrorNotice {
+                    description,
+                    hint: &hint,
+                    reauth: reauth.as_deref().filter(|_| error.expired()),
+                };
+                let status = match error {
+                    FlowError::NoToken => Status::TokenNotFound,
+                    FlowError::TokenExpired => Status::Ok,
+                };
+                let page = page::render_flow_error(&self.ui, &notice, user);
+                let mut response = html(page.into_bytes());
+                response.status = status;
+                response
+            }
+        }
+    }
+
+    /// What the person can do about a flow error: `expired` for an expired token.
+    fn error_hint(&self, error: FlowError, expired: &str) -> String {
+        match error {
+            FlowError::NoToken => format!(
+                "The gateway in front of this server passed no token in the headers it reads \
+                 ({}): ask its operator.",
+                self.tokens.header_names.join(", ")
+            ),
+            FlowError::TokenExpired => expired.to_string(),
         }
     }
 
@@ -395,6 +483,11 @@ impl App {
     fn swagger_ui_index(&self, _: &Request) -> Response {
         Response::text(Status::MovedPermanently, "see ./").header("Location", "./")
     }
+}
+
+/// `template` (`T2G_REAUTH_URL`) with each `{url}` replaced by `url` percent-encoded.
+fn fill_reauth(template: &str, url: &str) -> String {
+    template.replace("{url}", &query::percent_encode(url))
 }
 
 /// The host of a `Host` value, lower-cased, without its port; `None` when malformed.
