@@ -10,9 +10,9 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use signal_hook::low_level::signal_name;
 use token2go_server::{
-    inherited_listener, limit_malloc_arenas, log_error, log_flush, log_info, log_warn, probe_addr,
-    probe_health, raise_listen_backlog, raise_nofile_limit, server_usage, set_log_format, App,
-    Config, Inherited, Limits, Server, PROBE_TIMEOUT, STOP_GRACE,
+    block_stop_signals, inherited_listener, limit_malloc_arenas, log_error, log_flush, log_info,
+    log_warn, probe_addr, probe_health, raise_listen_backlog, raise_nofile_limit, server_usage,
+    set_log_format, App, Config, Inherited, Limits, Server, PROBE_TIMEOUT, STOP_GRACE,
 };
 
 fn main() -> ExitCode {
@@ -37,6 +37,17 @@ fn main() -> ExitCode {
 fn serve() -> ExitCode {
     // Before any thread exists, so every thread's allocations follow it.
     limit_malloc_arenas();
+    // Handlers first, before the configuration is read and anything is written: a SIGTERM
+    // that arrives while a slow or full stderr blocks a warning, or while a service manager's
+    // socket already accepts, would otherwise end the process (exit 143, no stop line), and
+    // as PID 1 be ignored.
+    let mut signals = match stop_signals() {
+        Ok(signals) => signals,
+        Err(error) => {
+            eprintln!("token2go-server: cannot handle SIGTERM and SIGINT: {error}");
+            return ExitCode::from(1);
+        }
+    };
     let (mut config, warnings) = match Config::from_env() {
         Ok(loaded) => loaded,
         Err(error) => {
@@ -48,21 +59,12 @@ fn serve() -> ExitCode {
     for warning in &warnings {
         log_warn(warning);
     }
-    // First, while this is the only thread: it removes the LISTEN_* variables.
+    // While this is the only thread: it removes the LISTEN_* variables.
     let inherited = match inherited_listener() {
         Ok(inherited) => inherited,
         Err(error) => {
             log_error(&error.to_string());
             return ExitCode::from(2);
-        }
-    };
-    // Handlers before anything slow, so an early SIGTERM is not lost: as PID 1 it would be
-    // ignored, elsewhere it would end the process without a word.
-    let mut signals = match Signals::new([SIGTERM, SIGINT]) {
-        Ok(signals) => signals,
-        Err(error) => {
-            log_error(&format!("cannot handle SIGTERM and SIGINT: {error}"));
-            return ExitCode::from(1);
         }
     };
     match raise_nofile_limit() {
@@ -145,6 +147,16 @@ fn serve() -> ExitCode {
     // The access log is batched: its last lines go out before the process ends.
     log_flush();
     ExitCode::SUCCESS
+}
+
+/// Registers SIGTERM and SIGINT with both blocked meanwhile: signal-hook installs its handler
+/// before it records what the handler does, and a signal in between would be dropped; blocked,
+/// it waits, and arrives once everything is in place.
+fn stop_signals() -> std::io::Result<Signals> {
+    block_stop_signals(true)?;
+    let signals = Signals::new([SIGTERM, SIGINT]);
+    block_stop_signals(false)?;
+    signals
 }
 
 /// Binds the configured address (a socket passed by systemd keeps the unit's `Backlog=`).

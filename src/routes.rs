@@ -34,6 +34,8 @@ pub struct App {
     /// Host names answered besides loopback; `None`: every Host is answered.
     served_hosts: Option<Vec<String>>,
     audit: Audit,
+    /// `T2G_AUDIT_REQUIRED`: no hand-out without its audit line.
+    audit_required: bool,
     /// The token page around the place of the user's name, and whole for an unknown user.
     index: IndexPage,
     index_anonymous: &'static [u8],
@@ -89,6 +91,7 @@ impl App {
             paste_mode: config.paste_mode,
             served_hosts,
             audit: Audit::new(config.audit_log, config.log_format == LogFormat::Json),
+            audit_required: config.audit_required,
             index,
             index_anonymous,
             done_html,
@@ -161,7 +164,6 @@ impl App {
     fn token(&self, request: &Request) -> Response {
         match self.tokens.extract(request) {
             Some(secret) => {
-                self.metrics.token_served("token");
                 // Decoded and hashed once, for the user, the audit line and the answer.
                 let claims = token::jwt_claims(secret);
                 let fingerprint = token::fingerprint(secret);
@@ -170,7 +172,10 @@ impl App {
                     fingerprint: &fingerprint,
                     claims: claims.as_ref(),
                 };
-                self.audit_served(request, "token", served, user.as_deref(), None, None);
+                if !self.audit_served(request, "token", served, user.as_deref(), None, None) {
+                    return audit_unavailable();
+                }
+                self.metrics.token_served("token");
                 let expiry = claims.as_ref().and_then(token::claims_expiry);
                 let body =
                     TokenInfo::with(secret, SystemTime::now(), fingerprint, expiry).to_json();
@@ -180,7 +185,8 @@ impl App {
         }
     }
 
-    /// The audit line of a token handed out.
+    /// Writes the audit line of a token about to be handed out; `false` when it could not be
+    /// written and `T2G_AUDIT_REQUIRED` holds the token back.
     fn audit_served(
         &self,
         request: &Request,
@@ -189,9 +195,9 @@ impl App {
         user: Option<&str>,
         target: Option<String>,
         code: Option<&str>,
-    ) {
+    ) -> bool {
         let claims = served.claims;
-        self.audit.write(&Record {
+        let written = self.audit.write(&Record {
             event: "token_served",
             route,
             user,
@@ -205,11 +211,12 @@ impl App {
             peer: request.peer,
             forwarded_for: forwarded_for(request),
         });
+        self.audit_outcome(written, true)
     }
 
     /// The audit line of a refused flow request: the reason and the line the client got.
     fn audit_refused(&self, request: &Request, user: Option<&str>, reason: Rejection, line: &str) {
-        self.audit.write(&Record {
+        let written = self.audit.write(&Record {
             event: "flow_refused",
             route: "flow",
             user,
@@ -223,6 +230,23 @@ impl App {
             peer: request.peer,
             forwarded_for: forwarded_for(request),
         });
+        self.audit_outcome(written, false);
+    }
+
+    /// Counts and logs an audit line that could not be written; whether a token may go.
+    fn audit_outcome(&self, written: std::io::Result<()>, hand_out: bool) -> bool {
+        let Err(error) = written else {
+            return true;
+        };
+        self.metrics.audit_failed();
+        let withheld = hand_out && self.audit_required;
+        let consequence = if withheld {
+            "no token handed out (T2G_AUDIT_REQUIRED)"
+        } else {
+            "request answered as usual"
+        };
+        log::error(&format!("audit line not written: {error}; {consequence}"));
+        !withheld
     }
 
     fn token_not_found(&self) -> Response {
@@ -260,9 +284,11 @@ impl App {
         };
         match outcome {
             Outcome::Redirect { location, delivery } => {
-                self.metrics.token_served("flow_redirect");
                 let (target, code) = (Some(delivery.target), Some(delivery.code.as_str()));
-                self.audit_served(request, "flow_redirect", served, user, target, code);
+                if !self.audit_served(request, "flow_redirect", served, user, target, code) {
+                    return audit_unavailable();
+                }
+                self.metrics.token_served("flow_redirect");
                 Response::text(Status::SeeOther, "See Other")
                     .header("Location", location)
                     .header("Cache-Control", NO_STORE)
@@ -273,9 +299,11 @@ impl App {
                 fields,
                 delivery,
             } => {
-                self.metrics.token_served("flow_form_post");
                 let (target, code) = (Some(delivery.target), Some(delivery.code.as_str()));
-                self.audit_served(request, "flow_form_post", served, user, target, code);
+                if !self.audit_served(request, "flow_form_post", served, user, target, code) {
+                    return audit_unavailable();
+                }
+                self.metrics.token_served("flow_form_post");
                 let fields = fields
                     .each_ref()
                     .map(|(name, value)| (*name, value.as_str()));
@@ -284,9 +312,11 @@ impl App {
                     .header("Content-Security-Policy", page::form_post_csp(&origin))
             }
             Outcome::Paste { block, code } => {
-                self.metrics.token_served("flow_paste");
                 let target = Some(OOB.to_string());
-                self.audit_served(request, "flow_paste", served, user, target, Some(&code));
+                if !self.audit_served(request, "flow_paste", served, user, target, Some(&code)) {
+                    return audit_unavailable();
+                }
+                self.metrics.token_served("flow_paste");
                 html(page::render_paste(&self.ui, &block, &code, user).into_bytes())
             }
             Outcome::Confirm(confirmation) => {
@@ -352,6 +382,15 @@ impl App {
     fn swagger_ui_index(&self, _: &Request) -> Response {
         Response::text(Status::MovedPermanently, "see ./").header("Location", "./")
     }
+}
+
+/// The answer instead of a token whose audit line could not be written.
+fn audit_unavailable() -> Response {
+    Response::text(
+        Status::ServiceUnavailable,
+        "service unavailable: the audit trail cannot be written, so no token is handed out",
+    )
+    .header("Cache-Control", NO_STORE)
 }
 
 /// The host of a `Host` value, lower-cased, without its port; `None` when malformed.

@@ -9,6 +9,7 @@ mod harness;
 mod nginx;
 mod webdriver;
 
+mod audit_trail;
 mod browser;
 mod cli;
 mod clients;
