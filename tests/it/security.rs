@@ -616,6 +616,37 @@ fn audit_goes_to_stderr_stdout_or_nowhere() {
     }
 }
 
+/// Issue 16: a client that does not encode `&` in `state` makes the tail of the state a
+/// parameter name; a bad escape there used to put up to 40 characters of it in the refusal's
+/// audit detail. Unknown names are never repeated, to the client or in any log line.
+#[test]
+fn a_refused_flow_never_repeats_an_unknown_parameter_name() {
+    let pair = keypair();
+    let s = TestServer::start(&[]);
+    let tail = "stateTail-7c2e91";
+    for bad in [
+        format!("{tail}%zz=1"),
+        format!("{tail}=%zz"),
+        format!("{tail}=%ff"),
+    ] {
+        let path = format!(
+            "/flow/redirect/token?target={}&state=head&{bad}&publicKeyType={KEY_TYPE}&publicKey={}",
+            enc("http://127.0.0.1:9/cb"),
+            enc(&pair.public_pem)
+        );
+        let r = s.get(&path, &[("X-Forwarded-Access-Token", "t")]);
+        refused(&r, "query: ");
+        assert!(r.text().contains("unknown parameter"), "{}", r.text());
+        assert!(!r.text().contains("stateTail"), "{}", r.text());
+    }
+    let out = s.wait_for_output("audit flow_refused");
+    assert_eq!(out.matches(" audit flow_refused ").count(), 3, "{out}");
+    assert!(!out.contains("stateTail"), "{out}");
+    // A known name is still named.
+    let r = s.get("/flow/redirect/token?target=%zz", &[]);
+    refused(&r, "target: invalid percent-encoding");
+}
+
 #[test]
 fn the_json_access_log_escapes_non_ascii_paths() {
     let s = TestServer::start(&[("T2G_LOG_FORMAT", "json")]);
