@@ -195,6 +195,44 @@ fn every_path_parameter_and_double_encoding_form_is_refused() {
     );
 }
 
+/// Issue 16: segments that Unicode (NFKC) or Windows normalisation makes `.` or `..` passed
+/// under an allowed prefix; outside the user's own segment they are refused now.
+#[test]
+fn unicode_and_windows_dot_segments_are_refused_under_a_prefix() {
+    let s = TestServer::start(&[(
+        "T2G_REDIRECT_ALLOWED_TARGETS",
+        &format!("https://hub.example.com/shared/, {PER_USER}"),
+    )]);
+    let pair = keypair();
+    let non_ascii = "percent-encoded non-ASCII";
+    let dotted = "ending in '.' or a space";
+    for (tail, why) in [
+        ("%ef%bc%8e%ef%bc%8e/admin", non_ascii),
+        ("%e2%80%a4%e2%80%a4/admin", non_ascii),
+        (".../admin", dotted),
+        ("..%20/admin", dotted),
+        ("admin./x", dotted),
+        ("admin%20/x", dotted),
+    ] {
+        for base in [
+            "https://hub.example.com/shared/",
+            "https://hub.example.com/user/alice/",
+        ] {
+            let target = format!("{base}{tail}");
+            let r = s.get(
+                &flow(&target, "s", &pair.public_pem),
+                &as_user("t", "alice"),
+            );
+            refused(&r, why);
+            assert!(r.text().starts_with("target: "), "{target}: {}", r.text());
+        }
+    }
+    // The user's own segment may hold any name, escaped as JupyterHub does.
+    let own = "https://hub.example.com/user/j%C3%BCrgen/cb";
+    let r = s.get(&flow(own, "s", &pair.public_pem), &as_user("t", "jürgen"));
+    assert_eq!(r.status, 303, "{}", r.text());
+}
+
 #[test]
 fn a_shared_prefix_is_warned_about_at_start() {
     let s = TestServer::start(&[(
