@@ -36,6 +36,9 @@ pub struct App {
     audit: Audit,
     /// `T2G_AUDIT_REQUIRED`: no hand-out without its audit line.
     audit_required: bool,
+    /// The headers this application reads, whose values must be UTF-8 (any other may carry
+    /// obs-text): the token and user headers, and [`READ_HEADERS`].
+    utf8_headers: Vec<String>,
     /// The token page around the place of the user's name, and whole for an unknown user.
     index: IndexPage,
     index_anonymous: &'static [u8],
@@ -49,6 +52,16 @@ struct Served<'a> {
     fingerprint: &'a str,
     claims: Option<&'a token::Claims>,
 }
+
+/// Headers read besides the configured token and user headers: the Host check, the audit's
+/// `X-Forwarded-For`, asset encoding, and Fetch Metadata.
+const READ_HEADERS: [&str; 5] = [
+    "Host",
+    "X-Forwarded-For",
+    "Accept-Encoding",
+    "Sec-Fetch-Site",
+    "Sec-Fetch-Mode",
+];
 
 /// `Host` names that always mean this machine.
 const LOOPBACK_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];
@@ -78,6 +91,11 @@ impl App {
             (None, Some(_)) => Some(Vec::new()),
             (None, None) => None,
         };
+        let utf8_headers = (config.header_names.iter())
+            .chain(&config.user_header_names)
+            .cloned()
+            .chain(READ_HEADERS.map(String::from))
+            .collect();
         App {
             tokens: TokenSource {
                 header_names: config.header_names,
@@ -92,6 +110,7 @@ impl App {
             served_hosts,
             audit: Audit::new(config.audit_log, config.log_format == LogFormat::Json),
             audit_required: config.audit_required,
+            utf8_headers,
             index,
             index_anonymous,
             done_html,
@@ -459,6 +478,10 @@ fn html(body: impl Into<std::borrow::Cow<'static, [u8]>>) -> Response {
 impl Service for App {
     fn handle(&self, request: &Request) -> Response {
         self.route(request)
+    }
+
+    fn utf8_headers(&self) -> Option<&[String]> {
+        Some(&self.utf8_headers)
     }
 
     fn completed(&self, exchange: &Exchange<'_>) {

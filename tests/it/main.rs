@@ -23,4 +23,5 @@ mod lifecycle;
 mod openapi;
 mod page_browser;
 mod promtool;
+mod real_clients;
 mod security;
