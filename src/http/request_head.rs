@@ -230,7 +230,7 @@ pub(super) fn parse_head(
         "HEAD" => Method::Head,
         other => Method::Other(other.to_string()),
     };
-    let (path, query) = split_target(target)?;
+    let (authority, path, query) = split_target(target)?;
     let mut headers = Vec::with_capacity(parsed.headers.len());
     for field in parsed.headers.iter() {
         let value = match std::str::from_utf8(field.value) {
@@ -249,6 +249,9 @@ pub(super) fn parse_head(
         let value = value.trim_matches([' ', '\t']);
         headers.push((field.name.to_string(), value.to_string()));
     }
+    if let Some(authority) = authority {
+        use_target_authority(&mut headers, authority, minor);
+    }
     let request = Request {
         method,
         path: path.to_string(),
@@ -258,6 +261,23 @@ pub(super) fn parse_head(
         body: Vec::new(),
     };
     Ok((request, minor))
+}
+
+/// An absolute-form target's authority wins over `Host` (RFC 9112 §3.2.2): every `Host` value
+/// becomes the authority, so the Host check and everything after it judge what the target
+/// names. An HTTP/1.0 request without `Host` gets one; an HTTP/1.1 one stays without, for
+/// [`check_request`] to refuse, as it must whatever the target (RFC 9112 §3.2).
+fn use_target_authority(headers: &mut Vec<(String, String)>, authority: &str, minor: u8) {
+    let mut found = false;
+    for (name, value) in headers.iter_mut() {
+        if name.eq_ignore_ascii_case("host") {
+            *value = authority.to_string();
+            found = true;
+        }
+    }
+    if !found && minor == 0 {
+        headers.push(("Host".to_string(), authority.to_string()));
+    }
 }
 
 /// A field value that is not UTF-8 as text: its valid UTF-8 as it is, every other byte `\xHH`.
@@ -272,27 +292,31 @@ fn escape_obs_text(value: &[u8]) -> String {
     out
 }
 
-/// Origin-form as is; absolute-form reduced to its path and query; anything else refused.
-fn split_target(target: &str) -> Result<(&str, &str), Refusal> {
-    let rest = if target.starts_with('/') {
-        target
-    } else {
-        let lower = target.get(..8).unwrap_or(target).to_ascii_lowercase();
-        let scheme = ["http://", "https://"]
-            .into_iter()
-            .find(|s| lower.starts_with(s));
-        let after = &target[scheme.ok_or(Refusal::Target)?.len()..];
-        let authority = after.find(['/', '?']).unwrap_or(after.len());
-        if authority == 0 {
-            return Err(Refusal::Target);
-        }
-        match &after[authority..] {
-            "" => "/",
-            pq if pq.starts_with('?') => return Ok(("/", &pq[1..])),
-            pq => pq,
-        }
+/// Origin-form as is; absolute-form split into its authority and its path and query; anything
+/// else refused. Returns (authority, path, query).
+fn split_target(target: &str) -> Result<(Option<&str>, &str, &str), Refusal> {
+    if target.starts_with('/') {
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        return Ok((None, path, query));
+    }
+    let lower = target.get(..8).unwrap_or(target).to_ascii_lowercase();
+    let scheme = ["http://", "https://"]
+        .into_iter()
+        .find(|s| lower.starts_with(s));
+    let after = &target[scheme.ok_or(Refusal::Target)?.len()..];
+    let end = after.find(['/', '?']).unwrap_or(after.len());
+    let authority = &after[..end];
+    // Userinfo is deprecated in http(s) URIs and an error to receive (RFC 9110 §4.2.4).
+    if authority.is_empty() || authority.contains('@') {
+        return Err(Refusal::Target);
+    }
+    let rest = match &after[end..] {
+        "" => "/",
+        pq if pq.starts_with('?') => return Ok((Some(authority), "/", &pq[1..])),
+        pq => pq,
     };
-    Ok(rest.split_once('?').unwrap_or((rest, "")))
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    Ok((Some(authority), path, query))
 }
 
 /// HTTP/1.1 needs exactly one Host (RFC 9112 §3.2). Returns the body's length: 0 unless
@@ -533,6 +557,30 @@ mod tests {
         );
     }
 
+    /// RFC 9112 §3.2.2: the authority of an absolute-form target replaces `Host`.
+    #[test]
+    fn an_absolute_form_target_names_the_host() {
+        let limits = Limits::default();
+        let parse = |head: &[u8]| {
+            let (request, minor) = parse_head(head, peer(), &limits, None).unwrap();
+            let hosts: Vec<String> = request.header_values("host").map(str::to_string).collect();
+            (hosts, check_request(&request, minor, 0).map(|_| ()))
+        };
+        let (hosts, checked) =
+            parse(b"GET http://evil.com/token HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        assert_eq!((hosts, checked), (vec!["evil.com".to_string()], Ok(())));
+        let (hosts, _) =
+            parse(b"GET http://localhost:8080/token HTTP/1.1\r\nHost: evil.com\r\n\r\n");
+        assert_eq!(hosts, vec!["localhost:8080".to_string()]);
+        let (hosts, checked) = parse(b"GET http://evil.com/ HTTP/1.0\r\n\r\n");
+        assert_eq!((hosts, checked), (vec!["evil.com".to_string()], Ok(())));
+        // HTTP/1.1 still needs exactly one Host field.
+        let (_, checked) = parse(b"GET http://evil.com/ HTTP/1.1\r\n\r\n");
+        assert_eq!(checked, Err(Refusal::NoHost));
+        let (_, checked) = parse(b"GET http://a/ HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n");
+        assert_eq!(checked, Err(Refusal::ManyHosts));
+    }
+
     /// Obs-text (RFC 9110 §5.5) is refused only in a header the edge or the service reads.
     #[test]
     fn values_that_are_not_utf8_are_refused_only_where_they_are_read() {
@@ -573,12 +621,24 @@ mod tests {
 
     #[test]
     fn targets_origin_and_absolute_form_only() {
-        assert_eq!(split_target("/p?q=1?2"), Ok(("/p", "q=1?2")));
-        assert_eq!(split_target("/"), Ok(("/", "")));
-        assert_eq!(split_target("http://h/p?q"), Ok(("/p", "q")));
-        assert_eq!(split_target("HTTPS://h:8443"), Ok(("/", "")));
-        assert_eq!(split_target("http://h?q"), Ok(("/", "q")));
-        for bad in ["*", "h:443", "p", "http:///p", "ftp://h/p", "http:/h"] {
+        assert_eq!(split_target("/p?q=1?2"), Ok((None, "/p", "q=1?2")));
+        assert_eq!(split_target("/"), Ok((None, "/", "")));
+        assert_eq!(split_target("http://h/p?q"), Ok((Some("h"), "/p", "q")));
+        assert_eq!(
+            split_target("HTTPS://h:8443"),
+            Ok((Some("h:8443"), "/", ""))
+        );
+        assert_eq!(split_target("http://h?q"), Ok((Some("h"), "/", "q")));
+        for bad in [
+            "*",
+            "h:443",
+            "p",
+            "http:///p",
+            "ftp://h/p",
+            "http:/h",
+            "http://u@h/p",
+            "http://localhost@evil.example/",
+        ] {
             assert_eq!(split_target(bad), Err(Refusal::Target), "{bad}");
         }
     }

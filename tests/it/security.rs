@@ -757,6 +757,37 @@ fn with_a_fallback_token_only_loopback_host_names_are_answered() {
     assert_eq!(s.get("/token", &with_host("other.example.com")).status, 421);
 }
 
+/// Issue 16: an absolute-form target names the host (RFC 9112 §3.2.2), whatever `Host` says;
+/// it used to be judged by `Host` alone.
+#[test]
+fn an_absolute_form_target_is_judged_by_its_authority() {
+    let s = TestServer::start(&[("T2G_FALLBACK_TOKEN", "absolute-canary")]);
+    let port = s.addr.port();
+    for (target, host, status) in [
+        ("http://evil.example/token", "localhost", 421),
+        ("http://evil.example:80/token", "127.0.0.1", 421),
+        ("https://127.0.0.1.nip.io/token?x", "localhost", 421),
+        ("http://localhost/token", "evil.example", 200),
+        ("http://127.0.0.1:1/token", "evil.example", 200),
+    ] {
+        let raw = format!("GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        let reply = Reply::parse(&s.raw(raw.as_bytes())).unwrap();
+        assert_eq!(
+            reply.status,
+            status,
+            "{target} with Host: {host}: {}",
+            reply.text()
+        );
+        assert_eq!(reply.text().contains("absolute-canary"), status == 200);
+    }
+    // Userinfo in the target is refused outright.
+    let raw = format!(
+        "GET http://localhost:{port}@evil.example/token HTTP/1.1\r\nHost: localhost\r\n\r\n"
+    );
+    let reply = Reply::parse(&s.raw(raw.as_bytes())).unwrap();
+    assert_eq!(reply.status, 400);
+}
+
 #[test]
 fn without_a_fallback_token_every_host_is_answered() {
     // oauth2-proxy passes the public name to an upstream on 127.0.0.1 by default.
