@@ -250,7 +250,7 @@ pub(super) fn parse_head(
         headers.push((field.name.to_string(), value.to_string()));
     }
     if let Some(authority) = authority {
-        use_target_authority(&mut headers, authority, minor);
+        use_target_authority(&mut headers, authority);
     }
     let request = Request {
         method,
@@ -265,18 +265,14 @@ pub(super) fn parse_head(
 
 /// An absolute-form target's authority wins over `Host` (RFC 9112 §3.2.2): every `Host` value
 /// becomes the authority, so the Host check and everything after it judge what the target
-/// names. An HTTP/1.0 request without `Host` gets one; an HTTP/1.1 one stays without, for
-/// [`check_request`] to refuse, as it must whatever the target (RFC 9112 §3.2).
-fn use_target_authority(headers: &mut Vec<(String, String)>, authority: &str, minor: u8) {
-    let mut found = false;
+/// names. A request without `Host` stays without: HTTP/1.1 is refused by [`check_request`], as
+/// it must be whatever the target (RFC 9112 §3.2); HTTP/1.0 then names no loopback host, which
+/// the Host check treats as any other name (stricter, never looser, than the authority).
+fn use_target_authority(headers: &mut [(String, String)], authority: &str) {
     for (name, value) in headers.iter_mut() {
         if name.eq_ignore_ascii_case("host") {
             *value = authority.to_string();
-            found = true;
         }
-    }
-    if !found && minor == 0 {
-        headers.push(("Host".to_string(), authority.to_string()));
     }
 }
 
@@ -573,7 +569,7 @@ mod tests {
             parse(b"GET http://localhost:8080/token HTTP/1.1\r\nHost: evil.com\r\n\r\n");
         assert_eq!(hosts, vec!["localhost:8080".to_string()]);
         let (hosts, checked) = parse(b"GET http://evil.com/ HTTP/1.0\r\n\r\n");
-        assert_eq!((hosts, checked), (vec!["evil.com".to_string()], Ok(())));
+        assert_eq!((hosts, checked), (vec![], Ok(())));
         // HTTP/1.1 still needs exactly one Host field.
         let (_, checked) = parse(b"GET http://evil.com/ HTTP/1.1\r\n\r\n");
         assert_eq!(checked, Err(Refusal::NoHost));

@@ -223,7 +223,11 @@ fn recipe<'a>(
             format!("{}&pad={}", flow_query(loopback), "a".repeat(17 * 1024)),
             &[],
         ),
-        ("/flow/redirect/token", "444") => (&servers.no_token, flow_query(loopback), &[]),
+        ("/flow/redirect/token", "444") => (
+            &servers.no_token,
+            flow_query("urn:ietf:wg:oauth:2.0:oob"),
+            &[],
+        ),
         ("/flow/redirect/token", "503") => (&servers.audit_full, flow_query(loopback), &[]),
         ("/token", "503") => (&servers.audit_full, path.to_string(), &[]),
         (_, "406") => (&servers.token, path.to_string(), &[]),
