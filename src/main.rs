@@ -37,17 +37,15 @@ fn main() -> ExitCode {
 fn serve() -> ExitCode {
     // Before any thread exists, so every thread's allocations follow it.
     limit_malloc_arenas();
-    // Handlers first, before the configuration is read and anything is written: a SIGTERM
-    // that arrives while a slow or full stderr blocks a warning, or while a service manager's
+    // SIGTERM and SIGINT wait, blocked, from the first instruction until their handlers are in
+    // place: a signal while a full stderr pipe holds a warning, or while a `.socket` unit's
     // socket already accepts, would otherwise end the process (exit 143, no stop line), and
-    // as PID 1 be ignored.
-    let mut signals = match stop_signals() {
-        Ok(signals) => signals,
-        Err(error) => {
-            eprintln!("token2go-server: cannot handle SIGTERM and SIGINT: {error}");
-            return ExitCode::from(1);
-        }
-    };
+    // as PID 1 be ignored. The handlers themselves come after `inherited_listener`: signal-hook
+    // opens a pipe, which must not take fd 3 before the passed socket is checked.
+    if let Err(error) = block_stop_signals(true) {
+        eprintln!("token2go-server: cannot block SIGTERM and SIGINT: {error}");
+        return ExitCode::from(1);
+    }
     let (mut config, warnings) = match Config::from_env() {
         Ok(loaded) => loaded,
         Err(error) => {
@@ -65,6 +63,21 @@ fn serve() -> ExitCode {
         Err(error) => {
             log_error(&error.to_string());
             return ExitCode::from(2);
+        }
+    };
+    // Registered while blocked (signal-hook installs its handler before it records what the
+    // handler does, and a signal in between would be dropped), then let through: one that came
+    // meanwhile arrives now. Before any thread exists, so every thread gets the open mask.
+    let signals = Signals::new([SIGTERM, SIGINT]);
+    if let Err(error) = block_stop_signals(false) {
+        log_error(&format!("cannot unblock SIGTERM and SIGINT: {error}"));
+        return ExitCode::from(1);
+    }
+    let mut signals = match signals {
+        Ok(signals) => signals,
+        Err(error) => {
+            log_error(&format!("cannot handle SIGTERM and SIGINT: {error}"));
+            return ExitCode::from(1);
         }
     };
     match raise_nofile_limit() {
@@ -147,16 +160,6 @@ fn serve() -> ExitCode {
     // The access log is batched: its last lines go out before the process ends.
     log_flush();
     ExitCode::SUCCESS
-}
-
-/// Registers SIGTERM and SIGINT with both blocked meanwhile: signal-hook installs its handler
-/// before it records what the handler does, and a signal in between would be dropped; blocked,
-/// it waits, and arrives once everything is in place.
-fn stop_signals() -> std::io::Result<Signals> {
-    block_stop_signals(true)?;
-    let signals = Signals::new([SIGTERM, SIGINT]);
-    block_stop_signals(false)?;
-    signals
 }
 
 /// Binds the configured address (a socket passed by systemd keeps the unit's `Backlog=`).

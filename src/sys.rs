@@ -79,9 +79,9 @@ pub fn write_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-/// Blocks or unblocks SIGTERM and SIGINT for the calling thread. `main` blocks them while it
-/// registers their handlers: signal-hook installs its handler before it records what to do, and
-/// a signal in between would be dropped; blocked, it waits and arrives once all is in place.
+/// Blocks or unblocks SIGTERM and SIGINT for the calling thread (and the threads it starts
+/// later). `main` blocks them from its start until their handlers are registered: a signal
+/// meanwhile waits, and arrives once everything is in place.
 pub fn block_stop_signals(block: bool) -> io::Result<()> {
     // SAFETY: the set is a live local that sigemptyset initialises before sigaddset and
     // pthread_sigmask read it; the old-mask pointer may be null.
