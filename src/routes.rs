@@ -40,6 +40,11 @@ pub struct App {
     /// Host names answered besides loopback; `None`: every Host is answered.
     served_hosts: Option<Vec<String>>,
     audit: Audit,
+    /// `T2G_AUDIT_REQUIRED`: no hand-out without its audit line.
+    audit_required: bool,
+    /// The headers this application reads, whose values must be UTF-8 (any other may carry
+    /// obs-text): the token and user headers, and [`READ_HEADERS`].
+    utf8_headers: Vec<String>,
     /// The token page around the place of the user's name, and whole for an unknown user.
     index: IndexPage,
     index_anonymous: &'static [u8],
@@ -61,6 +66,16 @@ struct Served<'a> {
     claims: Option<&'a token::Claims>,
     expiry: Option<i64>,
 }
+
+/// Headers read besides the configured token and user headers: the Host check, the audit's
+/// `X-Forwarded-For`, asset encoding, and Fetch Metadata.
+const READ_HEADERS: [&str; 5] = [
+    "Host",
+    "X-Forwarded-For",
+    "Accept-Encoding",
+    "Sec-Fetch-Site",
+    "Sec-Fetch-Mode",
+];
 
 /// `Host` names that always mean this machine.
 const LOOPBACK_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];
@@ -90,6 +105,12 @@ impl App {
             (None, Some(_)) => Some(Vec::new()),
             (None, None) => None,
         };
+        let utf8_headers = (config.header_names.iter())
+            .chain(&config.user_header_names)
+            .chain(&config.expiry_header_names)
+            .cloned()
+            .chain(READ_HEADERS.map(String::from))
+            .collect();
         let reauth_home = config
             .reauth_url
             .as_deref()
@@ -110,6 +131,8 @@ impl App {
             reauth_home,
             served_hosts,
             audit: Audit::new(config.audit_log, config.log_format == LogFormat::Json),
+            audit_required: config.audit_required,
+            utf8_headers,
             index,
             index_anonymous,
             done_html,
@@ -216,7 +239,6 @@ impl App {
         }
         match self.tokens.extract(request) {
             Some(secret) => {
-                self.metrics.token_served("token");
                 // Decoded and hashed once, for the user, the audit line and the answer.
                 let claims = token::jwt_claims(secret);
                 let fingerprint = token::fingerprint(secret);
@@ -227,7 +249,10 @@ impl App {
                     claims: claims.as_ref(),
                     expiry,
                 };
-                self.audit_served(request, "token", served, user.as_deref(), None, None);
+                if !self.audit_served(request, "token", served, user.as_deref(), None, None) {
+                    return audit_unavailable();
+                }
+                self.metrics.token_served("token");
                 let body =
                     TokenInfo::with(secret, SystemTime::now(), fingerprint, expiry).to_json();
                 Response::new(Status::Ok, JSON, body).header("Cache-Control", NO_STORE)
@@ -236,7 +261,8 @@ impl App {
         }
     }
 
-    /// The audit line of a token handed out.
+    /// Writes the audit line of a token about to be handed out; `false` when it could not be
+    /// written and `T2G_AUDIT_REQUIRED` holds the token back.
     fn audit_served(
         &self,
         request: &Request,
@@ -245,9 +271,9 @@ impl App {
         user: Option<&str>,
         target: Option<String>,
         code: Option<&str>,
-    ) {
+    ) -> bool {
         let claims = served.claims;
-        self.audit.write(&Record {
+        let written = self.audit.write(&Record {
             event: "token_served",
             route,
             user,
@@ -261,11 +287,12 @@ impl App {
             peer: request.peer,
             forwarded_for: forwarded_for(request),
         });
+        self.audit_outcome(written, true)
     }
 
     /// The audit line of a refused flow request: the reason and the line the client got.
     fn audit_refused(&self, request: &Request, user: Option<&str>, reason: Rejection, line: &str) {
-        self.audit.write(&Record {
+        let written = self.audit.write(&Record {
             event: "flow_refused",
             route: "flow",
             user,
@@ -279,6 +306,23 @@ impl App {
             peer: request.peer,
             forwarded_for: forwarded_for(request),
         });
+        self.audit_outcome(written, false);
+    }
+
+    /// Counts and logs an audit line that could not be written; whether a token may go.
+    fn audit_outcome(&self, written: std::io::Result<()>, hand_out: bool) -> bool {
+        let Err(error) = written else {
+            return true;
+        };
+        self.metrics.audit_failed();
+        let withheld = hand_out && self.audit_required;
+        let consequence = if withheld {
+            "no token handed out (T2G_AUDIT_REQUIRED)"
+        } else {
+            "request answered as usual"
+        };
+        log::error(&format!("audit line not written: {error}; {consequence}"));
+        !withheld
     }
 
     fn token_not_found(&self) -> Response {
@@ -319,9 +363,11 @@ impl App {
         };
         match outcome {
             Outcome::Redirect { location, delivery } => {
-                self.metrics.token_served("flow_redirect");
                 let (target, code) = (Some(delivery.target), Some(delivery.code.as_str()));
-                self.audit_served(request, "flow_redirect", served, user, target, code);
+                if !self.audit_served(request, "flow_redirect", served, user, target, code) {
+                    return audit_unavailable();
+                }
+                self.metrics.token_served("flow_redirect");
                 Response::text(Status::SeeOther, "See Other")
                     .header("Location", location)
                     .header("Cache-Control", NO_STORE)
@@ -332,9 +378,11 @@ impl App {
                 fields,
                 delivery,
             } => {
-                self.metrics.token_served("flow_form_post");
                 let (target, code) = (Some(delivery.target), Some(delivery.code.as_str()));
-                self.audit_served(request, "flow_form_post", served, user, target, code);
+                if !self.audit_served(request, "flow_form_post", served, user, target, code) {
+                    return audit_unavailable();
+                }
+                self.metrics.token_served("flow_form_post");
                 let fields = fields
                     .each_ref()
                     .map(|(name, value)| (*name, value.as_str()));
@@ -343,9 +391,11 @@ impl App {
                     .header("Content-Security-Policy", page::form_post_csp(&origin))
             }
             Outcome::Paste { block, code } => {
-                self.metrics.token_served("flow_paste");
                 let target = Some(OOB.to_string());
-                self.audit_served(request, "flow_paste", served, user, target, Some(&code));
+                if !self.audit_served(request, "flow_paste", served, user, target, Some(&code)) {
+                    return audit_unavailable();
+                }
+                self.metrics.token_served("flow_paste");
                 html(page::render_paste(&self.ui, &block, &code, user).into_bytes())
             }
             Outcome::Confirm(confirmation) => {
@@ -518,6 +568,15 @@ fn cross_site_read(request: &Request) -> Option<Response> {
     })
 }
 
+/// The answer instead of a token whose audit line could not be written.
+fn audit_unavailable() -> Response {
+    Response::text(
+        Status::ServiceUnavailable,
+        "service unavailable: the audit trail cannot be written, so no token is handed out",
+    )
+    .header("Cache-Control", NO_STORE)
+}
+
 /// `template` (`T2G_REAUTH_URL`) with each `{url}` replaced by `url` percent-encoded.
 fn fill_reauth(template: &str, url: &str) -> String {
     template.replace("{url}", &query::percent_encode(url))
@@ -589,6 +648,10 @@ fn html(body: impl Into<std::borrow::Cow<'static, [u8]>>) -> Response {
 impl Service for App {
     fn handle(&self, request: &Request) -> Response {
         self.route(request)
+    }
+
+    fn utf8_headers(&self) -> Option<&[String]> {
+        Some(&self.utf8_headers)
     }
 
     fn completed(&self, exchange: &Exchange<'_>) {

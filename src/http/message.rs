@@ -217,6 +217,14 @@ pub struct Exchange<'a> {
 pub trait Service: Send + Sync + 'static {
     fn handle(&self, request: &Request) -> Response;
     fn completed(&self, exchange: &Exchange<'_>);
+
+    /// The header names (any case) whose values the service reads. A request whose value of
+    /// one of them is not UTF-8 is refused (400 naming the header); any other header may carry
+    /// obs-text (RFC 9110 §5.5), which the request holds escaped. `None`, the default: every
+    /// value must be UTF-8.
+    fn utf8_headers(&self) -> Option<&[String]> {
+        None
+    }
 }
 
 impl Response {

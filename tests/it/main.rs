@@ -9,6 +9,7 @@ mod harness;
 mod nginx;
 mod webdriver;
 
+mod audit_trail;
 mod browser;
 mod cli;
 mod clients;
@@ -22,4 +23,5 @@ mod lifecycle;
 mod openapi;
 mod page_browser;
 mod promtool;
+mod real_clients;
 mod security;

@@ -165,6 +165,23 @@ struct Servers {
     token: TestServer,
     no_token: TestServer,
     echo_off: TestServer,
+    /// `T2G_AUDIT_REQUIRED=true` with stderr, its audit trail, at `/dev/full`.
+    audit_full: TestServer,
+}
+
+/// A server with a fallback token that must write its audit lines to a full stderr: a shell
+/// points fd 2 at `/dev/full`, then becomes the server.
+fn audit_full() -> TestServer {
+    let port = crate::harness::free_port();
+    let mut command = Command::new("sh");
+    command
+        .args(["-c", "exec \"$0\" 2>/dev/full", crate::harness::SERVER_BIN])
+        .env_clear()
+        .env("T2G_SERVER_HOST", "127.0.0.1")
+        .env("T2G_SERVER_PORT", port.to_string())
+        .env("T2G_FALLBACK_TOKEN", "openapi-test-token")
+        .env("T2G_AUDIT_REQUIRED", "true");
+    TestServer::spawn(command, std::net::SocketAddr::from(([127, 0, 0, 1], port)))
 }
 
 fn flow_query(target: &str) -> String {
@@ -214,6 +231,8 @@ fn recipe<'a>(
             flow_query("urn:ietf:wg:oauth:2.0:oob"),
             &[],
         ),
+        ("/flow/redirect/token", "503") => (&servers.audit_full, flow_query(loopback), &[]),
+        ("/token", "503") => (&servers.audit_full, path.to_string(), &[]),
         (_, "406") => (&servers.token, path.to_string(), &[]),
         (_, "421") => (&servers.token, path.to_string(), REBOUND),
         (_, "200" | "301" | "308") => (&servers.token, path.to_string(), GZIP),
@@ -301,6 +320,7 @@ fn every_route_is_documented_and_every_documented_answer_is_given() {
         token: TestServer::start(&[("T2G_FALLBACK_TOKEN", "openapi-test-token")]),
         no_token: TestServer::start(&[]),
         echo_off: TestServer::start(&[("T2G_ECHO_ENABLED", "false")]),
+        audit_full: audit_full(),
     };
     let mut problems = Vec::new();
     let mut requested = 0;

@@ -195,6 +195,44 @@ fn every_path_parameter_and_double_encoding_form_is_refused() {
     );
 }
 
+/// Issue 16: segments that Unicode (NFKC) or Windows normalisation makes `.` or `..` passed
+/// under an allowed prefix; outside the user's own segment they are refused now.
+#[test]
+fn unicode_and_windows_dot_segments_are_refused_under_a_prefix() {
+    let s = TestServer::start(&[(
+        "T2G_REDIRECT_ALLOWED_TARGETS",
+        &format!("https://hub.example.com/shared/, {PER_USER}"),
+    )]);
+    let pair = keypair();
+    let non_ascii = "percent-encoded non-ASCII";
+    let dotted = "ending in '.' or a space";
+    for (tail, why) in [
+        ("%ef%bc%8e%ef%bc%8e/admin", non_ascii),
+        ("%e2%80%a4%e2%80%a4/admin", non_ascii),
+        (".../admin", dotted),
+        ("..%20/admin", dotted),
+        ("admin./x", dotted),
+        ("admin%20/x", dotted),
+    ] {
+        for base in [
+            "https://hub.example.com/shared/",
+            "https://hub.example.com/user/alice/",
+        ] {
+            let target = format!("{base}{tail}");
+            let r = s.get(
+                &flow(&target, "s", &pair.public_pem),
+                &as_user("t", "alice"),
+            );
+            refused(&r, why);
+            assert!(r.text().starts_with("target: "), "{target}: {}", r.text());
+        }
+    }
+    // The user's own segment may hold any name, escaped as JupyterHub does.
+    let own = "https://hub.example.com/user/j%C3%BCrgen/cb";
+    let r = s.get(&flow(own, "s", &pair.public_pem), &as_user("t", "jürgen"));
+    assert_eq!(r.status, 303, "{}", r.text());
+}
+
 #[test]
 fn a_shared_prefix_is_warned_about_at_start() {
     let s = TestServer::start(&[(
@@ -617,6 +655,37 @@ fn audit_goes_to_stderr_stdout_or_nowhere() {
     }
 }
 
+/// Issue 16: a client that does not encode `&` in `state` makes the tail of the state a
+/// parameter name; a bad escape there used to put up to 40 characters of it in the refusal's
+/// audit detail. Unknown names are never repeated, to the client or in any log line.
+#[test]
+fn a_refused_flow_never_repeats_an_unknown_parameter_name() {
+    let pair = keypair();
+    let s = TestServer::start(&[]);
+    let tail = "stateTail-7c2e91";
+    for bad in [
+        format!("{tail}%zz=1"),
+        format!("{tail}=%zz"),
+        format!("{tail}=%ff"),
+    ] {
+        let path = format!(
+            "/flow/redirect/token?target={}&state=head&{bad}&publicKeyType={KEY_TYPE}&publicKey={}",
+            enc("http://127.0.0.1:9/cb"),
+            enc(&pair.public_pem)
+        );
+        let r = s.get(&path, &[("X-Forwarded-Access-Token", "t")]);
+        refused(&r, "query: ");
+        assert!(r.text().contains("unknown parameter"), "{}", r.text());
+        assert!(!r.text().contains("stateTail"), "{}", r.text());
+    }
+    let out = s.wait_for_output("audit flow_refused");
+    assert_eq!(out.matches(" audit flow_refused ").count(), 3, "{out}");
+    assert!(!out.contains("stateTail"), "{out}");
+    // A known name is still named.
+    let r = s.get("/flow/redirect/token?target=%zz", &[]);
+    refused(&r, "target: invalid percent-encoding");
+}
+
 #[test]
 fn the_json_access_log_escapes_non_ascii_paths() {
     let s = TestServer::start(&[("T2G_LOG_FORMAT", "json")]);
@@ -687,6 +756,37 @@ fn with_a_fallback_token_only_loopback_host_names_are_answered() {
         200
     );
     assert_eq!(s.get("/token", &with_host("other.example.com")).status, 421);
+}
+
+/// Issue 16: an absolute-form target names the host (RFC 9112 §3.2.2), whatever `Host` says;
+/// it used to be judged by `Host` alone.
+#[test]
+fn an_absolute_form_target_is_judged_by_its_authority() {
+    let s = TestServer::start(&[("T2G_FALLBACK_TOKEN", "absolute-canary")]);
+    let port = s.addr.port();
+    for (target, host, status) in [
+        ("http://evil.example/token", "localhost", 421),
+        ("http://evil.example:80/token", "127.0.0.1", 421),
+        ("https://127.0.0.1.nip.io/token?x", "localhost", 421),
+        ("http://localhost/token", "evil.example", 200),
+        ("http://127.0.0.1:1/token", "evil.example", 200),
+    ] {
+        let raw = format!("GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        let reply = Reply::parse(&s.raw(raw.as_bytes())).unwrap();
+        assert_eq!(
+            reply.status,
+            status,
+            "{target} with Host: {host}: {}",
+            reply.text()
+        );
+        assert_eq!(reply.text().contains("absolute-canary"), status == 200);
+    }
+    // Userinfo in the target is refused outright.
+    let raw = format!(
+        "GET http://localhost:{port}@evil.example/token HTTP/1.1\r\nHost: localhost\r\n\r\n"
+    );
+    let reply = Reply::parse(&s.raw(raw.as_bytes())).unwrap();
+    assert_eq!(reply.status, 400);
 }
 
 #[test]
