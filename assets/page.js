@@ -136,7 +136,7 @@
     const delay = byId("auto-delete-delay");
     const pending = byId("auto-delete-status");
     const cancelDelete = byId("cancel-delete");
-    // The operator's URL for the curl line, or the server's placeholder (src/page.rs).
+    // The operator's URL for the curl line, or the server's placeholder (src/server/page.rs).
     const exampleUrl = body.dataset.exampleUrl;
     // This server as the client reaches it: the folder of this page, so a gateway's path
     // prefix is kept; query and fragment are dropped.

@@ -19,14 +19,14 @@ use std::time::{Duration, UNIX_EPOCH};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 
-use crate::config::{Config, Secret};
-use crate::crypto::{self, Sealed};
+use crate::flow::crypto::{self, Sealed};
+use crate::flow::pubkey::{self, KeyType, ALLOWED_KEY_TYPES};
+use crate::flow::query;
+use crate::flow::redirect_target::{self, AllowedPrefix};
 use crate::http::{self, is_tchar, Limits, Method, Request, Response, Status};
-use crate::pubkey::{self, KeyType, ALLOWED_KEY_TYPES};
-use crate::query;
-use crate::redirect_target::{self, AllowedPrefix};
-use crate::routes::App;
-use crate::token::{self, TokenInfo, TokenSource};
+use crate::server::config::{Config, Secret};
+use crate::server::routes::App;
+use crate::server::token::{self, TokenInfo, TokenSource};
 
 /// The fallback token of the router target's App: a JWT, so `/token` adds `expiresAt`. Longer
 /// than anything the server echoes in an error line (40 characters), so finding it in an answer

@@ -13,31 +13,15 @@ macro_rules! built {
     };
 }
 
-mod assets;
-mod audit;
 mod client;
-mod config;
-mod confirm;
-mod crypto;
-mod echo;
 mod flow;
-mod healthcheck;
 mod http;
-mod inflate;
 mod json;
 mod log;
-mod metrics;
-mod page;
-mod pubkey;
-mod query;
-#[allow(unsafe_code)] // epoll and poll for the HTTP edge, each call with a SAFETY comment
-mod readiness;
-mod redirect_target;
-mod routes;
+mod server;
 #[allow(unsafe_code)] // other OS calls std lacks, each with a SAFETY comment
 mod sys;
 mod time;
-mod token;
 
 #[cfg(test)]
 mod test_keys;
@@ -53,23 +37,23 @@ pub use client::{
     usage as client_usage, ClientError, Command as ClientCommand, Env as ClientEnv,
     Options as ClientOptions, UsageError as ClientUsageError,
 };
-pub use config::{usage as server_usage, Config, ConfigError, STOP_GRACE};
-pub use crypto::{
+pub use flow::crypto::{
     open, parse_paste_block, paste_block, random_bytes, redirect_params, seal, sealed_from_params,
     CryptoError, Sealed,
 };
-pub use healthcheck::{probe as probe_health, probe_addr, TIMEOUT as PROBE_TIMEOUT};
+pub use flow::pubkey::{
+    parse_public_key, verification_code, KeyError, KeyType, PublicKey, ALLOWED_KEY_TYPES,
+};
 pub use http::{Exchange, Limits, Method, Request, Response, Server, Service, Status, Stopper};
 pub use log::{
     error as log_error, flush as log_flush, info as log_info, set_format as set_log_format,
     warn as log_warn,
 };
-pub use pubkey::{
-    parse_public_key, verification_code, KeyError, KeyType, PublicKey, ALLOWED_KEY_TYPES,
-};
-pub use routes::App;
+pub use server::config::{usage as server_usage, Config, ConfigError, STOP_GRACE};
+pub use server::healthcheck::{probe as probe_health, probe_addr, TIMEOUT as PROBE_TIMEOUT};
+pub use server::routes::App;
+pub use server::token::fingerprint;
 pub use sys::{
     block_stop_signals, inherited_listener, limit_malloc_arenas, raise_listen_backlog,
     raise_nofile_limit, Inherited,
 };
-pub use token::fingerprint;

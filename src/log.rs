@@ -8,7 +8,7 @@
 //! A handler's panic is caught by the edge and its line is buffered like any other, so only
 //! a crash of the whole process (SIGKILL, abort) can lose lines: those of the last
 //! `FLUSH_AFTER`. One `write` per request cost about a fifth of `/token`'s throughput.
-//! Operational messages (stderr) and audit lines (`crate::audit`) are written at once, one
+//! Operational messages (stderr) and audit lines (`crate::server::audit`) are written at once, one
 //! `write` each under std's lock on the stream (so `eprintln!` and panic messages cannot cut
 //! into them either); an audit line for stdout first flushes the access lines before it, so
 //! stdout keeps the order in which the lines were made.

@@ -23,9 +23,9 @@ use zeroize::Zeroizing;
 
 use crate::client::document::TokenDocument;
 use crate::client::env::Env;
-use crate::crypto::random_bytes;
+use crate::flow::crypto::random_bytes;
+use crate::server::token::lower_hex;
 use crate::sys::effective_uid;
-use crate::token::lower_hex;
 
 pub const VERSION: u64 = 1;
 /// A cached token is used only while it stays valid for longer than this.

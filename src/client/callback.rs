@@ -20,8 +20,8 @@ use ctutils::CtEq;
 
 use crate::client::document::TokenDocument;
 use crate::client::error::ClientError;
+use crate::flow::query::parse_strict;
 use crate::http::{Exchange, Limits, Method, Request, Response, Server, Service, Status};
-use crate::query::parse_strict;
 
 /// Largest callback body: a form_post of a 16 KB JWT is about 23 KB.
 pub const MAX_BODY: usize = 64 * 1024;

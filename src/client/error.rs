@@ -5,7 +5,7 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-use crate::crypto::PASTE_END;
+use crate::flow::crypto::PASTE_END;
 
 pub enum ClientError {
     /// The loopback listener could not be bound or started.

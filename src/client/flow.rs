@@ -4,7 +4,7 @@
 //! - Key: RSA (2048, 3072 or 4096 bits) from the OS random source, sent as SubjectPublicKeyInfo
 //!   PEM (`rsa<bits>-rfc5280-x509-pem`).
 //! - Random path and state: base64url without padding of 16 and 32 random bytes.
-//! - Opening: the `state` compared in constant time first, then [`crate::crypto::open`]
+//! - Opening: the `state` compared in constant time first, then [`crate::flow::crypto::open`]
 //!   (RSA-OAEP-SHA-256 unwraps the AES-256-GCM key of the payload).
 
 use ctutils::CtEq;
@@ -16,9 +16,9 @@ use base64::Engine;
 
 use crate::client::document::{DocumentError, TokenDocument};
 use crate::client::error::ClientError;
-use crate::crypto::{self, CryptoError, Sealed};
-use crate::pubkey::{self, PublicKey};
-use crate::query;
+use crate::flow::crypto::{self, CryptoError, Sealed};
+use crate::flow::pubkey::{self, PublicKey};
+use crate::flow::query;
 
 /// The paste-mode target: the server shows the encrypted result instead of sending it anywhere.
 pub const OOB: &str = "urn:ietf:wg:oauth:2.0:oob";
@@ -147,8 +147,8 @@ pub fn open_callback(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pubkey::{parse_public_key, KeyType};
-    use crate::query::parse_strict;
+    use crate::flow::pubkey::{parse_public_key, KeyType};
+    use crate::flow::query::parse_strict;
     use base64::engine::general_purpose::STANDARD;
     use std::sync::OnceLock;
 

@@ -5,9 +5,9 @@
 use std::io::{self, BufRead, Read};
 
 use crate::client::error::ClientError;
-use crate::crypto::{self, CryptoError, Sealed};
+use crate::flow::crypto::{self, CryptoError, Sealed};
 
-pub use crate::crypto::{PASTE_BEGIN, PASTE_END};
+pub use crate::flow::crypto::{PASTE_BEGIN, PASTE_END};
 
 /// The most that is read while waiting for the END line.
 const MAX_PASTE_BYTES: u64 = 1024 * 1024;
@@ -61,8 +61,8 @@ pub fn read_from_stdin() -> Result<Sealed, ClientError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::{paste_block, seal};
-    use crate::pubkey::PublicKey;
+    use crate::flow::crypto::{paste_block, seal};
+    use crate::flow::pubkey::PublicKey;
     use crate::test_keys::private_key;
 
     fn read(text: &str) -> Result<String, ClientError> {

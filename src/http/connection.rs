@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 use super::idle::{IdleSet, OpenConn, Registry};
 use super::message::{Exchange, Limits, Method, Request, Response, Service, Status};
 use super::pool::Backlog;
+use super::readiness::readable_within;
 use super::request_head::{check_request, keep_alive, parse_head, HeadScan, Refusal};
 use super::response_write::{invalid_response, write_response, Persist};
 use crate::log;
-use crate::readiness::readable_within;
 
 /// Bytes read at a time: a browser's request head fits, a larger one takes more reads. Each
 /// worker holds this much on its stack.

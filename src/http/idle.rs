@@ -13,8 +13,8 @@ use std::os::fd::AsFd;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use super::readiness::Epoll;
 use super::response_write::SendTimeout;
-use crate::readiness::Epoll;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // Nothing panics while holding these locks; a poisoned one still holds consistent data.

@@ -6,7 +6,8 @@
 //! - `connection`: one connection on a worker (keep-alive, timeouts, refusals, lingering close);
 //! - `idle`: the open connections, and the idle ones parked in one epoll set between requests;
 //! - `server`: the accept loop, the connection cap (503), the poller and the graceful stop;
-//! - `pool`: the reused worker threads and their queue.
+//! - `pool`: the reused worker threads and their queue;
+//! - `readiness`: epoll and poll, the OS calls that wait for a socket to become readable.
 //!
 //! Every response the edge writes (its own refusals included) carries `BASELINE_HEADERS`,
 //! `Date`, `Content-Length` and, when closing, `Connection: close`.
@@ -15,6 +16,8 @@ mod connection;
 mod idle;
 mod message;
 mod pool;
+#[allow(unsafe_code)] // epoll and poll for idle connections, each call with a SAFETY comment
+mod readiness;
 mod request_head;
 mod response_write;
 mod server;

@@ -1,8 +1,8 @@
 //! `assets/swagger.yaml` against a real validator and against the real binary.
 //!
 //! - The document passes `openapi-spec-validator` (PyPI; `scripts/test.sh` installs it).
-//! - Every path the server routes (the match in `src/routes.rs` and the table in
-//!   `src/assets.rs`, read from the source so a new route cannot be missed) is documented, and
+//! - Every path the server routes (the match in `src/server/routes.rs` and the table in
+//!   `src/server/assets.rs`, read from the source so a new route cannot be missed) is documented, and
 //!   every documented path is answered.
 //! - Every documented status of every path is requested and comes back with a documented
 //!   content type and the documented headers; the one status that cannot be provoked from
@@ -118,13 +118,13 @@ fn paths_in_source(file: &str, from: &str, to: &str, first_in_line_only: bool) -
 /// Every path the server answers: the routes of `App::route` and the embedded files.
 fn routed_paths() -> BTreeSet<String> {
     let mut paths = paths_in_source(
-        "src/routes.rs",
+        "src/server/routes.rs",
         "match request.path.as_str() {",
         "path => match assets::lookup(path)",
         false,
     );
     paths.extend(paths_in_source(
-        "src/assets.rs",
+        "src/server/assets.rs",
         "static ASSETS: &[(&str, Asset)] = &[",
         "\n];",
         true,

@@ -9,8 +9,8 @@
 
 use std::sync::OnceLock;
 
-use crate::config::UiSettings;
-use crate::inflate;
+use crate::server::config::UiSettings;
+use crate::server::inflate;
 
 /// CSP of our own HTML pages: scripts and styles only from files of this server.
 pub const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
@@ -489,12 +489,18 @@ mod tests {
     }
 
     const TEMPLATES: &[(&str, &str)] = &[
-        ("index.html", include_str!("../assets/index.html")),
-        ("paste.html", include_str!("../assets/paste.html")),
-        ("confirm.html", include_str!("../assets/confirm.html")),
-        ("done.html", include_str!("../assets/done.html")),
-        ("form-post.html", include_str!("../assets/form-post.html")),
-        ("swagger-ui.html", include_str!("../assets/swagger-ui.html")),
+        ("index.html", include_str!("../../assets/index.html")),
+        ("paste.html", include_str!("../../assets/paste.html")),
+        ("confirm.html", include_str!("../../assets/confirm.html")),
+        ("done.html", include_str!("../../assets/done.html")),
+        (
+            "form-post.html",
+            include_str!("../../assets/form-post.html"),
+        ),
+        (
+            "swagger-ui.html",
+            include_str!("../../assets/swagger-ui.html"),
+        ),
     ];
 
     /// What the pages are rendered from is what `assets/` holds, byte for byte.
@@ -862,8 +868,8 @@ mod tests {
     #[test]
     fn page_weight_stays_small() {
         let weight = render_index(&default_ui(), None).len()
-            + include_bytes!("../assets/page.css").len()
-            + include_bytes!("../assets/page.js").len();
+            + include_bytes!("../../assets/page.css").len()
+            + include_bytes!("../../assets/page.js").len();
         assert!(weight < 48 * 1024, "HTML + CSS + JS = {weight} bytes");
     }
 

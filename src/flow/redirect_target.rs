@@ -36,7 +36,7 @@
 
 use std::fmt;
 
-use crate::query;
+use crate::flow::query;
 
 /// The `target` of paste mode; the flow handles it before calling [`check`].
 pub const OOB: &str = "urn:ietf:wg:oauth:2.0:oob";
@@ -1253,7 +1253,7 @@ mod tests {
             prop_assert_eq!(again.origin(), target.origin());
             prop_assert_eq!(again.path(), target.path());
             let suffix = location[raw.len()..].trim_start_matches(['?', '&']);
-            prop_assert_eq!(crate::query::parse_strict(suffix), Ok(params));
+            prop_assert_eq!(crate::flow::query::parse_strict(suffix), Ok(params));
         }
 
         #[test]

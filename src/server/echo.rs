@@ -6,9 +6,9 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use crate::flow::query;
 use crate::http::Request;
 use crate::json::JsonWriter;
-use crate::query;
 
 /// The echo document; `?pretty` indents with two spaces.
 pub fn render(request: &Request) -> Vec<u8> {

@@ -4,20 +4,20 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
-use crate::assets::{self, Asset, Coding};
-use crate::audit::{Audit, Record};
-use crate::config::Config;
-use crate::echo;
+use crate::flow::query;
+use crate::flow::redirect_target::{AllowedPrefix, OOB};
 use crate::flow::{self, ErrorReply, FlowError, FlowRequest, FlowToken, Outcome, Refusal};
 use crate::http::{Exchange, Method, Request, Response, Service, Status};
-use crate::inflate;
 use crate::log::{self, LogFormat};
-use crate::metrics::{Metrics, Rejection};
-use crate::page::{self, ErrorNotice, IndexPage, Ui, Warning};
-use crate::query;
-use crate::redirect_target::{AllowedPrefix, OOB};
+use crate::server::assets::{self, Asset, Coding};
+use crate::server::audit::{Audit, Record};
+use crate::server::config::Config;
+use crate::server::echo;
+use crate::server::inflate;
+use crate::server::metrics::{Metrics, Rejection};
+use crate::server::page::{self, ErrorNotice, IndexPage, Ui, Warning};
+use crate::server::token::{self, TokenInfo, TokenSource};
 use crate::time::rfc3339_unix;
-use crate::token::{self, TokenInfo, TokenSource};
 
 const JSON: &str = "application/json";
 /// Token-bearing and live answers must never be stored by a browser or a proxy.

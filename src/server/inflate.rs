@@ -316,7 +316,7 @@ mod tests {
 
     /// Text, repetitive data (long back-references, overlapping copies) and noise.
     fn samples() -> Vec<Vec<u8>> {
-        let text = include_bytes!("../README.md").to_vec();
+        let text = include_bytes!("../../README.md").to_vec();
         let mut noise = vec![0u8; 70_000];
         let mut state = 0x2545_f491_u32;
         for byte in &mut noise {
@@ -360,7 +360,7 @@ mod tests {
 
     #[test]
     fn malformed_input_is_an_error_not_a_panic() {
-        let good = gzip(include_bytes!("../README.md"), 9);
+        let good = gzip(include_bytes!("../../README.md"), 9);
         assert_eq!(gunzip(b""), Err(InflateError::Header));
         assert_eq!(gunzip(&good[..9]), Err(InflateError::Header));
         let mut other_method = good.clone();

@@ -9,7 +9,7 @@
 //! anyway (they are a browser's) is not worth it, so such a client gets `406`
 //! ([`Coding::GzipOnly`], see [`accepts_gzip`]).
 
-use crate::page::SWAGGER_CSP;
+use crate::server::page::SWAGGER_CSP;
 
 /// How an embedded file is stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,27 +87,27 @@ const CSS: &str = "text/css; charset=utf-8";
 const PNG: &str = "image/png";
 
 /// Every embedded file by its URL path. Rendered pages (`/`, `/index.html`, the flow pages) are
-/// not here: they come from `crate::page`.
+/// not here: they come from `crate::server::page`.
 static ASSETS: &[(&str, Asset)] = &[
     (
         "/favicon.ico",
-        icon("image/x-icon", include_bytes!("../assets/favicon.ico")),
+        icon("image/x-icon", include_bytes!("../../assets/favicon.ico")),
     ),
     (
         "/favicon.svg",
-        icon("image/svg+xml", include_bytes!("../assets/favicon.svg")),
+        icon("image/svg+xml", include_bytes!("../../assets/favicon.svg")),
     ),
     (
         "/favicon-16x16.png",
-        icon(PNG, include_bytes!("../assets/favicon-16x16.png")),
+        icon(PNG, include_bytes!("../../assets/favicon-16x16.png")),
     ),
     (
         "/favicon-32x32.png",
-        icon(PNG, include_bytes!("../assets/favicon-32x32.png")),
+        icon(PNG, include_bytes!("../../assets/favicon-32x32.png")),
     ),
     (
         "/apple-touch-icon.png",
-        icon(PNG, include_bytes!("../assets/apple-touch-icon.png")),
+        icon(PNG, include_bytes!("../../assets/apple-touch-icon.png")),
     ),
     ("/static/page.css", own(CSS, built!("page.css.gz"))),
     ("/static/page.js", own(JS, built!("page.js.gz"))),
@@ -240,21 +240,24 @@ mod tests {
     #[test]
     fn our_compressed_files_decode_to_their_sources() {
         let sources: &[(&str, &[u8])] = &[
-            ("/static/page.css", include_bytes!("../assets/page.css")),
-            ("/static/page.js", include_bytes!("../assets/page.js")),
+            ("/static/page.css", include_bytes!("../../assets/page.css")),
+            ("/static/page.js", include_bytes!("../../assets/page.js")),
             (
                 "/static/form-post.js",
-                include_bytes!("../assets/form-post.js"),
+                include_bytes!("../../assets/form-post.js"),
             ),
-            ("/swagger.yaml", include_bytes!("../assets/swagger.yaml")),
-            ("/swagger-ui/", include_bytes!("../assets/swagger-ui.html")),
+            ("/swagger.yaml", include_bytes!("../../assets/swagger.yaml")),
+            (
+                "/swagger-ui/",
+                include_bytes!("../../assets/swagger-ui.html"),
+            ),
             (
                 "/swagger-ui/swagger-initializer.js",
-                include_bytes!("../assets/swagger-initializer.js"),
+                include_bytes!("../../assets/swagger-initializer.js"),
             ),
             (
                 "/swagger-ui/swagger-page.css",
-                include_bytes!("../assets/swagger-page.css"),
+                include_bytes!("../../assets/swagger-page.css"),
             ),
         ];
         let own: Vec<&str> = ASSETS
@@ -270,7 +273,7 @@ mod tests {
                 "{path}"
             );
             assert_eq!(
-                crate::inflate::gunzip(asset.body).unwrap(),
+                crate::server::inflate::gunzip(asset.body).unwrap(),
                 *source,
                 "{path}"
             );
@@ -362,7 +365,7 @@ mod tests {
         assert_eq!(gzip_only.count(), 2);
         assert!(SWAGGER_UI_VERSION.starts_with("5."), "{SWAGGER_UI_VERSION}");
         // NOTICE names the embedded release: a new Swagger UI must come with a new NOTICE.
-        let notice = include_str!("../NOTICE");
+        let notice = include_str!("../../NOTICE");
         assert!(notice.contains(&format!("Swagger UI {SWAGGER_UI_VERSION},")));
         assert!(notice.contains(&format!("swagger-ui-dist {SWAGGER_UI_VERSION})")));
     }

@@ -3,7 +3,7 @@
 //! through `getrandom` ([`random_bytes`], and [`SysRng`] for the rsa crate).
 //!
 //! Constructions (wire-compatible with the reference token2go-server):
-//! - Public key and verification code: see [`crate::pubkey`].
+//! - Public key and verification code: see [`crate::flow::pubkey`].
 //! - Key wrap: RSAES-OAEP (RFC 8017 §7.1) with SHA-256, MGF1-SHA-256 and the empty label,
 //!   of a fresh random 32-byte AES key.
 //! - Payload: AES-256-GCM (NIST SP 800-38D) under that key with a fresh random 12-byte nonce
@@ -11,7 +11,7 @@
 //! - Redirect parameters: RFC 4648 §4 standard base64 with padding. Paste block: RFC 4648 §5
 //!   base64url without padding, `key.nonce.payload`, wrapped at 64 characters.
 
-use crate::pubkey::PublicKey;
+use crate::flow::pubkey::PublicKey;
 use aes_gcm::aead::Aead;
 use aes_gcm::{Aes256Gcm, KeyInit};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};

@@ -7,8 +7,8 @@ use base64::Engine;
 use rsa::sha2::{Digest, Sha512_256};
 use serde::Serialize;
 
-use crate::config::Secret;
 use crate::http::Request;
+use crate::server::config::Secret;
 use crate::time::{parse_rfc3339, rfc3339, rfc3339_unix};
 
 /// Salt the reference prepends before hashing, kept so fingerprints stay comparable.

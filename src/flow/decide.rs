@@ -15,7 +15,7 @@
 //! request another site started (Fetch Metadata: `Sec-Fetch-Site` present and neither `none`
 //! nor `same-origin`) first get a warning page with the verification code and no token; its
 //! button repeats the request with `confirm`, a value only the token's owner can make
-//! ([`crate::confirm`]). A missing or wrong `confirm` shows the warning again and is never a
+//! ([`crate::flow::confirm`]). A missing or wrong `confirm` shows the warning again and is never a
 //! refusal. Otherwise loopback and `{user}` targets need none, since the token stays on the
 //! user's own machine or server; but a page of another site can navigate the user's browser to
 //! a flow link naming a port another local account listens on, so such a request is confirmed
@@ -31,13 +31,13 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::confirm;
-use crate::crypto::{self, CryptoError};
-use crate::metrics::Rejection;
-use crate::pubkey::{self, KeyType, ALLOWED_KEY_TYPES};
-use crate::query;
-use crate::redirect_target::{self, Allowed, AllowedPrefix, Reach, TargetError, OOB};
-use crate::token::TokenInfo;
+use crate::flow::confirm;
+use crate::flow::crypto::{self, CryptoError};
+use crate::flow::pubkey::{self, KeyType, ALLOWED_KEY_TYPES};
+use crate::flow::query;
+use crate::flow::redirect_target::{self, Allowed, AllowedPrefix, Reach, TargetError, OOB};
+use crate::server::metrics::Rejection;
+use crate::server::token::TokenInfo;
 
 /// The parameters the flow reads: the four required ones, then the optional `responseMode` and
 /// `confirm`.
@@ -476,7 +476,9 @@ mod tests {
         user: Option<&str>,
         allowed_targets: &[AllowedPrefix],
     ) -> Outcome {
-        let fingerprint = token.map(crate::token::fingerprint).unwrap_or_default();
+        let fingerprint = token
+            .map(crate::server::token::fingerprint)
+            .unwrap_or_default();
         run(&FlowRequest {
             query,
             token: token.map(|secret| flow_token(secret, &fingerprint)),
@@ -494,7 +496,7 @@ mod tests {
         FlowToken {
             secret,
             fingerprint,
-            expiry: crate::token::jwt_expiry(secret),
+            expiry: crate::server::token::jwt_expiry(secret),
         }
     }
 
@@ -540,7 +542,7 @@ mod tests {
         assert_eq!(payload["secret"], TOKEN);
         assert_eq!(
             payload["fingerprint"],
-            crate::token::fingerprint(TOKEN).as_str()
+            crate::server::token::fingerprint(TOKEN).as_str()
         );
     }
 
@@ -824,7 +826,7 @@ mod tests {
             FlowError::TokenExpired
         );
         // The operator's sign-in URL is named.
-        let fingerprint = crate::token::fingerprint(TOKEN);
+        let fingerprint = crate::server::token::fingerprint(TOKEN);
         let outcome = run(&FlowRequest {
             query: &q,
             token: Some(FlowToken {
@@ -891,7 +893,7 @@ mod tests {
 
     #[test]
     fn a_request_another_site_started_is_confirmed_first_whatever_the_target() {
-        let fingerprint = crate::token::fingerprint(TOKEN);
+        let fingerprint = crate::server::token::fingerprint(TOKEN);
         let run_from = |query: &[(String, String)], cross_site: bool, token: Option<&str>| {
             run(&FlowRequest {
                 query,
@@ -944,7 +946,7 @@ mod tests {
     #[test]
     fn paste_mode_off_refuses_the_urn() {
         let q = query(OOB, "s");
-        let fingerprint = crate::token::fingerprint(TOKEN);
+        let fingerprint = crate::server::token::fingerprint(TOKEN);
         let outcome = run(&FlowRequest {
             query: &q,
             token: Some(flow_token(TOKEN, &fingerprint)),

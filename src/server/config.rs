@@ -8,10 +8,10 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use crate::audit::AuditSink;
+use crate::flow::redirect_target::AllowedPrefix;
 use crate::http::is_tchar;
 use crate::log::LogFormat;
-use crate::redirect_target::AllowedPrefix;
+use crate::server::audit::AuditSink;
 
 /// One `T2G_*` variable: its name, the default shown in `--help` and the README, what it means,
 /// and how a set value lands in the configuration (an error is the problem, without the name).
@@ -677,7 +677,7 @@ pub fn usage() -> String {
          Configured only by environment variables (empty means unset):\n",
         env!("CARGO_PKG_VERSION"),
         grace = STOP_GRACE.as_secs(),
-        probe = crate::healthcheck::TIMEOUT.as_secs(),
+        probe = crate::server::healthcheck::TIMEOUT.as_secs(),
     );
     for v in VARIABLES {
         out.push_str(&format!(
@@ -1153,7 +1153,7 @@ mod tests {
     /// the same order.
     #[test]
     fn readme_table_matches_the_code() {
-        let readme = include_str!("../README.md");
+        let readme = include_str!("../../README.md");
         let rows: Vec<(String, String)> = readme
             .lines()
             .filter(|line| line.starts_with("| `T2G_"))

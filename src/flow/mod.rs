@@ -1,0 +1,19 @@
+//! The token redirect flow: the protocol both programs speak. The server decides a flow
+//! request here ([`run`]); the client builds its request and opens the answer with the same
+//! grammar, keys and crypto. Nothing here touches sockets, the environment or the server.
+//!
+//! - `decide`: one flow request to an [`Outcome`];
+//! - `redirect_target`: the `target` URL grammar and its allow-list;
+//! - `pubkey`: the client's RSA public key and its verification code;
+//! - `crypto`: the key wrap and payload encryption, the paste block;
+//! - `confirm`: the warning page's `confirm` value;
+//! - `query`: query-string decoding and the percent-encoder.
+
+pub mod confirm;
+pub mod crypto;
+mod decide;
+pub mod pubkey;
+pub mod query;
+pub mod redirect_target;
+
+pub use decide::{run, ErrorReply, FlowError, FlowRequest, FlowToken, Outcome, Refusal};

@@ -1,0 +1,14 @@
+//! The server program: configuration, routes and pages, the embedded files, the token taken
+//! from the gateway's headers, the audit trail, metrics and the health check. It serves through
+//! [`crate::http`] and decides flow requests with [`crate::flow`].
+
+pub mod assets;
+pub mod audit;
+pub mod config;
+pub mod echo;
+pub mod healthcheck;
+mod inflate;
+pub mod metrics;
+pub mod page;
+pub mod routes;
+pub mod token;
