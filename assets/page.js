@@ -3,9 +3,9 @@
 // the server sends is written with textContent or value, never parsed as HTML. Nothing here
 // sends the token anywhere: the JWT claims are decoded in the page and never verified.
 //
-// Small functions by concern (tests/it/page_browser.rs checks that none exceeds 80 lines). The
-// token page's functions take `ui`, made once by initIndex: its elements (`el`), its copy forms,
-// the token shown (`current`) and the auto-delete timer.
+// Small functions by concern; tests/it/script_functions.rs checks that none exceeds 80 lines.
+// The token page's functions take `ui`, made once by initIndex: its elements (`el`), its copy
+// forms, the token shown (`current`) and the auto-delete timer.
 "use strict";
 
 // A block, not a wrapping function, keeps these names out of the global scope: in strict code a

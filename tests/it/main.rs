@@ -22,4 +22,5 @@ mod lifecycle;
 mod openapi;
 mod page_browser;
 mod promtool;
+mod script_functions;
 mod security;
