@@ -130,29 +130,6 @@
     return token.length > 28 ? `${token.slice(0, 16)}\u2026${token.slice(-8)}` : token;
   }
 
-  // Token page: elements --------------------------------------------------------------------
-
-  // The elements the token page's functions use again and again.
-  function indexElements() {
-    return {
-      secret: byId("secret"),
-      fingerprint: byId("fingerprint"),
-      expires: byId("expires"),
-      timestamp: byId("timestamp"),
-      tokenBox: byId("token"),
-      copy: byId("copy"),
-      reload: byId("reload"),
-      remove: byId("delete"),
-      countdown: byId("countdown"),
-      reloadExpired: byId("reload-expired"),
-      autoCopy: byId("auto-copy"),
-      autoDelete: byId("auto-delete"),
-      delay: byId("auto-delete-delay"),
-      pending: byId("auto-delete-status"),
-      cancelDelete: byId("cancel-delete"),
-    };
-  }
-
   // Copy forms ------------------------------------------------------------------------------
 
   // The forms people paste: where each is shown, its copy button, the whole line it copies,
@@ -655,6 +632,28 @@
   }
 
   // Pages -----------------------------------------------------------------------------------
+
+  // The elements the token page's functions use again and again.
+  function indexElements() {
+    return {
+      secret: byId("secret"),
+      fingerprint: byId("fingerprint"),
+      expires: byId("expires"),
+      timestamp: byId("timestamp"),
+      tokenBox: byId("token"),
+      copy: byId("copy"),
+      reload: byId("reload"),
+      remove: byId("delete"),
+      countdown: byId("countdown"),
+      reloadExpired: byId("reload-expired"),
+      autoCopy: byId("auto-copy"),
+      autoDelete: byId("auto-delete"),
+      delay: byId("auto-delete-delay"),
+      pending: byId("auto-delete-status"),
+      cancelDelete: byId("cancel-delete"),
+    };
+  }
+
   function initIndex() {
     // This server as the client reaches it: the folder of this page, so a gateway's path
     // prefix is kept; query and fragment are dropped.
