@@ -24,4 +24,5 @@ mod openapi;
 mod page_browser;
 mod promtool;
 mod real_clients;
+mod script_functions;
 mod security;
