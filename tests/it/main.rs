@@ -12,6 +12,7 @@ mod webdriver;
 mod browser;
 mod cli;
 mod clients;
+mod container;
 mod crypto_interop;
 mod deploy;
 mod endpoints;
