@@ -24,3 +24,4 @@ mod openapi;
 mod page_browser;
 mod promtool;
 mod security;
+mod socket_reload;
