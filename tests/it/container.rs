@@ -44,6 +44,8 @@ impl Podman {
         for sub in ["root", "runroot", "libpod", "tmp"] {
             std::fs::create_dir(dir.join(sub)).expect("podman dir");
         }
+        // `--runtime runc` names it; a missing runc should say so, not fail in podman's words.
+        tool("runc");
         let had_cache = Path::new(BLOB_INFO_CACHE).exists();
         Podman { dir, had_cache }
     }
