@@ -190,11 +190,9 @@ fn podman_logs(podman: &Podman, name: &str) -> String {
     )
 }
 
-#[test]
-fn podman_image_from_the_dist_binary_serves_read_only_as_65532_and_stops_cleanly() {
-    let dir = TempDir::new("container");
-    let (context, binary) = dist_context(&dir);
-    let podman = Podman::new();
+/// Builds [`IMAGE`] from the Dockerfile by the dist route, and checks its configuration.
+fn build_dist_image(podman: &Podman, dir: &TempDir) {
+    let (context, binary) = dist_context(dir);
     // `--format docker`: the OCI image format has no HEALTHCHECK, podman would drop it.
     let server_binary = format!("SERVER_BINARY={binary}");
     let context_arg = context.display().to_string();
@@ -223,13 +221,13 @@ fn podman_image_from_the_dist_binary_serves_read_only_as_65532_and_stops_cleanly
         config,
         "65532:65532 [/token2go-server] [CMD /token2go-server healthcheck]"
     );
+}
 
-    // The README's flags; the host's network, on a free loopback port, so the test reaches it
-    // without a network setup of podman's; no tmpfs mounts either (`--read-only` adds them).
-    let port = free_port();
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+/// Starts [`IMAGE`] detached with the README's flags, plus a fallback token and `port`. The
+/// host's network, on a loopback port, so the test reaches it without a network setup of
+/// podman's; no tmpfs mounts either (`--read-only` adds them unless told not to).
+fn run_as_the_readme_does(podman: &Podman, name: &str, port: u16) {
     let port_var = format!("T2G_SERVER_PORT={port}");
-    let name = "t2g-test";
     podman.ok(&[
         "run",
         "--detach",
@@ -261,6 +259,17 @@ fn podman_image_from_the_dist_binary_serves_read_only_as_65532_and_stops_cleanly
         "T2G_FALLBACK_TOKEN=container-token",
         IMAGE,
     ]);
+}
+
+#[test]
+fn podman_image_from_the_dist_binary_serves_read_only_as_65532_and_stops_cleanly() {
+    let dir = TempDir::new("container");
+    let podman = Podman::new();
+    build_dist_image(&podman, &dir);
+    let port = free_port();
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let name = "t2g-test";
+    run_as_the_readme_does(&podman, name, port);
     wait_healthy(&podman, name, addr);
 
     let mut client = Client::connect(addr);
