@@ -513,7 +513,8 @@ fn no_token_shows_the_header_names_and_the_echo_hint() {
             "return document.querySelectorAll('#error-headers li').length;",
             json!([])
         ),
-        5
+        6,
+        "the six default token headers, mod_auth_openidc's OIDC_access_token last"
     );
 }
 
