@@ -25,6 +25,10 @@ command -v setpriv >/dev/null || apt_packages+=(util-linux)
 command -v file >/dev/null || apt_packages+=(file)
 command -v curl >/dev/null || apt_packages+=(curl)
 command -v openssl >/dev/null || apt_packages+=(openssl)
+# The container tests (tests/it/container.rs) build and run the image with podman, on runc:
+# crun, podman's default runtime, refuses the cgroup setup of some CI machines.
+command -v podman >/dev/null || apt_packages+=(podman)
+command -v runc >/dev/null || [ -x /usr/sbin/runc ] || apt_packages+=(runc)
 if [ ${#apt_packages[@]} -gt 0 ]; then
   echo "installing: ${apt_packages[*]}"
   # Debian starts the daemons it installs (nginx on port 80); the tests start their own, on

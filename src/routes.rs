@@ -234,6 +234,9 @@ impl App {
     }
 
     fn token(&self, request: &Request) -> Response {
+        if let Some(refused) = cross_site_read(request) {
+            return refused;
+        }
         match self.tokens.extract(request) {
             Some(secret) => {
                 // Decoded and hashed once, for the user, the audit line and the answer.
@@ -348,6 +351,7 @@ impl App {
                 paste_mode: self.paste_mode,
                 now: SystemTime::now(),
                 reauth: self.reauth_home.as_deref(),
+                cross_site: started_elsewhere(request),
             }),
             Err(e) => Outcome::Refused(Refusal::Invalid(Rejection::Params, e.to_string())),
         };
@@ -400,6 +404,8 @@ impl App {
                         .destination
                         .as_ref()
                         .map(|(host, path)| (host.as_str(), path.as_str())),
+                    shared: confirmation.shared,
+                    cross_site: confirmation.cross_site,
                     code: &confirmation.code,
                     query: &confirmation.query,
                     mismatch: confirmation.mismatch,
@@ -508,6 +514,9 @@ impl App {
     }
 
     fn echo(&self, request: &Request) -> Response {
+        if let Some(refused) = cross_site_read(request) {
+            return refused;
+        }
         Response::new(Status::Ok, JSON, echo::render(request)).header("Cache-Control", NO_STORE)
     }
 
@@ -533,6 +542,30 @@ impl App {
     fn swagger_ui_index(&self, _: &Request) -> Response {
         Response::text(Status::MovedPermanently, "see ./").header("Location", "./")
     }
+}
+
+/// Whether the browser says another site started this request (Fetch Metadata): a
+/// `Sec-Fetch-Site` that is present and neither `none` (the user, or a program, opened it) nor
+/// `same-origin` (a page of this server). Without the header (older browsers, scripts) `false`.
+fn started_elsewhere(request: &Request) -> bool {
+    request
+        .header("Sec-Fetch-Site")
+        .is_some_and(|site| !matches!(site.trim(), "none" | "same-origin"))
+}
+
+/// `403` for a read of `/token` or `/echo` by another site's page (`Sec-Fetch-Site:
+/// cross-site`, any `Sec-Fetch-Mode` but `navigate`): CORS already keeps it from reading the
+/// answer, and this keeps it from being served (counted and audited as a hand-out) at all.
+fn cross_site_read(request: &Request) -> Option<Response> {
+    let cross_site = request.header("Sec-Fetch-Site").map(str::trim) == Some("cross-site");
+    let navigate = request.header("Sec-Fetch-Mode").map(str::trim) == Some("navigate");
+    (cross_site && !navigate).then(|| {
+        Response::text(
+            Status::Forbidden,
+            "Sec-Fetch-Site: cross-site requests other than navigations are refused here",
+        )
+        .header("Cache-Control", NO_STORE)
+    })
 }
 
 /// The answer instead of a token whose audit line could not be written.
@@ -698,6 +731,50 @@ mod tests {
             .metrics
             .render()
             .contains("\ntoken2go_expiry_header_invalid_total 1\n"));
+    }
+
+    #[test]
+    fn another_sites_reads_of_token_and_echo_are_refused() {
+        let a = app(&[]);
+        for path in ["/token", "/echo"] {
+            for mode in [Some("cors"), Some("no-cors"), None] {
+                let mut headers = vec![("Sec-Fetch-Site", "cross-site"), ("Token", "canary-3")];
+                headers.extend(mode.map(|m| ("Sec-Fetch-Mode", m)));
+                let r = a.route(&get(path, &headers));
+                assert_eq!(
+                    (r.status, r.route),
+                    (Status::Forbidden, &path[1..]),
+                    "{mode:?}"
+                );
+                assert!(!String::from_utf8_lossy(&r.body).contains("canary"));
+            }
+            for headers in [
+                &[
+                    ("Sec-Fetch-Site", "cross-site"),
+                    ("Sec-Fetch-Mode", "navigate"),
+                ][..],
+                &[
+                    ("Sec-Fetch-Site", "same-origin"),
+                    ("Sec-Fetch-Mode", "cors"),
+                ],
+                &[("Sec-Fetch-Site", "same-site"), ("Sec-Fetch-Mode", "cors")],
+                &[("Sec-Fetch-Site", "none")],
+                &[],
+            ] {
+                let headers = &[headers, &[("Token", "canary-3")]].concat();
+                assert_eq!(
+                    a.route(&get(path, headers)).status,
+                    Status::Ok,
+                    "{headers:?}"
+                );
+            }
+        }
+        // Refused before the hand-out: not counted as one.
+        let text = a.metrics.render();
+        assert!(
+            text.contains("token2go_tokens_served_total{route=\"token\"} 5\n"),
+            "{text}"
+        );
     }
 
     #[test]

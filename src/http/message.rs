@@ -31,6 +31,8 @@ pub enum Status {
     SeeOther,
     PermanentRedirect,
     BadRequest,
+    /// A read of the token by another site's page (Fetch Metadata).
+    Forbidden,
     NotFound,
     MethodNotAllowed,
     NotAcceptable,
@@ -48,12 +50,13 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 17] = [
+    pub const ALL: [Status; 18] = [
         Status::Ok,
         Status::MovedPermanently,
         Status::SeeOther,
         Status::PermanentRedirect,
         Status::BadRequest,
+        Status::Forbidden,
         Status::NotFound,
         Status::MethodNotAllowed,
         Status::NotAcceptable,
@@ -75,6 +78,7 @@ impl Status {
             Status::SeeOther => 303,
             Status::PermanentRedirect => 308,
             Status::BadRequest => 400,
+            Status::Forbidden => 403,
             Status::NotFound => 404,
             Status::MethodNotAllowed => 405,
             Status::NotAcceptable => 406,
@@ -98,6 +102,7 @@ impl Status {
             Status::SeeOther => "See Other",
             Status::PermanentRedirect => "Permanent Redirect",
             Status::BadRequest => "Bad Request",
+            Status::Forbidden => "Forbidden",
             Status::NotFound => "Not Found",
             Status::MethodNotAllowed => "Method Not Allowed",
             Status::NotAcceptable => "Not Acceptable",

@@ -205,10 +205,13 @@ fn recipe<'a>(
     const GZIP: &[(&str, &str)] = &[("Accept-Encoding", "gzip, deflate, br")];
     // `servers.token` has a fallback token: a Host that is not loopback is misdirected.
     const REBOUND: &[(&str, &str)] = &[("Host", "rebind.example")];
+    const CROSS_SITE_READ: &[(&str, &str)] =
+        &[("Sec-Fetch-Site", "cross-site"), ("Sec-Fetch-Mode", "cors")];
     let loopback = "http://127.0.0.1:9/callback";
     match (path, status) {
         ("/token", "444") => (&servers.no_token, path.to_string(), &[]),
         ("/echo", "404") => (&servers.echo_off, path.to_string(), &[]),
+        ("/token" | "/echo", "403") => (&servers.token, path.to_string(), CROSS_SITE_READ),
         ("/flow/redirect/token", "200") => {
             (&servers.token, flow_query("urn:ietf:wg:oauth:2.0:oob"), &[])
         }
