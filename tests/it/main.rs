@@ -7,6 +7,7 @@
 
 mod harness;
 mod nginx;
+mod realparts;
 mod webdriver;
 
 mod browser;
@@ -22,4 +23,5 @@ mod lifecycle;
 mod openapi;
 mod page_browser;
 mod promtool;
+mod realparts_apache;
 mod security;
