@@ -24,4 +24,5 @@ mod openapi;
 mod page_browser;
 mod promtool;
 mod realparts_apache;
+mod realparts_kube;
 mod security;

@@ -16,16 +16,17 @@ use crate::webdriver::one_browser_at_a_time;
 const APACHE_RECIPE: &str = "assets/apache/token2go.conf";
 
 /// The provider, the server, and Apache with the recipe, all on loopback.
-struct Bed {
-    idp: Idp,
-    server: TestServer,
-    apache: Apache,
-    url: String,
+pub struct Bed {
+    pub idp: Idp,
+    pub server: TestServer,
+    pub apache: Apache,
+    /// The server as the browser reaches it, through Apache.
+    pub url: String,
     _dir: TempDir,
 }
 
 impl Bed {
-    fn start(format: Format, ttl: u64) -> Bed {
+    pub fn start(format: Format, ttl: u64) -> Bed {
         let dir = TempDir::new("apache-bed");
         let port = free_port();
         let url = format!("https://127.0.0.1:{port}/");
@@ -88,7 +89,7 @@ impl Bed {
         }
     }
 
-    fn logs(&self) -> String {
+    pub fn logs(&self) -> String {
         format!(
             "apache: {}\nserver: {}\nprovider: {}",
             self.apache.logs(),
