@@ -1188,11 +1188,22 @@ fn nginx_recipe_passes_the_token_and_an_80_kb_flow_redirect() {
             ("X-Forwarded-User", "mallory"),
             ("X-Auth-Request-User", "mallory"),
             ("X-Forwarded-Preferred-Username", "mallory"),
+            ("X-Forwarded-For", "203.0.113.9"),
         ],
     );
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.text().contains("alice"), "{}", r.text());
     assert!(!r.text().contains("mallory"), "{}", r.text());
+    // The browser's address as nginx saw it, not the client's own X-Forwarded-For, reaches the
+    // audit trail.
+    assert!(
+        r.text().contains("\"X-Forwarded-For\":[\"127.0.0.1\"]"),
+        "{}",
+        r.text()
+    );
+    assert!(!r.text().contains("203.0.113.9"), "{}", r.text());
+    let audit = server.output();
+    assert!(audit.contains("forwarded_for=127.0.0.1"), "{audit}");
 
     // Without a token in the auth answer, a client's own headers do not get through.
     let r = get_tls(

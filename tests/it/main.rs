@@ -25,4 +25,5 @@ mod page_browser;
 mod promtool;
 mod realparts_apache;
 mod realparts_kube;
+mod realparts_nginx;
 mod security;
