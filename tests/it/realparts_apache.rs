@@ -33,10 +33,7 @@ impl Bed {
         let callback = format!("{url}oidc-callback");
         let idp = Idp::start(format, ttl, std::slice::from_ref(&callback));
         // The server's defaults name mod_auth_openidc's headers.
-        let server = TestServer::start(&[
-            ("T2G_TOKEN_HEADER_NAMES", "OIDC_access_token"),
-            ("T2G_USER_HEADER_NAMES", "OIDC_CLAIM_preferred_username"),
-        ]);
+        let server = TestServer::start(&[]);
         let (cert, key) = self_signed(&dir, "127.0.0.1");
         let site = replace_once(
             APACHE_RECIPE,
