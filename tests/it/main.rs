@@ -3,7 +3,8 @@
 //! (OpenSSL), `promtool`, headless Chromium over WebDriver, and both clients (`token2go` and
 //! `scripts/token2go_client.py`) end to end, also behind nginx with real Chromium, and the
 //! deployment artefacts (release binaries, Dockerfile, systemd units, Kubernetes manifest,
-//! nginx recipe), each against the real tool.
+//! nginx recipe), each against the real tool, and the gateway recipes and kubectl with a real
+//! identity provider (`realparts*.rs`).
 
 mod harness;
 mod nginx;

@@ -57,6 +57,28 @@ fn kubectl(kubeconfig: &std::path::Path, env: &[(String, String)]) -> std::proce
         .expect("run kubectl")
 }
 
+/// kubectl's client version must know `client.authentication.k8s.io/v1` (1.22 and later), the
+/// apiVersion of the README's snippet.
+fn assert_kubectl_knows_exec_v1() {
+    let out = Command::new(tool("kubectl"))
+        .args(["version", "--client", "-o", "json"])
+        .output()
+        .expect("run kubectl version");
+    let version: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    let minor: u32 = version["clientVersion"]["minor"]
+        .as_str()
+        .unwrap_or("0")
+        .trim_end_matches('+')
+        .parse()
+        .unwrap_or(0);
+    assert!(
+        version["clientVersion"]["major"] == "1" && minor >= 22,
+        "kubectl 1.22 or later is required (client.authentication.k8s.io/v1); this one is {}: \
+         Debian 12's kubernetes-client is 1.20, install kubectl from pkgs.k8s.io",
+        version["clientVersion"]["gitVersion"]
+    );
+}
+
 fn api_log(dir: &TempDir) -> Vec<Value> {
     std::fs::read_to_string(dir.join("api.jsonl"))
         .unwrap_or_default()
@@ -67,6 +89,7 @@ fn api_log(dir: &TempDir) -> Vec<Value> {
 
 #[test]
 fn kubectl_with_the_readme_kubeconfig_signs_in_once_then_uses_the_cache() {
+    assert_kubectl_knows_exec_v1();
     let _one = one_browser_at_a_time();
     let bed = Bed::start(Format::Opaque, 3600);
     let dir = TempDir::new("kube");
