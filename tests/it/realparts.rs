@@ -296,12 +296,19 @@ impl Drop for Apache {
 
 const FORM_SIGNIN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/form_signin.py");
 
+/// What [`signed_in_get`] got.
+pub struct Answer {
+    pub status: u16,
+    pub location: Option<String>,
+    pub body: String,
+}
+
 /// Signs in as `user` at `url` through a gateway without a browser
-/// (`tests/support/form_signin.py`), then GETs `url` again with the `forged` headers; the
-/// status and body of that answer.
-pub fn signed_in_get(user: &str, url: &str, forged: &[(&str, &str)]) -> (u16, String) {
+/// (`tests/support/form_signin.py`), then GETs `request` (not following a redirect) with the
+/// `forged` headers.
+pub fn signed_in_get(user: &str, url: &str, request: &str, forged: &[(&str, &str)]) -> Answer {
     let mut command = Command::new(python_exe());
-    command.arg(FORM_SIGNIN).arg(user).arg(url);
+    command.arg(FORM_SIGNIN).arg(user).arg(url).arg(request);
     for (name, value) in forged {
         command.arg(format!("{name}={value}"));
     }
@@ -312,8 +319,9 @@ pub fn signed_in_get(user: &str, url: &str, forged: &[(&str, &str)]) -> (u16, St
         String::from_utf8_lossy(&out.stderr)
     );
     let answer: Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    (
-        answer["status"].as_u64().expect("status") as u16,
-        answer["body"].as_str().expect("body").to_string(),
-    )
+    Answer {
+        status: answer["status"].as_u64().expect("status") as u16,
+        location: answer["location"].as_str().map(String::from),
+        body: answer["body"].as_str().expect("body").to_string(),
+    }
 }

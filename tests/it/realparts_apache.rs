@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use crate::clients::{run, Sandbox, Which};
-use crate::harness::{free_port, TempDir, TestServer};
+use crate::harness::{flow_url, free_port, python_keypair, TempDir, TestServer};
 use crate::realparts::{
     replace_once, repo_file, secret_of, self_signed, signed_in_get, signin_env, signin_records,
     Apache, Format, Idp, CLIENT_ID, CLIENT_SECRET,
@@ -214,14 +214,17 @@ fn apache_recipe_strips_client_sent_copies_of_every_header_token2go_reads() {
         ("X-Forwarded-Preferred-Username", "mallory"),
         ("X-Forwarded-Email", "mallory@example.test"),
     ];
-    let (status, body) = signed_in_get("dave", &format!("{}token", bed.url), &forged);
-    assert_eq!(status, 200, "{body}\n{}", bed.logs());
-    let doc: Value = serde_json::from_str(&body).expect("JSON");
+    let token = format!("{}token", bed.url);
+    let answer = signed_in_get("dave", &token, &token, &forged);
+    assert_eq!(answer.status, 200, "{}\n{}", answer.body, bed.logs());
+    let doc: Value = serde_json::from_str(&answer.body).expect("JSON");
     let secret = doc["secret"].as_str().unwrap();
     assert!(!secret.starts_with("forged"), "{doc}");
     assert_eq!(bed.idp.vouches_for(secret)["sub"], "dave");
-    let (status, echo) = signed_in_get("dave", &format!("{}echo", bed.url), &forged);
-    assert_eq!(status, 200, "{echo}");
+    let echo = format!("{}echo", bed.url);
+    let answer = signed_in_get("dave", &echo, &echo, &forged);
+    let echo = answer.body;
+    assert_eq!(answer.status, 200, "{echo}");
     assert!(
         !echo.contains("forged") && !echo.contains("mallory"),
         "{echo}"
@@ -233,4 +236,23 @@ fn apache_recipe_strips_client_sent_copies_of_every_header_token2go_reads() {
     let audit = bed.server.output();
     assert!(audit.contains("user=dave"), "{audit}");
     assert!(!audit.contains("mallory"), "{audit}");
+}
+
+#[test]
+fn apache_recipe_with_a_token_about_to_expire_the_flow_answers_token_expired() {
+    // A 20 s token: less than the 30 s the flow requires, from OIDC_access_token_expires.
+    let bed = Bed::start(Format::Opaque, 20);
+    let dir = TempDir::new("expiring");
+    let (_private, pem) = python_keypair(&dir, 2048, "spki");
+    let target = "http://127.0.0.1:9/callback";
+    let flow = flow_url(target, "st-1", "rsa2048-rfc5280-x509-pem", &pem);
+    let token = format!("{}token", bed.url);
+    let answer = signed_in_get("gina", &token, &format!("{}{}", bed.url, &flow[1..]), &[]);
+    assert_eq!(answer.status, 303, "{}\n{}", answer.body, bed.logs());
+    let location = answer.location.expect("Location");
+    assert!(location.starts_with(&format!("{target}?")), "{location}");
+    assert!(location.contains("error=token_expired"), "{location}");
+    assert!(location.contains("state=st-1"), "{location}");
+    let audit = bed.server.output();
+    assert!(audit.contains("token_expired"), "{audit}");
 }

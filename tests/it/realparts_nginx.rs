@@ -186,8 +186,9 @@ fn the_sign_in_callback_needs_the_recipes_oauth2_buffers() {
         .map(|l| format!("{l}\n"))
         .collect();
     let nginx = Nginx::start(bed.port, &bare);
-    let (status, _) = signed_in_get("frank", &format!("{}token", bed.url), &[]);
-    assert_ne!(status, 200);
+    let token = format!("{}token", bed.url);
+    let answer = signed_in_get("frank", &token, &token, &[]);
+    assert_ne!(answer.status, 200);
     assert!(
         nginx.error_log().contains("upstream sent too big header"),
         "{}",
@@ -206,9 +207,9 @@ fn the_sign_in_callback_needs_the_recipes_oauth2_buffers() {
         ("X-Auth-Request-Preferred-Username", "mallory"),
         ("X-Forwarded-For", "203.0.113.9"),
     ];
-    let (status, body) = signed_in_get("frank", &format!("{}token", bed.url), &forged);
-    assert_eq!(status, 200, "{body}\n{}", bed.logs(&nginx));
-    let (secret, _) = secret_of(&body);
+    let answer = signed_in_get("frank", &token, &token, &forged);
+    assert_eq!(answer.status, 200, "{}\n{}", answer.body, bed.logs(&nginx));
+    let (secret, _) = secret_of(&answer.body);
     assert_eq!(bed.idp.vouches_for(&secret)["preferred_username"], "frank");
     let audit = bed.server.output();
     assert!(

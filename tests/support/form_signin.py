@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Signs in through a gateway without a browser, then sends one request with forged headers.
 
-Usage: form_signin.py USER URL [NAME=VALUE ...]
+Usage: form_signin.py USER URL REQUEST_URL [NAME=VALUE ...]
 
 GETs URL (as a browser: `Accept: text/html`, cookies kept, TLS certificates not checked: the
 gateways of the tests use self-signed ones), follows redirects, fills the identity provider's
 development login form with USER and its consent form, until an answer that is not a redirect
-or a provider form. Then GETs URL once more with the NAME=VALUE headers added (the forged copies
-a client might send) and prints {"status": N, "body": TEXT} as JSON. Exit 1 with one line on
+or a provider form. Then GETs REQUEST_URL (not following a redirect) with the NAME=VALUE headers
+added (the forged copies a client might send) and prints {"status": N, "location": its
+Location or null, "body": TEXT} as JSON. Exit 1 with one line on
 stderr when the sign-in does not end. Standard library only. For the header-stripping checks of
 tests/it/realparts_apache.rs and realparts_nginx.rs; the clients' flows use real Chromium.
 """
@@ -67,19 +68,19 @@ def sign_in(browser, user, url):
 
 
 def main(argv):
-    if len(argv) < 3:
-        print("form_signin: usage: form_signin.py USER URL [NAME=VALUE ...]", file=sys.stderr)
+    if len(argv) < 4:
+        print("form_signin: usage: form_signin.py USER URL REQUEST_URL [NAME=VALUE ...]", file=sys.stderr)
         return 2
-    user, url = argv[1], argv[2]
-    forged = [tuple(pair.split("=", 1)) for pair in argv[3:]]
+    user, url, request_url = argv[1], argv[2], argv[3]
+    forged = [tuple(pair.split("=", 1)) for pair in argv[4:]]
     browser = opener()
     try:
         sign_in(browser, user, url)
-        status, _, body = fetch(browser, url, headers=forged)
+        status, headers, body = fetch(browser, request_url, headers=forged)
     except OSError as error:
         print(f"form_signin: {error}", file=sys.stderr)
         return 1
-    print(json.dumps({"status": status, "body": body}))
+    print(json.dumps({"status": status, "location": headers.get("Location"), "body": body}))
     return 0
 
 
