@@ -213,6 +213,7 @@ fn apache_recipe_strips_client_sent_copies_of_every_header_token2go_reads() {
         ("X-Forwarded-User", "mallory"),
         ("X-Forwarded-Preferred-Username", "mallory"),
         ("X-Forwarded-Email", "mallory@example.test"),
+        ("X-Forwarded-For", "203.0.113.9"),
     ];
     let token = format!("{}token", bed.url);
     let answer = signed_in_get("dave", &token, &token, &forged);
@@ -235,7 +236,11 @@ fn apache_recipe_strips_client_sent_copies_of_every_header_token2go_reads() {
     );
     let audit = bed.server.output();
     assert!(audit.contains("user=dave"), "{audit}");
-    assert!(!audit.contains("mallory"), "{audit}");
+    assert!(audit.contains("forwarded_for=127.0.0.1"), "{audit}");
+    assert!(
+        !audit.contains("mallory") && !audit.contains("203.0.113.9"),
+        "{audit}"
+    );
 }
 
 #[test]
