@@ -190,7 +190,7 @@ pub fn signin_records(sandbox: &Sandbox) -> Vec<Value> {
     }
 }
 
-/// The `token` of a `--format json` document a client printed.
+/// The secret of a `--format json` document a client printed, and the whole document.
 pub fn secret_of(stdout: &str) -> (String, Value) {
     let doc: Value = serde_json::from_str(stdout.trim())
         .unwrap_or_else(|e| panic!("not a JSON document ({e}): {stdout}"));
@@ -276,13 +276,10 @@ impl Apache {
         std::fs::read_to_string(self.dir.join("error.log")).unwrap_or_default()
     }
 
-    #[allow(dead_code)]
-    pub fn access_log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("access.log")).unwrap_or_default()
-    }
-
+    /// What Apache printed, its error log and its access log, for a failure message.
     pub fn logs(&self) -> String {
-        format!("{}\n{}", self.process.output(), self.error_log())
+        let access = std::fs::read_to_string(self.dir.join("access.log")).unwrap_or_default();
+        format!("{}\n{}\n{access}", self.process.output(), self.error_log())
     }
 }
 
