@@ -34,6 +34,10 @@ command -v apache2 >/dev/null || [ -x /usr/sbin/apache2 ] || apt_packages+=(apac
 command -v kubectl >/dev/null || apt_packages+=(kubernetes-client)
 command -v node >/dev/null || apt_packages+=(nodejs)
 command -v npm >/dev/null || apt_packages+=(npm)
+# The container tests (tests/it/container.rs) build and run the image with podman, on runc:
+# crun, podman's default runtime, refuses the cgroup setup of some CI machines.
+command -v podman >/dev/null || apt_packages+=(podman)
+command -v runc >/dev/null || [ -x /usr/sbin/runc ] || apt_packages+=(runc)
 if [ ${#apt_packages[@]} -gt 0 ]; then
   echo "installing: ${apt_packages[*]}"
   # Debian starts the daemons it installs (nginx on port 80); the tests start their own, on

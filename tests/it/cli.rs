@@ -135,3 +135,25 @@ fn the_page_carries_the_example_url_and_the_echo_switch() {
     assert!(page.contains("data-example-url=\"https://api.example.com/\""));
     assert!(page.contains("The curl line calls an example URL"));
 }
+
+/// `cargo run` (the Quick start) passes build.rs's `rustc-env` variables to the server: none may
+/// look like configuration, so a clean start prints no warning.
+#[test]
+fn a_start_with_the_build_environment_has_no_warning() {
+    let build_rs = include_str!("../../build.rs");
+    let build_env: Vec<(&str, &str)> = build_rs
+        .split("cargo:rustc-env=")
+        .skip(1)
+        .map(|rest| (rest.split('=').next().unwrap(), "5.32.6"))
+        .collect();
+    assert!(
+        !build_env.is_empty(),
+        "build.rs sets the Swagger UI version"
+    );
+    let mut vars = build_env.clone();
+    vars.push(("T2G_FALLBACK_TOKEN", "demo-token-not-a-secret"));
+    let s = TestServer::start(&vars);
+    assert_eq!(s.get("/health", &[]).status, 200);
+    let out = s.wait_for_output("listening");
+    assert!(!out.contains("warn"), "{build_env:?}: {out}");
+}
