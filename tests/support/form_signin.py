@@ -43,16 +43,24 @@ def fetch(browser, url, form=None, headers=()):
     for name, value in headers:
         request.add_header(name, value)
     try:
-        with browser.open(request, timeout=20) as response:
+        with browser.open(request, timeout=60) as response:
             return response.status, response.headers, response.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as error:
         return error.code, error.headers, error.read().decode("utf-8", "replace")
 
 
+def where(url):
+    """url without its query (which may hold a one-time code), for an error message."""
+    return urllib.parse.urlsplit(url)._replace(query="").geturl()
+
+
 def sign_in(browser, user, url):
     form = None
     for _ in range(20):
-        status, headers, body = fetch(browser, url, form)
+        try:
+            status, headers, body = fetch(browser, url, form)
+        except OSError as error:
+            raise OSError(f"{error} at {where(url)}") from None
         form = None
         if status in (301, 302, 303, 307) and headers.get("Location"):
             url = urllib.parse.urljoin(url, headers["Location"])
@@ -64,7 +72,7 @@ def sign_in(browser, user, url):
                 else {"prompt": "consent"}
             continue
         return status
-    raise OSError("the sign-in did not end within 20 pages")
+    raise OSError(f"the sign-in did not end within 20 pages, at {where(url)}")
 
 
 def main(argv):
