@@ -6,25 +6,26 @@ Usage: oauth2_proxy_standin.py PORT ISSUER CLIENT_ID CLIENT_SECRET REDIRECT_URL 
 Real oauth2-proxy is not in any package registry reachable from the test machines (it ships as
 a Go binary and container image from GitHub and quay.io). This stand-in does what oauth2-proxy
 does at the edges the recipe depends on, each as oauth2-proxy's documentation describes it
-(https://oauth2-proxy.github.io/oauth2-proxy/, pages "Endpoints", "Overview / Command Line
-Options", "Session Storage", "Integration / nginx auth_request"), with a real OpenID Connect
-authorization code flow against the identity provider at ISSUER:
+(https://oauth2-proxy.github.io/oauth2-proxy/, pages "Features / Endpoints", "Configuration /
+Overview" for the command line options, "Configuration / Integration" for nginx auth_request),
+with a real OpenID Connect authorization code flow against the identity provider at ISSUER:
 
-- `/oauth2/sign_in` and `/oauth2/start` ("Endpoints": sign_in is the login page, start "a URL
-  that will redirect to start the OAuth cycle"): run as with `--skip-provider-button`, a 302 to
-  the provider's authorization endpoint, with a CSRF cookie `_oauth2_proxy_csrf` and the page to
-  return to in `state`. With `--reverse-proxy` that page is taken from the `X-Auth-Request-Redirect`
-  request header, else from `rd` ("Endpoints": "the redirect URL after sign in can be set via the
-  X-Auth-Request-Redirect header"); only a path on this host is accepted (oauth2-proxy refuses
-  other domains unless whitelisted).
+- `/oauth2/sign_in` and `/oauth2/start` (page "Endpoints": sign_in is "the login page", start "a
+  URL that will redirect to start the OAuth cycle"): run as with `--skip-provider-button`, a 302
+  to the provider's authorization endpoint, with a CSRF cookie `_oauth2_proxy_csrf` and the page
+  to return to in `state`. That page comes from the `X-Auth-Request-Redirect` request header,
+  which the nginx example of page "Integration" sets to `$request_uri` on `location /oauth2/`
+  (auth_request mode "requires --reverse-proxy"), else from `rd`; only a path on this host is
+  accepted (oauth2-proxy refuses redirects to other domains unless whitelisted).
 - `/oauth2/callback` ("the URL used at the end of the OAuth cycle"): checks state against the CSRF
   cookie, redeems the code at the provider's token endpoint (client_secret_basic), sets the
   session cookie `_oauth2_proxy` and answers 302 with the whole page to return to in `Location`
-  (for a token2go flow URL, about 1 to 2 KB). The cookie store ("Session Storage / Cookie
-  Storage") keeps the encrypted session in the cookie itself and splits it into `_oauth2_proxy_0`,
-  `_1`, ... only above 4 KB; with Microsoft Entra ID or Keycloak sessions one cookie reaches about
-  4 KB. The stand-in keeps the session in memory and pads the cookie's value to 4000 bytes, so its
-  callback answer has the size a real one has with such providers.
+  (for a token2go flow URL, about 1 to 2 KB). oauth2-proxy's default cookie session store keeps
+  the encrypted session (access, ID and refresh token) in the cookie itself and splits it into
+  `_oauth2_proxy_0`, `_1`, ... at the browsers' 4 KB limit; users report 6 KB sessions
+  (github.com/oauth2-proxy/oauth2-proxy/issues/1993), and Microsoft Entra ID or Keycloak tokens
+  make one full 4 KB cookie common. The stand-in keeps the session in memory and pads the
+  cookie's value to 4000 bytes, so its callback answer has the size a real one has then.
 - `/oauth2/auth` ("only returns a 202 Accepted response or a 401 Unauthorized response; for use
   with the Nginx auth_request directive"): 202 for a valid session with, as with
   `--set-xauthrequest --pass-access-token`, `X-Auth-Request-User`, `-Email`,
