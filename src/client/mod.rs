@@ -159,9 +159,10 @@ fn fetch(options: &Options, env: &Env) -> Result<(), ClientError> {
             None
         }
     };
+    // Another run may have fetched it meanwhile; an unusable entry was named above already.
     if options.cache == CacheUse::ReadWrite {
-        if let Some(cached) = read_cache(&cache, server) {
-            return print(&cached, options.format, env);
+        if let Ok(Some(cached)) = cache.read(server, now()) {
+            return print(&cached.document, options.format, env);
         }
     }
     launch_allowed(&cache, options)?;
