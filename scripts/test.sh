@@ -30,6 +30,10 @@ command -v openssl >/dev/null || apt_packages+=(openssl)
 ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1 || apt_packages+=(faketime)
 command -v zsh >/dev/null || apt_packages+=(zsh)
 command -v fish >/dev/null || apt_packages+=(fish)
+# The container tests (tests/it/container.rs) build and run the image with podman, on runc:
+# crun, podman's default runtime, refuses the cgroup setup of some CI machines.
+command -v podman >/dev/null || apt_packages+=(podman)
+command -v runc >/dev/null || [ -x /usr/sbin/runc ] || apt_packages+=(runc)
 if [ ${#apt_packages[@]} -gt 0 ]; then
   echo "installing: ${apt_packages[*]}"
   # Debian starts the daemons it installs (nginx on port 80); the tests start their own, on

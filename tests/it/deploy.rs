@@ -70,15 +70,16 @@ fn repo_file(path: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // Release binaries.
 
-struct Dist {
+pub struct Dist {
     dir: PathBuf,
     /// What build-dist.sh printed.
     log: String,
-    server: PathBuf,
+    pub server: PathBuf,
 }
 
-/// Runs scripts/build-dist.sh once for all tests of this file.
-fn dist() -> &'static Dist {
+/// Runs scripts/build-dist.sh once for all tests of this binary (this file's and
+/// container.rs's).
+pub fn dist() -> &'static Dist {
     static DIST: OnceLock<Dist> = OnceLock::new();
     DIST.get_or_init(|| {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dist");
@@ -316,15 +317,24 @@ fn dockerfile_lints_clean_and_builds_a_scratch_image_for_the_builders_architectu
     );
     assert!(dockerfile.contains("target-feature=+crt-static"));
 
-    // Dependency layer: the manifests are copied and built before the sources.
-    let manifests = position("COPY Cargo.toml Cargo.lock build.rs");
+    // Dependency layer: the manifests are copied and built (with a stub build script) before
+    // the build script, the sources and the assets it reads; container.rs replays the steps.
+    let manifests = position("COPY Cargo.toml Cargo.lock ./");
+    let build_script = position("COPY build.rs");
     let sources = position("COPY src");
-    assert!(manifests < sources, "manifests before sources");
+    assert!(manifests < build_script && build_script < sources);
     assert!(
-        lines[manifests..sources]
+        lines[manifests..build_script]
             .iter()
             .any(|l| l.contains("cargo build")),
         "dependencies built between the manifests and the sources"
+    );
+
+    // The default is the full multi-stage build; SERVER_FROM=dist takes build-dist.sh's binary.
+    assert!(lines.contains(&"ARG SERVER_FROM=build"), "{dockerfile}");
+    assert!(
+        lines.contains(&"FROM ${SERVER_FROM} AS server"),
+        "{dockerfile}"
     );
 
     // The final stage: nothing but the binary.
