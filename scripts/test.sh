@@ -34,6 +34,11 @@ command -v apache2 >/dev/null || [ -x /usr/sbin/apache2 ] || apt_packages+=(apac
 command -v kubectl >/dev/null || apt_packages+=(kubernetes-client)
 command -v node >/dev/null || apt_packages+=(nodejs)
 command -v npm >/dev/null || apt_packages+=(npm)
+# The client tests (tests/it/client_wild.rs) run a client with its clock 2 minutes ahead through
+# libfaketime, and check the completion scripts with bash -n, zsh -n and fish -n.
+ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1 || apt_packages+=(faketime)
+command -v zsh >/dev/null || apt_packages+=(zsh)
+command -v fish >/dev/null || apt_packages+=(fish)
 # The container tests (tests/it/container.rs) build and run the image with podman, on runc:
 # crun, podman's default runtime, refuses the cgroup setup of some CI machines.
 command -v podman >/dev/null || apt_packages+=(podman)

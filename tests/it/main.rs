@@ -14,6 +14,7 @@ mod webdriver;
 mod audit_trail;
 mod browser;
 mod cli;
+mod client_wild;
 mod clients;
 mod container;
 mod crypto_interop;
