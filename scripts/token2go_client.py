@@ -708,6 +708,8 @@ def _callback_flow(s, hub_base):
         url = flow_url(s.server, listener.public_url(listener.path), state, private_key.public_key(), s.key_size,
                        response_mode=None if hub_base else "form_post")
         listener.start(private_key, state, url, done_url=f"{s.server}/flow/redirect/done")
+        if not hub_base and _notebook_shell() is not None and not _can_open_browser():
+            listener.timeout_hint = "; if your browser runs on another machine, call again with paste=True"
         _show_url(listener.public_url(listener.start_path), s.open_browser, "to fetch a token")
         cancel = "interrupt the kernel" if _notebook_shell() is not None else "Ctrl-C"
         limit = f" (at most {s.timeout:g} s)" if s.timeout is not None else ""

@@ -22,4 +22,5 @@ mod lifecycle;
 mod openapi;
 mod page_browser;
 mod promtool;
+mod python_client;
 mod security;
