@@ -13,7 +13,8 @@ installed. Checks:
 - a cache hit opens no browser and shows nothing; refresh=True runs the flow again;
 - a launch record that failed just now stops the next sign-in (min_interval), min_interval=0 not;
 - a token without expiry is cached for max_age seconds, and max_age=0 caches nothing;
-- a kernel that cannot open a browser suggests paste=True, at once and when it times out.
+- a kernel that cannot open a browser suggests paste=True, at once and when it times out;
+- the peer check reads /proc/net/tcp(6) right (known answers, and our own connection).
 Prints one line per check and `N passed, N failed` last; exit status 0 when nothing failed.
 """
 
@@ -112,6 +113,7 @@ def main(argv):
     api = ["Token2goAuth", "Token2goError", "bearer", "get_token", "token"]
     checks.check("__all__ names the library API", sorted(token2go_client.__all__) == api
                  and all(hasattr(token2go_client, name) for name in api), token2go_client.__all__)
+    check_proc_addresses(checks)
     with tempfile.TemporaryDirectory(prefix="t2g-notebook-") as temp:
         shown = install_fake_ipython(temp)
         log = Path(temp) / "standin.jsonl"
@@ -141,6 +143,33 @@ def main(argv):
         check_remote_kernel_hint(checks, server, shown)
     print(f"{checks.passed} passed, {checks.failed} failed")
     return 0 if checks.failed == 0 else 1
+
+
+def check_proc_addresses(checks):
+    """Known answers for the peer check's reading of /proc/net/tcp and tcp6 (little-endian words)."""
+    import ipaddress
+    import socket
+
+    if sys.byteorder != "little":
+        return
+    cases = [
+        ("0100007F:1F90", ("127.0.0.1", 8080)),
+        ("0000000000000000FFFF00000100007F:C350", ("127.0.0.1", 50000)),
+        ("00000000000000000000000001000000:0016", ("::1", 22)),
+    ]
+    got = [token2go_client._proc_address(text) for text, _ in cases]
+    want = [(ipaddress.ip_address(ip), port) for _, (ip, port) in cases]
+    checks.check("/proc/net/tcp(6) addresses decode, IPv4-mapped as IPv4", got == want, got)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    peer = socket.create_connection(listener.getsockname())
+    accepted, address = listener.accept()
+    uid = token2go_client._peer_uid((ipaddress.ip_address(address[0]), address[1]),
+                                    (ipaddress.ip_address("127.0.0.1"), listener.getsockname()[1]))
+    checks.check("the peer's uid is found: ours", uid == os.geteuid(), uid)
+    for sock in (peer, accepted, listener):
+        sock.close()
 
 
 def check_min_interval(checks, server, temp, secret):
