@@ -13,12 +13,15 @@ installed. Checks:
 - a cache hit opens no browser and shows nothing; refresh=True runs the flow again;
 - a launch record that failed just now stops the next sign-in (min_interval), min_interval=0 not;
 - a token without expiry is cached for max_age seconds, and max_age=0 caches nothing;
+- with this machine's clock 2 minutes behind, expiry decisions use the server's clock;
 - a kernel that cannot open a browser suggests paste=True, at once and when it times out;
 - the peer check reads /proc/net/tcp(6) right (known answers, and our own connection).
 Prints one line per check and `N passed, N failed` last; exit status 0 when nothing failed.
 """
 
+import base64
 import contextlib
+import datetime
 import io
 import json
 import os
@@ -140,6 +143,7 @@ def main(argv):
 
         check_min_interval(checks, server, temp, secret)
         check_max_age(checks, server, temp)
+        check_clock_skew(checks, server, temp)
         check_remote_kernel_hint(checks, server, shown)
     print(f"{checks.passed} passed, {checks.failed} failed")
     return 0 if checks.failed == 0 else 1
@@ -211,6 +215,39 @@ def check_max_age(checks, server, temp):
     os.environ["STANDIN_TOKEN"] = "not-sent: the cache answers"
     got, err = run(lambda: token2go_client.token(server))
     checks.check("the max-age entry answers the next call", got == OPAQUE, f"{got!r} {err}")
+
+
+def unsigned_jwt(exp):
+    part = lambda value: base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")  # noqa: E731
+    return f"{part({'alg': 'none'})}.{part({'sub': 'skewed', 'exp': exp})}.c2lnbmF0dXJl"
+
+
+def check_clock_skew(checks, server, temp):
+    """This machine's clock two minutes behind the server's (the server's is the real one)."""
+    os.environ["XDG_CACHE_HOME"] = os.path.join(temp, "cache-skew")
+    real_now = token2go_client._now
+    token2go_client._now = lambda: real_now() - datetime.timedelta(seconds=120)
+    try:
+        os.environ["STANDIN_TOKEN"] = unsigned_jwt(int(time.time()) + 20)
+        got, err = run(lambda: token2go_client.token(server, timeout=30, min_interval=0))
+        checks.check("skew: a token with 20 s left by the server's clock (140 s by ours) is refused",
+                     isinstance(got, token2go_client.Token2goError) and "less than 30 s" in str(got)
+                     and re.search(r"differs from the server's by 1(19|20|21) s; correcting", err)
+                     and not Path(token2go_client.cache_file(server)).exists(), f"{got!r} {err}")
+        secret = unsigned_jwt(int(time.time()) + 100)
+        os.environ["STANDIN_TOKEN"] = secret
+        entry, err = run(lambda: token2go_client._obtain(token2go_client._settings(server, 30, min_interval=0)))
+        stored = json.loads(Path(token2go_client.cache_file(server)).read_text())
+        credential = json.loads(token2go_client.format_token(entry.token, "exec-credential", {}, skew=entry.skew))
+        expiry = token2go_client._parse_rfc3339(credential["status"]["expirationTimestamp"])
+        local_left = (expiry - token2go_client._now()).total_seconds()
+        checks.check("skew: a token with 100 s left is cached with a skew of about 120, and kubectl gets our clock's expiry",
+                     entry.token["secret"] == secret and 119 <= stored.get("skew", 0) <= 121 and 95 <= local_left <= 102,
+                     f"{stored.get('skew')} {local_left} {err}")
+        got, err = run(lambda: token2go_client.token(server))
+        checks.check("skew: the cached entry answers (100 s left > 60 s)", got == secret and err == "", err)
+    finally:
+        token2go_client._now = real_now
 
 
 def check_remote_kernel_hint(checks, server, shown):
