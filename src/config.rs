@@ -80,6 +80,20 @@ pub const VARIABLES: &[Variable] = &[
         },
     },
     Variable {
+        name: "T2G_EXPIRY_HEADER_NAMES",
+        default: DEFAULT_EXPIRY_HEADER_NAMES,
+        meaning: "ordered header names carrying the token's expiry (Unix seconds or RFC 3339) \
+                  when the token carries none; none: off",
+        apply: |c, v| {
+            c.expiry_header_names = if v.trim().eq_ignore_ascii_case("none") {
+                Vec::new()
+            } else {
+                parse_header_names(v)?
+            };
+            Ok(())
+        },
+    },
+    Variable {
         name: "T2G_FALLBACK_TOKEN",
         default: "unset",
         meaning: "token used when no header carries one",
@@ -224,14 +238,33 @@ pub const VARIABLES: &[Variable] = &[
             Ok(())
         },
     },
+    Variable {
+        name: "T2G_REAUTH_URL",
+        default: "unset",
+        meaning: "where to sign in again through the gateway when the flow's token is expired; \
+                  {url}: where to come back, percent-encoded",
+        apply: |c, v| {
+            c.reauth_url = Some(parse_reauth_url(v).ok_or_else(|| {
+                format!(
+                    "{v:?} is not an absolute http:// or https:// URL or a path starting with / \
+                     (printable ASCII, no quotes), e.g. https://corp.example/oauth2/sign_in?rd={{url}}"
+                )
+            })?);
+            Ok(())
+        },
+    },
 ];
 
-const DEFAULT_HEADER_NAMES: &str =
-    "Access-Token,Authorization,Token,X-Auth-Request-Access-Token,X-Forwarded-Access-Token";
+/// The reference's names, then what Apache `mod_auth_openidc` sets (`OIDC_access_token`).
+const DEFAULT_HEADER_NAMES: &str = "Access-Token,Authorization,Token,X-Auth-Request-Access-Token,\
+X-Forwarded-Access-Token,OIDC_access_token";
 /// What oauth2-proxy sets, as a reverse proxy (`X-Forwarded-*`) and for nginx `auth_request`
-/// (`X-Auth-Request-*`).
+/// (`X-Auth-Request-*`), then what `mod_auth_openidc` sets with its default claim prefix.
 const DEFAULT_USER_HEADER_NAMES: &str = "X-Forwarded-Preferred-Username,X-Forwarded-User,\
-X-Auth-Request-Preferred-Username,X-Auth-Request-User,X-Forwarded-Email,X-Auth-Request-Email";
+X-Auth-Request-Preferred-Username,X-Auth-Request-User,X-Forwarded-Email,X-Auth-Request-Email,\
+OIDC_CLAIM_preferred_username,OIDC_CLAIM_email";
+/// What `mod_auth_openidc` sets next to `OIDC_access_token`: the token's expiry, Unix seconds.
+const DEFAULT_EXPIRY_HEADER_NAMES: &str = "OIDC_access_token_expires";
 
 const DEFAULT_PORT: u16 = 8080;
 const DEFAULT_MAX_CONNECTIONS: usize = 1024;
@@ -278,6 +311,8 @@ pub struct Config {
     pub fallback_token: Option<Secret>,
     /// Header names carrying the user's name, in lookup order; empty: JWT claims only.
     pub user_header_names: Vec<String>,
+    /// Header names carrying the token's expiry, in lookup order; empty: none read.
+    pub expiry_header_names: Vec<String>,
     /// Host names served besides loopback (`T2G_ALLOWED_HOSTS`), lower case; `None` when unset.
     pub allowed_hosts: Option<Vec<String>>,
     pub ui: UiSettings,
@@ -289,6 +324,8 @@ pub struct Config {
     pub audit_log: AuditSink,
     /// Whether the flow's paste mode is on.
     pub paste_mode: bool,
+    /// Where to sign in again (`T2G_REAUTH_URL`), a template with `{url}`.
+    pub reauth_url: Option<String>,
 }
 
 /// A configuration mistake: names the variable and what is allowed.
@@ -344,6 +381,7 @@ impl Config {
             header_names: split_list(DEFAULT_HEADER_NAMES),
             fallback_token: None,
             user_header_names: split_list(DEFAULT_USER_HEADER_NAMES),
+            expiry_header_names: split_list(DEFAULT_EXPIRY_HEADER_NAMES),
             allowed_hosts: None,
             ui: UiSettings::default(),
             echo_enabled: true,
@@ -352,6 +390,7 @@ impl Config {
             allowed_targets: Vec::new(),
             audit_log: AuditSink::Stderr,
             paste_mode: true,
+            reauth_url: None,
         };
         for variable in VARIABLES {
             if let Some(value) = lookup(variable.name).filter(|v| !v.is_empty()) {
@@ -421,12 +460,17 @@ impl Config {
     /// The effective settings for the startup line; the fallback token only as set/unset.
     pub fn summary(&self) -> String {
         format!(
-            "token_headers={} user_headers={} fallback_token={} allowed_hosts={} echo={} max_connections={} log_format={} audit_log={} redirect_allowed_targets={} paste_mode={}",
+            "token_headers={} user_headers={} expiry_headers={} fallback_token={} allowed_hosts={} echo={} max_connections={} log_format={} audit_log={} redirect_allowed_targets={} reauth_url={} paste_mode={}",
             self.header_names.join(","),
             if self.user_header_names.is_empty() {
                 "none".to_string()
             } else {
                 self.user_header_names.join(",")
+            },
+            if self.expiry_header_names.is_empty() {
+                "none".to_string()
+            } else {
+                self.expiry_header_names.join(",")
             },
             if self.fallback_token.is_some() {
                 "set"
@@ -452,6 +496,7 @@ impl Config {
                 let prefixes: Vec<&str> = self.allowed_targets.iter().map(|p| p.as_str()).collect();
                 format!("loopback+{}", prefixes.join(","))
             },
+            self.reauth_url.as_deref().unwrap_or("unset"),
             if self.paste_mode { "on" } else { "off" },
         )
     }
@@ -489,6 +534,19 @@ fn parse_example_url(v: &str) -> Option<String> {
         .all(|b| b.is_ascii_graphic() && !b"\"'`\\<>".contains(&b));
     let scheme_ok = scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https");
     (scheme_ok && printable && !host.is_empty() && !host.starts_with(':')).then(|| v.to_string())
+}
+
+/// A sign-in URL: absolute http(s) like [`parse_example_url`], or a path on the gateway's own
+/// origin (`/`, not `//`); printable ASCII without quotes, so it fits a one-line description.
+fn parse_reauth_url(v: &str) -> Option<String> {
+    let v = v.trim();
+    if v.starts_with('/') && !v.starts_with("//") {
+        let printable = v
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !b"\"'`\\<>".contains(&b));
+        return printable.then(|| v.to_string());
+    }
+    parse_example_url(v)
 }
 
 /// The choice `v` names (case-insensitive, spaces around ignored); else the one-line error.
@@ -634,9 +692,11 @@ mod tests {
                 "Authorization",
                 "Token",
                 "X-Auth-Request-Access-Token",
-                "X-Forwarded-Access-Token"
+                "X-Forwarded-Access-Token",
+                "OIDC_access_token"
             ]
         );
+        assert_eq!(c.expiry_header_names, ["OIDC_access_token_expires"]);
         assert!(c.fallback_token.is_none());
         assert!(c.echo_enabled);
         assert_eq!(c.max_connections, 1024);
@@ -655,7 +715,7 @@ mod tests {
         .unwrap();
         assert_eq!(c.listen.port(), 8080);
         assert!(c.fallback_token.is_none());
-        assert_eq!(c.header_names.len(), 5);
+        assert_eq!(c.header_names.len(), 6);
         assert_eq!(c.ui.target, None);
     }
 
@@ -690,7 +750,7 @@ mod tests {
         assert_eq!(c.header_names, ["X-One", "x-two", "X-Three"]);
         let c = parse(&[("T2G_ADD_TOKEN_HEADER_NAMES", "X-Extra")]).unwrap();
         assert_eq!(c.header_names.last().unwrap(), "X-Extra");
-        assert_eq!(c.header_names.len(), 6);
+        assert_eq!(c.header_names.len(), 7);
         let e = parse(&[("T2G_TOKEN_HEADER_NAMES", "X Bad")]).err().unwrap();
         assert_eq!(e.variable, "T2G_TOKEN_HEADER_NAMES");
         let e = parse(&[("T2G_TOKEN_HEADER_NAMES", " , ,")]).err().unwrap();
@@ -699,6 +759,25 @@ mod tests {
             .err()
             .unwrap();
         assert_eq!(e.variable, "T2G_ADD_TOKEN_HEADER_NAMES");
+    }
+
+    #[test]
+    fn expiry_header_names() {
+        let c = parse(&[("T2G_EXPIRY_HEADER_NAMES", " X-Expires , OIDC_x ")]).unwrap();
+        assert_eq!(c.expiry_header_names, ["X-Expires", "OIDC_x"]);
+        assert!(c.summary().contains(" expiry_headers=X-Expires,OIDC_x "));
+        let c = parse(&[("T2G_EXPIRY_HEADER_NAMES", "NONE")]).unwrap();
+        assert!(c.expiry_header_names.is_empty());
+        assert!(c.summary().contains(" expiry_headers=none "));
+        let s = parse(&[]).unwrap().summary();
+        assert!(
+            s.contains(" expiry_headers=OIDC_access_token_expires "),
+            "{s}"
+        );
+        let e = parse(&[("T2G_EXPIRY_HEADER_NAMES", "X Bad")])
+            .err()
+            .unwrap();
+        assert_eq!(e.variable, "T2G_EXPIRY_HEADER_NAMES");
     }
 
     #[test]
@@ -770,7 +849,11 @@ mod tests {
             c.user_header_names[..2],
             ["X-Forwarded-Preferred-Username", "X-Forwarded-User"]
         );
-        assert_eq!(c.user_header_names.len(), 6);
+        assert_eq!(c.user_header_names.len(), 8);
+        assert_eq!(
+            c.user_header_names[6..],
+            ["OIDC_CLAIM_preferred_username", "OIDC_CLAIM_email"]
+        );
         assert_eq!(c.allowed_hosts, None);
         assert_eq!(c.audit_log, AuditSink::Stderr);
         assert!(c.paste_mode);
@@ -887,6 +970,35 @@ mod tests {
             assert_eq!(e.variable, "T2G_UI_EXAMPLE_URL", "{bad}");
             assert!(!e.to_string().contains('\n'), "{e}");
             assert!(e.to_string().contains("http:// or https://"), "{e}");
+        }
+    }
+
+    #[test]
+    fn reauth_url_is_absolute_or_a_path() {
+        assert_eq!(parse(&[]).unwrap().reauth_url, None);
+        for good in [
+            "/oauth2/sign_in?rd={url}",
+            "https://corp.example/protected/redirect_uri?logout={url}",
+            " /t2g/sign-in ",
+        ] {
+            let c = parse(&[("T2G_REAUTH_URL", good)]).unwrap();
+            assert_eq!(c.reauth_url.as_deref(), Some(good.trim()), "{good}");
+            assert!(c
+                .summary()
+                .contains(&format!(" reauth_url={} ", good.trim())));
+        }
+        for bad in [
+            "//evil.example/x",
+            "javascript:alert(1)",
+            "oauth2/sign_in",
+            "/a b",
+            "/a\"b",
+            "/x<script>",
+            "ftp://x.example/",
+        ] {
+            let e = parse(&[("T2G_REAUTH_URL", bad)]).err().unwrap();
+            assert_eq!(e.variable, "T2G_REAUTH_URL", "{bad}");
+            assert!(!e.to_string().contains('\n'), "{e}");
         }
     }
 

@@ -16,15 +16,23 @@
 //! with `confirm`, a value only the token's owner can make ([`crate::confirm`]). A missing or
 //! wrong `confirm` shows the warning again and is never a refusal; loopback and `{user}`
 //! targets need none, since the token stays on the user's own machine or server.
+//!
+//! Flow errors: a request that passed every check (and the warning page where it applies) but
+//! cannot be served, because the gateway passed no token or the token expires within
+//! [`MIN_LIFETIME`] seconds, is answered as an OAuth 2.0 authorization error response (RFC 6749
+//! §4.1.2.1): `error`, `error_description` and `state` go to the target, by redirect or form,
+//! so the client stops at once instead of waiting. In paste mode, and where the warning page
+//! applies but no token exists to confirm it with, the person reads the error on a page instead
+//! and nothing goes to the target.
 
-use std::time::SystemTime;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::confirm;
 use crate::crypto::{self, CryptoError};
 use crate::metrics::Rejection;
 use crate::pubkey::{self, KeyType, ALLOWED_KEY_TYPES};
 use crate::query;
-use crate::redirect_target::{self, AllowedPrefix, Reach, TargetError, OOB};
+use crate::redirect_target::{self, Allowed, AllowedPrefix, Reach, TargetError, OOB};
 use crate::token::TokenInfo;
 
 /// The parameters the flow reads: the four required ones, then the optional `responseMode` and
@@ -40,6 +48,9 @@ const PARAMETERS: [&str; 6] = [
 const REQUIRED: usize = 4;
 /// The parameters the confirmation value covers: all but `confirm` itself.
 const CONFIRMED: usize = 5;
+/// A token whose known expiry is fewer seconds away than this is not handed out by the flow:
+/// the client could not use it, and would cache it.
+pub const MIN_LIFETIME: i64 = 30;
 
 /// What the flow decided.
 pub enum Outcome {
@@ -63,7 +74,73 @@ pub enum Outcome {
     },
     /// Show the warning page first: nothing encrypted, nothing handed out.
     Confirm(Confirmation),
+    /// No token to hand out, for a request that passed every check: tell the client (or the
+    /// person, where nothing may go to the target) why.
+    Error {
+        error: FlowError,
+        /// One printable ASCII line without secrets (`error_description`).
+        description: String,
+        reply: ErrorReply,
+    },
     Refused(Refusal),
+}
+
+/// Why a flow that passed every check hands out no token: the `error` code it sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlowError {
+    /// No header carried a token and there is no fallback.
+    NoToken,
+    /// The token's known expiry is less than [`MIN_LIFETIME`] seconds away, or past.
+    TokenExpired,
+}
+
+impl FlowError {
+    pub fn code(self) -> &'static str {
+        match self {
+            FlowError::NoToken => "no_token",
+            FlowError::TokenExpired => "token_expired",
+        }
+    }
+
+    pub fn expired(self) -> bool {
+        self == FlowError::TokenExpired
+    }
+
+    pub fn rejection(self) -> Rejection {
+        match self {
+            FlowError::NoToken => Rejection::NoToken,
+            FlowError::TokenExpired => Rejection::TokenExpired,
+        }
+    }
+
+    /// The `error_description`: `reauth` is where to sign in again, when the operator set one.
+    fn description(self, reauth: Option<&str>) -> String {
+        match (self, reauth) {
+            (FlowError::NoToken, _) => "the gateway passed no access token".to_string(),
+            (FlowError::TokenExpired, None) => format!(
+                "the access token expires in less than {MIN_LIFETIME} s: sign in again through \
+                 the gateway"
+            ),
+            (FlowError::TokenExpired, Some(url)) => format!(
+                "the access token expires in less than {MIN_LIFETIME} s: sign in again through \
+                 the gateway at {url}"
+            ),
+        }
+    }
+}
+
+/// How a flow error reaches the client.
+pub enum ErrorReply {
+    /// `303` to the target with `error`, `error_description` and `state` in its query.
+    Redirect { location: String },
+    /// The form_post page POSTing `error`, `error_description` and `state` to `action`.
+    FormPost {
+        action: String,
+        origin: String,
+        fields: [(&'static str, String); 3],
+    },
+    /// A page for the person: paste mode, or no token to confirm the warning page with.
+    Page,
 }
 
 /// Where a token went, for the audit line: the target's origin and path (never its query) and
@@ -89,8 +166,6 @@ pub struct Confirmation {
 pub enum Refusal {
     /// A client mistake, counted under its metrics reason; the line names the parameter.
     Invalid(Rejection, String),
-    /// No header carried a token and there is no fallback.
-    NoToken,
     /// Our side failed to encrypt; the client gets a vague line, the log the precise error.
     Encryption(CryptoError),
 }
@@ -104,6 +179,8 @@ pub struct FlowRequest<'a> {
     pub allowed_targets: &'a [AllowedPrefix],
     pub paste_mode: bool,
     pub now: SystemTime,
+    /// Where to sign in again, for the `error_description` of an expired token.
+    pub reauth: Option<&'a str>,
 }
 
 /// The token to hand out, with what the caller worked out from it already (it needed both for
@@ -112,7 +189,7 @@ pub struct FlowRequest<'a> {
 pub struct FlowToken<'a> {
     pub secret: &'a str,
     pub fingerprint: &'a str,
-    /// A JWT's `exp`, in seconds since the epoch.
+    /// The token's expiry (a JWT's `exp`, else the gateway's header), seconds since the epoch.
     pub expiry: Option<i64>,
 }
 
@@ -195,14 +272,37 @@ fn decide(request: &FlowRequest<'_>) -> Result<Outcome, Refusal> {
     };
     let public_key = pubkey::parse_public_key(key_type, public_key)
         .map_err(|e| invalid(Rejection::Key, e.to_string()))?;
-    let token = request.token.ok_or(Refusal::NoToken)?;
-    let secret = token.secret;
-    let code = pubkey::verification_code(&public_key);
 
     let must_confirm = match &checked_target {
         None => true,
         Some(allowed) => allowed.reach == Reach::Shared,
     };
+    let error = |error: FlowError| match &checked_target {
+        Some(allowed) => error_to_target(error, allowed, state, form_post, request.reauth),
+        None => error_page(error, request.reauth),
+    };
+    let Some(token) = request.token else {
+        // The confirm value is keyed with the token: without one the warning page cannot be
+        // passed, so nothing goes to such a target and the person reads why.
+        if must_confirm {
+            return Ok(error_page(FlowError::NoToken, request.reauth));
+        }
+        return Ok(error(FlowError::NoToken));
+    };
+    let now = request
+        .now
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let expired = token
+        .expiry
+        .is_some_and(|exp| exp < now.saturating_add(MIN_LIFETIME));
+    // In paste mode the error is a page for the person: nothing leaves, no warning needed.
+    if expired && checked_target.is_none() {
+        return Ok(error(FlowError::TokenExpired));
+    }
+    let secret = token.secret;
+    let code = pubkey::verification_code(&public_key);
+
     if must_confirm {
         let confirmed_here = confirmed.is_some_and(|c| confirm::matches(c, secret, &covered));
         if !confirmed_here {
@@ -228,6 +328,9 @@ fn decide(request: &FlowRequest<'_>) -> Result<Outcome, Refusal> {
         }
     }
 
+    if expired {
+        return Ok(error(FlowError::TokenExpired));
+    }
     let fingerprint = token.fingerprint.to_string();
     let document = TokenInfo::with(secret, request.now, fingerprint, token.expiry).to_json();
     let sealed = crypto::seal(&public_key, &document).map_err(Refusal::Encryption)?;
@@ -265,6 +368,53 @@ fn decide(request: &FlowRequest<'_>) -> Result<Outcome, Refusal> {
             }
         }
     })
+}
+
+/// The error as an OAuth 2.0 authorization error response to the target (RFC 6749 §4.1.2.1):
+/// the form_post page where asked for (not for an IPv6 target, as for a delivery), else the
+/// redirect.
+fn error_to_target(
+    error: FlowError,
+    allowed: &Allowed,
+    state: &str,
+    form_post: bool,
+    reauth: Option<&str>,
+) -> Outcome {
+    let description = error.description(reauth);
+    let target = &allowed.target;
+    let reply = if form_post && !target.is_ipv6() {
+        ErrorReply::FormPost {
+            action: target.as_str().to_string(),
+            origin: target.origin(),
+            fields: [
+                ("error", error.code().to_string()),
+                ("error_description", description.clone()),
+                ("state", state.to_string()),
+            ],
+        }
+    } else {
+        let params = [
+            ("error", error.code()),
+            ("error_description", description.as_str()),
+            ("state", state),
+        ];
+        ErrorReply::Redirect {
+            location: redirect_target::with_params(target, &params),
+        }
+    };
+    Outcome::Error {
+        error,
+        description,
+        reply,
+    }
+}
+
+fn error_page(error: FlowError, reauth: Option<&str>) -> Outcome {
+    Outcome::Error {
+        error,
+        description: error.description(reauth),
+        reply: ErrorReply::Page,
+    }
 }
 
 #[cfg(test)]
@@ -321,6 +471,7 @@ mod tests {
             allowed_targets,
             paste_mode: true,
             now: SystemTime::now(),
+            reauth: None,
         })
     }
 
@@ -432,8 +583,11 @@ mod tests {
         bad_key[3].1 = "not a key".into();
         assert_eq!(invalid_line(run_with(&bad_key, None)).0, Rejection::Key);
         assert!(matches!(
-            refusal(run_with(&query("http://127.0.0.1/", "s"), None)),
-            Refusal::NoToken
+            run_with(&query("http://127.0.0.1/", "s"), None),
+            Outcome::Error {
+                error: FlowError::NoToken,
+                ..
+            }
         ));
     }
 
@@ -577,8 +731,147 @@ mod tests {
             run_with(&loopback, Some(TOKEN)),
             Outcome::Redirect { .. }
         ));
-        // Without a token there is nothing to confirm: 444 first.
-        assert!(matches!(refusal(run_with(&q, None)), Refusal::NoToken));
+        // Without a token there is nothing to confirm: the person reads why, nothing is sent.
+        assert!(matches!(
+            run_with(&q, None),
+            Outcome::Error {
+                error: FlowError::NoToken,
+                reply: ErrorReply::Page,
+                ..
+            }
+        ));
+    }
+
+    /// A JWT expiring `seconds` from now.
+    fn expiring_in(seconds: i64) -> String {
+        use base64::Engine;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let claims = format!(r#"{{"exp":{}}}"#, now + seconds);
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        format!("e30.{}.c2ln", b64.encode(claims))
+    }
+
+    /// The error response's three values, from a redirect (its query after the target) or a
+    /// form_post page's fields.
+    fn error_params(outcome: Outcome, target: &str) -> (FlowError, [(String, String); 3]) {
+        let Outcome::Error { error, reply, .. } = outcome else {
+            panic!("expected a flow error");
+        };
+        let params = match reply {
+            ErrorReply::Redirect { location } => {
+                let suffix = location[target.len()..].trim_start_matches(['?', '&']);
+                query::parse_strict(suffix).unwrap().try_into().unwrap()
+            }
+            ErrorReply::FormPost { action, fields, .. } => {
+                assert_eq!(action, target);
+                fields.map(|(name, value)| (name.to_string(), value))
+            }
+            ErrorReply::Page => panic!("expected the error to go to the target"),
+        };
+        (error, params)
+    }
+
+    #[test]
+    fn flow_errors_go_to_a_target_that_passed_every_check() {
+        let target = "http://127.0.0.1:8765/cb?x=1";
+        for mode in ["query", "form_post"] {
+            let q = with_mode(query(target, "s&t"), mode);
+            let (error, params) = error_params(run_with(&q, None), target);
+            assert_eq!(error, FlowError::NoToken);
+            assert_eq!(
+                params.map(|(n, v)| format!("{n}={v}")),
+                [
+                    "error=no_token",
+                    "error_description=the gateway passed no access token",
+                    "state=s&t"
+                ]
+            );
+            let expired = expiring_in(29);
+            let (error, params) = error_params(run_with(&q, Some(&expired)), target);
+            assert_eq!(error, FlowError::TokenExpired);
+            assert_eq!(params[0].1, "token_expired");
+            assert_eq!(
+                params[1].1,
+                "the access token expires in less than 30 s: sign in again through the gateway"
+            );
+            assert_eq!(params[2].1, "s&t");
+        }
+        // Long enough, and long past: delivered, and refused.
+        let q = query(target, "s");
+        assert!(matches!(
+            run_with(&q, Some(&expiring_in(31))),
+            Outcome::Redirect { .. }
+        ));
+        assert_eq!(
+            error_params(run_with(&q, Some(&expiring_in(-3600))), target).0,
+            FlowError::TokenExpired
+        );
+        // The operator's sign-in URL is named.
+        let fingerprint = crate::token::fingerprint(TOKEN);
+        let outcome = run(&FlowRequest {
+            query: &q,
+            token: Some(FlowToken {
+                expiry: Some(0),
+                ..flow_token(TOKEN, &fingerprint)
+            }),
+            user: None,
+            allowed_targets: &[],
+            paste_mode: true,
+            now: SystemTime::now(),
+            reauth: Some("https://corp.example/oauth2/sign_in?rd=%2F"),
+        });
+        assert!(error_params(outcome, target).1[1].1.ends_with(
+            "sign in again through the gateway at https://corp.example/oauth2/sign_in?rd=%2F"
+        ));
+        // A refused target gets nothing, with or without a token.
+        for token in [None, Some(expiring_in(0))] {
+            let q = query("https://evil.example/cb", "s");
+            assert_eq!(
+                invalid_line(run_with(&q, token.as_deref())).0,
+                Rejection::Target
+            );
+        }
+    }
+
+    #[test]
+    fn flow_errors_where_nothing_may_go_to_the_target_are_pages() {
+        // Paste mode: the page, at once; an expired token needs no warning first.
+        for token in [None, Some(expiring_in(10))] {
+            let outcome = run_with(&query(OOB, "s"), token.as_deref());
+            assert!(
+                matches!(
+                    outcome,
+                    Outcome::Error {
+                        reply: ErrorReply::Page,
+                        ..
+                    }
+                ),
+                "{token:?}"
+            );
+        }
+        // A shared prefix: without a token the warning cannot be confirmed, so a page; with an
+        // expired one, the warning first, then the error goes to the confirmed target.
+        let allowed = AllowedPrefix::parse_list("https://hub.example.com/user/").unwrap();
+        let target = "https://hub.example.com/user/ann/cb";
+        let q = query(target, "s");
+        assert!(matches!(
+            run_as(&q, None, None, &allowed),
+            Outcome::Error {
+                error: FlowError::NoToken,
+                reply: ErrorReply::Page,
+                ..
+            }
+        ));
+        let expired = expiring_in(5);
+        let q = confirmed(run_as(&q, Some(&expired), None, &allowed));
+        let (error, params) = error_params(run_as(&q, Some(&expired), None, &allowed), target);
+        assert_eq!(
+            (error, params[2].1.as_str()),
+            (FlowError::TokenExpired, "s")
+        );
     }
 
     #[test]
@@ -592,6 +885,7 @@ mod tests {
             allowed_targets: &[],
             paste_mode: false,
             now: SystemTime::now(),
+            reauth: None,
         });
         assert_eq!(
             invalid_line(outcome),

@@ -301,6 +301,7 @@ pub fn jwt(data: &[u8]) {
         header_names: vec!["Authorization".to_string()],
         fallback: Some(Secret::new("fallback".to_string())),
         user_header_names: Vec::new(),
+        expiry_header_names: Vec::new(),
     };
     let request = request_with(vec![("authorization".to_string(), secret.clone())]);
     match source.extract(&request) {

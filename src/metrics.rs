@@ -33,14 +33,17 @@ pub enum Rejection {
     Target,
     Key,
     NoToken,
+    /// The token's known expiry is less than 30 s away or past.
+    TokenExpired,
 }
 
 impl Rejection {
-    const ALL: [Rejection; 4] = [
+    const ALL: [Rejection; 5] = [
         Rejection::Params,
         Rejection::Target,
         Rejection::Key,
         Rejection::NoToken,
+        Rejection::TokenExpired,
     ];
 
     pub fn label(self) -> &'static str {
@@ -49,6 +52,7 @@ impl Rejection {
             Rejection::Target => "target",
             Rejection::Key => "key",
             Rejection::NoToken => "no_token",
+            Rejection::TokenExpired => "token_expired",
         }
     }
 }
@@ -71,7 +75,8 @@ struct RequestStats {
 pub struct Metrics {
     requests: Mutex<RequestStats>,
     tokens_served: Mutex<BTreeMap<&'static str, u64>>,
-    rejections: [AtomicU64; 4],
+    rejections: [AtomicU64; 5],
+    expiry_header_invalid: AtomicU64,
 }
 
 impl Metrics {
@@ -100,6 +105,11 @@ impl Metrics {
 
     pub fn flow_rejected(&self, reason: Rejection) {
         self.rejections[reason as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts an expiry header that was ignored as garbage; the count so far.
+    pub fn expiry_header_invalid(&self) -> u64 {
+        self.expiry_header_invalid.fetch_add(1, Ordering::Relaxed) + 1
     }
 
     pub fn render(&self) -> String {
@@ -171,6 +181,16 @@ impl Metrics {
                 reason.label()
             );
         }
+
+        out.push_str(
+            "# HELP token2go_expiry_header_invalid_total Expiry headers ignored: neither Unix seconds nor RFC 3339.\n",
+        );
+        out.push_str("# TYPE token2go_expiry_header_invalid_total counter\n");
+        let _ = writeln!(
+            out,
+            "token2go_expiry_header_invalid_total {}",
+            self.expiry_header_invalid.load(Ordering::Relaxed)
+        );
         out
     }
 }
@@ -188,7 +208,9 @@ mod tests {
         m.token_served("token");
         m.flow_rejected(Rejection::Target);
         m.flow_rejected(Rejection::Target);
+        assert_eq!(m.expiry_header_invalid(), 1);
         let text = m.render();
+        assert!(text.contains("\ntoken2go_expiry_header_invalid_total 1\n"));
         assert!(text.contains("token2go_http_requests_total{route=\"token\",status=\"200\"} 2\n"));
         assert!(text.contains("token2go_http_requests_total{route=\"token\",status=\"444\"} 1\n"));
         assert!(text.contains(
@@ -204,6 +226,7 @@ mod tests {
         assert!(text.contains("token2go_tokens_served_total{route=\"token\"} 1\n"));
         assert!(text.contains("token2go_flow_rejections_total{reason=\"target\"} 2\n"));
         assert!(text.contains("token2go_flow_rejections_total{reason=\"no_token\"} 0\n"));
+        assert!(text.contains("token2go_flow_rejections_total{reason=\"token_expired\"} 0\n"));
         assert!(text.contains("token2go_build_info{version=\""));
         // 300 µs + 30 ms + 5 s, in seconds with microseconds.
         assert!(

@@ -287,9 +287,46 @@ pub fn render_confirm(ui: &Ui, warning: &Warning<'_>, user: Option<&str>) -> Str
     )
 }
 
+/// Why the flow hands out no token, as its pages tell the person.
+pub struct ErrorNotice<'a> {
+    /// The `error_description` the client gets too.
+    pub description: &'a str,
+    /// What to do about it, text.
+    pub hint: &'a str,
+    /// Where to sign in again (`T2G_REAUTH_URL` filled in), when the operator set one.
+    pub reauth: Option<&'a str>,
+}
+
+fn notice_html(notice: &ErrorNotice<'_>) -> String {
+    let link = notice
+        .reauth
+        .map(|url| {
+            format!(
+                "\n      <div class=\"actions\"><a class=\"button\" id=\"reauth\" \
+                 href=\"{}\">Sign in again</a></div>",
+                escape_html(url)
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "\n      <div class=\"notice error\" role=\"alert\" id=\"flow-error\">\n        \
+         <p><strong>The server could not hand out a token: {}.</strong></p>\n        \
+         <p>{}</p>\n      </div>{link}",
+        escape_html(notice.description),
+        escape_html(notice.hint)
+    )
+}
+
 /// The form_post page: a form that POSTs `fields` (name, value) to `action`, the target; its
-/// origin is named on the page.
-pub fn render_form_post(ui: &Ui, action: &str, origin: &str, fields: &[(&str, &str)]) -> String {
+/// origin is named on the page. With `notice`, the fields tell the client why no token comes
+/// (a flow error), and the page tells the person.
+pub fn render_form_post(
+    ui: &Ui,
+    action: &str,
+    origin: &str,
+    fields: &[(&str, &str)],
+    notice: Option<&ErrorNotice<'_>>,
+) -> String {
     let inputs: Vec<String> = fields
         .iter()
         .map(|(name, value)| {
@@ -300,11 +337,29 @@ pub fn render_form_post(ui: &Ui, action: &str, origin: &str, fields: &[(&str, &s
             )
         })
         .collect();
+    let (lead, heading, what, notice) = match notice {
+        None => (
+            "Handing the encrypted token to the program that asked for it.",
+            "Delivering the token",
+            "the encrypted token",
+            String::new(),
+        ),
+        Some(notice) => (
+            "Telling the program that asked for a token why none comes.",
+            "No token was handed out",
+            "the reason",
+            notice_html(notice),
+        ),
+    };
     fill(
         FORM_POST_TEMPLATE.text(),
         &[
             ("title", &escape_html(&ui.title)),
+            ("lead", lead),
+            ("heading", heading),
+            ("notice", &notice),
             ("action", &escape_html(action)),
+            ("what", what),
             ("origin", &escape_html(origin)),
             ("fields", &inputs.join("\n")),
         ],
@@ -313,7 +368,33 @@ pub fn render_form_post(ui: &Ui, action: &str, origin: &str, fields: &[(&str, &s
 
 /// The page of `/flow/redirect/done`: "Token delivered. You can close this tab."
 pub fn render_done(ui: &Ui) -> String {
-    fill(DONE_TEMPLATE.text(), &[("title", &escape_html(&ui.title))])
+    fill(
+        DONE_TEMPLATE.text(),
+        &[
+            ("title", &escape_html(&ui.title)),
+            ("tab", "Token delivered"),
+            ("page", "done"),
+            ("signed_in", ""),
+            ("heading", "Token delivered."),
+            ("body", "<p>You can close this tab.</p>"),
+        ],
+    )
+}
+
+/// A flow error the person reads (paste mode, or no token to confirm the warning page with):
+/// why no token came and, when the operator set one, a link to sign in again.
+pub fn render_flow_error(ui: &Ui, notice: &ErrorNotice<'_>, user: Option<&str>) -> String {
+    fill(
+        DONE_TEMPLATE.text(),
+        &[
+            ("title", &escape_html(&ui.title)),
+            ("tab", "No token"),
+            ("page", "flow-error"),
+            ("signed_in", &signed_in(user)),
+            ("heading", "No token was handed out"),
+            ("body", &notice_html(notice)),
+        ],
+    )
 }
 
 /// Escapes text for HTML element content and quoted attribute values.
@@ -583,7 +664,21 @@ mod tests {
             render_confirm(&ui, &paste_warning(), None),
             render_confirm(&ui, &target_warning(), Some("alice")),
             render_done(&ui),
-            render_form_post(&ui, "http://127.0.0.1:1/cb", "http://127.0.0.1:1", &[]),
+            render_form_post(
+                &ui,
+                "http://127.0.0.1:1/cb",
+                "http://127.0.0.1:1",
+                &[],
+                None,
+            ),
+            render_form_post(
+                &ui,
+                "http://127.0.0.1:1/cb",
+                "http://127.0.0.1:1",
+                &[],
+                Some(&expired_notice()),
+            ),
+            render_flow_error(&ui, &expired_notice(), Some("alice")),
         ] {
             assert!(!html.contains("{{") && !html.contains("}}"), "{html}");
             assert!(html.starts_with("<!doctype html>"));
@@ -597,7 +692,11 @@ mod tests {
             "http://127.0.0.1:8765/cb?a=1&b=\"2\"",
             "http://127.0.0.1:8765",
             &[("key", "K+/="), ("state", "\"><script>x</script>")],
+            None,
         );
+        assert!(html.contains("<title>Delivering the token &middot; Token2go</title>"));
+        assert!(html.contains("Your browser sends the encrypted token to"));
+        assert!(!html.contains("flow-error"));
         assert!(html.contains(
             "<form id=\"deliver\" method=\"post\" action=\"http://127.0.0.1:8765/cb?a=1&amp;b=&quot;2&quot;\">"
         ));
@@ -730,6 +829,47 @@ mod tests {
         assert!(weight < 48 * 1024, "HTML + CSS + JS = {weight} bytes");
     }
 
+    fn expired_notice() -> ErrorNotice<'static> {
+        ErrorNotice {
+            description: "the access token expires in less than 30 s: <b>",
+            hint: "Sign in again & retry.",
+            reauth: Some("/oauth2/sign_in?rd=%2F&x=\"1\""),
+        }
+    }
+
+    #[test]
+    fn flow_error_pages_say_why_and_link_to_sign_in_again() {
+        let notice = expired_notice();
+        let fields = [("error", "token_expired"), ("state", "s")];
+        let form = render_form_post(
+            &default_ui(),
+            "http://127.0.0.1:1/cb",
+            "http://127.0.0.1:1",
+            &fields,
+            Some(&notice),
+        );
+        let page = render_flow_error(&default_ui(), &notice, None);
+        for html in [&form, &page] {
+            assert!(html.contains(
+                "<p><strong>The server could not hand out a token: the access token expires \
+                 in less than 30 s: &lt;b&gt;.</strong></p>"
+            ));
+            assert!(html.contains("<p>Sign in again &amp; retry.</p>"));
+            assert!(html.contains(
+                "<a class=\"button\" id=\"reauth\" href=\"/oauth2/sign_in?rd=%2F&amp;x=&quot;1&quot;\">Sign in again</a>"
+            ));
+        }
+        assert!(form.contains("<input type=\"hidden\" name=\"error\" value=\"token_expired\">"));
+        assert!(form.contains("<title>No token was handed out &middot; Token2go</title>"));
+        assert!(page.contains("<title>No token &middot; Token2go</title>"));
+        assert!(!page.contains("<form") && !page.contains("<script"));
+        let without = ErrorNotice {
+            reauth: None,
+            ..expired_notice()
+        };
+        assert!(!render_flow_error(&default_ui(), &without, None).contains("id=\"reauth\""));
+    }
+
     #[test]
     fn done_page_says_delivered() {
         let html = render_done(&ui_of(Some("Acme"), None, None, None, None));
@@ -787,7 +927,9 @@ mod tests {
                 "http://127.0.0.1:1/cb",
                 "http://127.0.0.1:1",
                 &[("a", "b")],
+                Some(&expired_notice()),
             ),
+            render_flow_error(&ui, &expired_notice(), None),
         ] {
             assert_eq!(inline_violations(&html), Vec::<String>::new());
         }

@@ -1,18 +1,19 @@
 //! Routing on (method, path), the Host check, the small handlers, and the flow's outcome turned
 //! into a response, counted and written to the audit trail.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use crate::assets::{self, Asset, Coding};
 use crate::audit::{Audit, Record};
 use crate::config::Config;
 use crate::echo;
-use crate::flow::{self, FlowRequest, FlowToken, Outcome, Refusal};
+use crate::flow::{self, ErrorReply, FlowError, FlowRequest, FlowToken, Outcome, Refusal};
 use crate::http::{Exchange, Method, Request, Response, Service, Status};
 use crate::inflate;
 use crate::log::{self, LogFormat};
 use crate::metrics::{Metrics, Rejection};
-use crate::page::{self, IndexPage, Ui, Warning};
+use crate::page::{self, ErrorNotice, IndexPage, Ui, Warning};
 use crate::query;
 use crate::redirect_target::{AllowedPrefix, OOB};
 use crate::time::rfc3339_unix;
@@ -31,6 +32,11 @@ pub struct App {
     /// Redirect-flow targets allowed beyond loopback.
     allowed_targets: Vec<AllowedPrefix>,
     paste_mode: bool,
+    /// Where to sign in again (`T2G_REAUTH_URL`), a template with `{url}`.
+    reauth_url: Option<String>,
+    /// That template with `{url}` the token page (`/`): for the clients, which stop at an error
+    /// and are started again after signing in.
+    reauth_home: Option<String>,
     /// Host names answered besides loopback; `None`: every Host is answered.
     served_hosts: Option<Vec<String>>,
     audit: Audit,
@@ -39,13 +45,21 @@ pub struct App {
     index_anonymous: &'static [u8],
     /// Rendered once at start: its inputs never change while running.
     done_html: &'static [u8],
+    /// When an ignored expiry header was last logged (Unix seconds): a misconfigured gateway
+    /// sends it with every request, and the metric counts them all.
+    expiry_warned_at: AtomicU64,
 }
 
-/// What the audit line of a hand-out says about the token: its fingerprint and a JWT's claims.
+/// At most one log line per this many seconds about ignored expiry headers.
+const EXPIRY_WARNING_INTERVAL: u64 = 60;
+
+/// What the audit line of a hand-out says about the token: its fingerprint, a JWT's claims and
+/// its expiry (the JWT's, else the gateway's header).
 #[derive(Clone, Copy)]
 struct Served<'a> {
     fingerprint: &'a str,
     claims: Option<&'a token::Claims>,
+    expiry: Option<i64>,
 }
 
 /// `Host` names that always mean this machine.
@@ -76,22 +90,60 @@ impl App {
             (None, Some(_)) => Some(Vec::new()),
             (None, None) => None,
         };
+        let reauth_home = config
+            .reauth_url
+            .as_deref()
+            .map(|template| fill_reauth(template, "/"));
         App {
             tokens: TokenSource {
                 header_names: config.header_names,
                 fallback: config.fallback_token,
                 user_header_names: config.user_header_names,
+                expiry_header_names: config.expiry_header_names,
             },
             echo_enabled: config.echo_enabled,
             ui,
             metrics: Metrics::new(),
             allowed_targets: config.allowed_targets,
             paste_mode: config.paste_mode,
+            reauth_url: config.reauth_url,
+            reauth_home,
             served_hosts,
             audit: Audit::new(config.audit_log, config.log_format == LogFormat::Json),
             index,
             index_anonymous,
             done_html,
+            expiry_warned_at: AtomicU64::new(0),
+        }
+    }
+
+    /// The token's expiry: a JWT's `exp`, else what the gateway's expiry header says. A header
+    /// that is garbage is ignored: counted, and logged (its name, never its value) at most once
+    /// a minute.
+    fn expiry(&self, request: &Request, claims: Option<&token::Claims>) -> Option<i64> {
+        if let Some(exp) = claims.and_then(token::claims_expiry) {
+            return Some(exp);
+        }
+        match self.tokens.header_expiry(request) {
+            Ok(expiry) => expiry,
+            Err(bad) => {
+                let count = self.metrics.expiry_header_invalid();
+                let now = crate::time::unix_now();
+                let last = self.expiry_warned_at.load(Ordering::Relaxed);
+                let due = last == 0 || now >= last + EXPIRY_WARNING_INTERVAL;
+                if due
+                    && self
+                        .expiry_warned_at
+                        .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                        .is_ok()
+                {
+                    log::warn(&format!(
+                        "expiry header {bad} (token2go_expiry_header_invalid_total {count}; \
+                         logged at most once a minute)"
+                    ));
+                }
+                None
+            }
         }
     }
 
@@ -166,12 +218,13 @@ impl App {
                 let claims = token::jwt_claims(secret);
                 let fingerprint = token::fingerprint(secret);
                 let user = self.tokens.user_with_claims(request, claims.as_ref());
+                let expiry = self.expiry(request, claims.as_ref());
                 let served = Served {
                     fingerprint: &fingerprint,
                     claims: claims.as_ref(),
+                    expiry,
                 };
                 self.audit_served(request, "token", served, user.as_deref(), None, None);
-                let expiry = claims.as_ref().and_then(token::claims_expiry);
                 let body =
                     TokenInfo::with(secret, SystemTime::now(), fingerprint, expiry).to_json();
                 Response::new(Status::Ok, JSON, body).header("Cache-Control", NO_STORE)
@@ -197,7 +250,7 @@ impl App {
             user,
             fingerprint: served.fingerprint.get(..16),
             sub: claims.and_then(|c| token::claim_str(c, "sub")),
-            exp: claims.and_then(token::claims_expiry).map(rfc3339_unix),
+            exp: served.expiry.map(rfc3339_unix),
             target,
             code,
             reason: None,
@@ -237,7 +290,7 @@ impl App {
         let fingerprint = token.map(token::fingerprint).unwrap_or_default();
         let user = self.tokens.user_with_claims(request, claims.as_ref());
         let user = user.as_deref();
-        let expiry = claims.as_ref().and_then(token::claims_expiry);
+        let expiry = token.and_then(|_| self.expiry(request, claims.as_ref()));
         let outcome = match query::parse_strict(&request.query) {
             Ok(query) => flow::run(&FlowRequest {
                 query: &query,
@@ -250,6 +303,7 @@ impl App {
                 allowed_targets: &self.allowed_targets,
                 paste_mode: self.paste_mode,
                 now: SystemTime::now(),
+                reauth: self.reauth_home.as_deref(),
             }),
             Err(e) => Outcome::Refused(Refusal::Invalid(Rejection::Params, e.to_string())),
         };
@@ -257,6 +311,7 @@ impl App {
         let served = Served {
             fingerprint: &fingerprint,
             claims: claims.as_ref(),
+            expiry,
         };
         match outcome {
             Outcome::Redirect { location, delivery } => {
@@ -279,7 +334,7 @@ impl App {
                 let fields = fields
                     .each_ref()
                     .map(|(name, value)| (*name, value.as_str()));
-                let page = page::render_form_post(&self.ui, &action, &origin, &fields);
+                let page = page::render_form_post(&self.ui, &action, &origin, &fields, None);
                 html(page.into_bytes())
                     .header("Content-Security-Policy", page::form_post_csp(&origin))
             }
@@ -306,18 +361,94 @@ impl App {
                 self.audit_refused(request, user, reason, &line);
                 Response::text(Status::BadRequest, line).header("Cache-Control", NO_STORE)
             }
-            Outcome::Refused(Refusal::NoToken) => {
-                self.metrics.flow_rejected(Rejection::NoToken);
-                let response = self.token_not_found();
-                let line = self.tokens.not_found_message();
-                self.audit_refused(request, user, Rejection::NoToken, &line);
-                response
+            Outcome::Error {
+                error,
+                description,
+                reply,
+            } => {
+                self.metrics.flow_rejected(error.rejection());
+                self.audit_refused(request, user, error.rejection(), &description);
+                self.flow_error(request, error, &description, reply, user)
             }
             Outcome::Refused(Refusal::Encryption(e)) => {
                 log::error(&format!("flow: encryption failed: {e}"));
                 Response::text(Status::InternalServerError, e.client_message())
                     .header("Cache-Control", NO_STORE)
             }
+        }
+    }
+
+    /// A flow error as the client gets it (C1): a redirect or form_post page to the target with
+    /// `error`, `error_description` and `state`, or a page for the person.
+    fn flow_error(
+        &self,
+        request: &Request,
+        error: FlowError,
+        description: &str,
+        reply: ErrorReply,
+        user: Option<&str>,
+    ) -> Response {
+        let again = "Sign in again through the gateway (sign out there first if it does not ask \
+                     you), then";
+        match reply {
+            ErrorReply::Redirect { location } => Response::text(Status::SeeOther, "See Other")
+                .header("Location", location)
+                .header("Cache-Control", NO_STORE),
+            ErrorReply::FormPost {
+                action,
+                origin,
+                fields,
+            } => {
+                let hint = self.error_hint(error, &format!("{again} start your program again."));
+                let notice = ErrorNotice {
+                    description,
+                    hint: &hint,
+                    reauth: self.reauth_home.as_deref().filter(|_| error.expired()),
+                };
+                let fields = fields
+                    .each_ref()
+                    .map(|(name, value)| (*name, value.as_str()));
+                let page =
+                    page::render_form_post(&self.ui, &action, &origin, &fields, Some(&notice));
+                html(page.into_bytes())
+                    .header("Content-Security-Policy", page::form_post_csp(&origin))
+            }
+            ErrorReply::Page => {
+                // Paste mode: signing in again comes back to this flow, where the program waits.
+                let here = format!("{}?{}", request.path, request.query);
+                let reauth = self.reauth_url.as_deref().map(|t| fill_reauth(t, &here));
+                let hint = match reauth {
+                    Some(_) => "Sign in again: you come back here, and your program keeps \
+                                waiting for the block."
+                        .to_string(),
+                    None => self.error_hint(error, &format!("{again} open this link again.")),
+                };
+                let notice = ErrorNotice {
+                    description,
+                    hint: &hint,
+                    reauth: reauth.as_deref().filter(|_| error.expired()),
+                };
+                let status = match error {
+                    FlowError::NoToken => Status::TokenNotFound,
+                    FlowError::TokenExpired => Status::Ok,
+                };
+                let page = page::render_flow_error(&self.ui, &notice, user);
+                let mut response = html(page.into_bytes());
+                response.status = status;
+                response
+            }
+        }
+    }
+
+    /// What the person can do about a flow error: `expired` for an expired token.
+    fn error_hint(&self, error: FlowError, expired: &str) -> String {
+        match error {
+            FlowError::NoToken => format!(
+                "The gateway in front of this server passed no token in the headers it reads \
+                 ({}): ask its operator.",
+                self.tokens.header_names.join(", ")
+            ),
+            FlowError::TokenExpired => expired.to_string(),
         }
     }
 
@@ -352,6 +483,11 @@ impl App {
     fn swagger_ui_index(&self, _: &Request) -> Response {
         Response::text(Status::MovedPermanently, "see ./").header("Location", "./")
     }
+}
+
+/// `template` (`T2G_REAUTH_URL`) with each `{url}` replaced by `url` percent-encoded.
+fn fill_reauth(template: &str, url: &str) -> String {
+    template.replace("{url}", &query::percent_encode(url))
 }
 
 /// The host of a `Host` value, lower-cased, without its port; `None` when malformed.
@@ -466,6 +602,39 @@ mod tests {
         assert_eq!(r.status, 444);
         assert!(String::from_utf8_lossy(&r.body)
             .starts_with("Token not found. Looking for: Access-Token, Authorization"));
+    }
+
+    #[test]
+    fn expires_at_from_the_jwt_then_the_gateway_header() {
+        let a = app(&[]);
+        let json = |headers: &[(&str, &str)]| -> serde_json::Value {
+            let r = a.route(&get("/token", headers));
+            assert_eq!(r.status, Status::Ok);
+            serde_json::from_slice(&r.body).unwrap()
+        };
+        let opaque = ("OIDC_access_token", "opaque-token");
+        let v = json(&[opaque, ("OIDC_access_token_expires", "1700000000")]);
+        assert_eq!(v["secret"], "opaque-token");
+        assert_eq!(v["expiresAt"], "2023-11-14T22:13:20Z");
+        let v = json(&[
+            opaque,
+            ("OIDC_access_token_expires", "2023-11-14T23:13:20+01:00"),
+        ]);
+        assert_eq!(v["expiresAt"], "2023-11-14T22:13:20Z");
+        // The JWT's own exp wins over the header.
+        let jwt = "e30.eyJleHAiOjE5MDAwMDAwMDB9.c2ln";
+        let v = json(&[
+            ("Authorization", jwt),
+            ("OIDC_access_token_expires", "1700000000"),
+        ]);
+        assert_eq!(v["expiresAt"], "2030-03-17T17:46:40Z");
+        // Garbage: no expiresAt, counted, still 200.
+        let v = json(&[opaque, ("OIDC_access_token_expires", "tomorrow")]);
+        assert!(v.get("expiresAt").is_none(), "{v}");
+        assert!(a
+            .metrics
+            .render()
+            .contains("\ntoken2go_expiry_header_invalid_total 1\n"));
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Token extraction from request headers, its fingerprint, the JWT expiry, and who the user is.
+//! Token extraction from request headers, its fingerprint, its expiry (the JWT's `exp`, else the
+//! gateway's expiry header), and who the user is.
 
 use std::time::SystemTime;
 
@@ -8,7 +9,7 @@ use serde::Serialize;
 
 use crate::config::Secret;
 use crate::http::Request;
-use crate::time::{rfc3339, rfc3339_unix};
+use crate::time::{parse_rfc3339, rfc3339, rfc3339_unix};
 
 /// Salt the reference prepends before hashing, kept so fingerprints stay comparable.
 const FINGERPRINT_SALT: &str = "03c49494-c1f3-4b3c-a9e3-28b1c4e42177";
@@ -20,6 +21,25 @@ pub struct TokenSource {
     pub fallback: Option<Secret>,
     /// Headers the gateway puts the authenticated user's name in, in lookup order.
     pub user_header_names: Vec<String>,
+    /// Headers the gateway puts the token's expiry in, in lookup order.
+    pub expiry_header_names: Vec<String>,
+}
+
+/// An expiry header whose value is neither Unix seconds nor an RFC 3339 date-time in range.
+/// Names the header only: the value is the gateway's and never logged.
+#[derive(Debug, PartialEq, Eq)]
+pub struct BadExpiry {
+    pub header: String,
+}
+
+impl std::fmt::Display for BadExpiry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: not Unix seconds or an RFC 3339 date-time up to 9999; ignored",
+            self.header
+        )
+    }
 }
 
 /// JWT claims that name the user, in the order they are tried.
@@ -44,6 +64,26 @@ impl TokenSource {
     /// As [`TokenSource::user`], with the token's claims already decoded.
     pub fn user_with_claims(&self, request: &Request, claims: Option<&Claims>) -> Option<String> {
         self.header_user(request).or_else(|| claims_user(claims?))
+    }
+
+    /// The token's expiry as the gateway states it: the first expiry header present with a
+    /// non-blank value, as Unix seconds (digits only) or an RFC 3339 date-time. Read only for a
+    /// token that came from a header: the fallback token is not the gateway's, so the header
+    /// says nothing about it. `Ok(None)`: no such token or header.
+    pub fn header_expiry(&self, request: &Request) -> Result<Option<i64>, BadExpiry> {
+        if first_header(request, &self.header_names, strip_bearer).is_none() {
+            return Ok(None);
+        }
+        let found = self.expiry_header_names.iter().find_map(|name| {
+            let value = request.header(name)?.trim();
+            (!value.is_empty()).then_some((name, value))
+        });
+        let Some((name, value)) = found else {
+            return Ok(None);
+        };
+        parse_expiry(value).map(Some).ok_or_else(|| BadExpiry {
+            header: name.clone(),
+        })
     }
 
     /// The first user header present with a non-blank value.
@@ -162,6 +202,16 @@ pub fn lower_hex(bytes: &[u8]) -> String {
 /// Latest `exp` this server renders: 9999-12-31T23:59:59Z.
 const MAX_EXP: i64 = 253_402_300_799;
 
+/// Unix seconds (1 to 12 digits) or an RFC 3339 date-time, within what this server renders.
+fn parse_expiry(value: &str) -> Option<i64> {
+    let seconds = if value.bytes().all(|b| b.is_ascii_digit()) && value.len() <= 12 {
+        value.parse().ok()?
+    } else {
+        parse_rfc3339(value)?
+    };
+    (0..=MAX_EXP).contains(&seconds).then_some(seconds)
+}
+
 /// The claims of a JWS-compact JWT, decoded but never verified. Anything that is not a
 /// three-part token with a JSON object payload gives `None`.
 pub fn jwt_claims(secret: &str) -> Option<Claims> {
@@ -221,6 +271,7 @@ mod tests {
             header_names: names.iter().map(|n| n.to_string()).collect(),
             fallback: fallback.map(|f| Secret::new(f.to_string())),
             user_header_names: vec!["X-Forwarded-User".into(), "X-Forwarded-Email".into()],
+            expiry_header_names: vec!["OIDC_access_token_expires".into(), "X-Expires".into()],
         }
     }
 
@@ -296,6 +347,57 @@ mod tests {
         // Only configured names count.
         let r = request(&[("X-Remote-User", "mallory")]);
         assert_eq!(s.user(&r, None), None);
+    }
+
+    #[test]
+    fn expiry_header_known_answers() {
+        for (value, want) in [
+            ("1700000000", Some(1_700_000_000)),
+            (" 0 ", Some(0)),
+            ("253402300799", Some(MAX_EXP)),
+            ("2023-11-14T22:13:20Z", Some(1_700_000_000)),
+            ("2023-11-14T23:13:20.75+01:00", Some(1_700_000_000)),
+            ("253402300800", None),
+            ("1234567890123", None),
+            ("-5", None),
+            ("+5", None),
+            ("1700000000.5", None),
+            ("1e9", None),
+            ("2023-11-14 22:13:20Z", None),
+            ("Tue, 14 Nov 2023 22:13:20 GMT", None),
+            ("soon", None),
+        ] {
+            assert_eq!(parse_expiry(value.trim()), want, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn expiry_header_only_for_a_token_from_a_header() {
+        let s = source(&["OIDC_access_token"], Some("fb"));
+        let token = ("OIDC_access_token", "opaque");
+        // The first expiry header with a value wins, whatever the order in the request.
+        let r = request(&[
+            ("X-Expires", "2000000000"),
+            ("oidc_access_token_expires", " 1700000000 "),
+            token,
+        ]);
+        assert_eq!(s.header_expiry(&r), Ok(Some(1_700_000_000)));
+        let r = request(&[
+            ("OIDC_access_token_expires", " "),
+            ("X-Expires", "5"),
+            token,
+        ]);
+        assert_eq!(s.header_expiry(&r), Ok(Some(5)));
+        assert_eq!(s.header_expiry(&request(&[token])), Ok(None));
+        // Garbage names the header, never the value.
+        let r = request(&[("X-Expires", "canary-garbage-9"), token]);
+        let e = s.header_expiry(&r).unwrap_err();
+        assert_eq!(e.header, "X-Expires");
+        assert!(!e.to_string().contains("canary"), "{e}");
+        // The fallback token is not the gateway's: its headers say nothing about it.
+        let r = request(&[("OIDC_access_token_expires", "1700000000")]);
+        assert_eq!(s.extract(&r), Some("fb"));
+        assert_eq!(s.header_expiry(&r), Ok(None));
     }
 
     #[test]

@@ -63,12 +63,82 @@ fn token_from_headers_fallback_and_444() {
     assert_eq!(
         r.text(),
         "Token not found. Looking for: Access-Token, Authorization, Token, \
-         X-Auth-Request-Access-Token, X-Forwarded-Access-Token, X-Extra\n"
+         X-Auth-Request-Access-Token, X-Forwarded-Access-Token, OIDC_access_token, X-Extra\n"
     );
 
     let s = TestServer::start(&[("T2G_FALLBACK_TOKEN", "fallback-xyz")]);
     assert_eq!(s.get("/token", &[]).json()["secret"], "fallback-xyz");
     assert_eq!(s.get("/token", &[("Token", "hdr")]).json()["secret"], "hdr");
+}
+
+/// What Apache `mod_auth_openidc` passes by default: an opaque token, its expiry in Unix
+/// seconds and the user's claims, under `OIDC_*` names.
+#[test]
+fn mod_auth_openidc_headers_and_the_expiry_header() {
+    let s = TestServer::start(&[]);
+    let opaque = ("OIDC_access_token", CANARY);
+    let user = ("OIDC_CLAIM_preferred_username", "ann");
+    let r = s.get(
+        "/token",
+        &[opaque, user, ("OIDC_access_token_expires", "1900000000")],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["secret"], CANARY);
+    assert_eq!(r.json()["expiresAt"], "2030-03-17T17:46:40Z");
+    let audit = s.wait_for_output("audit token_served route=token user=ann");
+    assert!(audit.contains(" exp=2030-03-17T17:46:40Z "), "{audit}");
+    // RFC 3339 too; the email claim names the user when preferred_username is absent.
+    let r = s.get(
+        "/",
+        &[
+            opaque,
+            ("OIDC_CLAIM_email", "bo@example.com"),
+            ("OIDC_access_token_expires", "2030-03-17T18:46:40+01:00"),
+        ],
+    );
+    assert!(r
+        .text()
+        .contains("Signed in as <strong>bo@example.com</strong>"));
+    let r = s.get(
+        "/token",
+        &[
+            opaque,
+            ("OIDC_access_token_expires", "2030-03-17T18:46:40+01:00"),
+        ],
+    );
+    assert_eq!(r.json()["expiresAt"], "2030-03-17T17:46:40Z");
+    // A JWT's own exp wins over the header.
+    let jwt = jwt_expiring_at(1_800_000_000);
+    let r = s.get(
+        "/token",
+        &[
+            ("OIDC_access_token", &jwt),
+            ("OIDC_access_token_expires", "1900000000"),
+        ],
+    );
+    assert_eq!(r.json()["expiresAt"], "2027-01-15T08:00:00Z");
+    // Garbage is ignored: 200 without expiresAt, counted, logged by name, never by value.
+    let garbage = "canary-Expiry-5e1f";
+    for _ in 0..3 {
+        let r = s.get("/token", &[opaque, ("OIDC_access_token_expires", garbage)]);
+        assert_eq!(r.status, 200);
+        assert!(r.json().get("expiresAt").is_none(), "{}", r.text());
+    }
+    let m = s.wait_for_metrics("token2go_expiry_header_invalid_total 3");
+    assert!(m.contains("# TYPE token2go_expiry_header_invalid_total counter"));
+    let out = s.wait_for_output("expiry header OIDC_access_token_expires: not Unix seconds");
+    assert_eq!(
+        out.matches("expiry header OIDC_access_token_expires")
+            .count(),
+        1,
+        "{out}"
+    );
+    assert!(!out.contains(garbage) && !out.contains(CANARY), "{out}");
+    // The fallback token is not the gateway's: the header says nothing about it.
+    let s = TestServer::start(&[("T2G_FALLBACK_TOKEN", "fallback-xyz")]);
+    let r = s.get("/token", &[("OIDC_access_token_expires", "1900000000")]);
+    assert_eq!(r.json()["secret"], "fallback-xyz");
+    assert!(r.json().get("expiresAt").is_none(), "{}", r.text());
 }
 
 #[test]

@@ -4,11 +4,12 @@
 use std::path::PathBuf;
 
 use crate::harness::{
-    confirm_link, enc, flow_url, python_decrypt, python_keypair, python_ok, Reply, TempDir,
-    TestServer, DECRYPT_PY,
+    confirm_link, enc, flow_url, python_decrypt, python_keypair, python_ok, unix_now, unsigned_jwt,
+    Reply, TempDir, TestServer, DECRYPT_PY,
 };
 
 const CANARY: &str = "canary-FlowSecret-41d7e0b2";
+const OOB: &str = "urn:ietf:wg:oauth:2.0:oob";
 
 /// A key pair made by Python; its private key lives in `_dir`, removed with the pair.
 struct KeyPair {
@@ -286,9 +287,14 @@ fn errors_are_one_line_and_never_redirect() {
     );
     assert_eq!(r.status, 414);
 
+    // No token in paste mode: nowhere to send the error, so a page for the person.
     let no_token = TestServer::start(&[]);
-    let r = no_token.get(&flow_url("http://127.0.0.1/", "", ok_type, pem), &[]);
-    refused(&r, 444, "Token not found. Looking for: Access-Token");
+    let r = no_token.get(&flow_url(OOB, "", ok_type, pem), &[]);
+    assert_eq!(r.status, 444, "{}", r.text());
+    assert!(r.header("Content-Type").unwrap().starts_with("text/html"));
+    assert!(r.header("Location").is_none());
+    assert!(r.text().contains("the gateway passed no access token"));
+    assert!(r.text().contains("(Access-Token, Authorization, Token"));
 
     let metrics = s.get("/metrics", &[]).text();
     for reason in ["params", "target", "key"] {
@@ -418,4 +424,229 @@ fn config_refuses_bad_allowed_targets() {
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("T2G_REDIRECT_ALLOWED_TARGETS"));
+}
+
+/// An opaque token's expiry comes from the gateway's header (`mod_auth_openidc`'s default name)
+/// into the encrypted document.
+#[test]
+fn the_payload_carries_the_expiry_header_of_an_opaque_token() {
+    let s = TestServer::start(&[]);
+    let pair = keypair(2048, "spki");
+    let url = flow_url(
+        "http://127.0.0.1:9/cb",
+        "s",
+        "rsa2048-rfc5280-x509-pem",
+        &pair.public_pem,
+    );
+    let r = s.get(
+        &url,
+        &[
+            ("OIDC_access_token", CANARY),
+            ("OIDC_access_token_expires", "1900000000"),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    let doc = decrypt_location(&pair, r.header("Location").unwrap());
+    assert_eq!(doc["secret"], CANARY);
+    assert_eq!(doc["expiresAt"], "2030-03-17T17:46:40Z");
+}
+
+/// The decoded query of a redirect's `Location` after `target`.
+fn added_params(location: &str, target: &str) -> Vec<(String, String)> {
+    let added = location
+        .strip_prefix(target)
+        .unwrap_or_else(|| panic!("{location} does not start with {target}"));
+    added
+        .trim_start_matches(['?', '&'])
+        .split('&')
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap();
+            (decode(name), decode(value))
+        })
+        .collect()
+}
+
+fn decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            out.push(u8::from_str_radix(&text[i + 1..i + 3], 16).unwrap());
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+/// The hidden fields of a form_post page, in order, HTML-unescaped.
+fn form_fields(page: &str) -> Vec<(String, String)> {
+    let unescape = |v: &str| {
+        v.replace("&quot;", "\"")
+            .replace("&#39;", "'")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&")
+    };
+    page.split("<input type=\"hidden\" name=\"")
+        .skip(1)
+        .map(|rest| {
+            let (name, rest) = rest.split_once("\" value=\"").unwrap();
+            let value = rest.split_once('"').unwrap().0;
+            (name.to_string(), unescape(value))
+        })
+        .collect()
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect()
+}
+
+/// C1: a flow that passed every check but cannot deliver tells the client why, as an OAuth 2.0
+/// authorization error response, in both response modes; paste mode tells the person.
+#[test]
+fn flow_errors_reach_the_client() {
+    let reauth = "https://corp.example/oauth2/sign_in?rd={url}";
+    let s = TestServer::start(&[("T2G_REAUTH_URL", reauth)]);
+    let pair = keypair(2048, "spki");
+    let ok_type = "rsa2048-rfc5280-x509-pem";
+    let target = "http://127.0.0.1:43210/cb?existing=1";
+    let state = "st&te=ü +/";
+    let url = |mode: &str| {
+        format!(
+            "{}&responseMode={mode}",
+            flow_url(target, state, ok_type, &pair.public_pem)
+        )
+    };
+    let no_token = "the gateway passed no access token";
+    let expired = "the access token expires in less than 30 s: sign in again through the \
+                   gateway at https://corp.example/oauth2/sign_in?rd=%2F";
+    let soon = unsigned_jwt(&format!(r#"{{"exp":{}}}"#, unix_now() + 10), "c2ln");
+    let jwt = [("Authorization", format!("Bearer {soon}"))];
+    let header_expiry = [
+        ("OIDC_access_token", CANARY.to_string()),
+        ("OIDC_access_token_expires", (unix_now() - 5).to_string()),
+    ];
+    for (headers, error, description) in [
+        (&[][..], "no_token", no_token),
+        (&jwt[..], "token_expired", expired),
+        (&header_expiry[..], "token_expired", expired),
+    ] {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let want = pairs(&[
+            ("error", error),
+            ("error_description", description),
+            ("state", state),
+        ]);
+        let r = s.get(&url("query"), &headers);
+        assert_eq!(r.status, 303, "{error}: {}", r.text());
+        assert_eq!(r.header("Cache-Control"), Some("no-store"));
+        let location = r.header("Location").unwrap();
+        assert!(
+            location.starts_with(&format!("{target}&error=")),
+            "{location}"
+        );
+        assert_eq!(added_params(location, target), want, "{error}");
+
+        let r = s.get(&url("form_post"), &headers);
+        assert_eq!(r.status, 200, "{error}: {}", r.text());
+        assert_eq!(form_fields(&r.text()), want, "{error}");
+        let csp = r.header("Content-Security-Policy").unwrap();
+        assert!(
+            csp.contains("form-action http://127.0.0.1:43210 'self'"),
+            "{csp}"
+        );
+        assert!(r
+            .text()
+            .contains("action=\"http://127.0.0.1:43210/cb?existing=1\""));
+        assert!(r.text().contains("The server could not hand out a token"));
+        assert_eq!(
+            r.text().contains("id=\"reauth\""),
+            error == "token_expired",
+            "{}",
+            r.text()
+        );
+    }
+    // Paste mode: the page, at once, with the link back to this flow after signing in.
+    let paste = flow_url(OOB, "s", ok_type, &pair.public_pem);
+    let r = s.get(
+        &paste,
+        &jwt.iter()
+            .map(|(n, v)| (*n, v.as_str()))
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let page = r.text();
+    assert!(
+        page.contains("the access token expires in less than 30 s"),
+        "{page}"
+    );
+    assert!(!page.contains("BEGIN TOKEN2GO") && !page.contains("id=\"continue\""));
+    let back = format!(
+        "href=\"https://corp.example/oauth2/sign_in?rd={}\"",
+        enc(&paste).replace('&', "&amp;")
+    );
+    assert!(page.contains(&back), "{back} in {page}");
+    // Refused targets get nothing, whatever the token.
+    for headers in [vec![], vec![("Authorization", jwt[0].1.as_str())]] {
+        let r = s.get(
+            &flow_url("https://evil.example/cb", state, ok_type, &pair.public_pem),
+            &headers,
+        );
+        refused(&r, 400, "target: ");
+    }
+    let m = s.get("/metrics", &[]).text();
+    for line in [
+        "token2go_flow_rejections_total{reason=\"no_token\"} 2",
+        "token2go_flow_rejections_total{reason=\"token_expired\"} 5",
+        "token2go_flow_rejections_total{reason=\"target\"} 2",
+    ] {
+        assert!(m.contains(line), "{line} in {m}");
+    }
+    assert!(
+        !m.contains("token2go_tokens_served_total{route=\"flow"),
+        "{m}"
+    );
+    let out = s.wait_for_output("reason=token_expired");
+    assert!(
+        out.contains("audit flow_refused route=flow user=- reason=no_token"),
+        "{out}"
+    );
+    assert!(!out.contains(CANARY) && !out.contains("st&te"), "{out}");
+}
+
+/// A token with 31 s left is still handed out; the limit is the 30 s the clients need.
+#[test]
+fn a_token_with_more_than_30_s_left_is_delivered() {
+    let s = TestServer::start(&[]);
+    let pair = keypair(2048, "spki");
+    let jwt = unsigned_jwt(&format!(r#"{{"exp":{}}}"#, unix_now() + 45), "c2ln");
+    let r = s.get(
+        &flow_url(
+            "http://127.0.0.1:9/cb",
+            "s",
+            "rsa2048-rfc5280-x509-pem",
+            &pair.public_pem,
+        ),
+        &[("Authorization", &jwt)],
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    let doc = decrypt_location(&pair, r.header("Location").unwrap());
+    assert_eq!(doc["secret"], jwt.as_str());
+}
+
+#[test]
+fn config_refuses_a_bad_reauth_url() {
+    let out = crate::harness::run_to_exit(&[("T2G_REAUTH_URL", "//evil.example/{url}")], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("T2G_REAUTH_URL") && err.lines().count() == 1,
+        "{err}"
+    );
 }

@@ -206,7 +206,11 @@ fn recipe<'a>(
             format!("{}&pad={}", flow_query(loopback), "a".repeat(17 * 1024)),
             &[],
         ),
-        ("/flow/redirect/token", "444") => (&servers.no_token, flow_query(loopback), &[]),
+        ("/flow/redirect/token", "444") => (
+            &servers.no_token,
+            flow_query("urn:ietf:wg:oauth:2.0:oob"),
+            &[],
+        ),
         (_, "406") => (&servers.token, path.to_string(), &[]),
         (_, "421") => (&servers.token, path.to_string(), REBOUND),
         (_, "200" | "301" | "308") => (&servers.token, path.to_string(), GZIP),

@@ -533,7 +533,8 @@ fn audit_lines_for_each_event_in_both_formats_without_secrets() {
             &flow("http://127.0.0.1:9/cb", canaries.state, pem),
             &[("X-Forwarded-User", "carol")],
         );
-        assert_eq!(r.status, 444);
+        assert_eq!(r.status, 303, "the no_token flow error");
+        assert!(r.header("Location").unwrap().contains("?error=no_token&"));
 
         let out = s.wait_for_output("no_token");
         let lines = audit_lines(&out, is_json);
