@@ -992,7 +992,7 @@ class _CallbackHandler(http.server.BaseHTTPRequestHandler):
         if target == "callback":
             self._deliver(self._form_fields)
         elif target == "start":
-            self._reply(405, "Method Not Allowed")
+            self._start()
 
     def __getattr__(self, name):
         # BaseHTTPRequestHandler answers 501 to a method it finds no do_<METHOD> for; other
@@ -1002,7 +1002,10 @@ class _CallbackHandler(http.server.BaseHTTPRequestHandler):
         raise AttributeError(name)
 
     def _other_method(self):
-        if self._addressed_to_us():
+        target = self._addressed_to_us()
+        if target == "start":
+            self._start()
+        elif target:
             self._reply(405, "Method Not Allowed")
 
     def _addressed_to_us(self):
@@ -1020,10 +1023,13 @@ class _CallbackHandler(http.server.BaseHTTPRequestHandler):
         return None
 
     def _start(self):
-        if self.server.use_start_link():
+        """Any request for the start link uses it up; only a GET is sent on to the flow."""
+        if not self.server.use_start_link():
+            self._reply(410, "This sign-in link was used already.")
+        elif self.command == "GET":
             self._reply(303, "Continue at the token2go server.", location=self.server.flow_url)
         else:
-            self._reply(410, "This sign-in link was used already.")
+            self._reply(405, "Method Not Allowed")
 
     def _deliver(self, read_fields):
         if not self.server.claim():
