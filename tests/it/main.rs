@@ -11,6 +11,7 @@ mod webdriver;
 
 mod browser;
 mod cli;
+mod client_wild;
 mod clients;
 mod crypto_interop;
 mod deploy;
