@@ -319,10 +319,10 @@ def _obtain(s):
         if entry is not None:
             return entry
     if s.cached_only:
-        raise Token2goError(f"no valid token is cached for {s.server}")
+        raise Token2goError(f"no valid token cached for {s.server}")
     if not s.interactive:
         raise Token2goError(
-            f"no valid token is cached for {s.server}, and kubectl runs this without a terminal "
+            f"no valid token cached for {s.server}, and kubectl runs this without a terminal "
             f"(KUBERNETES_EXEC_INFO: interactive false), so no browser is opened: run "
             f"`{_command_name()} {s.server}` once in a terminal")
     if cache is None:
@@ -1025,7 +1025,7 @@ class _CallbackHandler(http.server.BaseHTTPRequestHandler):
     def _start(self):
         """Any request for the start link uses it up; only a GET is sent on to the flow."""
         if not self.server.use_start_link():
-            self._reply(410, "This sign-in link was used already.")
+            self._reply(400, "This sign-in link was used already.")
         elif self.command == "GET":
             self._reply(303, "Continue at the token2go server.", location=self.server.flow_url)
         else:
@@ -1411,9 +1411,10 @@ def _parse_rfc3339(text):
 
 
 def status(server_url=None):
-    """What the cache holds: one dict per cached server (or for the one named), with server,
-    user (preferred_username, email or sub of a JWT; None otherwise), expiresAt, remaining
-    (seconds, by the server's clock), valid (more than 60 s left) and maxAgeApplied."""
+    """What the cache holds: one dict per cached server (or for the one named), as `status
+    --format json` prints them: server, cached, valid (more than 60 s left), and for a cached
+    token user (preferred_username, email or sub of a JWT), expiresAt, remainingSeconds (by the
+    server's clock) and maxAgeApplied."""
     directory = cache_directory()
     problem = _directory_problem(directory) if _CACHE_SUPPORTED else "this system has no token cache"
     if problem:
@@ -1421,40 +1422,55 @@ def status(server_url=None):
     servers = [normalize_server_url(server_url)] if server_url else _cached_servers()
     rows = []
     for server in servers:
-        row = {"server": server, "user": None, "expiresAt": None, "remaining": None, "valid": False,
-               "maxAgeApplied": False}
+        row = {"server": server, "cached": False, "valid": False}
+        path = os.path.join(directory, _stem(server) + ".json")
         try:
-            entry = _load_cache_entry(os.path.join(directory, _stem(server) + ".json"), server)
-        except (FileNotFoundError, _BadCacheEntry):
-            rows.append(row)
-            continue
-        claims = jwt_claims(entry.token["secret"]) or {}
-        user = next((claims[k] for k in ("preferred_username", "email", "sub") if isinstance(claims.get(k), str)),
-                    None)
-        remaining = entry.remaining()
-        row.update(user=user, expiresAt=_rfc3339(entry.expiry()), remaining=int(remaining.total_seconds()),
-                   valid=remaining > EXPIRY_MARGIN, maxAgeApplied=entry.max_age_applied)
+            entry = _load_cache_entry(path, server)
+        except FileNotFoundError:
+            entry = None
+        except _BadCacheEntry as bad:
+            _note(f"ignoring the cache entry {path}: {bad}")
+            entry = None
+        if entry is not None:
+            remaining = int(entry.remaining().total_seconds())
+            row.update(cached=True, valid=remaining > EXPIRY_MARGIN.total_seconds())
+            user = _jwt_user(entry.token["secret"])
+            if user is not None:
+                row["user"] = user
+            row.update(expiresAt=_rfc3339(entry.expiry()), remainingSeconds=remaining,
+                       maxAgeApplied=entry.max_age_applied)
         rows.append(row)
     return rows
 
 
+def _jwt_user(secret):
+    claims = jwt_claims(secret) or {}
+    user = next((claims[k] for k in ("preferred_username", "email", "sub") if isinstance(claims.get(k), str)), None)
+    # At most 100 characters, control characters (Unicode Cc) replaced: it goes to a terminal.
+    return None if user is None else "".join("?" if ord(c) < 0x20 or 0x7f <= ord(c) < 0xa0 else c for c in user[:100])
+
+
 def _status_line(row):
-    if row["expiresAt"] is None:
-        return f"{row['server']}: no token cached"
-    remaining = row["remaining"]
-    when = f"in {_duration(remaining)}" if remaining > 0 else f"{_duration(-remaining)} ago"
-    user = row["user"] or "unknown user"
-    max_age = "; the token has no expiry of its own: --max-age" if row["maxAgeApplied"] else ""
-    state = "valid" if row["valid"] else "expired" if remaining <= 0 else "expires soon"
-    return f"{row['server']}: {user}, {state}, expires {row['expiresAt']} ({when}{max_age})"
+    if not row["cached"]:
+        return f"{row['server']}  no token cached"
+    left = row["remainingSeconds"]
+    if row["valid"]:
+        state = f"valid, {_duration(left)} left"
+    elif left > 0:
+        state = f"expiring, {_duration(left)} left"
+    else:
+        state = f"expired {_duration(-left)} ago"
+    max_age = " (no expiry in the token: --max-age)" if row["maxAgeApplied"] else ""
+    return f"{row['server']}  user {row.get('user', '-')}  expires {row['expiresAt']}  {state}{max_age}"
 
 
 def _duration(seconds):
-    if seconds < 120:
-        return f"{seconds} s"
-    if seconds < 2 * 3600:
-        return f"{seconds // 60} min"
-    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+    hours, minutes, rest = seconds // 3600, seconds % 3600 // 60, seconds % 60
+    if hours == 0 and minutes == 0:
+        return f"{rest}s"
+    if hours == 0:
+        return f"{minutes}m {rest:02}s"
+    return f"{hours}h {minutes:02}m"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1618,20 +1634,19 @@ def _run_status(args):
     except Token2goError as error:
         return _fail(error, 1)
     if args.format == "json":
-        print(json.dumps(rows, separators=(",", ":")))
+        print(json.dumps(rows, separators=(",", ":")), flush=True)
     else:
         for row in rows:
-            print(_status_line(row))
-        if not rows:
-            _note(f"no token cached in {cache_directory()}")
-    return 0 if any(row["valid"] for row in rows) else 1
+            print(_status_line(row), flush=True)
+    if any(row["valid"] for row in rows):
+        return 0
+    return _fail(f"no valid token cached for {rows[0]['server'] if args.server_url else 'any server'}", 1)
 
 
 def _run_logout(server):
     try:
         if server is None:
-            removed = forget_all()
-            _note(f"deleted {removed} cached token{'s' if removed != 1 else ''}")
+            _note(f"deleted {forget_all()} cached token(s)")
         else:
             _note("deleted the cached token" if forget(server) else "no cached token")
     except Token2goError as error:

@@ -9,10 +9,9 @@
 //! the server (only `127.0.0.1`, `[::1]` and `localhost` are), so the hub's targets must pass the
 //! `{user}` prefix of `T2G_REDIRECT_ALLOWED_TARGETS`.
 
-use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
-use crate::clients::{jwt, run, spawn, Sandbox, Which};
+use crate::clients::{jwt, run, Sandbox, Which};
 use crate::harness::{free_port, python_exe, TempDir, TestServer};
 use crate::nginx::Nginx;
 
@@ -148,6 +147,7 @@ fn on_jupyterhub_the_callback_goes_through_the_hub_for_its_user_only() {
     let log = sandbox.standin_log();
     let kinds: Vec<(&str, &str, u64, bool)> = log
         .iter()
+        .filter(|r| r["kind"] != "argv")
         .map(|r| {
             let url = r["url"].as_str().unwrap_or("");
             (
@@ -306,72 +306,4 @@ fn pip_install_from_the_repository() {
             text(&out)
         );
     }
-}
-
-/// The listener serves this user only (C4): a connection from another local account (uid 65534,
-/// run as root) is closed with nothing answered; the start link redirects once to the flow; a
-/// second use ends the run. Python's arm of what `token2go` does too.
-#[test]
-fn the_python_listener_serves_its_own_user_and_its_start_link_once() {
-    let server = TestServer::start(&[]);
-    let sandbox = Sandbox::new();
-    let mut client = spawn(
-        Which::Python,
-        &[
-            "--no-browser",
-            "--no-cache",
-            "--timeout",
-            "60",
-            &server.url(""),
-        ],
-        &sandbox.env(),
-    );
-    let stderr = client.wait_for_stderr("Ctrl-C cancels");
-    let link = stderr
-        .lines()
-        .find(|l| l.starts_with("http://127.0.0.1:"))
-        .unwrap_or_else(|| panic!("no start link: {stderr}"))
-        .to_string();
-    assert!(!link.contains("/flow/"), "{link}");
-    let (origin, path) = link["http://".len()..].split_once('/').unwrap();
-    let port = origin.split_once(':').unwrap().1.to_string();
-    let path = path.to_string();
-    // bash's /dev/tcp: a client any uid can run (the tests' Python may be private to root).
-    let get = |uid: Option<u32>| {
-        let script = "exec 3<>/dev/tcp/127.0.0.1/$1 || exit 3\n\
-                      printf 'GET /%s HTTP/1.1\\r\\nHost: 127.0.0.1:%s\\r\\n\\r\\n' \"$2\" \"$1\" >&3\n\
-                      timeout 5 cat <&3 || true\n";
-        let mut command = Command::new("bash");
-        command
-            .args(["-c", script, "get", &port, &path])
-            .env_clear();
-        if let Some(uid) = uid {
-            command.uid(uid).gid(uid);
-        }
-        let out = command.output().unwrap();
-        assert!(out.status.success(), "{out:?}");
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    };
-    assert_eq!(
-        get(Some(65534)),
-        "",
-        "another user's connection is answered"
-    );
-    let first = get(None);
-    assert!(first.starts_with("HTTP/1.0 303"), "{first}");
-    let location = first
-        .lines()
-        .find_map(|l| l.strip_prefix("Location: "))
-        .unwrap_or_default();
-    assert!(
-        location.starts_with(&server.url("/flow/redirect/token?target=")),
-        "{first}"
-    );
-    for header in ["Cache-Control: no-store", "Referrer-Policy: no-referrer"] {
-        assert!(first.contains(header), "{first}");
-    }
-    get(None);
-    client.finish().failed_with(
-        "the sign-in link was opened twice: someone else on this machine may be trying to intercept the token; try again",
-    );
 }

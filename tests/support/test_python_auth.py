@@ -110,7 +110,7 @@ def flows_in(log_path):
     if not log_path.exists():
         return 0
     records = [json.loads(line) for line in log_path.read_text().splitlines()]
-    return sum(1 for record in records if "/flow/redirect/token" in record["url"])
+    return sum(1 for record in records if "/flow/redirect/token" in record.get("url", ""))
 
 
 def server_token(requests, server):
