@@ -37,7 +37,6 @@ import argparse
 import base64
 import binascii
 import datetime
-import difflib
 import errno
 import hashlib
 import hmac
@@ -1493,10 +1492,30 @@ class _ArgumentParser(argparse.ArgumentParser):
                 break
             name = arg.partition("=")[0]
             if name.startswith("-") and name != "-" and name not in known:
-                close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
-                hint = f" (did you mean {close[0]}?)" if close else ""
-                raise _UsageError(f"unknown option {name}{hint}")
+                raise _UsageError(_unknown_option(name, known))
         return super().parse_args(args, namespace)
+
+
+def _unknown_option(typed, known):
+    """As token2go says it: the typed option (40 printable characters), and the closest long
+    option within two edits."""
+    shown = json.dumps("".join(c if "!" <= c <= "~" else "?" for c in typed[:40]))
+    closest = min(((_edit_distance(typed, name), name) for name in known), default=(3, ""))
+    if typed.startswith("--") and closest[0] <= 2:
+        return f"unknown option {shown}: did you mean {closest[1]}?"
+    return f"unknown option {shown}"
+
+
+def _edit_distance(a, b):
+    """Levenshtein distance, by characters."""
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a):
+        diagonal, row[0] = row[0], i + 1
+        for j, cb in enumerate(b):
+            above = row[j + 1]
+            row[j + 1] = min(above + 1, row[j] + 1, diagonal + (ca != cb))
+            diagonal = above
+    return row[len(b)]
 
 
 def _seconds(minimum):
@@ -1570,7 +1589,7 @@ def _build_parser():
     caching.add_argument("--cached-only", action="store_true",
                          help="print a valid cached token or fail; never open a browser")
     caching.add_argument("--forget", action="store_true", help="same as logout SERVER_URL")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-V", "--version", action="version", version=f"%(prog)s {__version__}")
     return parser
 
 
@@ -1579,7 +1598,7 @@ def _build_status_parser():
                              description="Show the cached token of each server (or of SERVER_URL): user, "
                                          "expiry, time left. Exit 0 when a valid token is cached.")
     parser.add_argument("server_url", nargs="?", metavar="SERVER_URL")
-    parser.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or json")
+    parser.add_argument("--format", choices=("json",), help="json: one object per server, for scripts")
     parser.add_argument("--json", dest="format", action="store_const", const="json", help="same as --format json")
     return parser
 
@@ -1613,7 +1632,9 @@ def main(argv=None):
                              refresh=args.refresh, port=args.port, open_browser=not args.no_browser,
                              max_age=args.max_age, min_interval=args.min_interval,
                              cached_only=args.cached_only, cli=True)
-    except (_UsageError, Token2goError) as error:
+    except _UsageError as error:
+        return _fail(f"{error}; see --help", 2)
+    except Token2goError as error:
         return _fail(error, 2)
     result_fd = _reserve_stdout()
     try:
