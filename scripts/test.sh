@@ -25,6 +25,11 @@ command -v setpriv >/dev/null || apt_packages+=(util-linux)
 command -v file >/dev/null || apt_packages+=(file)
 command -v curl >/dev/null || apt_packages+=(curl)
 command -v openssl >/dev/null || apt_packages+=(openssl)
+# The client tests (tests/it/client_wild.rs) run a client with its clock 2 minutes ahead through
+# libfaketime, and check the completion scripts with bash -n, zsh -n and fish -n.
+ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1 || apt_packages+=(faketime)
+command -v zsh >/dev/null || apt_packages+=(zsh)
+command -v fish >/dev/null || apt_packages+=(fish)
 if [ ${#apt_packages[@]} -gt 0 ]; then
   echo "installing: ${apt_packages[*]}"
   # Debian starts the daemons it installs (nginx on port 80); the tests start their own, on

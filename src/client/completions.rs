@@ -13,13 +13,14 @@ pub fn script(shell: &str) -> String {
     }
 }
 
-/// The help line as a short description: up to the first `;`, at most 60 characters, and only
-/// characters that need no quoting in any of the three shells' description syntax.
+/// The help line as a short description: up to the first `;`, `:` or `(`, at most 60
+/// characters, and only characters that need no quoting in any of the three shells'
+/// description syntax.
 fn summary(opt: &Opt) -> String {
-    let first = opt.help.split(';').next().unwrap_or_default();
+    let first = opt.help.split([';', ':', '(']).next().unwrap_or_default();
     let clean: String = first
         .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || " -.,/".contains(*c))
+        .filter(|c| c.is_ascii_alphanumeric() || " -.,/_".contains(*c))
         .collect();
     let words: Vec<&str> = clean.split_whitespace().collect();
     let mut out = String::new();

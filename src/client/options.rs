@@ -147,8 +147,8 @@ pub const OPTIONS: &[Opt] = &[
         short: None,
         value: Some("FORMAT"),
         choices: &["token", "json", "header", "exec-credential"],
-        help: "token (default): the secret; json: the whole decrypted document; \
-               header: Authorization: Bearer <secret>; exec-credential: a Kubernetes \
+        help: "what goes to stdout: token (default), the secret; json, the whole decrypted \
+               document; header, Authorization: Bearer <secret>; exec-credential, a Kubernetes \
                ExecCredential (kubectl credential plugin). status takes json",
         group: Some("format"),
         apply: |d, v| {
@@ -331,7 +331,7 @@ pub const OPTIONS: &[Opt] = &[
         short: None,
         value: None,
         choices: &[],
-        help: "logout: delete the cached tokens of every server",
+        help: "delete the cached tokens of every server (with logout)",
         group: None,
         apply: |d, _| {
             d.all = true;
@@ -697,11 +697,11 @@ pub fn usage() -> String {
          Fetches your access token from a token2go server through your browser and prints it;\n\
          a valid token is taken from the cache, and concurrent callers share one sign-in.\n\
          stdout carries the result and nothing else; the link, hints and errors go to stderr.\n\n\
-         \x20 SERVER_URL            the token2go server, path prefix allowed (default: $TOKEN2GO_URL)\n\
-         \x20 status                the cached tokens (or the named server's): user, expiry, time left;\n\
-         \x20                       exit 0 when a valid token is cached for the named server\n\
-         \x20 logout                delete the cached token of SERVER_URL, or of every server (--all)\n\
-         \x20 completions SHELL     print the completion script for bash, zsh or fish\n\n",
+         \x20 SERVER_URL              the token2go server, path prefix allowed (default: $TOKEN2GO_URL)\n\
+         \x20 status                  the cached tokens (or the named server's): user, expiry, time\n\
+         \x20                         left; exit 0 when a valid token is cached for the named server\n\
+         \x20 logout                  delete the cached token of SERVER_URL, or of every server (--all)\n\
+         \x20 completions SHELL       print the completion script for bash, zsh or fish\n\n",
     );
     for opt in OPTIONS {
         let name = match opt.short {
@@ -712,13 +712,13 @@ pub fn usage() -> String {
             Some(value) => format!("{name} {value}"),
             None => name,
         };
-        let mut line = format!("  {head:<22}");
+        let mut line = format!("  {head:<24}");
         let mut width = line.len();
         for word in opt.help.split(' ') {
-            if width + 1 + word.len() > 100 && width > 24 {
-                line.push_str(&format!("\n{:24}", ""));
-                width = 24;
-            } else if width > 24 {
+            if width + 1 + word.len() > 100 && width > 26 {
+                line.push_str(&format!("\n{:26}", ""));
+                width = 26;
+            } else if width > 26 {
                 line.push(' ');
                 width += 1;
             }

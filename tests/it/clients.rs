@@ -815,10 +815,20 @@ fn cache_hit_opens_no_browser(which: Which) {
     assert_eq!(stored["version"], 1);
     assert_eq!(stored["server"], url.as_str());
     assert_eq!(stored["token"]["secret"], secret.as_str());
+    // The entry, the lock and the launch record; no temp file left.
+    let mut names: Vec<String> = std::fs::read_dir(sandbox.cache_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let stem = entry.file_stem().unwrap().to_string_lossy().into_owned();
     assert_eq!(
-        std::fs::read_dir(sandbox.cache_dir()).unwrap().count(),
-        1,
-        "no temp file left"
+        names,
+        [
+            format!("{stem}.json"),
+            format!("{stem}.launch"),
+            format!("{stem}.lock")
+        ]
     );
 
     // Again, with a trailing slash (same entry) and a BROWSER that must not run.
@@ -952,6 +962,7 @@ fn a_16_kb_jwt_through_form_post(which: Which) {
     let doc: Value = serde_json::from_str(&done.stdout).unwrap();
     assert_eq!(doc["secret"], secret.as_str());
     let log = sandbox.standin_log();
+    let log: Vec<&Value> = log.iter().filter(|r| r["kind"] != "argv").collect();
     let kinds: Vec<(&str, &str, u64)> = log
         .iter()
         .map(|r| {
@@ -962,17 +973,19 @@ fn a_16_kb_jwt_through_form_post(which: Which) {
             )
         })
         .collect();
-    // The flow page (200, the form), its POST to the listener (303), the done page (200).
+    // The start link (303), the flow page (200, the form), its POST to the listener (303), the
+    // done page (200).
     assert_eq!(
         kinds,
         [
+            ("start", "GET", 303),
             ("navigate", "GET", 200),
             ("submit", "POST", 303),
             ("navigate", "GET", 200)
         ],
         "{log:?}"
     );
-    assert!(log[2]["url"]
+    assert!(log[3]["url"]
         .as_str()
         .unwrap()
         .ends_with("/flow/redirect/done"));
@@ -1043,7 +1056,7 @@ fn the_rust_client_leaves_no_zombie_browser() {
         &["--no-cache", "--timeout", "3", &server_url(&server)],
         &env,
     );
-    client.wait_for_stderr("/flow/redirect/token?");
+    client.wait_for_stderr("Ctrl-C");
     let parent = client.pid().to_string();
     let zombie_children = || {
         std::fs::read_dir("/proc")
@@ -1168,7 +1181,13 @@ fn the_rust_client_listens_on_the_port_it_is_given() {
     let port = busy.local_addr().unwrap().port().to_string();
     let done = run(
         Which::Rust,
-        &["--no-browser", "--port", &port, &server_url(&server)],
+        &[
+            "--no-browser",
+            "--no-cache",
+            "--port",
+            &port,
+            &server_url(&server),
+        ],
         &sandbox.env(),
     );
     done.failed_with(&format!("cannot listen on 127.0.0.1:{port}"));
