@@ -321,9 +321,8 @@ def _obtain(s):
         raise Token2goError(f"no valid token cached for {s.server}")
     if not s.interactive:
         raise Token2goError(
-            f"no valid token cached for {s.server}, and kubectl runs this without a terminal "
-            f"(KUBERNETES_EXEC_INFO: interactive false), so no browser is opened: run "
-            f"`{_command_name()} {s.server}` once in a terminal")
+            f"no valid token cached for {s.server}, and kubectl runs {_command_name()} non-interactively "
+            f"(no browser): run `{_command_name()} {s.server}` once in a terminal")
     if cache is None:
         return _accept(_fetch(s), s, None)
     with cache.locked(s.timeout):
@@ -1171,9 +1170,9 @@ class _Cache:
         # A record from the future means a clock that was set back: it limits nothing.
         if elapsed >= min_interval or elapsed < -min_interval:
             return
-        detail = record.get("error") if record["result"] == "failed" else f"started {max(0, int(elapsed))} s ago"
+        failure = f" ({record['error']})" if record["result"] == "failed" else ""
         retry = "--refresh" if cli else "refresh=True"
-        raise Token2goError(f"a sign-in for {self.server} is already in progress or just failed ({detail}); "
+        raise Token2goError(f"a sign-in for {self.server} is already in progress or just failed{failure}; "
                             f"retry in {max(1, int(min_interval - elapsed + 0.999))} s or pass {retry}")
 
     def write_launch(self, result, error=None):
