@@ -16,6 +16,7 @@ installed. Checks:
 - with this machine's clock 2 minutes ahead, expiry decisions use the server's clock, and a
   token with less than 30 s left is refused by the client itself;
 - a kernel that cannot open a browser suggests paste=True, at once and when it times out;
+- the reachability check: TLS for https, an untrusted certificate only noted, silence fails;
 - the peer check reads /proc/net/tcp(6) right (known answers, and our own connection).
 Prints one line per check and `N passed, N failed` last; exit status 0 when nothing failed.
 """
@@ -118,6 +119,7 @@ def main(argv):
     checks.check("__all__ names the library API", sorted(token2go_client.__all__) == api
                  and all(hasattr(token2go_client, name) for name in api), token2go_client.__all__)
     check_proc_addresses(checks)
+    check_reachability(checks, server)
     with tempfile.TemporaryDirectory(prefix="t2g-notebook-") as temp:
         shown = install_fake_ipython(temp)
         log = Path(temp) / "standin.jsonl"
@@ -175,6 +177,62 @@ def check_proc_addresses(checks):
     checks.check("the peer's uid is found: ours", uid == os.geteuid(), uid)
     for sock in (peer, accepted, listener):
         sock.close()
+
+
+def check_reachability(checks, server):
+    """The check before the browser opens: TLS is checked for https, an untrusted certificate is
+    only noted, silence is a failure."""
+    import socket
+    import ssl
+    import threading
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    port = server.rsplit(":", 1)[1]
+    got, err = run(lambda: token2go_client.check_reachable(f"https://127.0.0.1:{port}"))
+    checks.check("https to a plain HTTP server: the TLS handshake fails at once",
+                 isinstance(got, token2go_client.Token2goError) and "TLS handshake failed" in str(got), repr(got))
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+                   .sign(key, hashes.SHA256()))
+    with tempfile.TemporaryDirectory(prefix="t2g-tls-") as temp:
+        pem = Path(temp) / "server.pem"
+        pem.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption())
+                        + certificate.public_bytes(serialization.Encoding.PEM))
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(pem)
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve_once():
+        connection, _ = listener.accept()
+        try:
+            with context.wrap_socket(connection, server_side=True) as tls:
+                tls.recv(1024)
+        except (OSError, ssl.SSLError):
+            pass
+
+    thread = threading.Thread(target=serve_once, daemon=True)
+    thread.start()
+    got, err = run(lambda: token2go_client.check_reachable(f"https://localhost:{listener.getsockname()[1]}"))
+    checks.check("an untrusted certificate is noted, not fatal (the browser decides)",
+                 got is None and "does not trust the certificate" in err, f"{got!r} {err}")
+    thread.join(5)
+
+    started = time.monotonic()
+    got, err = run(lambda: token2go_client.check_reachable(f"http://127.0.0.1:{listener.getsockname()[1]}",
+                                                           timeout=1))
+    checks.check("a server that accepts and says nothing fails after the timeout",
+                 isinstance(got, token2go_client.Token2goError) and "no HTTP answer within 1 s" in str(got)
+                 and time.monotonic() - started < 3, repr(got))
+    listener.close()
 
 
 def check_min_interval(checks, server, temp, secret):
