@@ -58,7 +58,9 @@ fn main() {
         .strip_prefix("swagger-ui-")
         .unwrap_or(&root)
         .to_string();
-    println!("cargo:rustc-env=T2G_SWAGGER_UI_VERSION={version}");
+    // `cargo run` hands the rustc-env variables to the program it starts as well: a `T2G_`
+    // name would make the server warn about an unknown variable at every start.
+    println!("cargo:rustc-env=SWAGGER_UI_DIST_VERSION={version}");
 
     for (inner, out_name) in FILES {
         let name = format!("{root}/{inner}");

@@ -206,7 +206,7 @@ mod tests {
 
     /// Swagger UI release embedded by build.rs (from the swagger-ui zip's top folder), for NOTICE,
     /// `--version` and the like.
-    const SWAGGER_UI_VERSION: &str = env!("T2G_SWAGGER_UI_VERSION");
+    const SWAGGER_UI_VERSION: &str = env!("SWAGGER_UI_DIST_VERSION");
 
     /// Every embedded path, in table order (for tests and route listings).
     fn paths() -> impl Iterator<Item = &'static str> {

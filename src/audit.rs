@@ -13,11 +13,8 @@
 //! in text and `\uXXXX` in JSON.
 
 use std::borrow::Cow;
-use std::fs::File;
-use std::io::Write;
+use std::io;
 use std::net::SocketAddr;
-use std::os::fd::AsFd;
-use std::sync::OnceLock;
 use std::time::SystemTime;
 
 use crate::json::json_str;
@@ -42,9 +39,11 @@ impl AuditSink {
     }
 }
 
-/// Longest value written (user, `X-Forwarded-For`, a JWT's `sub`), in bytes before escaping:
-/// a line stays a line, whatever a header carried.
-const MAX_VALUE: usize = 256;
+/// Longest value from a request (user, `X-Forwarded-For`, a JWT's `sub`, the target, the
+/// refusal's detail) in bytes once escaped. Five of them and the other fields (under 400 bytes:
+/// time, event, route, fingerprint, exp, code, reason, peer, names) stay within
+/// [`log::MAX_LINE`].
+const MAX_VALUE: usize = 600;
 
 /// One audit record. Only non-secret values have a field here.
 pub struct Record<'a> {
@@ -80,41 +79,19 @@ impl Audit {
         Audit { sink, json }
     }
 
-    pub fn write(&self, record: &Record<'_>) {
+    /// Writes the line before the response that hands the token out, never batched like the
+    /// access log: a line in the kernel's hands survives a crash of this process. An error
+    /// when the line could not be written (a full disk, a closed pipe or stream); the caller
+    /// decides whether the token may still go (`T2G_AUDIT_REQUIRED`).
+    pub fn write(&self, record: &Record<'_>) -> io::Result<()> {
         if self.sink == AuditSink::Off {
-            return;
+            return Ok(());
         }
         let mut line = render(record, self.json, SystemTime::now());
         line.push('\n');
-        // Written now, before the response that hands the token out, and never batched like
-        // the access log: a line in the kernel's hands survives a crash of this process.
-        // A failed write (closed stream) must not fail the request.
         match self.sink {
             AuditSink::Stdout => log::stdout_now(line.as_bytes()),
-            _ => write_stderr(line.as_bytes()),
-        }
-    }
-}
-
-/// Lines up to this size are written whole by one `write` to a pipe (`PIPE_BUF` on Linux), and
-/// to a file whatever their size (the kernel serializes writes to one open file).
-const ATOMIC_WRITE: usize = 4096;
-
-/// Writes `line` to stderr in one `write`. A line that the kernel writes whole goes through a
-/// duplicate of fd 2, without std's lock on stderr: with the lock, a thread waited for another's
-/// `write` (two futex calls and a sleep per line under load); a longer line takes the lock.
-fn write_stderr(line: &[u8]) {
-    static STDERR: OnceLock<Option<File>> = OnceLock::new();
-    let unlocked = STDERR.get_or_init(|| {
-        let fd = std::io::stderr().as_fd().try_clone_to_owned().ok()?;
-        Some(File::from(fd))
-    });
-    match unlocked {
-        Some(file) if line.len() <= ATOMIC_WRITE => {
-            let _ = (&*file).write_all(line);
-        }
-        _ => {
-            let _ = std::io::stderr().lock().write_all(line);
+            _ => log::stderr_now(line.as_bytes()),
         }
     }
 }
@@ -123,14 +100,14 @@ fn write_stderr(line: &[u8]) {
 fn render(record: &Record<'_>, json: bool, now: SystemTime) -> String {
     let mut peer = String::with_capacity(48);
     log::push_peer(&mut peer, record.peer);
-    // (name, value, whether the value comes from a client and is clipped)
+    // (name, value, whether the value comes from a request and may be cut)
     let fields: [(&str, Option<&str>, bool); 11] = [
         ("route", Some(record.route), false),
         ("user", record.user, true),
         ("fingerprint", record.fingerprint, false),
         ("sub", record.sub, true),
         ("exp", record.exp.as_deref(), false),
-        ("target", record.target.as_deref(), false),
+        ("target", record.target.as_deref(), true),
         ("code", record.code, false),
         ("reason", record.reason, false),
         ("detail", record.detail, true),
@@ -149,12 +126,12 @@ fn render(record: &Record<'_>, json: bool, now: SystemTime) -> String {
         line.push_str(" audit ");
         line.push_str(&text_value(record.event));
     }
-    for (name, value, clipped) in fields {
-        let value = if clipped {
-            value.map(clip_value)
-        } else {
-            value
-        };
+    for (name, value, from_request) in fields {
+        let escape: fn(&str) -> Cow<'_, str> = if json { json_value } else { text_value };
+        let value = value.map(|v| match from_request {
+            true => log::fit(v, MAX_VALUE, escape),
+            false => escape(v),
+        });
         // Who asked is always there, null or `-` when unknown; the rest only when it applies.
         let absent = matches!(name, "user" | "forwarded_for");
         match (value, json) {
@@ -162,13 +139,13 @@ fn render(record: &Record<'_>, json: bool, now: SystemTime) -> String {
                 line.push_str(",\"");
                 line.push_str(name);
                 line.push_str("\":");
-                line.push_str(&json_str(value));
+                line.push_str(&value);
             }
             (Some(value), false) => {
                 line.push(' ');
                 line.push_str(name);
                 line.push('=');
-                line.push_str(&text_value(value));
+                line.push_str(&value);
             }
             (None, true) if absent => {
                 line.push_str(",\"");
@@ -189,13 +166,9 @@ fn render(record: &Record<'_>, json: bool, now: SystemTime) -> String {
     line
 }
 
-/// At most [`MAX_VALUE`] bytes of `value`, cut on a character boundary.
-fn clip_value(value: &str) -> &str {
-    let mut end = value.len().min(MAX_VALUE);
-    while !value.is_char_boundary(end) {
-        end -= 1;
-    }
-    &value[..end]
+/// A value for a JSON line: a string literal.
+fn json_value(value: &str) -> Cow<'_, str> {
+    Cow::Owned(json_str(value))
 }
 
 /// A value for a text line: as it is when it is printable ASCII without space, `"` or `\`;
@@ -226,6 +199,7 @@ fn text_value(value: &str) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time::rfc3339_unix;
     use std::time::{Duration, UNIX_EPOCH};
 
     fn served<'a>() -> Record<'a> {
@@ -341,8 +315,10 @@ mod tests {
         assert_eq!(text_value(""), "\"\"");
     }
 
+    /// Long values are cut on a character boundary with a visible marker, so that the whole
+    /// line stays within `MAX_LINE` and valid in either format, however the values escape.
     #[test]
-    fn long_values_are_clipped_on_a_character_boundary() {
+    fn long_values_are_cut_and_lines_stay_within_max_line() {
         let long = "é".repeat(400);
         let record = Record {
             user: Some(&long),
@@ -350,6 +326,36 @@ mod tests {
         };
         let v: serde_json::Value =
             serde_json::from_str(&render(&record, true, UNIX_EPOCH + NOW)).unwrap();
-        assert_eq!(v["user"].as_str().unwrap().len(), MAX_VALUE);
+        let user = v["user"].as_str().unwrap();
+        let kept = user.strip_suffix(log::CUT).unwrap();
+        assert!(long.starts_with(kept) && kept.len() > 100, "{user}");
+        // One more `é` (six bytes escaped) would not have fitted.
+        assert!((MAX_VALUE - 6..=MAX_VALUE).contains(&json_str(user).len()));
+        // Every field from a request at its worst: all of them escape to several bytes.
+        let worst = "\u{1}\u{202e}😀\"".repeat(2000);
+        let widest_peer = "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff%4294967295]:65535";
+        let record = Record {
+            event: "token_served",
+            route: "flow_form_post",
+            user: Some(&worst),
+            sub: Some(&worst),
+            exp: Some(rfc3339_unix(i64::MAX / 1000)),
+            target: Some(worst.clone()),
+            reason: Some("no_token"),
+            detail: Some(&worst),
+            peer: widest_peer.parse().unwrap_or("[::1]:1".parse().unwrap()),
+            forwarded_for: Some(worst.clone()),
+            ..served()
+        };
+        for json in [false, true] {
+            let line = render(&record, json, UNIX_EPOCH + NOW);
+            assert!(line.len() < log::MAX_LINE, "{json}: {}", line.len());
+            if json {
+                let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+                assert!(v["detail"].as_str().unwrap().ends_with(log::CUT));
+            } else {
+                assert!(line.contains("...[cut]\" "), "{line}");
+            }
+        }
     }
 }

@@ -220,6 +220,16 @@ pub const VARIABLES: &[Variable] = &[
         },
     },
     Variable {
+        name: "T2G_AUDIT_REQUIRED",
+        default: "false",
+        meaning: "true: no token is handed out (503) when its audit line cannot be written",
+        apply: |c, v| {
+            c.audit_required =
+                parse_bool(v).ok_or_else(|| format!("{v:?} is not a boolean (true or false)"))?;
+            Ok(())
+        },
+    },
+    Variable {
         name: "T2G_REDIRECT_ALLOWED_TARGETS",
         default: "unset",
         meaning: "extra redirect-flow target prefixes beyond loopback, comma-separated",
@@ -322,6 +332,8 @@ pub struct Config {
     /// Redirect-flow targets allowed beyond loopback.
     pub allowed_targets: Vec<AllowedPrefix>,
     pub audit_log: AuditSink,
+    /// Whether a token goes only once its audit line is written.
+    pub audit_required: bool,
     /// Whether the flow's paste mode is on.
     pub paste_mode: bool,
     /// Where to sign in again (`T2G_REAUTH_URL`), a template with `{url}`.
@@ -389,6 +401,7 @@ impl Config {
             log_format: LogFormat::Text,
             allowed_targets: Vec::new(),
             audit_log: AuditSink::Stderr,
+            audit_required: false,
             paste_mode: true,
             reauth_url: None,
         };
@@ -404,6 +417,12 @@ impl Config {
             return Err(ConfigError {
                 variable: "T2G_TOKEN_HEADER_NAMES",
                 problem: "no header name left after dropping empty entries".to_string(),
+            });
+        }
+        if config.audit_required && config.audit_log == AuditSink::Off {
+            return Err(ConfigError {
+                variable: "T2G_AUDIT_REQUIRED",
+                problem: "true needs an audit trail, but T2G_AUDIT_LOG is off".to_string(),
             });
         }
         Ok(config)
@@ -460,7 +479,7 @@ impl Config {
     /// The effective settings for the startup line; the fallback token only as set/unset.
     pub fn summary(&self) -> String {
         format!(
-            "token_headers={} user_headers={} expiry_headers={} fallback_token={} allowed_hosts={} echo={} max_connections={} log_format={} audit_log={} redirect_allowed_targets={} reauth_url={} paste_mode={}",
+            "token_headers={} user_headers={} expiry_headers={} fallback_token={} allowed_hosts={} echo={} max_connections={} log_format={} audit_log={} audit_required={} redirect_allowed_targets={} reauth_url={} paste_mode={}",
             self.header_names.join(","),
             if self.user_header_names.is_empty() {
                 "none".to_string()
@@ -490,6 +509,7 @@ impl Config {
                 LogFormat::Off => "off",
             },
             self.audit_log.as_str(),
+            self.audit_required,
             if self.allowed_targets.is_empty() {
                 "loopback-only".to_string()
             } else {

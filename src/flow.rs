@@ -11,11 +11,15 @@
 //! OpenID's Form Post Response Mode) shows a page whose form POSTs them, because gateways
 //! limit the size of a redirect's `Location` header and tokens with many claims exceed it.
 //!
-//! Confirmation: paste mode, and targets under a prefix every user shares (no `{user}`), first
-//! get a warning page with the verification code and no token; its button repeats the request
-//! with `confirm`, a value only the token's owner can make ([`crate::confirm`]). A missing or
-//! wrong `confirm` shows the warning again and is never a refusal; loopback and `{user}`
-//! targets need none, since the token stays on the user's own machine or server.
+//! Confirmation: paste mode, targets under a prefix every user shares (no `{user}`), and any
+//! request another site started (Fetch Metadata: `Sec-Fetch-Site` present and neither `none`
+//! nor `same-origin`) first get a warning page with the verification code and no token; its
+//! button repeats the request with `confirm`, a value only the token's owner can make
+//! ([`crate::confirm`]). A missing or wrong `confirm` shows the warning again and is never a
+//! refusal. Otherwise loopback and `{user}` targets need none, since the token stays on the
+//! user's own machine or server; but a page of another site can navigate the user's browser to
+//! a flow link naming a port another local account listens on, so such a request is confirmed
+//! first whatever its target. The button's link is a same-origin navigation, which passes.
 //!
 //! Flow errors: a request that passed every check (and the warning page where it applies) but
 //! cannot be served, because the gateway passed no token or the token expires within
@@ -154,6 +158,10 @@ pub struct Delivery {
 pub struct Confirmation {
     /// `None` for paste mode; else the target's `host[:port]` and path, to show.
     pub destination: Option<(String, String)>,
+    /// Whether every user of the server may receive tokens at the target (no `{user}`).
+    pub shared: bool,
+    /// Whether another site started the request (Fetch Metadata).
+    pub cross_site: bool,
     /// The verification code of the client's key.
     pub code: String,
     /// The query of the same request with `confirm` (percent-encoded), for a relative link.
@@ -181,6 +189,9 @@ pub struct FlowRequest<'a> {
     pub now: SystemTime,
     /// Where to sign in again, for the `error_description` of an expired token.
     pub reauth: Option<&'a str>,
+    /// Whether the browser said another site started this request (`Sec-Fetch-Site` present
+    /// and neither `none` nor `same-origin`); `false` without Fetch Metadata.
+    pub cross_site: bool,
 }
 
 /// The token to hand out, with what the caller worked out from it already (it needed both for
@@ -273,10 +284,10 @@ fn decide(request: &FlowRequest<'_>) -> Result<Outcome, Refusal> {
     let public_key = pubkey::parse_public_key(key_type, public_key)
         .map_err(|e| invalid(Rejection::Key, e.to_string()))?;
 
-    let must_confirm = match &checked_target {
-        None => true,
-        Some(allowed) => allowed.reach == Reach::Shared,
-    };
+    let shared = checked_target
+        .as_ref()
+        .is_some_and(|allowed| allowed.reach == Reach::Shared);
+    let must_confirm = checked_target.is_none() || shared || request.cross_site;
     let error = |error: FlowError| match &checked_target {
         Some(allowed) => error_to_target(error, allowed, state, form_post, request.reauth),
         None => error_page(error, request.reauth),
@@ -321,6 +332,8 @@ fn decide(request: &FlowRequest<'_>) -> Result<Outcome, Refusal> {
                 destination: checked_target
                     .as_ref()
                     .map(|a| (a.target.host_port(), a.target.path().to_string())),
+                shared,
+                cross_site: request.cross_site,
                 code,
                 query,
                 mismatch: confirmed.is_some(),
@@ -472,6 +485,7 @@ mod tests {
             paste_mode: true,
             now: SystemTime::now(),
             reauth: None,
+            cross_site: false,
         })
     }
 
@@ -822,6 +836,7 @@ mod tests {
             paste_mode: true,
             now: SystemTime::now(),
             reauth: Some("https://corp.example/oauth2/sign_in?rd=%2F"),
+            cross_site: false,
         });
         assert!(error_params(outcome, target).1[1].1.ends_with(
             "sign in again through the gateway at https://corp.example/oauth2/sign_in?rd=%2F"
@@ -875,6 +890,58 @@ mod tests {
     }
 
     #[test]
+    fn a_request_another_site_started_is_confirmed_first_whatever_the_target() {
+        let fingerprint = crate::token::fingerprint(TOKEN);
+        let run_from = |query: &[(String, String)], cross_site: bool, token: Option<&str>| {
+            run(&FlowRequest {
+                query,
+                token: token.map(|t| flow_token(t, &fingerprint)),
+                user: None,
+                allowed_targets: &[],
+                paste_mode: true,
+                now: SystemTime::now(),
+                reauth: None,
+                cross_site,
+            })
+        };
+        let q = with_mode(query("http://127.0.0.1:18999/x", "s"), "form_post");
+        let Outcome::Confirm(c) = run_from(&q, true, Some(TOKEN)) else {
+            panic!("expected the warning page");
+        };
+        assert!(c.cross_site && !c.shared && !c.mismatch);
+        assert_eq!(
+            c.destination,
+            Some(("127.0.0.1:18999".to_string(), "/x".to_string()))
+        );
+        // The button's link, followed by the user (a same-origin navigation), delivers.
+        let link = query::parse_strict(&c.query).unwrap();
+        assert!(matches!(
+            run_from(&link, false, Some(TOKEN)),
+            Outcome::FormPost { .. }
+        ));
+        // A confirm value another site made up: the warning again, never a token.
+        let mut made_up = q.clone();
+        made_up.push(("confirm".into(), "AAAAAAAAAAAAAAAAAAAAAA".into()));
+        assert!(matches!(
+            run_from(&made_up, true, Some(TOKEN)),
+            Outcome::Confirm(Confirmation { mismatch: true, .. })
+        ));
+        // Without a token there is nothing to confirm with: a page, nothing sent.
+        assert!(matches!(
+            run_from(&q, true, None),
+            Outcome::Error {
+                reply: ErrorReply::Page,
+                ..
+            }
+        ));
+        // Without Fetch Metadata, as today: straight through.
+        assert!(matches!(
+            run_from(&q, false, Some(TOKEN)),
+            Outcome::FormPost { .. }
+        ));
+    }
+
+    #[test]
     fn paste_mode_off_refuses_the_urn() {
         let q = query(OOB, "s");
         let fingerprint = crate::token::fingerprint(TOKEN);
@@ -886,6 +953,7 @@ mod tests {
             paste_mode: false,
             now: SystemTime::now(),
             reauth: None,
+            cross_site: false,
         });
         assert_eq!(
             invalid_line(outcome),

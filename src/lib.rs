@@ -69,6 +69,7 @@ pub use pubkey::{
 };
 pub use routes::App;
 pub use sys::{
-    inherited_listener, limit_malloc_arenas, raise_listen_backlog, raise_nofile_limit, Inherited,
+    block_stop_signals, inherited_listener, limit_malloc_arenas, raise_listen_backlog,
+    raise_nofile_limit, Inherited,
 };
 pub use token::fingerprint;

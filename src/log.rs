@@ -9,26 +9,65 @@
 //! a crash of the whole process (SIGKILL, abort) can lose lines: those of the last
 //! `FLUSH_AFTER`. One `write` per request cost about a fifth of `/token`'s throughput.
 //! Operational messages (stderr) and audit lines (`crate::audit`) are written at once, one
-//! `write` each; an audit line for stdout first flushes the access lines before it, so stdout
-//! keeps the order in which the lines were made.
+//! `write` each under std's lock on the stream (so `eprintln!` and panic messages cannot cut
+//! into them either); an audit line for stdout first flushes the access lines before it, so
+//! stdout keeps the order in which the lines were made.
+//!
+//! No line is longer than [`MAX_LINE`] bytes, the size a pipe takes whole from one `write`:
+//! a value that would make it longer is cut, and ends in [`CUT`].
 
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt::Write as _;
-use std::io::Write;
+use std::io;
 use std::net::SocketAddr;
+use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::json::json_str;
+use crate::sys;
 use crate::time::{push_decimal, push_digits, rfc3339, rfc3339_unix, PerSecond};
 
 /// Buffered access-log bytes that trigger a write (about 200 lines).
 const BATCH: usize = 16 * 1024;
 /// Longest time a line waits in the buffer.
 const FLUSH_AFTER: Duration = Duration::from_millis(50);
+
+/// Longest line, newline included: `PIPE_BUF` on Linux, so one `write` puts it in a pipe
+/// whole, never between the bytes of another process's line.
+pub const MAX_LINE: usize = 4096;
+/// Ends a value cut to keep its line within [`MAX_LINE`]; ASCII, so no format escapes it.
+pub const CUT: &str = "...[cut]";
+/// Longest escaped method and path in an access-log line: with the rest (under 200 bytes)
+/// well within [`MAX_LINE`].
+const MAX_METHOD: usize = 64;
+const MAX_PATH: usize = 2048;
+
+/// `escape(value)` when it has at most `budget` bytes; else `escape` of the longest prefix of
+/// `value` (on a character boundary) followed by [`CUT`] that fits, so the result is as valid
+/// (JSON, quoted text) as any other escaped value.
+pub fn fit<'a>(
+    value: &'a str,
+    budget: usize,
+    escape: impl Fn(&str) -> Cow<'_, str>,
+) -> Cow<'a, str> {
+    let whole = escape(value);
+    if whole.len() <= budget {
+        return whole;
+    }
+    let cut_at = |end: usize| {
+        let mut prefix = value[..end].to_string();
+        prefix.push_str(CUT);
+        escape(&prefix).into_owned()
+    };
+    // Escaping is per character, so a longer prefix never escapes shorter: bisect.
+    let ends: Vec<usize> = value.char_indices().map(|(i, _)| i).collect();
+    let fitting = ends.partition_point(|&end| cut_at(end).len() <= budget);
+    Cow::Owned(cut_at(ends[fitting.saturating_sub(1)]))
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
@@ -77,16 +116,19 @@ static WRITING: Mutex<()> = Mutex::new(());
 /// Takes the buffered lines and writes them to stdout; the buffer's lock is released before the
 /// `write`, so threads adding lines do not wait for it. The write lock is taken before the
 /// buffer's is released: batches keep their order.
-fn write_out(mut pending: MutexGuard<'_, Pending>) {
+fn write_out(mut pending: MutexGuard<'_, Pending>) -> io::Result<()> {
     if pending.bytes.is_empty() {
-        return;
+        return Ok(());
     }
     let batch = std::mem::take(&mut pending.bytes);
     let writing = WRITING.lock().unwrap_or_else(|e| e.into_inner());
     drop(pending);
-    // A closed stdout must not fail requests; its lines are dropped.
-    let _ = std::io::stdout().lock().write_all(&batch);
+    let stdout = std::io::stdout();
+    let held = stdout.lock();
+    let written = sys::write_all(stdout.as_fd(), &batch);
+    drop(held);
     drop(writing);
+    written
 }
 
 fn append(line: &[u8]) {
@@ -97,7 +139,8 @@ fn append(line: &[u8]) {
     }
     pending.bytes.extend_from_slice(line);
     if pending.bytes.len() >= BATCH {
-        write_out(pending);
+        // A closed stdout must not fail requests; its lines are dropped.
+        let _ = write_out(pending);
     } else if first {
         if !pending.flusher {
             pending.flusher = thread::Builder::new()
@@ -107,7 +150,8 @@ fn append(line: &[u8]) {
                 .is_ok();
             if !pending.flusher {
                 // Without a flusher every line goes out at once, as before batching.
-                return write_out(pending);
+                let _ = write_out(pending);
+                return;
             }
         }
         FILLED.notify_one();
@@ -122,34 +166,49 @@ fn flusher() {
         }
         drop(pending);
         thread::sleep(FLUSH_AFTER);
-        write_out(self::pending());
+        let _ = write_out(self::pending());
         pending = self::pending();
     }
 }
 
 /// Writes the access-log lines still buffered. The graceful stop calls it last.
 pub fn flush() {
-    write_out(pending());
+    let _ = write_out(pending());
 }
 
 /// Writes `line` to stdout at once, after the access-log lines buffered before it (an audit
-/// line when `T2G_AUDIT_LOG=stdout`).
-pub fn stdout_now(line: &[u8]) {
+/// line when `T2G_AUDIT_LOG=stdout`); an error when that write failed.
+pub fn stdout_now(line: &[u8]) -> io::Result<()> {
     let mut pending = pending();
     pending.bytes.extend_from_slice(line);
-    write_out(pending);
+    write_out(pending)
+}
+
+/// Writes one line to stderr in one `write`, under std's lock on stderr; an error when it
+/// could not be written (ENOSPC, EPIPE, a closed stderr).
+pub fn stderr_now(line: &[u8]) -> io::Result<()> {
+    let stderr = std::io::stderr();
+    let _held = stderr.lock();
+    sys::write_all(stderr.as_fd(), line)
 }
 
 fn message(level: &str, msg: &str) {
     let now = rfc3339(SystemTime::now(), true);
     let line = match format() {
-        LogFormat::Json => format!(
-            "{{\"time\":\"{now}\",\"level\":\"{level}\",\"msg\":{}}}\n",
-            json_str(msg)
-        ),
-        _ => format!("{now} {level} {msg}\n"),
+        LogFormat::Json => {
+            // {"time":"…","level":"…","msg":…}\n
+            let budget = MAX_LINE - now.len() - level.len() - 34;
+            let msg = fit(msg, budget, |m| Cow::Owned(json_str(m)));
+            format!("{{\"time\":\"{now}\",\"level\":\"{level}\",\"msg\":{msg}}}\n")
+        }
+        _ => {
+            let budget = MAX_LINE - now.len() - level.len() - 3;
+            let msg = fit(msg, budget, |m| Cow::Borrowed(m));
+            format!("{now} {level} {msg}\n")
+        }
     };
-    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    // An operational message that cannot be written has nowhere else to go.
+    let _ = stderr_now(line.as_bytes());
 }
 
 pub fn info(msg: &str) {
@@ -210,9 +269,9 @@ pub fn access(
         line.push_str("{\"time\":\"");
         write_now(&mut line);
         line.push_str("\",\"method\":");
-        line.push_str(&json_str(method));
+        line.push_str(&fit(method, MAX_METHOD, |m| Cow::Owned(json_str(m))));
         line.push_str(",\"path\":");
-        line.push_str(&json_str(path));
+        line.push_str(&fit(path, MAX_PATH, |p| Cow::Owned(json_str(p))));
         line.push_str(",\"status\":");
         push_decimal(&mut line, status);
         line.push_str(",\"bytes\":");
@@ -225,9 +284,9 @@ pub fn access(
     } else {
         write_now(&mut line);
         line.push(' ');
-        line.push_str(&sanitize(method));
+        line.push_str(&fit(method, MAX_METHOD, sanitize));
         line.push(' ');
-        line.push_str(&sanitize(path));
+        line.push_str(&fit(path, MAX_PATH, sanitize));
         line.push(' ');
         push_decimal(&mut line, status);
         line.push(' ');
@@ -294,6 +353,22 @@ mod tests {
         write_now(&mut out);
         assert_eq!(out.len(), 24, "{out}");
         assert!(out.ends_with('Z') && out.as_bytes()[19] == b'.', "{out}");
+    }
+
+    #[test]
+    fn fit_cuts_on_a_character_boundary_and_keeps_the_escaping_valid() {
+        fn json(v: &str) -> Cow<'_, str> {
+            Cow::Owned(json_str(v))
+        }
+        assert_eq!(fit("short", 64, json), "\"short\"");
+        let long = "aé\"".repeat(100);
+        let cut = fit(&long, 64, json);
+        assert!(cut.len() <= 64, "{cut}");
+        let value: String = serde_json::from_str(&cut).unwrap();
+        let kept = value.strip_suffix(CUT).unwrap();
+        assert!(long.starts_with(kept) && !kept.is_empty(), "{value}");
+        let text = fit(&long, 50, |v| Cow::Borrowed(v));
+        assert!(text.len() <= 50 && text.ends_with(CUT), "{text}");
     }
 
     #[test]

@@ -10,9 +10,9 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use signal_hook::low_level::signal_name;
 use token2go_server::{
-    inherited_listener, limit_malloc_arenas, log_error, log_flush, log_info, log_warn, probe_addr,
-    probe_health, raise_listen_backlog, raise_nofile_limit, server_usage, set_log_format, App,
-    Config, Inherited, Limits, Server, PROBE_TIMEOUT, STOP_GRACE,
+    block_stop_signals, inherited_listener, limit_malloc_arenas, log_error, log_flush, log_info,
+    log_warn, probe_addr, probe_health, raise_listen_backlog, raise_nofile_limit, server_usage,
+    set_log_format, App, Config, Inherited, Limits, Server, PROBE_TIMEOUT, STOP_GRACE,
 };
 
 fn main() -> ExitCode {
@@ -37,6 +37,15 @@ fn main() -> ExitCode {
 fn serve() -> ExitCode {
     // Before any thread exists, so every thread's allocations follow it.
     limit_malloc_arenas();
+    // SIGTERM and SIGINT wait, blocked, from the first instruction until their handlers are in
+    // place: a signal while a full stderr pipe holds a warning, or while a `.socket` unit's
+    // socket already accepts, would otherwise end the process (exit 143, no stop line), and
+    // as PID 1 be ignored. The handlers themselves come after `inherited_listener`: signal-hook
+    // opens a pipe, which must not take fd 3 before the passed socket is checked.
+    if let Err(error) = block_stop_signals(true) {
+        eprintln!("token2go-server: cannot block SIGTERM and SIGINT: {error}");
+        return ExitCode::from(1);
+    }
     let (mut config, warnings) = match Config::from_env() {
         Ok(loaded) => loaded,
         Err(error) => {
@@ -48,7 +57,7 @@ fn serve() -> ExitCode {
     for warning in &warnings {
         log_warn(warning);
     }
-    // First, while this is the only thread: it removes the LISTEN_* variables.
+    // While this is the only thread: it removes the LISTEN_* variables.
     let inherited = match inherited_listener() {
         Ok(inherited) => inherited,
         Err(error) => {
@@ -56,9 +65,15 @@ fn serve() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // Handlers before anything slow, so an early SIGTERM is not lost: as PID 1 it would be
-    // ignored, elsewhere it would end the process without a word.
-    let mut signals = match Signals::new([SIGTERM, SIGINT]) {
+    // Registered while blocked (signal-hook installs its handler before it records what the
+    // handler does, and a signal in between would be dropped), then let through: one that came
+    // meanwhile arrives now. Before any thread exists, so every thread gets the open mask.
+    let signals = Signals::new([SIGTERM, SIGINT]);
+    if let Err(error) = block_stop_signals(false) {
+        log_error(&format!("cannot unblock SIGTERM and SIGINT: {error}"));
+        return ExitCode::from(1);
+    }
+    let mut signals = match signals {
         Ok(signals) => signals,
         Err(error) => {
             log_error(&format!("cannot handle SIGTERM and SIGINT: {error}"));

@@ -77,6 +77,7 @@ pub struct Metrics {
     tokens_served: Mutex<BTreeMap<&'static str, u64>>,
     rejections: [AtomicU64; 5],
     expiry_header_invalid: AtomicU64,
+    audit_failures: AtomicU64,
 }
 
 impl Metrics {
@@ -101,6 +102,11 @@ impl Metrics {
     pub fn token_served(&self, route: &'static str) {
         let mut served = self.tokens_served.lock().unwrap_or_else(|e| e.into_inner());
         *served.entry(route).or_insert(0) += 1;
+    }
+
+    /// An audit line that could not be written.
+    pub fn audit_failed(&self) {
+        self.audit_failures.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn flow_rejected(&self, reason: Rejection) {
@@ -191,6 +197,12 @@ impl Metrics {
             "token2go_expiry_header_invalid_total {}",
             self.expiry_header_invalid.load(Ordering::Relaxed)
         );
+        out.push_str(
+            "# HELP token2go_audit_write_failures_total Audit lines that could not be written.\n",
+        );
+        out.push_str("# TYPE token2go_audit_write_failures_total counter\n");
+        let failures = self.audit_failures.load(Ordering::Relaxed);
+        let _ = writeln!(out, "token2go_audit_write_failures_total {failures}");
         out
     }
 }
@@ -227,6 +239,7 @@ mod tests {
         assert!(text.contains("token2go_flow_rejections_total{reason=\"target\"} 2\n"));
         assert!(text.contains("token2go_flow_rejections_total{reason=\"no_token\"} 0\n"));
         assert!(text.contains("token2go_flow_rejections_total{reason=\"token_expired\"} 0\n"));
+        assert!(text.contains("token2go_audit_write_failures_total 0\n"));
         assert!(text.contains("token2go_build_info{version=\""));
         // 300 µs + 30 ms + 5 s, in seconds with microseconds.
         assert!(

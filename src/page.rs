@@ -227,6 +227,10 @@ pub fn render_paste(ui: &Ui, block: &str, verification_code: &str, user: Option<
 pub struct Warning<'a> {
     /// `None` in paste mode; else the target's `host[:port]` and path.
     pub destination: Option<(&'a str, &'a str)>,
+    /// Every user of the server may receive tokens at the destination (no `{user}`).
+    pub shared: bool,
+    /// Another site started the request (Fetch Metadata).
+    pub cross_site: bool,
     pub code: &'a str,
     /// The query of the confirmed request, percent-encoded; the button links to `?query`.
     pub query: &'a str,
@@ -234,9 +238,10 @@ pub struct Warning<'a> {
     pub mismatch: bool,
 }
 
-/// The warning page of the redirect flow, before a paste block or before the token goes to an
-/// address every user may use: the verification code, the destination, the warning, and a
-/// link that repeats the request confirmed. It holds no token.
+/// The warning page of the redirect flow, before a paste block, before the token goes to an
+/// address every user may use, and before it goes anywhere for a request another site started:
+/// the verification code, the destination, the warning, and a link that repeats the request
+/// confirmed. It holds no token.
 pub fn render_confirm(ui: &Ui, warning: &Warning<'_>, user: Option<&str>) -> String {
     let (destination, warning_text, button, hint) = match warning.destination {
         None => (
@@ -252,10 +257,14 @@ pub fn render_confirm(ui: &Ui, warning: &Warning<'_>, user: Option<&str>) -> Str
             format!(
                 "\n      <p id=\"destination\">Your token is about to be sent to \
                  <span class=\"inline-code\">{}</span>, path \
-                 <span class=\"inline-code\">{}</span>: an address every user of this server \
-                 may receive tokens at, not only you.</p>",
+                 <span class=\"inline-code\">{}</span>{}</p>",
                 escape_html(host),
-                escape_html(path)
+                escape_html(path),
+                if warning.shared {
+                    ": an address every user of this server may receive tokens at, not only you."
+                } else {
+                    "."
+                }
             ),
             "Continue only if you started <span class=\"inline-code\">token2go</span> (or a \
              notebook) yourself just now, it shows this code and that address is yours. If \
@@ -265,6 +274,13 @@ pub fn render_confirm(ui: &Ui, warning: &Warning<'_>, user: Option<&str>) -> Str
              read it.",
         ),
     };
+    let cross_site = if warning.cross_site {
+        "\n      <p id=\"cross-site\">Another site sent your browser here, not a program on \
+         your computer (after signing in at the gateway, that site is the sign-in page).</p>"
+    } else {
+        ""
+    };
+    let destination = destination + cross_site;
     let mismatch = if warning.mismatch {
         "\n        <p id=\"mismatch\">The link you followed claimed to be confirmed, but not by \
          you for this request: confirm it here only if the code is yours.</p>"
@@ -751,6 +767,8 @@ mod tests {
     fn paste_warning() -> Warning<'static> {
         Warning {
             destination: None,
+            shared: false,
+            cross_site: false,
             code: "K3ZQ-7MPA",
             query: "target=urn%3Aietf&state=s&confirm=abc",
             mismatch: false,
@@ -760,6 +778,8 @@ mod tests {
     fn target_warning() -> Warning<'static> {
         Warning {
             destination: Some(("hub.example.com:8443", "/user/x/<b>")),
+            shared: true,
+            cross_site: false,
             code: "K3ZQ-7MPA",
             query: "target=https%3A%2F%2Fhub&confirm=abc",
             mismatch: true,
@@ -818,6 +838,24 @@ mod tests {
         assert!(html.contains("every user of this server"));
         assert!(html.contains(">Send my token there</a>"));
         assert!(html.contains("id=\"mismatch\""));
+    }
+
+    #[test]
+    fn confirm_page_for_a_request_from_another_site_says_so() {
+        let warning = Warning {
+            destination: Some(("127.0.0.1:18999", "/x")),
+            shared: false,
+            cross_site: true,
+            ..target_warning()
+        };
+        let html = render_confirm(&default_ui(), &warning, None);
+        assert!(html.contains(
+            "<span class=\"inline-code\">127.0.0.1:18999</span>, path \
+             <span class=\"inline-code\">/x</span>.</p>"
+        ));
+        assert!(html.contains("<p id=\"cross-site\">Another site sent your browser here"));
+        assert!(!html.contains("every user of this server"));
+        assert!(!render_confirm(&default_ui(), &target_warning(), None).contains("cross-site"));
     }
 
     /// What a browser downloads for the token page (the icons aside), as the README states it.

@@ -4,11 +4,14 @@
 //! - Public key: RSA, modulus of exactly 2048, 3072 or 4096 bits, sent as PEM, either
 //!   `PUBLIC KEY` (SubjectPublicKeyInfo, RFC 5280 §4.1.2.7, algorithm `rsaEncryption`
 //!   1.2.840.113549.1.1.1 with NULL parameters) or `RSA PUBLIC KEY` (PKCS#1 `RSAPublicKey`,
-//!   RFC 8017 Appendix A.1.1). PEM armor as in RFC 7468; DER strictly (X.690).
+//!   RFC 8017 Appendix A.1.1). PEM read as RFC 7468 §3 lets a parser (any line length, any
+//!   whitespace, text around the block ignored), its base64 and labels strictly; DER strictly
+//!   (X.690).
 //! - Verification code: SHA-256 (FIPS 180-4) of the DER SubjectPublicKeyInfo, RFC 4648
 //!   base32 (upper case, no padding), first 8 characters, shown as `XXXX-XXXX`.
 
-use rsa::pkcs1::{pem, DecodeRsaPublicKey, RsaPublicKeyRef};
+use base64::Engine;
+use rsa::pkcs1::{DecodeRsaPublicKey, RsaPublicKeyRef};
 use rsa::pkcs8::der::Decode;
 use rsa::pkcs8::{EncodePublicKey, SubjectPublicKeyInfoRef};
 use rsa::sha2::{Digest, Sha256};
@@ -280,45 +283,63 @@ fn uint_bits(bytes: &[u8]) -> usize {
     }
 }
 
-/// One PEM block in RFC 7468's strict form and nothing else but surrounding whitespace: LF or
-/// CRLF line endings, no explanatory text, no headers, base64 strictly. The armor is checked
-/// here (pem-rfc7468 tolerates text before the BEGIN line); the body is decoded by the
-/// `pem-rfc7468` crate that `rsa` already brings, its errors become our fixed phrases.
+/// Whitespace in PEM text (RFC 7468 §3 `W`): space, tab, CR, LF, vertical tab, form feed.
+fn is_pem_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\r' | '\n' | '\x0b' | '\x0c')
+}
+
+/// One PEM block read as RFC 7468 §3 lets a parser: text before `-----BEGIN` and after
+/// `-----END` is ignored (§5.2 explanatory text), lines of any length (one line from
+/// JavaScript, 76 columns from Java's MIME encoder), CR, LF or CRLF line ends, whitespace
+/// anywhere in the body. Strict where it matters: the label, the END line matching the BEGIN
+/// line, no RFC 1421 headers, one block, and the base64 itself (RFC 4648 alphabet, canonical
+/// padding and trailing bits), each with its own fixed phrase.
 fn decode_pem(text: &str) -> Result<(&str, Vec<u8>), &'static str> {
-    let text = text.trim_matches(|c: char| c.is_ascii_whitespace());
-    if text.is_empty() {
+    const NO_BEGIN: &str = "missing \"-----BEGIN ...-----\" line";
+    if text.trim_matches(is_pem_space).is_empty() {
         return Err("it is empty");
     }
-    let mut lines = text.lines();
-    let label = lines
-        .next()
-        .and_then(|line| line.strip_prefix("-----BEGIN "))
+    let mut lines = text
+        .split(['\r', '\n'])
+        .map(|line| line.trim_matches(is_pem_space));
+    let begin = lines
+        .by_ref()
+        .find(|line| line.starts_with("-----BEGIN"))
+        .ok_or(NO_BEGIN)?;
+    let label = begin
+        .strip_prefix("-----BEGIN ")
         .and_then(|line| line.strip_suffix("-----"))
         .filter(|label| {
             label
                 .bytes()
                 .all(|b| b.is_ascii_uppercase() || b == b' ' || b.is_ascii_digit())
         })
-        .ok_or("missing \"-----BEGIN ...-----\" line")?;
-    let ends: Vec<usize> = lines
-        .clone()
-        .enumerate()
-        .filter(|(_, line)| line.starts_with("-----END "))
-        .map(|(i, _)| i)
-        .collect();
-    let last = lines.clone().count().saturating_sub(1);
-    match ends.first() {
-        None => return Err("missing \"-----END ...-----\" line"),
-        Some(&first) if first != last => return Err("text after the PEM block"),
-        Some(_) => {}
-    }
-    if lines.last() != Some(&format!("-----END {label}-----")) {
+        .ok_or(NO_BEGIN)?;
+    let mut body = String::with_capacity(text.len());
+    let end = loop {
+        let line = lines.next().ok_or("missing \"-----END ...-----\" line")?;
+        if line.starts_with("-----END") {
+            break line;
+        }
+        if line.contains(':') {
+            return Err("PEM headers are not allowed");
+        }
+        body.extend(line.chars().filter(|&c| !is_pem_space(c)));
+    };
+    if end
+        .strip_prefix("-----END ")
+        .and_then(|e| e.strip_suffix("-----"))
+        != Some(label)
+    {
         return Err("END line does not match BEGIN line");
     }
-    pem::decode_vec(text.as_bytes()).map_err(|e| match e {
-        pem::Error::HeaderDisallowed => "PEM headers are not allowed",
-        _ => "bad base64",
-    })
+    if lines.any(|line| line.starts_with("-----BEGIN")) {
+        return Err("more than one PEM block");
+    }
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .map_err(|_| "bad base64")?;
+    Ok((label, der))
 }
 
 /// RFC 4648 §6 base32, upper case, without padding.
@@ -621,15 +642,15 @@ mod tests {
             (String::new(), "it is empty"),
             (" \r\n\t".into(), "it is empty"),
             (
-                format!("hello\n{good}"),
-                "missing \"-----BEGIN ...-----\" line",
-            ),
-            (
                 good.replace("-----BEGIN PUBLIC KEY-----", "-----BEGIN PUBLIC KEY----"),
                 "missing \"-----BEGIN ...-----\" line",
             ),
             (
                 good.replace("-----BEGIN PUBLIC KEY-----", "-----BEGIN public key-----"),
+                "missing \"-----BEGIN ...-----\" line",
+            ),
+            (
+                good.replace("-----BEGIN PUBLIC KEY-----", ""),
                 "missing \"-----BEGIN ...-----\" line",
             ),
             (
@@ -640,8 +661,8 @@ mod tests {
                 good.replace("END PUBLIC KEY", "END RSA PUBLIC KEY"),
                 "END line does not match BEGIN line",
             ),
-            (format!("{good}trailing"), "text after the PEM block"),
-            (format!("{good}{good}"), "text after the PEM block"),
+            (format!("{good}{good}"), "more than one PEM block"),
+            (format!("{good}\nnote\n{good}"), "more than one PEM block"),
             (
                 good.replace(&body_line, &body_line.replacen('A', "*", 1)),
                 "bad base64",
@@ -651,25 +672,67 @@ mod tests {
                 "bad base64",
             ),
             (
-                good.replace(&body_line, &format!("{body_line} ")),
-                "bad base64",
-            ),
-            (
                 good.replacen('\n', "\nProc-Type: 4,ENCRYPTED\n", 1),
                 "PEM headers are not allowed",
             ),
-            (good.replacen('\n', "\n\n", 1), "bad base64"),
-            (
-                good.replace('\n', "\r"),
-                "missing \"-----BEGIN ...-----\" line",
-            ),
             (good.replace(&body_line, &body_line[1..]), "bad base64"),
             (good.replace("AQAB\n", "AQAB=\n"), "bad base64"),
-            (good.replace(&body_line, ""), "bad base64"),
-            (good.replace(&body_line, "MIIB"), "bad base64"),
+            (
+                good.replace(&body_line, ""),
+                "malformed SubjectPublicKeyInfo",
+            ),
+            (
+                good.replace(&body_line, "MIIB"),
+                "malformed SubjectPublicKeyInfo",
+            ),
         ];
         for (text, want) in cases {
             assert_eq!(malformed_reason(kind, &text), want, "{text:?}");
+        }
+    }
+
+    /// Issue 16: what real clients send, as RFC 7468 §3 lets a parser accept it, is the same
+    /// key: one line (JavaScript), 76 columns (Java's MIME encoder), text around the block,
+    /// trailing whitespace, empty lines, CR line ends.
+    #[test]
+    fn accepts_any_wrapping_and_text_around_the_block() {
+        let good = pem(2048, KeyForm::Spki);
+        let code = verification_code(&parse_public_key(KeyType::Rsa2048X509, &good).unwrap());
+        let body: String = good.lines().filter(|l| !l.starts_with("-----")).collect();
+        let wrap = |width: usize, eol: &str| {
+            let lines: Vec<&str> = body
+                .as_bytes()
+                .chunks(width)
+                .map(|c| std::str::from_utf8(c).unwrap())
+                .collect();
+            format!(
+                "-----BEGIN PUBLIC KEY-----{eol}{}{eol}-----END PUBLIC KEY-----{eol}",
+                lines.join(eol)
+            )
+        };
+        let body_line = good.lines().nth(1).unwrap();
+        for variant in [
+            wrap(body.len(), "\n"),
+            format!("-----BEGIN PUBLIC KEY-----{body}-----END PUBLIC KEY-----")
+                .replace("-----MII", "-----\nMII")
+                .replace("-----END", "\n-----END"),
+            wrap(76, "\r\n"),
+            wrap(76, "\r"),
+            wrap(17, "\n"),
+            format!("Key for alice's laptop:\n{good}"),
+            format!("{good}Generated by token2go.\n"),
+            good.replace(body_line, &format!("{body_line} \t")),
+            good.replacen('\n', "\n\n", 1),
+            good.replace('\n', "\r"),
+            good.replace(
+                body_line,
+                &format!("{} {}", &body_line[..10], &body_line[10..]),
+            ),
+            format!("  {}  ", good.replace("-----\n", "-----  \n")),
+        ] {
+            let key = parse_public_key(KeyType::Rsa2048X509, &variant)
+                .unwrap_or_else(|e| panic!("{variant:?}: {e}"));
+            assert_eq!(verification_code(&key), code, "{variant:?}");
         }
     }
 

@@ -3,18 +3,41 @@
 
 use std::fmt;
 
-/// Why a query parameter could not be decoded; names the parameter, never echoes its value.
+/// The parameter names of the flow's wire format, both ways (the request the client sends,
+/// the callback it receives): the only names an error repeats.
+const KNOWN_NAMES: [&str; 9] = [
+    "target",
+    "state",
+    "publicKeyType",
+    "publicKey",
+    "responseMode",
+    "confirm",
+    "key",
+    "nonce",
+    "payload",
+];
+
+/// Why a query parameter could not be decoded: names a parameter of [`KNOWN_NAMES`], never
+/// another name (a client that does not encode `&` in `state` makes part of it one) nor a
+/// value. `None`: a name outside that list, or one that does not decode.
 #[derive(Debug, PartialEq, Eq)]
 pub enum QueryError {
-    BadEscape(String),
-    NotUtf8(String),
+    BadEscape(Option<&'static str>),
+    NotUtf8(Option<&'static str>),
 }
 
 impl fmt::Display for QueryError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            QueryError::BadEscape(name) => write!(f, "{name}: invalid percent-encoding"),
-            QueryError::NotUtf8(name) => write!(f, "{name}: not valid UTF-8 after decoding"),
+            QueryError::BadEscape(Some(name)) => write!(f, "{name}: invalid percent-encoding"),
+            QueryError::NotUtf8(Some(name)) => write!(f, "{name}: not valid UTF-8 after decoding"),
+            QueryError::BadEscape(None) => f.write_str(
+                "query: invalid percent-encoding in an unknown parameter \
+                 (is every & inside a value sent as %26?)",
+            ),
+            QueryError::NotUtf8(None) => {
+                f.write_str("query: an unknown parameter is not valid UTF-8 after decoding")
+            }
         }
     }
 }
@@ -37,23 +60,15 @@ pub fn parse_lossy(raw: &str) -> Vec<(String, String)> {
 pub fn parse_strict(raw: &str) -> Result<Vec<(String, String)>, QueryError> {
     pairs(raw)
         .map(|(raw_name, raw_value)| {
-            let name = percent_decode(raw_name)
-                .and_then(|b| String::from_utf8(b).ok())
-                .ok_or_else(|| QueryError::BadEscape(printable(raw_name)))?;
-            let value =
-                percent_decode(raw_value).ok_or_else(|| QueryError::BadEscape(printable(&name)))?;
-            let value =
-                String::from_utf8(value).map_err(|_| QueryError::NotUtf8(printable(&name)))?;
+            let name = percent_decode(raw_name).and_then(|b| String::from_utf8(b).ok());
+            let known = name
+                .as_deref()
+                .and_then(|name| KNOWN_NAMES.into_iter().find(|k| *k == name));
+            let name = name.ok_or(QueryError::BadEscape(None))?;
+            let value = percent_decode(raw_value).ok_or(QueryError::BadEscape(known))?;
+            let value = String::from_utf8(value).map_err(|_| QueryError::NotUtf8(known))?;
             Ok((name, value))
         })
-        .collect()
-}
-
-/// Parameter names are echoed in errors; keep them short and printable.
-fn printable(name: &str) -> String {
-    name.chars()
-        .take(40)
-        .map(|c| if c.is_ascii_graphic() { c } else { '?' })
         .collect()
 }
 
@@ -155,35 +170,41 @@ mod tests {
     }
 
     #[test]
-    fn strict_refuses_bad_input_naming_the_parameter() {
+    fn strict_refuses_bad_input_naming_only_known_parameters() {
         assert_eq!(
             parse_strict("state=%zz").unwrap_err().to_string(),
             "state: invalid percent-encoding"
         );
         assert_eq!(
             parse_strict("state=%4").unwrap_err(),
-            QueryError::BadEscape("state".into())
+            QueryError::BadEscape(Some("state"))
         );
         assert_eq!(
-            parse_strict("state=%ff").unwrap_err(),
-            QueryError::NotUtf8("state".into())
+            parse_strict("payload=%ff").unwrap_err(),
+            QueryError::NotUtf8(Some("payload"))
         );
-        assert!(parse_strict("%zz=1").is_err());
-        // Names are echoed on one line, short and printable, whatever they decode to.
+        // Any other name is never repeated: a state whose `&` was not encoded makes its tail
+        // a parameter of its own.
+        for (raw, error) in [
+            ("%zz=1", QueryError::BadEscape(None)),
+            ("state=abc&SECRET-tail%zz=1", QueryError::BadEscape(None)),
+            ("state=abc&SECRET-tail=%zz", QueryError::BadEscape(None)),
+            ("a%0D%0AX-Injected:%201=%zz", QueryError::BadEscape(None)),
+            ("%1B[31m=%ff", QueryError::NotUtf8(None)),
+            ("State=%ff", QueryError::NotUtf8(None)),
+        ] {
+            let got = parse_strict(raw).unwrap_err();
+            assert_eq!(got, error, "{raw}");
+            let line = got.to_string();
+            assert!(
+                line.starts_with("query: ") && !line.contains("SECRET"),
+                "{line}"
+            );
+        }
         assert_eq!(
-            parse_strict("a%0D%0AX-Injected:%201=%zz")
-                .unwrap_err()
-                .to_string(),
-            "a??X-Injected:?1: invalid percent-encoding"
-        );
-        assert_eq!(
-            parse_strict("%1B[31m=%ff").unwrap_err(),
-            QueryError::NotUtf8("?[31m".into())
-        );
-        let long = format!("{}=%zz", "n".repeat(100));
-        assert_eq!(
-            parse_strict(&long).unwrap_err(),
-            QueryError::BadEscape("n".repeat(40))
+            QueryError::BadEscape(None).to_string(),
+            "query: invalid percent-encoding in an unknown parameter \
+             (is every & inside a value sent as %26?)"
         );
     }
 

@@ -40,6 +40,11 @@ pub struct App {
     /// Host names answered besides loopback; `None`: every Host is answered.
     served_hosts: Option<Vec<String>>,
     audit: Audit,
+    /// `T2G_AUDIT_REQUIRED`: no hand-out without its audit line.
+    audit_required: bool,
+    /// The headers this application reads, whose values must be UTF-8 (any other may carry
+    /// obs-text): the token and user headers, and [`READ_HEADERS`].
+    utf8_headers: Vec<String>,
     /// The token page around the place of the user's name, and whole for an unknown user.
     index: IndexPage,
     index_anonymous: &'static [u8],
@@ -61,6 +66,16 @@ struct Served<'a> {
     claims: Option<&'a token::Claims>,
     expiry: Option<i64>,
 }
+
+/// Headers read besides the configured token and user headers: the Host check, the audit's
+/// `X-Forwarded-For`, asset encoding, and Fetch Metadata.
+const READ_HEADERS: [&str; 5] = [
+    "Host",
+    "X-Forwarded-For",
+    "Accept-Encoding",
+    "Sec-Fetch-Site",
+    "Sec-Fetch-Mode",
+];
 
 /// `Host` names that always mean this machine.
 const LOOPBACK_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];
@@ -90,6 +105,12 @@ impl App {
             (None, Some(_)) => Some(Vec::new()),
             (None, None) => None,
         };
+        let utf8_headers = (config.header_names.iter())
+            .chain(&config.user_header_names)
+            .chain(&config.expiry_header_names)
+            .cloned()
+            .chain(READ_HEADERS.map(String::from))
+            .collect();
         let reauth_home = config
             .reauth_url
             .as_deref()
@@ -110,6 +131,8 @@ impl App {
             reauth_home,
             served_hosts,
             audit: Audit::new(config.audit_log, config.log_format == LogFormat::Json),
+            audit_required: config.audit_required,
+            utf8_headers,
             index,
             index_anonymous,
             done_html,
@@ -211,9 +234,11 @@ impl App {
     }
 
     fn token(&self, request: &Request) -> Response {
+        if let Some(refused) = cross_site_read(request) {
+            return refused;
+        }
         match self.tokens.extract(request) {
             Some(secret) => {
-                self.metrics.token_served("token");
                 // Decoded and hashed once, for the user, the audit line and the answer.
                 let claims = token::jwt_claims(secret);
                 let fingerprint = token::fingerprint(secret);
@@ -224,7 +249,10 @@ impl App {
                     claims: claims.as_ref(),
                     expiry,
                 };
-                self.audit_served(request, "token", served, user.as_deref(), None, None);
+                if !self.audit_served(request, "token", served, user.as_deref(), None, None) {
+                    return audit_unavailable();
+                }
+                self.metrics.token_served("token");
                 let body =
                     TokenInfo::with(secret, SystemTime::now(), fingerprint, expiry).to_json();
                 Response::new(Status::Ok, JSON, body).header("Cache-Control", NO_STORE)
@@ -233,7 +261,8 @@ impl App {
         }
     }
 
-    /// The audit line of a token handed out.
+    /// Writes the audit line of a token about to be handed out; `false` when it could not be
+    /// written and `T2G_AUDIT_REQUIRED` holds the token back.
     fn audit_served(
         &self,
         request: &Request,
@@ -242,9 +271,9 @@ impl App {
         user: Option<&str>,
         target: Option<String>,
         code: Option<&str>,
-    ) {
+    ) -> bool {
         let claims = served.claims;
-        self.audit.write(&Record {
+        let written = self.audit.write(&Record {
             event: "token_served",
             route,
             user,
@@ -258,11 +287,12 @@ impl App {
             peer: request.peer,
             forwarded_for: forwarded_for(request),
         });
+        self.audit_outcome(written, true)
     }
 
     /// The audit line of a refused flow request: the reason and the line the client got.
     fn audit_refused(&self, request: &Request, user: Option<&str>, reason: Rejection, line: &str) {
-        self.audit.write(&Record {
+        let written = self.audit.write(&Record {
             event: "flow_refused",
             route: "flow",
             user,
@@ -276,6 +306,23 @@ impl App {
             peer: request.peer,
             forwarded_for: forwarded_for(request),
         });
+        self.audit_outcome(written, false);
+    }
+
+    /// Counts and logs an audit line that could not be written; whether a token may go.
+    fn audit_outcome(&self, written: std::io::Result<()>, hand_out: bool) -> bool {
+        let Err(error) = written else {
+            return true;
+        };
+        self.metrics.audit_failed();
+        let withheld = hand_out && self.audit_required;
+        let consequence = if withheld {
+            "no token handed out (T2G_AUDIT_REQUIRED)"
+        } else {
+            "request answered as usual"
+        };
+        log::error(&format!("audit line not written: {error}; {consequence}"));
+        !withheld
     }
 
     fn token_not_found(&self) -> Response {
@@ -304,6 +351,7 @@ impl App {
                 paste_mode: self.paste_mode,
                 now: SystemTime::now(),
                 reauth: self.reauth_home.as_deref(),
+                cross_site: started_elsewhere(request),
             }),
             Err(e) => Outcome::Refused(Refusal::Invalid(Rejection::Params, e.to_string())),
         };
@@ -315,9 +363,11 @@ impl App {
         };
         match outcome {
             Outcome::Redirect { location, delivery } => {
-                self.metrics.token_served("flow_redirect");
                 let (target, code) = (Some(delivery.target), Some(delivery.code.as_str()));
-                self.audit_served(request, "flow_redirect", served, user, target, code);
+                if !self.audit_served(request, "flow_redirect", served, user, target, code) {
+                    return audit_unavailable();
+                }
+                self.metrics.token_served("flow_redirect");
                 Response::text(Status::SeeOther, "See Other")
                     .header("Location", location)
                     .header("Cache-Control", NO_STORE)
@@ -328,9 +378,11 @@ impl App {
                 fields,
                 delivery,
             } => {
-                self.metrics.token_served("flow_form_post");
                 let (target, code) = (Some(delivery.target), Some(delivery.code.as_str()));
-                self.audit_served(request, "flow_form_post", served, user, target, code);
+                if !self.audit_served(request, "flow_form_post", served, user, target, code) {
+                    return audit_unavailable();
+                }
+                self.metrics.token_served("flow_form_post");
                 let fields = fields
                     .each_ref()
                     .map(|(name, value)| (*name, value.as_str()));
@@ -339,9 +391,11 @@ impl App {
                     .header("Content-Security-Policy", page::form_post_csp(&origin))
             }
             Outcome::Paste { block, code } => {
-                self.metrics.token_served("flow_paste");
                 let target = Some(OOB.to_string());
-                self.audit_served(request, "flow_paste", served, user, target, Some(&code));
+                if !self.audit_served(request, "flow_paste", served, user, target, Some(&code)) {
+                    return audit_unavailable();
+                }
+                self.metrics.token_served("flow_paste");
                 html(page::render_paste(&self.ui, &block, &code, user).into_bytes())
             }
             Outcome::Confirm(confirmation) => {
@@ -350,6 +404,8 @@ impl App {
                         .destination
                         .as_ref()
                         .map(|(host, path)| (host.as_str(), path.as_str())),
+                    shared: confirmation.shared,
+                    cross_site: confirmation.cross_site,
                     code: &confirmation.code,
                     query: &confirmation.query,
                     mismatch: confirmation.mismatch,
@@ -458,6 +514,9 @@ impl App {
     }
 
     fn echo(&self, request: &Request) -> Response {
+        if let Some(refused) = cross_site_read(request) {
+            return refused;
+        }
         Response::new(Status::Ok, JSON, echo::render(request)).header("Cache-Control", NO_STORE)
     }
 
@@ -483,6 +542,39 @@ impl App {
     fn swagger_ui_index(&self, _: &Request) -> Response {
         Response::text(Status::MovedPermanently, "see ./").header("Location", "./")
     }
+}
+
+/// Whether the browser says another site started this request (Fetch Metadata): a
+/// `Sec-Fetch-Site` that is present and neither `none` (the user, or a program, opened it) nor
+/// `same-origin` (a page of this server). Without the header (older browsers, scripts) `false`.
+fn started_elsewhere(request: &Request) -> bool {
+    request
+        .header("Sec-Fetch-Site")
+        .is_some_and(|site| !matches!(site.trim(), "none" | "same-origin"))
+}
+
+/// `403` for a read of `/token` or `/echo` by another site's page (`Sec-Fetch-Site:
+/// cross-site`, any `Sec-Fetch-Mode` but `navigate`): CORS already keeps it from reading the
+/// answer, and this keeps it from being served (counted and audited as a hand-out) at all.
+fn cross_site_read(request: &Request) -> Option<Response> {
+    let cross_site = request.header("Sec-Fetch-Site").map(str::trim) == Some("cross-site");
+    let navigate = request.header("Sec-Fetch-Mode").map(str::trim) == Some("navigate");
+    (cross_site && !navigate).then(|| {
+        Response::text(
+            Status::Forbidden,
+            "Sec-Fetch-Site: cross-site requests other than navigations are refused here",
+        )
+        .header("Cache-Control", NO_STORE)
+    })
+}
+
+/// The answer instead of a token whose audit line could not be written.
+fn audit_unavailable() -> Response {
+    Response::text(
+        Status::ServiceUnavailable,
+        "service unavailable: the audit trail cannot be written, so no token is handed out",
+    )
+    .header("Cache-Control", NO_STORE)
 }
 
 /// `template` (`T2G_REAUTH_URL`) with each `{url}` replaced by `url` percent-encoded.
@@ -556,6 +648,10 @@ fn html(body: impl Into<std::borrow::Cow<'static, [u8]>>) -> Response {
 impl Service for App {
     fn handle(&self, request: &Request) -> Response {
         self.route(request)
+    }
+
+    fn utf8_headers(&self) -> Option<&[String]> {
+        Some(&self.utf8_headers)
     }
 
     fn completed(&self, exchange: &Exchange<'_>) {
@@ -635,6 +731,50 @@ mod tests {
             .metrics
             .render()
             .contains("\ntoken2go_expiry_header_invalid_total 1\n"));
+    }
+
+    #[test]
+    fn another_sites_reads_of_token_and_echo_are_refused() {
+        let a = app(&[]);
+        for path in ["/token", "/echo"] {
+            for mode in [Some("cors"), Some("no-cors"), None] {
+                let mut headers = vec![("Sec-Fetch-Site", "cross-site"), ("Token", "canary-3")];
+                headers.extend(mode.map(|m| ("Sec-Fetch-Mode", m)));
+                let r = a.route(&get(path, &headers));
+                assert_eq!(
+                    (r.status, r.route),
+                    (Status::Forbidden, &path[1..]),
+                    "{mode:?}"
+                );
+                assert!(!String::from_utf8_lossy(&r.body).contains("canary"));
+            }
+            for headers in [
+                &[
+                    ("Sec-Fetch-Site", "cross-site"),
+                    ("Sec-Fetch-Mode", "navigate"),
+                ][..],
+                &[
+                    ("Sec-Fetch-Site", "same-origin"),
+                    ("Sec-Fetch-Mode", "cors"),
+                ],
+                &[("Sec-Fetch-Site", "same-site"), ("Sec-Fetch-Mode", "cors")],
+                &[("Sec-Fetch-Site", "none")],
+                &[],
+            ] {
+                let headers = &[headers, &[("Token", "canary-3")]].concat();
+                assert_eq!(
+                    a.route(&get(path, headers)).status,
+                    Status::Ok,
+                    "{headers:?}"
+                );
+            }
+        }
+        // Refused before the hand-out: not counted as one.
+        let text = a.metrics.render();
+        assert!(
+            text.contains("token2go_tokens_served_total{route=\"token\"} 5\n"),
+            "{text}"
+        );
     }
 
     #[test]

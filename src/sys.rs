@@ -2,7 +2,8 @@
 //! limit (`RLIMIT_NOFILE`), taking over a listening socket passed by a service manager
 //! (systemd socket activation, `sd_listen_fds(3)`), the client's effective user id (the
 //! owner check of its cache), the listen backlog, two settings of glibc's allocator
-//! (arenas, trimming), and the number of processors.
+//! (arenas, trimming), the number of processors, log lines written with `write(2)`, and the
+//! signal mask around the registration of the stop signals' handlers.
 //!
 //! `LISTEN_PID`/`LISTEN_FDS`/`LISTEN_FDNAMES` are read here, not in `config.rs`: they are not
 //! configuration but systemd's hand-over protocol for file descriptors, valid only together
@@ -53,6 +54,53 @@ pub fn raise_nofile_limit() -> io::Result<NoFile> {
         soft: limit.rlim_cur,
         hard: limit.rlim_max,
     })
+}
+
+/// Writes all of `bytes` to `fd` with `write(2)`, again after a partial write or EINTR.
+/// Not through std's `Stdout`/`Stderr`: they report a closed descriptor (EBADF) as success,
+/// and the audit trail must know when its line was not written. A line of at most `PIPE_BUF`
+/// (4,096 bytes on Linux) goes to a pipe in one piece.
+pub fn write_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        // SAFETY: the pointer and length describe the live slice `bytes`, which write only
+        // reads; fd is borrowed, so it stays open for the call.
+        let n = unsafe { libc::write(fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len()) };
+        match usize::try_from(n) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n.min(bytes.len())..],
+            Err(_) => {
+                let error = io::Error::last_os_error();
+                if error.kind() != io::ErrorKind::Interrupted {
+                    return Err(error);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Blocks or unblocks SIGTERM and SIGINT for the calling thread (and the threads it starts
+/// later). `main` blocks them from its start until their handlers are registered: a signal
+/// meanwhile waits, and arrives once everything is in place.
+pub fn block_stop_signals(block: bool) -> io::Result<()> {
+    // SAFETY: the set is a live local that sigemptyset initialises before sigaddset and
+    // pthread_sigmask read it; the old-mask pointer may be null.
+    let rc = unsafe {
+        let mut set: libc::sigset_t = mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        let how = if block {
+            libc::SIG_BLOCK
+        } else {
+            libc::SIG_UNBLOCK
+        };
+        libc::pthread_sigmask(how, &set, std::ptr::null_mut())
+    };
+    match rc {
+        0 => Ok(()),
+        errno => Err(io::Error::from_raw_os_error(errno)),
+    }
 }
 
 /// Connections the kernel completes and queues for `accept` (the listen backlog); the kernel

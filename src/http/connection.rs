@@ -240,7 +240,9 @@ impl Connection<'_> {
     /// the bytes the request took when the connection stays open.
     fn answer(&mut self, end: usize, started: Instant) -> Option<usize> {
         let limits = &self.shared.limits;
-        let (mut request, minor) = match parse_head(&self.buf[..end], self.conn.peer, limits) {
+        let utf8 = self.shared.service.utf8_headers();
+        let (mut request, minor) = match parse_head(&self.buf[..end], self.conn.peer, limits, utf8)
+        {
             Ok(parsed) => parsed,
             Err(refusal) => {
                 self.refuse(&refusal, None, started);

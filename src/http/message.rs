@@ -31,6 +31,8 @@ pub enum Status {
     SeeOther,
     PermanentRedirect,
     BadRequest,
+    /// A read of the token by another site's page (Fetch Metadata).
+    Forbidden,
     NotFound,
     MethodNotAllowed,
     NotAcceptable,
@@ -48,12 +50,13 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 17] = [
+    pub const ALL: [Status; 18] = [
         Status::Ok,
         Status::MovedPermanently,
         Status::SeeOther,
         Status::PermanentRedirect,
         Status::BadRequest,
+        Status::Forbidden,
         Status::NotFound,
         Status::MethodNotAllowed,
         Status::NotAcceptable,
@@ -75,6 +78,7 @@ impl Status {
             Status::SeeOther => 303,
             Status::PermanentRedirect => 308,
             Status::BadRequest => 400,
+            Status::Forbidden => 403,
             Status::NotFound => 404,
             Status::MethodNotAllowed => 405,
             Status::NotAcceptable => 406,
@@ -98,6 +102,7 @@ impl Status {
             Status::SeeOther => "See Other",
             Status::PermanentRedirect => "Permanent Redirect",
             Status::BadRequest => "Bad Request",
+            Status::Forbidden => "Forbidden",
             Status::NotFound => "Not Found",
             Status::MethodNotAllowed => "Method Not Allowed",
             Status::NotAcceptable => "Not Acceptable",
@@ -218,6 +223,14 @@ pub trait Service: Send + Sync + 'static {
     /// only its own user's connections.
     fn accepts(&self, _peer: SocketAddr) -> bool {
         true
+    }
+
+    /// The header names (any case) whose values the service reads. A request whose value of
+    /// one of them is not UTF-8 is refused (400 naming the header); any other header may carry
+    /// obs-text (RFC 9110 §5.5), which the request holds escaped. `None`, the default: every
+    /// value must be UTF-8.
+    fn utf8_headers(&self) -> Option<&[String]> {
+        None
     }
 }
 

@@ -58,7 +58,7 @@ pub(crate) fn read_request(
     };
     let peer = std::net::SocketAddr::from(([127, 0, 0, 1], 40000));
     let (mut request, minor) =
-        request_head::parse_head(&bytes[..end], peer, limits).map_err(refused)?;
+        request_head::parse_head(&bytes[..end], peer, limits, Some(&[])).map_err(refused)?;
     let body = request_head::check_request(&request, minor, limits.max_body).map_err(refused)?;
     let Some(body_bytes) = bytes.get(end..end + body) else {
         return Ok(None);

@@ -17,7 +17,8 @@ pub(super) enum Refusal {
     Target,
     NoHost,
     ManyHosts,
-    /// Carries the header name (never its value).
+    /// A header the edge or the service interprets whose value is not UTF-8; carries the
+    /// header name (never its value).
     NotUtf8(String),
     ContentLength,
     /// A body where the limits allow none.
@@ -187,11 +188,20 @@ impl HeadScan {
 /// Header slots on the stack for the common head.
 const FEW_HEADERS: usize = 32;
 
+/// Header fields the edge itself interprets: their values must be UTF-8.
+const EDGE_HEADERS: [&str; 4] = ["host", "content-length", "transfer-encoding", "connection"];
+
 /// Parses a complete head; returns the request and the minor version (0 or 1).
+///
+/// A field value that is not UTF-8 (obs-text, RFC 9110 §5.5: a legacy Latin-1 cookie or user
+/// agent) is refused only where it is read: by the edge ([`EDGE_HEADERS`]) or by the service
+/// (`utf8`, from [`super::Service::utf8_headers`]; `None`: every field). Any other such value
+/// is kept with its valid UTF-8 as it is and each other byte as `\xHH`, for `/echo` to show.
 pub(super) fn parse_head(
     head: &[u8],
     peer: SocketAddr,
     limits: &Limits,
+    utf8: Option<&[String]>,
 ) -> Result<(Request, u8), Refusal> {
     // Most heads have a few fields: they are parsed with slots on the stack; only a head with
     // more is parsed again, with as many slots as the limit allows, on the heap.
@@ -220,15 +230,27 @@ pub(super) fn parse_head(
         "HEAD" => Method::Head,
         other => Method::Other(other.to_string()),
     };
-    let (path, query) = split_target(target)?;
+    let (authority, path, query) = split_target(target)?;
     let mut headers = Vec::with_capacity(parsed.headers.len());
     for field in parsed.headers.iter() {
-        let Ok(value) = std::str::from_utf8(field.value) else {
-            let name: String = field.name.chars().take(64).collect();
-            return Err(Refusal::NotUtf8(name));
+        let value = match std::str::from_utf8(field.value) {
+            Ok(value) => value.to_string(),
+            Err(_) => {
+                let read = |name: &str| field.name.eq_ignore_ascii_case(name);
+                let interpreted = EDGE_HEADERS.into_iter().any(read)
+                    || utf8.is_none_or(|names| names.iter().any(|n| read(n)));
+                if interpreted {
+                    let name: String = field.name.chars().take(64).collect();
+                    return Err(Refusal::NotUtf8(name));
+                }
+                escape_obs_text(field.value)
+            }
         };
         let value = value.trim_matches([' ', '\t']);
         headers.push((field.name.to_string(), value.to_string()));
+    }
+    if let Some(authority) = authority {
+        use_target_authority(&mut headers, authority);
     }
     let request = Request {
         method,
@@ -241,27 +263,56 @@ pub(super) fn parse_head(
     Ok((request, minor))
 }
 
-/// Origin-form as is; absolute-form reduced to its path and query; anything else refused.
-fn split_target(target: &str) -> Result<(&str, &str), Refusal> {
-    let rest = if target.starts_with('/') {
-        target
-    } else {
-        let lower = target.get(..8).unwrap_or(target).to_ascii_lowercase();
-        let scheme = ["http://", "https://"]
-            .into_iter()
-            .find(|s| lower.starts_with(s));
-        let after = &target[scheme.ok_or(Refusal::Target)?.len()..];
-        let authority = after.find(['/', '?']).unwrap_or(after.len());
-        if authority == 0 {
-            return Err(Refusal::Target);
+/// An absolute-form target's authority wins over `Host` (RFC 9112 §3.2.2): every `Host` value
+/// becomes the authority, so the Host check and everything after it judge what the target
+/// names. A request without `Host` stays without: HTTP/1.1 is refused by [`check_request`], as
+/// it must be whatever the target (RFC 9112 §3.2); HTTP/1.0 then names no loopback host, which
+/// the Host check treats as any other name (stricter, never looser, than the authority).
+fn use_target_authority(headers: &mut [(String, String)], authority: &str) {
+    for (name, value) in headers.iter_mut() {
+        if name.eq_ignore_ascii_case("host") {
+            *value = authority.to_string();
         }
-        match &after[authority..] {
-            "" => "/",
-            pq if pq.starts_with('?') => return Ok(("/", &pq[1..])),
-            pq => pq,
+    }
+}
+
+/// A field value that is not UTF-8 as text: its valid UTF-8 as it is, every other byte `\xHH`.
+fn escape_obs_text(value: &[u8]) -> String {
+    let mut out = String::with_capacity(value.len() * 2);
+    for chunk in value.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for byte in chunk.invalid() {
+            out.push_str(&format!("\\x{byte:02X}"));
         }
+    }
+    out
+}
+
+/// Origin-form as is; absolute-form split into its authority and its path and query; anything
+/// else refused. Returns (authority, path, query).
+fn split_target(target: &str) -> Result<(Option<&str>, &str, &str), Refusal> {
+    if target.starts_with('/') {
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        return Ok((None, path, query));
+    }
+    let lower = target.get(..8).unwrap_or(target).to_ascii_lowercase();
+    let scheme = ["http://", "https://"]
+        .into_iter()
+        .find(|s| lower.starts_with(s));
+    let after = &target[scheme.ok_or(Refusal::Target)?.len()..];
+    let end = after.find(['/', '?']).unwrap_or(after.len());
+    let authority = &after[..end];
+    // Userinfo is deprecated in http(s) URIs and an error to receive (RFC 9110 §4.2.4).
+    if authority.is_empty() || authority.contains('@') {
+        return Err(Refusal::Target);
+    }
+    let rest = match &after[end..] {
+        "" => "/",
+        pq if pq.starts_with('?') => return Ok((Some(authority), "/", &pq[1..])),
+        pq => pq,
     };
-    Ok(rest.split_once('?').unwrap_or((rest, "")))
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    Ok((Some(authority), path, query))
 }
 
 /// HTTP/1.1 needs exactly one Host (RFC 9112 §3.2). Returns the body's length: 0 unless
@@ -445,7 +496,7 @@ mod tests {
     fn heads_parse_into_requests() {
         let limits = Limits::default();
         let head = b"GET /a%20b?x=1&y=2 HTTP/1.1\r\nHost: h\r\nX-Tutu:  v 1 \t\r\n\r\n";
-        let (req, minor) = parse_head(head, peer(), &limits).unwrap();
+        let (req, minor) = parse_head(head, peer(), &limits, None).unwrap();
         assert_eq!(
             (
                 req.method.clone(),
@@ -462,8 +513,13 @@ mod tests {
                 ("X-Tutu".to_string(), "v 1".to_string())
             ]
         );
-        let (req, minor) =
-            parse_head(b"DELETE http://h:80/p?q HTTP/1.0\r\n\r\n", peer(), &limits).unwrap();
+        let (req, minor) = parse_head(
+            b"DELETE http://h:80/p?q HTTP/1.0\r\n\r\n",
+            peer(),
+            &limits,
+            None,
+        )
+        .unwrap();
         assert_eq!(
             (
                 req.method.as_str(),
@@ -473,27 +529,112 @@ mod tests {
             ),
             ("DELETE", "/p", "q", 0)
         );
-        let bad = parse_head(b"GET / HTTP/1.1\r\nX: \xff\xfe\r\n\r\n", peer(), &limits);
+        let bad = parse_head(
+            b"GET / HTTP/1.1\r\nX: \xff\xfe\r\n\r\n",
+            peer(),
+            &limits,
+            None,
+        );
         assert_eq!(bad.err(), Some(Refusal::NotUtf8("X".to_string())));
         let many = format!("GET / HTTP/1.1\r\n{}\r\n", "A: b\r\n".repeat(101));
         assert_eq!(
-            parse_head(many.as_bytes(), peer(), &limits).err(),
+            parse_head(many.as_bytes(), peer(), &limits, None).err(),
             Some(Refusal::TooManyHeaders)
         );
         assert_eq!(
-            parse_head(b"GET / HTTP/1.1\r\nBad Header\r\n\r\n", peer(), &limits).err(),
+            parse_head(
+                b"GET / HTTP/1.1\r\nBad Header\r\n\r\n",
+                peer(),
+                &limits,
+                None
+            )
+            .err(),
             Some(Refusal::Malformed)
         );
     }
 
+    /// RFC 9112 §3.2.2: the authority of an absolute-form target replaces `Host`.
+    #[test]
+    fn an_absolute_form_target_names_the_host() {
+        let limits = Limits::default();
+        let parse = |head: &[u8]| {
+            let (request, minor) = parse_head(head, peer(), &limits, None).unwrap();
+            let hosts: Vec<String> = request.header_values("host").map(str::to_string).collect();
+            (hosts, check_request(&request, minor, 0).map(|_| ()))
+        };
+        let (hosts, checked) =
+            parse(b"GET http://evil.com/token HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        assert_eq!((hosts, checked), (vec!["evil.com".to_string()], Ok(())));
+        let (hosts, _) =
+            parse(b"GET http://localhost:8080/token HTTP/1.1\r\nHost: evil.com\r\n\r\n");
+        assert_eq!(hosts, vec!["localhost:8080".to_string()]);
+        let (hosts, checked) = parse(b"GET http://evil.com/ HTTP/1.0\r\n\r\n");
+        assert_eq!((hosts, checked), (vec![], Ok(())));
+        // HTTP/1.1 still needs exactly one Host field.
+        let (_, checked) = parse(b"GET http://evil.com/ HTTP/1.1\r\n\r\n");
+        assert_eq!(checked, Err(Refusal::NoHost));
+        let (_, checked) = parse(b"GET http://a/ HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n");
+        assert_eq!(checked, Err(Refusal::ManyHosts));
+    }
+
+    /// Obs-text (RFC 9110 §5.5) is refused only in a header the edge or the service reads.
+    #[test]
+    fn values_that_are_not_utf8_are_refused_only_where_they_are_read() {
+        let limits = Limits::default();
+        let read = ["X-Token".to_string()];
+        let head = |field: &[u8]| {
+            let mut head = b"GET / HTTP/1.1\r\nHost: h\r\n".to_vec();
+            head.extend_from_slice(field);
+            head.extend_from_slice(b"\r\n\r\n");
+            head
+        };
+        let parse = |field: &[u8], utf8| parse_head(&head(field), peer(), &limits, utf8);
+        let (request, _) = parse(b"Cookie: lang=fran\xe7ais; \xff", Some(&read)).unwrap();
+        assert_eq!(request.header("cookie"), Some("lang=fran\\xE7ais; \\xFF"));
+        let (request, _) = parse(b"User-Agent: Caf\xc3\xa9 \xe9", Some(&read)).unwrap();
+        assert_eq!(request.header("User-Agent"), Some("Café \\xE9"));
+        for field in [
+            &b"x-token: \xe9"[..],
+            b"Connection: \xe9",
+            b"Content-Length: \xe9",
+            b"Transfer-Encoding: \xe9",
+        ] {
+            let name = std::str::from_utf8(field.split(|&b| b == b':').next().unwrap()).unwrap();
+            let refusal = parse(field, Some(&read)).err();
+            assert_eq!(refusal, Some(Refusal::NotUtf8(name.to_string())), "{name}");
+        }
+        let refusal = parse_head(
+            b"GET / HTTP/1.1\r\nHost: \xe9\r\n\r\n",
+            peer(),
+            &limits,
+            Some(&[]),
+        );
+        assert_eq!(refusal.err(), Some(Refusal::NotUtf8("Host".to_string())));
+        // Without a list, every value must be UTF-8.
+        let refusal = parse(b"User-Agent: \xe9", None).err();
+        assert_eq!(refusal, Some(Refusal::NotUtf8("User-Agent".to_string())));
+    }
+
     #[test]
     fn targets_origin_and_absolute_form_only() {
-        assert_eq!(split_target("/p?q=1?2"), Ok(("/p", "q=1?2")));
-        assert_eq!(split_target("/"), Ok(("/", "")));
-        assert_eq!(split_target("http://h/p?q"), Ok(("/p", "q")));
-        assert_eq!(split_target("HTTPS://h:8443"), Ok(("/", "")));
-        assert_eq!(split_target("http://h?q"), Ok(("/", "q")));
-        for bad in ["*", "h:443", "p", "http:///p", "ftp://h/p", "http:/h"] {
+        assert_eq!(split_target("/p?q=1?2"), Ok((None, "/p", "q=1?2")));
+        assert_eq!(split_target("/"), Ok((None, "/", "")));
+        assert_eq!(split_target("http://h/p?q"), Ok((Some("h"), "/p", "q")));
+        assert_eq!(
+            split_target("HTTPS://h:8443"),
+            Ok((Some("h:8443"), "/", ""))
+        );
+        assert_eq!(split_target("http://h?q"), Ok((Some("h"), "/", "q")));
+        for bad in [
+            "*",
+            "h:443",
+            "p",
+            "http:///p",
+            "ftp://h/p",
+            "http:/h",
+            "http://u@h/p",
+            "http://localhost@evil.example/",
+        ] {
             assert_eq!(split_target(bad), Err(Refusal::Target), "{bad}");
         }
     }
@@ -683,7 +824,7 @@ mod tests {
         let Some(end) = whole? else {
             return Ok(None);
         };
-        let (request, minor) = parse_head(&input[..end], peer(), limits)?;
+        let (request, minor) = parse_head(&input[..end], peer(), limits, None)?;
         let body = check_request(&request, minor, limits.max_body)?;
         Ok(Some((request, minor, body)))
     }

@@ -230,3 +230,25 @@ fn the_client_completions_parse_in_bash_zsh_and_fish() {
     let out = client(&["completions", "tcsh"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// `cargo run` (the Quick start) passes build.rs's `rustc-env` variables to the server: none may
+/// look like configuration, so a clean start prints no warning.
+#[test]
+fn a_start_with_the_build_environment_has_no_warning() {
+    let build_rs = include_str!("../../build.rs");
+    let build_env: Vec<(&str, &str)> = build_rs
+        .split("cargo:rustc-env=")
+        .skip(1)
+        .map(|rest| (rest.split('=').next().unwrap(), "5.32.6"))
+        .collect();
+    assert!(
+        !build_env.is_empty(),
+        "build.rs sets the Swagger UI version"
+    );
+    let mut vars = build_env.clone();
+    vars.push(("T2G_FALLBACK_TOKEN", "demo-token-not-a-secret"));
+    let s = TestServer::start(&vars);
+    assert_eq!(s.get("/health", &[]).status, 200);
+    let out = s.wait_for_output("listening");
+    assert!(!out.contains("warn"), "{build_env:?}: {out}");
+}

@@ -149,6 +149,105 @@ fn as_pid_1_of_its_own_pid_namespace_sigterm_stops_it() {
     assert!(server.output().contains("SIGTERM: stopping"));
 }
 
+/// Issue 16: a SIGTERM soon after start must always be a graceful stop. The handlers are in
+/// place before anything else, so however soon the signal comes after the listening line,
+/// the server exits 0 with its stop line.
+#[test]
+fn sigterm_right_after_the_listening_line_stops_gracefully_every_time() {
+    for start in 0..30 {
+        let mut server = TestServer::start(&[]);
+        server.wait_for_output("listening on");
+        server.signal("TERM");
+        let status = server.wait_exit(Duration::from_secs(5));
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "start {start}: {status:?}: {}",
+            server.describe()
+        );
+        assert!(
+            server.output().contains("SIGTERM: stopping"),
+            "start {start}: {}",
+            server.describe()
+        );
+    }
+}
+
+/// Before the fix the handlers came after the configuration was read and its warnings
+/// written: a SIGTERM while a warning waited on a full stderr pipe (a stalled log collector),
+/// or while a service manager's socket already accepted, ended the process (exit 143, no stop
+/// line). Here stderr is a full pipe, so the server waits in its first warning.
+#[test]
+fn sigterm_while_the_first_log_line_waits_on_a_full_pipe_is_a_graceful_stop() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    let (mut read, write) = std::io::pipe().unwrap();
+    // Fill the pipe: a thread writes until a write blocks, then stops once it is released.
+    let (filled, released) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let filler = {
+        let (mut write, filled, released) =
+            (write.try_clone().unwrap(), filled.clone(), released.clone());
+        thread::spawn(move || {
+            use std::io::Write;
+            while !released.load(Ordering::SeqCst) {
+                write.write_all(&[b'\n'; 512]).unwrap();
+                filled.fetch_add(512, Ordering::SeqCst);
+            }
+        })
+    };
+    let mut last = usize::MAX;
+    while filled.load(Ordering::SeqCst) != last {
+        last = filled.load(Ordering::SeqCst);
+        thread::sleep(Duration::from_millis(100));
+    }
+    let port = free_port();
+    let mut command = Command::new(SERVER_BIN);
+    command
+        .env_clear()
+        .env("T2G_SERVER_HOST", "127.0.0.1")
+        .env("T2G_SERVER_PORT", port.to_string())
+        // An unknown variable: the server's first line is a warning about it.
+        .env("T2G_SERVER_PROT", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(write));
+    let mut child = command.spawn().expect("spawn");
+    drop(command);
+    thread::sleep(Duration::from_millis(300));
+    assert!(child.try_wait().unwrap().is_none(), "exited early");
+    send_signal(child.id(), "TERM");
+    thread::sleep(Duration::from_millis(100));
+    released.store(true, Ordering::SeqCst);
+    let drain = thread::spawn(move || {
+        let mut all = Vec::new();
+        let _ = read.read_to_end(&mut all);
+        String::from_utf8_lossy(&all).into_owned()
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the server did not stop after SIGTERM");
+        }
+        thread::sleep(Duration::from_millis(10));
+    };
+    filler.join().unwrap();
+    let err = drain.join().unwrap();
+    assert!(status.success(), "{status:?}: {}", err.trim());
+    assert!(
+        err.contains("unknown variable T2G_SERVER_PROT"),
+        "{}",
+        err.trim()
+    );
+    assert!(err.contains("SIGTERM: stopping"), "{}", err.trim());
+}
+
 #[test]
 fn a_second_signal_during_the_stop_exits_at_once() {
     let mut server = TestServer::start(&[]);

@@ -9,6 +9,7 @@ mod harness;
 mod nginx;
 mod webdriver;
 
+mod audit_trail;
 mod browser;
 mod cli;
 mod client_wild;
@@ -24,4 +25,5 @@ mod openapi;
 mod page_browser;
 mod promtool;
 mod python_client;
+mod real_clients;
 mod security;

@@ -165,6 +165,23 @@ struct Servers {
     token: TestServer,
     no_token: TestServer,
     echo_off: TestServer,
+    /// `T2G_AUDIT_REQUIRED=true` with stderr, its audit trail, at `/dev/full`.
+    audit_full: TestServer,
+}
+
+/// A server with a fallback token that must write its audit lines to a full stderr: a shell
+/// points fd 2 at `/dev/full`, then becomes the server.
+fn audit_full() -> TestServer {
+    let port = crate::harness::free_port();
+    let mut command = Command::new("sh");
+    command
+        .args(["-c", "exec \"$0\" 2>/dev/full", crate::harness::SERVER_BIN])
+        .env_clear()
+        .env("T2G_SERVER_HOST", "127.0.0.1")
+        .env("T2G_SERVER_PORT", port.to_string())
+        .env("T2G_FALLBACK_TOKEN", "openapi-test-token")
+        .env("T2G_AUDIT_REQUIRED", "true");
+    TestServer::spawn(command, std::net::SocketAddr::from(([127, 0, 0, 1], port)))
 }
 
 fn flow_query(target: &str) -> String {
@@ -188,10 +205,13 @@ fn recipe<'a>(
     const GZIP: &[(&str, &str)] = &[("Accept-Encoding", "gzip, deflate, br")];
     // `servers.token` has a fallback token: a Host that is not loopback is misdirected.
     const REBOUND: &[(&str, &str)] = &[("Host", "rebind.example")];
+    const CROSS_SITE_READ: &[(&str, &str)] =
+        &[("Sec-Fetch-Site", "cross-site"), ("Sec-Fetch-Mode", "cors")];
     let loopback = "http://127.0.0.1:9/callback";
     match (path, status) {
         ("/token", "444") => (&servers.no_token, path.to_string(), &[]),
         ("/echo", "404") => (&servers.echo_off, path.to_string(), &[]),
+        ("/token" | "/echo", "403") => (&servers.token, path.to_string(), CROSS_SITE_READ),
         ("/flow/redirect/token", "200") => {
             (&servers.token, flow_query("urn:ietf:wg:oauth:2.0:oob"), &[])
         }
@@ -211,6 +231,8 @@ fn recipe<'a>(
             flow_query("urn:ietf:wg:oauth:2.0:oob"),
             &[],
         ),
+        ("/flow/redirect/token", "503") => (&servers.audit_full, flow_query(loopback), &[]),
+        ("/token", "503") => (&servers.audit_full, path.to_string(), &[]),
         (_, "406") => (&servers.token, path.to_string(), &[]),
         (_, "421") => (&servers.token, path.to_string(), REBOUND),
         (_, "200" | "301" | "308") => (&servers.token, path.to_string(), GZIP),
@@ -298,6 +320,7 @@ fn every_route_is_documented_and_every_documented_answer_is_given() {
         token: TestServer::start(&[("T2G_FALLBACK_TOKEN", "openapi-test-token")]),
         no_token: TestServer::start(&[]),
         echo_off: TestServer::start(&[("T2G_ECHO_ENABLED", "false")]),
+        audit_full: audit_full(),
     };
     let mut problems = Vec::new();
     let mut requested = 0;

@@ -195,6 +195,44 @@ fn every_path_parameter_and_double_encoding_form_is_refused() {
     );
 }
 
+/// Issue 16: segments that Unicode (NFKC) or Windows normalisation makes `.` or `..` passed
+/// under an allowed prefix; outside the user's own segment they are refused now.
+#[test]
+fn unicode_and_windows_dot_segments_are_refused_under_a_prefix() {
+    let s = TestServer::start(&[(
+        "T2G_REDIRECT_ALLOWED_TARGETS",
+        &format!("https://hub.example.com/shared/, {PER_USER}"),
+    )]);
+    let pair = keypair();
+    let non_ascii = "percent-encoded non-ASCII";
+    let dotted = "ending in '.' or a space";
+    for (tail, why) in [
+        ("%ef%bc%8e%ef%bc%8e/admin", non_ascii),
+        ("%e2%80%a4%e2%80%a4/admin", non_ascii),
+        (".../admin", dotted),
+        ("..%20/admin", dotted),
+        ("admin./x", dotted),
+        ("admin%20/x", dotted),
+    ] {
+        for base in [
+            "https://hub.example.com/shared/",
+            "https://hub.example.com/user/alice/",
+        ] {
+            let target = format!("{base}{tail}");
+            let r = s.get(
+                &flow(&target, "s", &pair.public_pem),
+                &as_user("t", "alice"),
+            );
+            refused(&r, why);
+            assert!(r.text().starts_with("target: "), "{target}: {}", r.text());
+        }
+    }
+    // The user's own segment may hold any name, escaped as JupyterHub does.
+    let own = "https://hub.example.com/user/j%C3%BCrgen/cb";
+    let r = s.get(&flow(own, "s", &pair.public_pem), &as_user("t", "jürgen"));
+    assert_eq!(r.status, 303, "{}", r.text());
+}
+
 #[test]
 fn a_shared_prefix_is_warned_about_at_start() {
     let s = TestServer::start(&[(
@@ -617,6 +655,37 @@ fn audit_goes_to_stderr_stdout_or_nowhere() {
     }
 }
 
+/// Issue 16: a client that does not encode `&` in `state` makes the tail of the state a
+/// parameter name; a bad escape there used to put up to 40 characters of it in the refusal's
+/// audit detail. Unknown names are never repeated, to the client or in any log line.
+#[test]
+fn a_refused_flow_never_repeats_an_unknown_parameter_name() {
+    let pair = keypair();
+    let s = TestServer::start(&[]);
+    let tail = "stateTail-7c2e91";
+    for bad in [
+        format!("{tail}%zz=1"),
+        format!("{tail}=%zz"),
+        format!("{tail}=%ff"),
+    ] {
+        let path = format!(
+            "/flow/redirect/token?target={}&state=head&{bad}&publicKeyType={KEY_TYPE}&publicKey={}",
+            enc("http://127.0.0.1:9/cb"),
+            enc(&pair.public_pem)
+        );
+        let r = s.get(&path, &[("X-Forwarded-Access-Token", "t")]);
+        refused(&r, "query: ");
+        assert!(r.text().contains("unknown parameter"), "{}", r.text());
+        assert!(!r.text().contains("stateTail"), "{}", r.text());
+    }
+    let out = s.wait_for_output("audit flow_refused");
+    assert_eq!(out.matches(" audit flow_refused ").count(), 3, "{out}");
+    assert!(!out.contains("stateTail"), "{out}");
+    // A known name is still named.
+    let r = s.get("/flow/redirect/token?target=%zz", &[]);
+    refused(&r, "target: invalid percent-encoding");
+}
+
 #[test]
 fn the_json_access_log_escapes_non_ascii_paths() {
     let s = TestServer::start(&[("T2G_LOG_FORMAT", "json")]);
@@ -689,6 +758,37 @@ fn with_a_fallback_token_only_loopback_host_names_are_answered() {
     assert_eq!(s.get("/token", &with_host("other.example.com")).status, 421);
 }
 
+/// Issue 16: an absolute-form target names the host (RFC 9112 §3.2.2), whatever `Host` says;
+/// it used to be judged by `Host` alone.
+#[test]
+fn an_absolute_form_target_is_judged_by_its_authority() {
+    let s = TestServer::start(&[("T2G_FALLBACK_TOKEN", "absolute-canary")]);
+    let port = s.addr.port();
+    for (target, host, status) in [
+        ("http://evil.example/token", "localhost", 421),
+        ("http://evil.example:80/token", "127.0.0.1", 421),
+        ("https://127.0.0.1.nip.io/token?x", "localhost", 421),
+        ("http://localhost/token", "evil.example", 200),
+        ("http://127.0.0.1:1/token", "evil.example", 200),
+    ] {
+        let raw = format!("GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        let reply = Reply::parse(&s.raw(raw.as_bytes())).unwrap();
+        assert_eq!(
+            reply.status,
+            status,
+            "{target} with Host: {host}: {}",
+            reply.text()
+        );
+        assert_eq!(reply.text().contains("absolute-canary"), status == 200);
+    }
+    // Userinfo in the target is refused outright.
+    let raw = format!(
+        "GET http://localhost:{port}@evil.example/token HTTP/1.1\r\nHost: localhost\r\n\r\n"
+    );
+    let reply = Reply::parse(&s.raw(raw.as_bytes())).unwrap();
+    assert_eq!(reply.status, 400);
+}
+
 #[test]
 fn without_a_fallback_token_every_host_is_answered() {
     // oauth2-proxy passes the public name to an upstream on 127.0.0.1 by default.
@@ -726,4 +826,209 @@ fn the_page_says_who_is_signed_in() {
     );
     let page = s.get("/", &[]).text();
     assert!(!page.contains("Signed in as"));
+}
+
+/// Issue 16 §1: a page of another site navigates the signed-in user's browser to a flow link
+/// whose loopback target is another local account's listener. Fetch Metadata names such a
+/// request; it gets the warning page, whatever the target, before any token leaves.
+#[test]
+fn a_flow_request_another_site_started_gets_the_warning_first() {
+    let token = "canary-FetchMetadata-6b0e";
+    let s = TestServer::start(&[]);
+    let pair = keypair();
+    let target = "http://127.0.0.1:18999/x";
+    let url = format!(
+        "{}&responseMode=form_post",
+        flow(target, "st", &pair.public_pem)
+    );
+    let with = |site: Option<&str>| {
+        let mut headers = vec![("Authorization", token), ("Sec-Fetch-Mode", "navigate")];
+        headers.extend(site.map(|site| ("Sec-Fetch-Site", site)));
+        s.get(&url, &headers)
+    };
+    for site in ["cross-site", "same-site"] {
+        let r = with(Some(site));
+        assert_eq!(r.status, 200, "{site}: {}", r.text());
+        let page = r.text();
+        assert!(page.contains("id=\"cross-site\""), "{site}: {page}");
+        assert!(
+            page.contains(&code_of(&pair)),
+            "{site}: the verification code"
+        );
+        assert!(page.contains("127.0.0.1:18999"), "{site}: the target");
+        assert!(
+            !page.contains("name=\"payload\"") && !page.contains("<form"),
+            "{site}: no token on the warning page: {page}"
+        );
+        assert_eq!(
+            r.header("Content-Security-Policy"),
+            Some(PAGE_CSP),
+            "{site}: the strict policy, no form-action to the target"
+        );
+        // The person's click on the page's button is a same-origin navigation: delivered.
+        let link = confirm_link(&page);
+        let r = s.get(
+            &link,
+            &[
+                ("Authorization", token),
+                ("Sec-Fetch-Site", "same-origin"),
+                ("Sec-Fetch-Mode", "navigate"),
+            ],
+        );
+        assert_eq!(r.status, 200, "{site}: {}", r.text());
+        assert!(r.text().contains("name=\"payload\""), "{site}: delivered");
+    }
+    // The program opened it (none), a page of this server did (same-origin), or no Fetch
+    // Metadata at all (older browsers, scripts): straight through, as before.
+    for site in [Some("none"), Some("same-origin"), None] {
+        let r = with(site);
+        assert_eq!(r.status, 200, "{site:?}: {}", r.text());
+        assert!(r.text().contains("name=\"payload\""), "{site:?}: delivered");
+    }
+    // Query mode too: the warning, never a redirect.
+    let r = s.get(
+        &flow(target, "st", &pair.public_pem),
+        &[("Authorization", token), ("Sec-Fetch-Site", "cross-site")],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.header("Location").is_none());
+    // Without any token: nothing to confirm with, nothing sent; the person reads why.
+    let r = s.get(&url, &[("Sec-Fetch-Site", "cross-site")]);
+    assert_eq!(r.status, 444, "{}", r.text());
+    assert!(r.header("Location").is_none() && !r.text().contains("<form"));
+    // 2 confirmed + 3 direct deliveries; the warnings are no hand-out.
+    let m = s.get("/metrics", &[]).text();
+    assert!(
+        m.contains("token2go_tokens_served_total{route=\"flow_form_post\"} 5\n"),
+        "{m}"
+    );
+    assert!(!m.contains("route=\"flow_redirect\""), "{m}");
+    assert!(!s.output().contains(token));
+}
+
+const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; \
+frame-ancestors 'none'";
+
+/// Issue 16 §1: `/token` and `/echo` refuse another site's reads (anything but a navigation)
+/// with 403: not served, not counted or audited as a hand-out.
+#[test]
+fn another_sites_reads_of_token_and_echo_get_403() {
+    let token = "canary-CrossSiteRead-91c2";
+    let s = TestServer::start(&[]);
+    for path in ["/token", "/echo"] {
+        for mode in ["cors", "no-cors", "same-origin"] {
+            let r = s.get(
+                path,
+                &[
+                    ("Authorization", token),
+                    ("Sec-Fetch-Site", "cross-site"),
+                    ("Sec-Fetch-Mode", mode),
+                ],
+            );
+            assert_eq!(r.status, 403, "{path} {mode}");
+            assert_eq!(r.text().lines().count(), 1, "{}", r.text());
+            assert!(r.text().contains("cross-site"), "{}", r.text());
+            assert!(!r.text().contains(token));
+            assert_eq!(r.header("Cache-Control"), Some("no-store"));
+        }
+        let r = s.get(
+            path,
+            &[
+                ("Authorization", token),
+                ("Sec-Fetch-Site", "cross-site"),
+                ("Sec-Fetch-Mode", "navigate"),
+            ],
+        );
+        assert_eq!(r.status, 200, "{path}: a navigation is the person's");
+        let r = s.get(
+            path,
+            &[
+                ("Authorization", token),
+                ("Sec-Fetch-Site", "same-origin"),
+                ("Sec-Fetch-Mode", "cors"),
+            ],
+        );
+        assert_eq!(r.status, 200, "{path}: the page's own fetch");
+    }
+    let m = s.wait_for_metrics("token2go_http_requests_total{route=\"echo\",status=\"200\"} 2");
+    for line in [
+        "token2go_http_requests_total{route=\"token\",status=\"403\"} 3\n",
+        "token2go_http_requests_total{route=\"echo\",status=\"403\"} 3\n",
+        "token2go_tokens_served_total{route=\"token\"} 2\n",
+    ] {
+        assert!(m.contains(line), "{line} in {m}");
+    }
+    let out = s.output();
+    assert_eq!(out.matches("audit token_served").count(), 2, "{out}");
+    assert!(!out.contains(token));
+}
+
+/// The same in Chromium, whose Fetch Metadata the rule reads: a link on another site's page
+/// (`localhost` is another site than `127.0.0.1`) leads to the warning page and nothing reaches
+/// the listener; the person's click on the button delivers.
+#[test]
+fn in_chromium_a_link_from_another_site_costs_one_click() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = format!(
+        "http://127.0.0.1:{}/cb",
+        listener.local_addr().unwrap().port()
+    );
+    listener.set_nonblocking(true).unwrap();
+    let received = std::thread::spawn(move || {
+        // Polled, so a test that fails does not hang on accept.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let mut stream = loop {
+            match listener.accept() {
+                Ok((stream, _)) => break stream,
+                Err(_) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20))
+                }
+                Err(e) => return format!("no request: {e}"),
+            }
+        };
+        stream.set_nonblocking(false).unwrap();
+        let mut head = [0u8; 4096];
+        let n = stream.read(&mut head).unwrap_or(0);
+        let _ = stream
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+        String::from_utf8_lossy(&head[..n])
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    });
+    let victim = TestServer::start(&[("T2G_FALLBACK_TOKEN", "chromium-cross-site-canary")]);
+    let pair = keypair();
+    let link = victim.url(&flow(&target, "st", &pair.public_pem));
+    let misc = format!(
+        "<a id=\"evil\" href=\"{}\">win a prize</a>",
+        link.replace('&', "&amp;")
+    );
+    let attacker = TestServer::start(&[("T2G_UI_MISC", misc.as_str())]);
+    let attacker_page = attacker.url("/").replace("127.0.0.1", "localhost");
+
+    let _one = one_browser_at_a_time();
+    let browser = Browser::start();
+    browser.goto(&attacker_page);
+    browser.click("#evil");
+    let code = browser.wait_until(
+        "the warning page",
+        std::time::Duration::from_secs(10),
+        "const c = document.getElementById('vcode');
+         return c && document.getElementById('cross-site') ? c.textContent : null;",
+    );
+    assert_eq!(code, json!(code_of(&pair)));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        !received.is_finished(),
+        "nothing reached the listener before the click"
+    );
+    browser.click("#continue");
+    let line = received.join().unwrap();
+    assert!(
+        line.starts_with("GET /cb?key=") && line.contains("&payload="),
+        "{line}"
+    );
 }
