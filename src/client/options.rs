@@ -435,24 +435,12 @@ where
             }
             continue;
         };
-        let long = typed.starts_with("--");
-        let value = match opt.value {
-            // `-hV` is two flags; only `--flag=value` attaches a value to a flag.
-            None if !long => String::new(),
-            None => match parser.optional_value() {
-                Some(_) => {
-                    fail(format!("{} takes no value", opt.name));
-                    continue;
-                }
-                None => String::new(),
-            },
-            Some(what) => match parser.value().map(OsString::into_string) {
-                Ok(Ok(value)) => value,
-                _ => {
-                    fail(format!("{} needs a value: {} {what}", opt.name, opt.name));
-                    continue;
-                }
-            },
+        let value = match option_value(&mut parser, opt, typed.starts_with("--")) {
+            Ok(value) => value,
+            Err(error) => {
+                fail(error);
+                continue;
+            }
         };
         if let Some(group) = opt.group {
             if let Some(other) = seen
@@ -480,6 +468,22 @@ where
         return Err(error);
     }
     command(draft, env).map_err(UsageError)
+}
+
+/// The value of `opt`: `--opt=value` or the next word for an option that takes one, nothing
+/// for a flag (`--flag=value` is refused; `-hV` is two flags).
+fn option_value(parser: &mut lexopt::Parser, opt: &Opt, long: bool) -> Result<String, String> {
+    match opt.value {
+        None if !long => Ok(String::new()),
+        None => match parser.optional_value() {
+            Some(_) => Err(format!("{} takes no value", opt.name)),
+            None => Ok(String::new()),
+        },
+        Some(what) => match parser.value().map(OsString::into_string) {
+            Ok(Ok(value)) => Ok(value),
+            _ => Err(format!("{} needs a value: {} {what}", opt.name, opt.name)),
+        },
+    }
 }
 
 /// The command the words and options make.

@@ -28,7 +28,8 @@ Environment:
   STANDIN_LOG           file to append one JSON line per request to: kind (start,
                         start-extra, navigate, extra, deliver, submit), method, url (query values
                         removed), status, headers and body of the response (or error), t (Unix
-                        time, float); first a record {"kind": "argv", "argv": [...], "t": ...}
+                        time, float); first a record {"kind": "argv", "url": "", "argv": [...],
+                        "t": ...}
   STANDIN_TIMEOUT       seconds per request (default 30)
 """
 
@@ -216,7 +217,8 @@ def main(argv):
     log_path = os.environ.get("STANDIN_LOG")
     if log_path:
         with open(log_path, "a", encoding="utf-8") as log:
-            log.write(json.dumps({"kind": "argv", "argv": argv[1:], "t": time.time()}) + "\n")
+            # "url" empty: readers that count requests by their url skip this record.
+            log.write(json.dumps({"kind": "argv", "url": "", "argv": argv[1:], "t": time.time()}) + "\n")
     try:
         status = Standin(url, os.environ).run(url)
     except (StandinError, ValueError) as error:
