@@ -27,6 +27,7 @@ mod lifecycle;
 mod openapi;
 mod page_browser;
 mod promtool;
+mod python_client;
 mod real_clients;
 mod realparts_apache;
 mod realparts_kube;
