@@ -52,7 +52,7 @@ const MAX_PATH: usize = 2048;
 pub fn fit<'a>(
     value: &'a str,
     budget: usize,
-    escape: impl Fn(&str) -> Cow<'_, str>,
+    escape: fn(&str) -> Cow<'_, str>,
 ) -> Cow<'a, str> {
     let whole = escape(value);
     if whole.len() <= budget {
