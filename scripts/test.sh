@@ -32,6 +32,8 @@ command -v openssl >/dev/null || apt_packages+=(openssl)
 command -v apache2 >/dev/null || [ -x /usr/sbin/apache2 ] || apt_packages+=(apache2)
 [ -e /usr/lib/apache2/modules/mod_auth_openidc.so ] || apt_packages+=(libapache2-mod-auth-openidc)
 command -v kubectl >/dev/null || apt_packages+=(kubernetes-client)
+# script gives kubectl a terminal for its first, interactive call (tests/it/realparts_kube.rs).
+command -v script >/dev/null || apt_packages+=(bsdutils)
 command -v node >/dev/null || apt_packages+=(nodejs)
 command -v npm >/dev/null || apt_packages+=(npm)
 # The client tests (tests/it/client_wild.rs) run a client with its clock 2 minutes ahead through
