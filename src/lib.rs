@@ -33,9 +33,9 @@ mod test_keys;
 pub mod fuzzing;
 
 pub use client::{
-    note as client_note, parse_args as parse_client_args, quiet_panics, run as run_client,
-    usage as client_usage, ClientError, Command as ClientCommand, Env as ClientEnv,
-    Options as ClientOptions, UsageError as ClientUsageError,
+    completion_script as client_completions, note as client_note, parse_args as parse_client_args,
+    quiet_panics, run as run_client, usage as client_usage, ClientError, Command as ClientCommand,
+    Env as ClientEnv, Options as ClientOptions, UsageError as ClientUsageError,
 };
 pub use flow::crypto::{
     open, parse_paste_block, paste_block, random_bytes, redirect_params, seal, sealed_from_params,

@@ -37,48 +37,9 @@ fn main() -> ExitCode {
 fn serve() -> ExitCode {
     // Before any thread exists, so every thread's allocations follow it.
     limit_malloc_arenas();
-    // SIGTERM and SIGINT wait, blocked, from the first instruction until their handlers are in
-    // place: a signal while a full stderr pipe holds a warning, or while a `.socket` unit's
-    // socket already accepts, would otherwise end the process (exit 143, no stop line), and
-    // as PID 1 be ignored. The handlers themselves come after `inherited_listener`: signal-hook
-    // opens a pipe, which must not take fd 3 before the passed socket is checked.
-    if let Err(error) = block_stop_signals(true) {
-        eprintln!("token2go-server: cannot block SIGTERM and SIGINT: {error}");
-        return ExitCode::from(1);
-    }
-    let (mut config, warnings) = match Config::from_env() {
-        Ok(loaded) => loaded,
-        Err(error) => {
-            eprintln!("token2go-server: {error}");
-            return ExitCode::from(2);
-        }
-    };
-    set_log_format(config.log_format);
-    for warning in &warnings {
-        log_warn(warning);
-    }
-    // While this is the only thread: it removes the LISTEN_* variables.
-    let inherited = match inherited_listener() {
-        Ok(inherited) => inherited,
-        Err(error) => {
-            log_error(&error.to_string());
-            return ExitCode::from(2);
-        }
-    };
-    // Registered while blocked (signal-hook installs its handler before it records what the
-    // handler does, and a signal in between would be dropped), then let through: one that came
-    // meanwhile arrives now. Before any thread exists, so every thread gets the open mask.
-    let signals = Signals::new([SIGTERM, SIGINT]);
-    if let Err(error) = block_stop_signals(false) {
-        log_error(&format!("cannot unblock SIGTERM and SIGINT: {error}"));
-        return ExitCode::from(1);
-    }
-    let mut signals = match signals {
-        Ok(signals) => signals,
-        Err(error) => {
-            log_error(&format!("cannot handle SIGTERM and SIGINT: {error}"));
-            return ExitCode::from(1);
-        }
+    let (mut config, inherited, mut signals) = match prepare() {
+        Ok(prepared) => prepared,
+        Err(code) => return code,
     };
     match raise_nofile_limit() {
         Ok(limit) => {
@@ -160,6 +121,47 @@ fn serve() -> ExitCode {
     // The access log is batched: its last lines go out before the process ends.
     log_flush();
     ExitCode::SUCCESS
+}
+
+/// The configuration (its warnings logged), the socket a service manager passed, and the stop
+/// signals' handlers; the exit code when one of them fails.
+///
+/// SIGTERM and SIGINT wait, blocked, from the first instruction until their handlers are in
+/// place: a signal while a full stderr pipe holds a warning, or while a `.socket` unit's socket
+/// already accepts, would otherwise end the process (exit 143, no stop line), and as PID 1 be
+/// ignored. The handlers come after `inherited_listener`: signal-hook opens a pipe, which must
+/// not take fd 3 before the passed socket is checked.
+fn prepare() -> Result<(Config, Inherited, Signals), ExitCode> {
+    if let Err(error) = block_stop_signals(true) {
+        eprintln!("token2go-server: cannot block SIGTERM and SIGINT: {error}");
+        return Err(ExitCode::from(1));
+    }
+    let (config, warnings) = Config::from_env().map_err(|error| {
+        eprintln!("token2go-server: {error}");
+        ExitCode::from(2)
+    })?;
+    set_log_format(config.log_format);
+    for warning in &warnings {
+        log_warn(warning);
+    }
+    // While this is the only thread: it removes the LISTEN_* variables.
+    let inherited = inherited_listener().map_err(|error| {
+        log_error(&error.to_string());
+        ExitCode::from(2)
+    })?;
+    // Registered while blocked (signal-hook installs its handler before it records what the
+    // handler does, and a signal in between would be dropped), then let through: one that came
+    // meanwhile arrives now. Before any thread exists, so every thread gets the open mask.
+    let signals = Signals::new([SIGTERM, SIGINT]);
+    if let Err(error) = block_stop_signals(false) {
+        log_error(&format!("cannot unblock SIGTERM and SIGINT: {error}"));
+        return Err(ExitCode::from(1));
+    }
+    let signals = signals.map_err(|error| {
+        log_error(&format!("cannot handle SIGTERM and SIGINT: {error}"));
+        ExitCode::from(1)
+    })?;
+    Ok((config, inherited, signals))
 }
 
 /// Binds the configured address (a socket passed by systemd keeps the unit's `Backlog=`).

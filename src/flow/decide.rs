@@ -35,7 +35,7 @@ use crate::flow::confirm;
 use crate::flow::crypto::{self, CryptoError};
 use crate::flow::pubkey::{self, KeyType, ALLOWED_KEY_TYPES};
 use crate::flow::query;
-use crate::flow::redirect_target::{self, Allowed, AllowedPrefix, Reach, TargetError, OOB};
+use crate::flow::redirect_target::{self, AllowedPrefix, Reach, Target, TargetError, OOB};
 use crate::server::metrics::Rejection;
 use crate::server::token::TokenInfo;
 
@@ -58,17 +58,9 @@ pub const MIN_LIFETIME: i64 = 30;
 
 /// What the flow decided.
 pub enum Outcome {
-    /// Send the browser to `location`: the target with `key`, `nonce`, `payload` and `state`.
-    Redirect {
-        location: String,
-        delivery: Delivery,
-    },
-    /// Show a page whose form POSTs `fields` (`key`, `nonce`, `payload`, `state`) to `action`,
-    /// the target, whose `origin` the page's CSP allows as the form's only destination.
-    FormPost {
-        action: String,
-        origin: String,
-        fields: [(&'static str, String); 4],
+    /// Hand the encrypted token (`key`, `nonce`, `payload`, `state`) to a URL target.
+    Deliver {
+        reply: Reply,
         delivery: Delivery,
     },
     /// Show the paste page with the armoured `block` and the key's verification `code`.
@@ -78,15 +70,45 @@ pub enum Outcome {
     },
     /// Show the warning page first: nothing encrypted, nothing handed out.
     Confirm(Confirmation),
-    /// No token to hand out, for a request that passed every check: tell the client (or the
-    /// person, where nothing may go to the target) why.
+    /// No token to hand out, for a request that passed every check: `error`,
+    /// `error_description` and `state` go to the target by `reply`; with `None` (paste mode, or
+    /// no token to confirm the warning page with) a page tells the person instead.
     Error {
         error: FlowError,
         /// One printable ASCII line without secrets (`error_description`).
         description: String,
-        reply: ErrorReply,
+        reply: Option<Reply>,
     },
     Refused(Refusal),
+}
+
+/// How values reach a URL target.
+pub enum Reply {
+    /// `303` to the target with the values added to its query.
+    Redirect { location: String },
+    /// A page whose form POSTs `fields` to `action`, the target, whose `origin` the page's CSP
+    /// allows as the form's only destination.
+    FormPost {
+        action: String,
+        origin: String,
+        fields: Vec<(&'static str, String)>,
+    },
+}
+
+/// `fields` for `target`: the form_post page when asked for, else (and for an IPv6 target,
+/// which a CSP source cannot name) the redirect.
+fn reply(target: &Target, form_post: bool, fields: Vec<(&'static str, String)>) -> Reply {
+    if form_post && !target.is_ipv6() {
+        return Reply::FormPost {
+            action: target.as_str().to_string(),
+            origin: target.origin(),
+            fields,
+        };
+    }
+    let params: Vec<(&str, &str)> = fields.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    Reply::Redirect {
+        location: redirect_target::with_params(target, &params),
+    }
 }
 
 /// Why a flow that passed every check hands out no token: the `error` code it sends.
@@ -106,10 +128,6 @@ impl FlowError {
         }
     }
 
-    pub fn expired(self) -> bool {
-        self == FlowError::TokenExpired
-    }
-
     pub fn rejection(self) -> Rejection {
         match self {
             FlowError::NoToken => Rejection::NoToken,
@@ -119,32 +137,19 @@ impl FlowError {
 
     /// The `error_description`: `reauth` is where to sign in again, when the operator set one.
     fn description(self, reauth: Option<&str>) -> String {
-        match (self, reauth) {
-            (FlowError::NoToken, _) => "the gateway passed no access token".to_string(),
-            (FlowError::TokenExpired, None) => format!(
-                "the access token expires in less than {MIN_LIFETIME} s: sign in again through \
-                 the gateway"
-            ),
-            (FlowError::TokenExpired, Some(url)) => format!(
-                "the access token expires in less than {MIN_LIFETIME} s: sign in again through \
-                 the gateway at {url}"
-            ),
+        if self == FlowError::NoToken {
+            return "the gateway passed no access token".to_string();
         }
+        let mut line = format!(
+            "the access token expires in less than {MIN_LIFETIME} s: sign in again through the \
+             gateway"
+        );
+        if let Some(url) = reauth {
+            line.push_str(" at ");
+            line.push_str(url);
+        }
+        line
     }
-}
-
-/// How a flow error reaches the client.
-pub enum ErrorReply {
-    /// `303` to the target with `error`, `error_description` and `state` in its query.
-    Redirect { location: String },
-    /// The form_post page POSTing `error`, `error_description` and `state` to `action`.
-    FormPost {
-        action: String,
-        origin: String,
-        fields: [(&'static str, String); 3],
-    },
-    /// A page for the person: paste mode, or no token to confirm the warning page with.
-    Page,
 }
 
 /// Where a token went, for the audit line: the target's origin and path (never its query) and
@@ -215,42 +220,83 @@ pub fn run(request: &FlowRequest<'_>) -> Outcome {
     }
 }
 
-fn decide(request: &FlowRequest<'_>) -> Result<Outcome, Refusal> {
-    let mut values: [Option<&str>; PARAMETERS.len()] = [None; PARAMETERS.len()];
-    for (name, value) in request.query {
-        if let Some(i) = PARAMETERS.iter().position(|p| p == name) {
-            if values[i].is_some() {
-                return Err(invalid(
-                    Rejection::Params,
-                    format!("{name}: given more than once"),
-                ));
+/// The flow's parameters: each at most once, the four required ones present.
+struct Parameters<'q> {
+    /// As given, in the order of [`PARAMETERS`].
+    given: [Option<&'q str>; PARAMETERS.len()],
+    target: &'q str,
+    state: &'q str,
+    key_type: &'q str,
+    public_key: &'q str,
+}
+
+impl<'q> Parameters<'q> {
+    fn from_query(query: &'q [(String, String)]) -> Result<Parameters<'q>, Refusal> {
+        let mut given: [Option<&str>; PARAMETERS.len()] = [None; PARAMETERS.len()];
+        for (name, value) in query {
+            if let Some(i) = PARAMETERS.iter().position(|p| p == name) {
+                if given[i].is_some() {
+                    return Err(invalid(
+                        Rejection::Params,
+                        format!("{name}: given more than once"),
+                    ));
+                }
+                given[i] = Some(value);
             }
-            values[i] = Some(value);
         }
+        let [Some(target), Some(state), Some(key_type), Some(public_key), ..] = given else {
+            let missing: Vec<&str> = PARAMETERS[..REQUIRED]
+                .iter()
+                .zip(given)
+                .filter(|(_, v)| v.is_none())
+                .map(|(name, _)| *name)
+                .collect();
+            return Err(invalid(
+                Rejection::Params,
+                format!("Missing query parameters: {}", missing.join(", ")),
+            ));
+        };
+        Ok(Parameters {
+            given,
+            target,
+            state,
+            key_type,
+            public_key,
+        })
     }
-    let [Some(target), Some(state), Some(key_type), Some(public_key), response_mode, confirmed] =
-        values
-    else {
-        let missing: Vec<&str> = PARAMETERS[..REQUIRED]
-            .iter()
-            .zip(values)
-            .filter(|(_, v)| v.is_none())
-            .map(|(name, _)| *name)
-            .collect();
-        return Err(invalid(
-            Rejection::Params,
-            format!("Missing query parameters: {}", missing.join(", ")),
-        ));
-    };
-    // What the confirmation covers: the parameters as given.
-    let covered: [&str; CONFIRMED] = [
-        target,
-        state,
-        key_type,
-        public_key,
-        response_mode.unwrap_or_default(),
-    ];
-    let form_post = match response_mode {
+
+    /// What the confirmation covers: the parameters as given, all but `confirm`.
+    fn covered(&self) -> [&'q str; CONFIRMED] {
+        let [target, state, key_type, public_key, response_mode, _] = self.given;
+        [target, state, key_type, public_key, response_mode].map(Option::unwrap_or_default)
+    }
+
+    /// The warning page's link (this request with the confirmation keyed with `secret`) and
+    /// whether a wrong `confirm` came; `None` when the request carries the right one.
+    fn unconfirmed(&self, secret: &str) -> Option<(String, bool)> {
+        let covered = self.covered();
+        let confirmed = self.given[CONFIRMED];
+        if confirmed.is_some_and(|c| confirm::matches(c, secret, &covered)) {
+            return None;
+        }
+        let mut query = String::new();
+        for (name, value) in PARAMETERS[..CONFIRMED].iter().zip(self.given) {
+            if let Some(value) = value {
+                query.push_str(name);
+                query.push('=');
+                query::percent_encode_into(value, b"", &mut query);
+                query.push('&');
+            }
+        }
+        query.push_str("confirm=");
+        query.push_str(&confirm::value(secret, &covered));
+        Some((query, confirmed.is_some()))
+    }
+}
+
+fn decide(request: &FlowRequest<'_>) -> Result<Outcome, Refusal> {
+    let params = Parameters::from_query(request.query)?;
+    let form_post = match params.given[REQUIRED] {
         None | Some("query") => false,
         Some("form_post") => true,
         Some(_) => {
@@ -260,8 +306,7 @@ fn decide(request: &FlowRequest<'_>) -> Result<Outcome, Refusal> {
             ))
         }
     };
-
-    let key_type = KeyType::parse(key_type).ok_or_else(|| {
+    let key_type = KeyType::parse(params.key_type).ok_or_else(|| {
         invalid(
             Rejection::Key,
             format!(
@@ -271,34 +316,48 @@ fn decide(request: &FlowRequest<'_>) -> Result<Outcome, Refusal> {
         )
     })?;
     let target_refused = |e: TargetError| invalid(Rejection::Target, e.to_string());
-    let checked_target = if target == OOB {
+    let checked_target = if params.target == OOB {
         if !request.paste_mode {
             return Err(target_refused(TargetError::PasteModeOff));
         }
         None
     } else {
-        let checked = redirect_target::check(target, request.allowed_targets, request.user)
+        let checked = redirect_target::check(params.target, request.allowed_targets, request.user)
             .map_err(target_refused)?;
         Some(checked)
     };
-    let public_key = pubkey::parse_public_key(key_type, public_key)
+    let public_key = pubkey::parse_public_key(key_type, params.public_key)
         .map_err(|e| invalid(Rejection::Key, e.to_string()))?;
 
     let shared = checked_target
         .as_ref()
         .is_some_and(|allowed| allowed.reach == Reach::Shared);
     let must_confirm = checked_target.is_none() || shared || request.cross_site;
-    let error = |error: FlowError| match &checked_target {
-        Some(allowed) => error_to_target(error, allowed, state, form_post, request.reauth),
-        None => error_page(error, request.reauth),
+    // The error to the target; a page where there is none (paste mode) or where nothing may go
+    // to it unconfirmed.
+    let error = |error: FlowError, to_target: bool| {
+        let description = error.description(request.reauth);
+        let reply = checked_target
+            .as_ref()
+            .filter(|_| to_target)
+            .map(|allowed| {
+                let fields = vec![
+                    ("error", error.code().to_string()),
+                    ("error_description", description.clone()),
+                    ("state", params.state.to_string()),
+                ];
+                reply(&allowed.target, form_post, fields)
+            });
+        Outcome::Error {
+            error,
+            description,
+            reply,
+        }
     };
     let Some(token) = request.token else {
         // The confirm value is keyed with the token: without one the warning page cannot be
         // passed, so nothing goes to such a target and the person reads why.
-        if must_confirm {
-            return Ok(error_page(FlowError::NoToken, request.reauth));
-        }
-        return Ok(error(FlowError::NoToken));
+        return Ok(error(FlowError::NoToken, !must_confirm));
     };
     let now = request
         .now
@@ -309,25 +368,11 @@ fn decide(request: &FlowRequest<'_>) -> Result<Outcome, Refusal> {
         .is_some_and(|exp| exp < now.saturating_add(MIN_LIFETIME));
     // In paste mode the error is a page for the person: nothing leaves, no warning needed.
     if expired && checked_target.is_none() {
-        return Ok(error(FlowError::TokenExpired));
+        return Ok(error(FlowError::TokenExpired, false));
     }
-    let secret = token.secret;
     let code = pubkey::verification_code(&public_key);
-
     if must_confirm {
-        let confirmed_here = confirmed.is_some_and(|c| confirm::matches(c, secret, &covered));
-        if !confirmed_here {
-            let mut query = String::new();
-            for (name, value) in PARAMETERS[..CONFIRMED].iter().zip(values) {
-                if let Some(value) = value {
-                    query.push_str(name);
-                    query.push('=');
-                    query::percent_encode_into(value, b"", &mut query);
-                    query.push('&');
-                }
-            }
-            query.push_str("confirm=");
-            query.push_str(&confirm::value(secret, &covered));
+        if let Some((query, mismatch)) = params.unconfirmed(token.secret) {
             return Ok(Outcome::Confirm(Confirmation {
                 destination: checked_target
                     .as_ref()
@@ -336,98 +381,31 @@ fn decide(request: &FlowRequest<'_>) -> Result<Outcome, Refusal> {
                 cross_site: request.cross_site,
                 code,
                 query,
-                mismatch: confirmed.is_some(),
+                mismatch,
             }));
         }
     }
-
     if expired {
-        return Ok(error(FlowError::TokenExpired));
+        return Ok(error(FlowError::TokenExpired, true));
     }
     let fingerprint = token.fingerprint.to_string();
-    let document = TokenInfo::with(secret, request.now, fingerprint, token.expiry).to_json();
+    let document = TokenInfo::with(token.secret, request.now, fingerprint, token.expiry).to_json();
     let sealed = crypto::seal(&public_key, &document).map_err(Refusal::Encryption)?;
-    Ok(match checked_target {
-        None => Outcome::Paste {
-            block: crypto::paste_block(&sealed),
-            code,
-        },
-        Some(allowed) => {
-            let checked = allowed.target;
-            let delivery = Delivery {
-                target: format!("{}{}", checked.origin(), checked.path()),
-                code,
-            };
-            let [key, nonce, payload] = crypto::redirect_params(&sealed);
-            // A CSP source cannot name an IPv6 literal: such a target gets the redirect.
-            if form_post && !checked.is_ipv6() {
-                Outcome::FormPost {
-                    action: checked.as_str().to_string(),
-                    origin: checked.origin(),
-                    fields: [key, nonce, payload, ("state", state.to_string())],
-                    delivery,
-                }
-            } else {
-                let params = [
-                    (key.0, key.1.as_str()),
-                    (nonce.0, nonce.1.as_str()),
-                    (payload.0, payload.1.as_str()),
-                    ("state", state),
-                ];
-                Outcome::Redirect {
-                    location: redirect_target::with_params(&checked, &params),
-                    delivery,
-                }
-            }
-        }
-    })
-}
-
-/// The error as an OAuth 2.0 authorization error response to the target (RFC 6749 §4.1.2.1):
-/// the form_post page where asked for (not for an IPv6 target, as for a delivery), else the
-/// redirect.
-fn error_to_target(
-    error: FlowError,
-    allowed: &Allowed,
-    state: &str,
-    form_post: bool,
-    reauth: Option<&str>,
-) -> Outcome {
-    let description = error.description(reauth);
-    let target = &allowed.target;
-    let reply = if form_post && !target.is_ipv6() {
-        ErrorReply::FormPost {
-            action: target.as_str().to_string(),
-            origin: target.origin(),
-            fields: [
-                ("error", error.code().to_string()),
-                ("error_description", description.clone()),
-                ("state", state.to_string()),
-            ],
-        }
-    } else {
-        let params = [
-            ("error", error.code()),
-            ("error_description", description.as_str()),
-            ("state", state),
-        ];
-        ErrorReply::Redirect {
-            location: redirect_target::with_params(target, &params),
-        }
+    let Some(allowed) = checked_target else {
+        let block = crypto::paste_block(&sealed);
+        return Ok(Outcome::Paste { block, code });
     };
-    Outcome::Error {
-        error,
-        description,
-        reply,
-    }
-}
-
-fn error_page(error: FlowError, reauth: Option<&str>) -> Outcome {
-    Outcome::Error {
-        error,
-        description: error.description(reauth),
-        reply: ErrorReply::Page,
-    }
+    let target = allowed.target;
+    let delivery = Delivery {
+        target: format!("{}{}", target.origin(), target.path()),
+        code,
+    };
+    let mut fields = Vec::from(crypto::redirect_params(&sealed));
+    fields.push(("state", params.state.to_string()));
+    Ok(Outcome::Deliver {
+        reply: reply(&target, form_post, fields),
+        delivery,
+    })
 }
 
 #[cfg(test)]
@@ -520,7 +498,11 @@ mod tests {
             &query("http://127.0.0.1:8000/cb?x=1", "st&ate"),
             Some(TOKEN),
         );
-        let Outcome::Redirect { location, delivery } = outcome else {
+        let Outcome::Deliver {
+            reply: Reply::Redirect { location },
+            delivery,
+        } = outcome
+        else {
             panic!("expected a redirect");
         };
         assert_eq!(delivery.target, "http://127.0.0.1:8000/cb");
@@ -615,10 +597,13 @@ mod tests {
     #[test]
     fn form_post_carries_the_same_values_in_fields() {
         let q = with_mode(query("http://127.0.0.1:8765/cb?x=1", "s&t"), "form_post");
-        let Outcome::FormPost {
-            action,
-            origin,
-            fields,
+        let Outcome::Deliver {
+            reply:
+                Reply::FormPost {
+                    action,
+                    origin,
+                    fields,
+                },
             ..
         } = run_with(&q, Some(TOKEN))
         else {
@@ -626,7 +611,7 @@ mod tests {
         };
         assert_eq!(action, "http://127.0.0.1:8765/cb?x=1");
         assert_eq!(origin, "http://127.0.0.1:8765");
-        let names = fields.each_ref().map(|(name, _)| *name);
+        let names: Vec<&str> = fields.iter().map(|(name, _)| *name).collect();
         assert_eq!(names, ["key", "nonce", "payload", "state"]);
         assert_eq!(fields[3].1, "s&t");
         let payload = decrypt(&fields[0].1, &fields[1].1, &fields[2].1);
@@ -638,12 +623,18 @@ mod tests {
         let q = with_mode(query("http://127.0.0.1:8765/cb", "s"), "query");
         assert!(matches!(
             run_with(&q, Some(TOKEN)),
-            Outcome::Redirect { .. }
+            Outcome::Deliver {
+                reply: Reply::Redirect { .. },
+                ..
+            }
         ));
         let q = with_mode(query("http://[::1]:8765/cb", "s"), "form_post");
         assert!(matches!(
             run_with(&q, Some(TOKEN)),
-            Outcome::Redirect { .. }
+            Outcome::Deliver {
+                reply: Reply::Redirect { .. },
+                ..
+            }
         ));
         let q = with_mode(query(OOB, "s"), "form_post");
         let q = confirmed(run_with(&q, Some(TOKEN)));
@@ -671,7 +662,7 @@ mod tests {
         let q = confirmed(run_as(&q, Some(TOKEN), None, &allowed));
         let outcome = run_as(&q, Some(TOKEN), None, &allowed);
         assert!(
-            matches!(outcome, Outcome::Redirect { location, .. } if location.starts_with("https://hub.example.com/user/alice/cb?key="))
+            matches!(outcome, Outcome::Deliver { reply: Reply::Redirect { location }, .. } if location.starts_with("https://hub.example.com/user/alice/cb?key="))
         );
     }
 
@@ -681,7 +672,13 @@ mod tests {
         let mallorys = query("https://hub.example.com/user/mallory/oauth_callback", "s");
         // Mallory's target for Mallory: straight through, no warning.
         let outcome = run_as(&mallorys, Some(TOKEN), Some("mallory"), &allowed);
-        assert!(matches!(outcome, Outcome::Redirect { .. }));
+        assert!(matches!(
+            outcome,
+            Outcome::Deliver {
+                reply: Reply::Redirect { .. },
+                ..
+            }
+        ));
         // The same link opened by Alice: refused, and the line says why.
         let outcome = run_as(&mallorys, Some(TOKEN), Some("alice"), &allowed);
         assert_eq!(
@@ -698,7 +695,13 @@ mod tests {
         // The user's name is one percent-encoded path segment, as JupyterHub writes it.
         let q = query("https://hub.example.com/user/a%20b@example.com/", "s");
         let outcome = run_as(&q, Some(TOKEN), Some("a b@example.com"), &allowed);
-        assert!(matches!(outcome, Outcome::Redirect { .. }));
+        assert!(matches!(
+            outcome,
+            Outcome::Deliver {
+                reply: Reply::Redirect { .. },
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -745,14 +748,17 @@ mod tests {
         loopback.push(("confirm".into(), "anything".into()));
         assert!(matches!(
             run_with(&loopback, Some(TOKEN)),
-            Outcome::Redirect { .. }
+            Outcome::Deliver {
+                reply: Reply::Redirect { .. },
+                ..
+            }
         ));
         // Without a token there is nothing to confirm: the person reads why, nothing is sent.
         assert!(matches!(
             run_with(&q, None),
             Outcome::Error {
                 error: FlowError::NoToken,
-                reply: ErrorReply::Page,
+                reply: None,
                 ..
             }
         ));
@@ -777,15 +783,19 @@ mod tests {
             panic!("expected a flow error");
         };
         let params = match reply {
-            ErrorReply::Redirect { location } => {
+            Some(Reply::Redirect { location }) => {
                 let suffix = location[target.len()..].trim_start_matches(['?', '&']);
                 query::parse_strict(suffix).unwrap().try_into().unwrap()
             }
-            ErrorReply::FormPost { action, fields, .. } => {
+            Some(Reply::FormPost { action, fields, .. }) => {
                 assert_eq!(action, target);
-                fields.map(|(name, value)| (name.to_string(), value))
+                let fields: Vec<_> = fields
+                    .into_iter()
+                    .map(|(n, v)| (n.to_string(), v))
+                    .collect();
+                fields.try_into().unwrap()
             }
-            ErrorReply::Page => panic!("expected the error to go to the target"),
+            None => panic!("expected the error to go to the target"),
         };
         (error, params)
     }
@@ -819,7 +829,10 @@ mod tests {
         let q = query(target, "s");
         assert!(matches!(
             run_with(&q, Some(&expiring_in(31))),
-            Outcome::Redirect { .. }
+            Outcome::Deliver {
+                reply: Reply::Redirect { .. },
+                ..
+            }
         ));
         assert_eq!(
             error_params(run_with(&q, Some(&expiring_in(-3600))), target).0,
@@ -859,13 +872,7 @@ mod tests {
         for token in [None, Some(expiring_in(10))] {
             let outcome = run_with(&query(OOB, "s"), token.as_deref());
             assert!(
-                matches!(
-                    outcome,
-                    Outcome::Error {
-                        reply: ErrorReply::Page,
-                        ..
-                    }
-                ),
+                matches!(outcome, Outcome::Error { reply: None, .. }),
                 "{token:?}"
             );
         }
@@ -878,7 +885,7 @@ mod tests {
             run_as(&q, None, None, &allowed),
             Outcome::Error {
                 error: FlowError::NoToken,
-                reply: ErrorReply::Page,
+                reply: None,
                 ..
             }
         ));
@@ -919,7 +926,10 @@ mod tests {
         let link = query::parse_strict(&c.query).unwrap();
         assert!(matches!(
             run_from(&link, false, Some(TOKEN)),
-            Outcome::FormPost { .. }
+            Outcome::Deliver {
+                reply: Reply::FormPost { .. },
+                ..
+            }
         ));
         // A confirm value another site made up: the warning again, never a token.
         let mut made_up = q.clone();
@@ -931,15 +941,15 @@ mod tests {
         // Without a token there is nothing to confirm with: a page, nothing sent.
         assert!(matches!(
             run_from(&q, true, None),
-            Outcome::Error {
-                reply: ErrorReply::Page,
-                ..
-            }
+            Outcome::Error { reply: None, .. }
         ));
         // Without Fetch Metadata, as today: straight through.
         assert!(matches!(
             run_from(&q, false, Some(TOKEN)),
-            Outcome::FormPost { .. }
+            Outcome::Deliver {
+                reply: Reply::FormPost { .. },
+                ..
+            }
         ));
     }
 
@@ -1009,16 +1019,18 @@ mod tests {
                 q = with_mode(q, mode);
             }
             let [key, nonce, payload, returned] = match run_with(&q, Some(TOKEN)) {
-                Outcome::Redirect { location, .. } => {
+                Outcome::Deliver { reply: Reply::Redirect { location }, .. } => {
                     let ipv6 = target.starts_with("http://[::1]");
                     prop_assert!(mode != Some("form_post") || ipv6);
                     prop_assert!(location.starts_with(&target), "{}", location);
                     returned_params(&location, &target)
                 }
-                Outcome::FormPost { action, fields, .. } => {
+                Outcome::Deliver { reply: Reply::FormPost { action, fields, .. }, .. } => {
                     prop_assert_eq!(mode, Some("form_post"));
                     prop_assert_eq!(&action, &target);
-                    fields.map(|(name, value)| (name.to_string(), value))
+                    let fields: Vec<_> =
+                        fields.into_iter().map(|(n, v)| (n.to_string(), v)).collect();
+                    fields.try_into().unwrap()
                 }
                 _ => return Err(TestCaseError::fail(format!("{target}: no redirect"))),
             };

@@ -257,7 +257,7 @@ pub const VARIABLES: &[Variable] = &[
             c.reauth_url = Some(parse_reauth_url(v).ok_or_else(|| {
                 format!(
                     "{v:?} is not an absolute http:// or https:// URL or a path starting with / \
-                     (printable ASCII, no quotes), e.g. https://corp.example/oauth2/sign_in?rd={{url}}"
+                     (printable ASCII, no quotes, {{url}} at most once), e.g. https://corp.example/oauth2/sign_in?rd={{url}}"
                 )
             })?);
             Ok(())
@@ -557,9 +557,13 @@ fn parse_example_url(v: &str) -> Option<String> {
 }
 
 /// A sign-in URL: absolute http(s) like [`parse_example_url`], or a path on the gateway's own
-/// origin (`/`, not `//`); printable ASCII without quotes, so it fits a one-line description.
+/// origin (`/`, not `//`); printable ASCII without quotes, so it fits a one-line description;
+/// `{url}` at most once.
 fn parse_reauth_url(v: &str) -> Option<String> {
     let v = v.trim();
+    if v.match_indices("{url}").nth(1).is_some() {
+        return None;
+    }
     if v.starts_with('/') && !v.starts_with("//") {
         let printable = v
             .bytes()
@@ -1015,6 +1019,7 @@ mod tests {
             "/a\"b",
             "/x<script>",
             "ftp://x.example/",
+            "/a?rd={url}&again={url}",
         ] {
             let e = parse(&[("T2G_REAUTH_URL", bad)]).err().unwrap();
             assert_eq!(e.variable, "T2G_REAUTH_URL", "{bad}");

@@ -1,12 +1,11 @@
 //! Routing on (method, path), the Host check, the small handlers, and the flow's outcome turned
 //! into a response, counted and written to the audit trail.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use crate::flow::query;
 use crate::flow::redirect_target::{AllowedPrefix, OOB};
-use crate::flow::{self, ErrorReply, FlowError, FlowRequest, FlowToken, Outcome, Refusal};
+use crate::flow::{self, FlowError, FlowRequest, FlowToken, Outcome, Refusal, Reply};
 use crate::http::{Exchange, Method, Request, Response, Service, Status};
 use crate::log::{self, LogFormat};
 use crate::server::assets::{self, Asset, Coding};
@@ -50,13 +49,7 @@ pub struct App {
     index_anonymous: &'static [u8],
     /// Rendered once at start: its inputs never change while running.
     done_html: &'static [u8],
-    /// When an ignored expiry header was last logged (Unix seconds): a misconfigured gateway
-    /// sends it with every request, and the metric counts them all.
-    expiry_warned_at: AtomicU64,
 }
-
-/// At most one log line per this many seconds about ignored expiry headers.
-const EXPIRY_WARNING_INTERVAL: u64 = 60;
 
 /// What the audit line of a hand-out says about the token: its fingerprint, a JWT's claims and
 /// its expiry (the JWT's, else the gateway's header).
@@ -136,13 +129,11 @@ impl App {
             index,
             index_anonymous,
             done_html,
-            expiry_warned_at: AtomicU64::new(0),
         }
     }
 
     /// The token's expiry: a JWT's `exp`, else what the gateway's expiry header says. A header
-    /// that is garbage is ignored: counted, and logged (its name, never its value) at most once
-    /// a minute.
+    /// that is garbage is ignored: counted, and logged (its name, never its value).
     fn expiry(&self, request: &Request, claims: Option<&token::Claims>) -> Option<i64> {
         if let Some(exp) = claims.and_then(token::claims_expiry) {
             return Some(exp);
@@ -150,20 +141,11 @@ impl App {
         match self.tokens.header_expiry(request) {
             Ok(expiry) => expiry,
             Err(bad) => {
+                // A misconfigured gateway sends it with every request: the metric counts each,
+                // the log says it the 1st, 2nd, 4th, 8th, ... time.
                 let count = self.metrics.expiry_header_invalid();
-                let now = crate::time::unix_now();
-                let last = self.expiry_warned_at.load(Ordering::Relaxed);
-                let due = last == 0 || now >= last + EXPIRY_WARNING_INTERVAL;
-                if due
-                    && self
-                        .expiry_warned_at
-                        .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                        .is_ok()
-                {
-                    log::warn(&format!(
-                        "expiry header {bad} (token2go_expiry_header_invalid_total {count}; \
-                         logged at most once a minute)"
-                    ));
+                if count.is_power_of_two() {
+                    log::warn(&format!("expiry header {bad} ({count} so far)"));
                 }
                 None
             }
@@ -362,33 +344,17 @@ impl App {
             expiry,
         };
         match outcome {
-            Outcome::Redirect { location, delivery } => {
+            Outcome::Deliver { reply, delivery } => {
+                let route = match reply {
+                    Reply::Redirect { .. } => "flow_redirect",
+                    Reply::FormPost { .. } => "flow_form_post",
+                };
                 let (target, code) = (Some(delivery.target), Some(delivery.code.as_str()));
-                if !self.audit_served(request, "flow_redirect", served, user, target, code) {
+                if !self.audit_served(request, route, served, user, target, code) {
                     return audit_unavailable();
                 }
-                self.metrics.token_served("flow_redirect");
-                Response::text(Status::SeeOther, "See Other")
-                    .header("Location", location)
-                    .header("Cache-Control", NO_STORE)
-            }
-            Outcome::FormPost {
-                action,
-                origin,
-                fields,
-                delivery,
-            } => {
-                let (target, code) = (Some(delivery.target), Some(delivery.code.as_str()));
-                if !self.audit_served(request, "flow_form_post", served, user, target, code) {
-                    return audit_unavailable();
-                }
-                self.metrics.token_served("flow_form_post");
-                let fields = fields
-                    .each_ref()
-                    .map(|(name, value)| (*name, value.as_str()));
-                let page = page::render_form_post(&self.ui, &action, &origin, &fields, None);
-                html(page.into_bytes())
-                    .header("Content-Security-Policy", page::form_post_csp(&origin))
+                self.metrics.token_served(route);
+                self.to_target(reply, None)
             }
             Outcome::Paste { block, code } => {
                 let target = Some(OOB.to_string());
@@ -412,11 +378,6 @@ impl App {
                 };
                 html(page::render_confirm(&self.ui, &warning, user).into_bytes())
             }
-            Outcome::Refused(Refusal::Invalid(reason, line)) => {
-                self.metrics.flow_rejected(reason);
-                self.audit_refused(request, user, reason, &line);
-                Response::text(Status::BadRequest, line).header("Cache-Control", NO_STORE)
-            }
             Outcome::Error {
                 error,
                 description,
@@ -426,6 +387,11 @@ impl App {
                 self.audit_refused(request, user, error.rejection(), &description);
                 self.flow_error(request, error, &description, reply, user)
             }
+            Outcome::Refused(Refusal::Invalid(reason, line)) => {
+                self.metrics.flow_rejected(reason);
+                self.audit_refused(request, user, reason, &line);
+                Response::text(Status::BadRequest, line).header("Cache-Control", NO_STORE)
+            }
             Outcome::Refused(Refusal::Encryption(e)) => {
                 log::error(&format!("flow: encryption failed: {e}"));
                 Response::text(Status::InternalServerError, e.client_message())
@@ -434,78 +400,69 @@ impl App {
         }
     }
 
-    /// A flow error as the client gets it (C1): a redirect or form_post page to the target with
-    /// `error`, `error_description` and `state`, or a page for the person.
+    /// Values for a URL target: the `303`, or the form_post page (with `notice`, a flow error's
+    /// page, which tells the person why too).
+    fn to_target(&self, reply: Reply, notice: Option<&ErrorNotice<'_>>) -> Response {
+        match reply {
+            Reply::Redirect { location } => Response::text(Status::SeeOther, "See Other")
+                .header("Location", location)
+                .header("Cache-Control", NO_STORE),
+            Reply::FormPost {
+                action,
+                origin,
+                fields,
+            } => {
+                let fields: Vec<(&str, &str)> =
+                    fields.iter().map(|(n, v)| (*n, v.as_str())).collect();
+                let page = page::render_form_post(&self.ui, &action, &origin, &fields, notice);
+                html(page.into_bytes())
+                    .header("Content-Security-Policy", page::form_post_csp(&origin))
+            }
+        }
+    }
+
+    /// A flow error as the client gets it (C1): `error`, `error_description` and `state` to the
+    /// target, or (`reply` is `None`) a page for the person.
     fn flow_error(
         &self,
         request: &Request,
         error: FlowError,
         description: &str,
-        reply: ErrorReply,
+        reply: Option<Reply>,
         user: Option<&str>,
     ) -> Response {
-        let again = "Sign in again through the gateway (sign out there first if it does not ask \
-                     you), then";
-        match reply {
-            ErrorReply::Redirect { location } => Response::text(Status::SeeOther, "See Other")
-                .header("Location", location)
-                .header("Cache-Control", NO_STORE),
-            ErrorReply::FormPost {
-                action,
-                origin,
-                fields,
-            } => {
-                let hint = self.error_hint(error, &format!("{again} start your program again."));
-                let notice = ErrorNotice {
-                    description,
-                    hint: &hint,
-                    reauth: self.reauth_home.as_deref().filter(|_| error.expired()),
-                };
-                let fields = fields
-                    .each_ref()
-                    .map(|(name, value)| (*name, value.as_str()));
-                let page =
-                    page::render_form_post(&self.ui, &action, &origin, &fields, Some(&notice));
-                html(page.into_bytes())
-                    .header("Content-Security-Policy", page::form_post_csp(&origin))
-            }
-            ErrorReply::Page => {
-                // Paste mode: signing in again comes back to this flow, where the program waits.
-                let here = format!("{}?{}", request.path, request.query);
-                let reauth = self.reauth_url.as_deref().map(|t| fill_reauth(t, &here));
-                let hint = match reauth {
-                    Some(_) => "Sign in again: you come back here, and your program keeps \
-                                waiting for the block."
-                        .to_string(),
-                    None => self.error_hint(error, &format!("{again} open this link again.")),
-                };
-                let notice = ErrorNotice {
-                    description,
-                    hint: &hint,
-                    reauth: reauth.as_deref().filter(|_| error.expired()),
-                };
-                let status = match error {
-                    FlowError::NoToken => Status::TokenNotFound,
-                    FlowError::TokenExpired => Status::Ok,
-                };
-                let page = page::render_flow_error(&self.ui, &notice, user);
-                let mut response = html(page.into_bytes());
-                response.status = status;
-                response
-            }
+        const AGAIN: &str = "Sign in again through the gateway (sign out there first if it \
+                             does not ask you), then start your program again.";
+        const NO_TOKEN: &str = "The gateway in front of this server passed none in the \
+                                headers this server reads: ask its operator.";
+        let expired = error == FlowError::TokenExpired;
+        if let Some(reply) = reply {
+            let notice = ErrorNotice {
+                description,
+                hint: if expired { AGAIN } else { NO_TOKEN },
+                reauth: self.reauth_home.as_deref().filter(|_| expired),
+            };
+            return self.to_target(reply, Some(&notice));
         }
-    }
-
-    /// What the person can do about a flow error: `expired` for an expired token.
-    fn error_hint(&self, error: FlowError, expired: &str) -> String {
-        match error {
-            FlowError::NoToken => format!(
-                "The gateway in front of this server passed no token in the headers it reads \
-                 ({}): ask its operator.",
-                self.tokens.header_names.join(", ")
-            ),
-            FlowError::TokenExpired => expired.to_string(),
+        // Paste mode: signing in again comes back to this flow, where the program waits.
+        let here = format!("{}?{}", request.path, request.query);
+        let reauth = self.reauth_url.as_deref().map(|t| fill_reauth(t, &here));
+        let notice = ErrorNotice {
+            description,
+            hint: match (expired, &reauth) {
+                (false, _) => NO_TOKEN,
+                (true, Some(_)) => {
+                    "Sign in again: you come back here, and your program keeps waiting."
+                }
+                (true, None) => AGAIN,
+            },
+            reauth: reauth.as_deref().filter(|_| expired),
+        };
+        let mut response = html(page::render_flow_error(&self.ui, &notice, user).into_bytes());
+        if !expired {
+            response.status = Status::TokenNotFound;
         }
+        response
     }
 
     fn health(&self, _: &Request) -> Response {
@@ -577,9 +534,12 @@ fn audit_unavailable() -> Response {
     .header("Cache-Control", NO_STORE)
 }
 
-/// `template` (`T2G_REAUTH_URL`) with each `{url}` replaced by `url` percent-encoded.
+/// `template` (`T2G_REAUTH_URL`) with its `{url}` (at most one) replaced by `url` percent-encoded.
 fn fill_reauth(template: &str, url: &str) -> String {
-    template.replace("{url}", &query::percent_encode(url))
+    match template.split_once("{url}") {
+        Some((before, after)) => format!("{before}{}{after}", query::percent_encode(url)),
+        None => template.to_string(),
+    }
 }
 
 /// The host of a `Host` value, lower-cased, without its port; `None` when malformed.

@@ -70,15 +70,16 @@ fn repo_file(path: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // Release binaries.
 
-struct Dist {
+pub struct Dist {
     dir: PathBuf,
     /// What build-dist.sh printed.
     log: String,
-    server: PathBuf,
+    pub server: PathBuf,
 }
 
-/// Runs scripts/build-dist.sh once for all tests of this file.
-fn dist() -> &'static Dist {
+/// Runs scripts/build-dist.sh once for all tests of this binary (this file's and
+/// container.rs's).
+pub fn dist() -> &'static Dist {
     static DIST: OnceLock<Dist> = OnceLock::new();
     DIST.get_or_init(|| {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dist");
@@ -316,15 +317,24 @@ fn dockerfile_lints_clean_and_builds_a_scratch_image_for_the_builders_architectu
     );
     assert!(dockerfile.contains("target-feature=+crt-static"));
 
-    // Dependency layer: the manifests are copied and built before the sources.
-    let manifests = position("COPY Cargo.toml Cargo.lock build.rs");
+    // Dependency layer: the manifests are copied and built (with a stub build script) before
+    // the build script, the sources and the assets it reads; container.rs replays the steps.
+    let manifests = position("COPY Cargo.toml Cargo.lock ./");
+    let build_script = position("COPY build.rs");
     let sources = position("COPY src");
-    assert!(manifests < sources, "manifests before sources");
+    assert!(manifests < build_script && build_script < sources);
     assert!(
-        lines[manifests..sources]
+        lines[manifests..build_script]
             .iter()
             .any(|l| l.contains("cargo build")),
         "dependencies built between the manifests and the sources"
+    );
+
+    // The default is the full multi-stage build; SERVER_FROM=dist takes build-dist.sh's binary.
+    assert!(lines.contains(&"ARG SERVER_FROM=build"), "{dockerfile}");
+    assert!(
+        lines.contains(&"FROM ${SERVER_FROM} AS server"),
+        "{dockerfile}"
     );
 
     // The final stage: nothing but the binary.
@@ -1188,11 +1198,22 @@ fn nginx_recipe_passes_the_token_and_an_80_kb_flow_redirect() {
             ("X-Forwarded-User", "mallory"),
             ("X-Auth-Request-User", "mallory"),
             ("X-Forwarded-Preferred-Username", "mallory"),
+            ("X-Forwarded-For", "203.0.113.9"),
         ],
     );
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.text().contains("alice"), "{}", r.text());
     assert!(!r.text().contains("mallory"), "{}", r.text());
+    // The browser's address as nginx saw it, not the client's own X-Forwarded-For, reaches the
+    // audit trail.
+    assert!(
+        r.text().contains("\"X-Forwarded-For\":[\"127.0.0.1\"]"),
+        "{}",
+        r.text()
+    );
+    assert!(!r.text().contains("203.0.113.9"), "{}", r.text());
+    let audit = server.output();
+    assert!(audit.contains("forwarded_for=127.0.0.1"), "{audit}");
 
     // Without a token in the auth answer, a client's own headers do not get through.
     let r = get_tls(
@@ -1269,6 +1290,19 @@ fn readme_gateway_recipes_name_each_gateways_header() {
         "T2G_TOKEN_HEADER_NAMES=",
         "/echo",
         "T2G_ECHO_ENABLED=false",
+        // The Apache recipe and what the real-parts tests run (issue 15).
+        "assets/apache/token2go.conf",
+        "OIDC_access_token_expires",
+        "OIDC_CLAIM_preferred_username",
+        "RequestHeader unset",
+        "tests/it/realparts_apache.rs",
+        "tests/it/realparts_nginx.rs",
+        "oauth2_proxy_standin.py",
+        "registry reachable from the test machines",
+        "X-Forwarded-For $remote_addr",
+        "proxy_buffer_size 32k",
+        "oidc-provider",
+        "JWKS",
     ];
     let deploy = [
         "docker run",
@@ -1278,6 +1312,7 @@ fn readme_gateway_recipes_name_each_gateways_header() {
         "kubectl apply",
         "sha256sum -c SHA256SUMS",
         "stateless",
+        "tests/it/realparts_kube.rs",
     ];
     for (title, needles) in [
         ("Behind your gateway", &gateway[..]),
@@ -1289,6 +1324,22 @@ fn readme_gateway_recipes_name_each_gateways_header() {
             .unwrap_or_else(|| panic!("README has a {title} section"));
         for needle in needles {
             assert!(section.contains(needle), "{title} lacks {needle}");
+        }
+    }
+    // Each gateway recipe says which test runs it.
+    for (recipe, tests) in [
+        (
+            "assets/apache/token2go.conf",
+            &["tests/it/realparts_apache.rs"][..],
+        ),
+        (
+            NGINX_RECIPE,
+            &["tests/it/realparts_nginx.rs", "tests/it/deploy.rs"][..],
+        ),
+    ] {
+        let text = repo_file(recipe);
+        for test in tests {
+            assert!(text.contains(test), "{recipe} does not name {test}");
         }
     }
 }

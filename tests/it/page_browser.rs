@@ -1,8 +1,9 @@
 //! The token page in real headless Chromium (WebDriver, plus CDP through chromedriver for
 //! emulation and the accessibility tree) against the real binary: JWT claims and the expiry
 //! countdown, every copy form read back from the clipboard, auto-copy and auto-delete with their
-//! saved preferences, the 444 and network-error states, dark mode, a 360 px phone, keyboard use,
-//! accessible names, no layout shift, no console error and no CSP violation on any page. Writes
+//! saved preferences, the 444 and network-error states, what a gateway may answer instead of the
+//! token (through a stand-in gateway), dark mode, a 360 px phone, keyboard use, accessible
+//! names, no layout shift, no console error and no CSP violation on any page. Writes
 //! screenshots to `target/screenshots/` (`scripts/screenshots.sh` copies the light one into the
 //! README). Needs `chromium` and `chromedriver`; the tests fail when either is missing.
 
@@ -508,12 +509,23 @@ fn no_token_shows_the_header_names_and_the_echo_hint() {
         "return !document.getElementById('error').hidden;",
     );
     assert!(hidden(&browser, "echo-hint"));
+    // Every default header name, as the server's 444 lists them (issue 15 made them six).
+    let said = off.get("/token", &[]).text();
+    let names: Vec<&str> = said
+        .split_once("Looking for:")
+        .unwrap()
+        .1
+        .split(',')
+        .map(str::trim)
+        .collect();
+    assert_eq!(names.len(), 6, "{said}");
     assert_eq!(
         browser.execute(
-            "return document.querySelectorAll('#error-headers li').length;",
+            "return Array.from(document.querySelectorAll('#error-headers li'))
+                 .map((li) => li.textContent);",
             json!([])
         ),
-        5
+        json!(names)
     );
 }
 
@@ -851,5 +863,320 @@ fn every_page_logs_no_console_error_or_csp_violation() {
     browser.click("#delete");
     std::thread::sleep(Duration::from_millis(300));
     let found = problems(browser.take_log());
+    assert!(found.is_empty(), "{found:#?}");
+}
+
+/// The switches say what they saved; switching auto-delete off stops a running countdown and
+/// keeps the token; a Copy button reads "Copied" for a moment.
+#[test]
+fn switch_messages_copied_flash_and_auto_delete_switched_off() {
+    let _one = one_browser_at_a_time();
+    let server = TestServer::start(&[("T2G_FALLBACK_TOKEN", "switch-token")]);
+    let browser = Browser::start();
+    browser.goto(&server.url("/"));
+    browser.grant("clipboard-read");
+    browser.grant("clipboard-write");
+    assert_eq!(browser.wait_for_token(), "switch-token");
+
+    browser.click("#copy");
+    wait_for_status(&browser, "Token copied to the clipboard.");
+    let label = "const b = document.getElementById('copy');
+                 return [b.textContent, b.classList.contains('copied')];";
+    assert_eq!(browser.execute(label, json!([])), json!(["Copied", true]));
+    browser.wait_until(
+        "the Copy label back",
+        WAIT,
+        "const b = document.getElementById('copy');
+         return b.textContent === 'Copy' && !b.classList.contains('copied');",
+    );
+
+    browser.click("label[for=auto-copy]");
+    wait_for_status(&browser, "Saved: the token is copied whenever it loads.");
+    browser.click("label[for=auto-copy]");
+    wait_for_status(
+        &browser,
+        "Saved: the token is copied only when you click Copy.",
+    );
+    browser.execute(
+        "const s = document.getElementById('auto-delete-delay');
+         s.value = '30'; s.dispatchEvent(new Event('change'));",
+        json!([]),
+    );
+    wait_for_status(&browser, "Saved: 30 s before the token is deleted.");
+    browser.click("label[for=auto-delete]");
+    wait_for_status(
+        &browser,
+        "Saved: the token is deleted from the page 30 s after it loads, from the next load on.",
+    );
+    assert!(
+        hidden(&browser, "cancel-delete"),
+        "not before the next load"
+    );
+
+    browser.click("#reload");
+    wait_for_status(&browser, "Token loaded.");
+    assert!(browser
+        .text_of("auto-delete-status")
+        .starts_with("Deleting the token from this page in "));
+    assert!(!hidden(&browser, "cancel-delete"));
+    browser.click("label[for=auto-delete]");
+    wait_for_status(
+        &browser,
+        "Saved: the token stays on the page until you delete it.",
+    );
+    assert_eq!(
+        browser.text_of("auto-delete-status"),
+        "Both switches are saved in this browser only."
+    );
+    assert!(hidden(&browser, "cancel-delete"));
+    assert_eq!(browser.wait_for_token(), "switch-token");
+    assert!(problems(browser.take_log()).is_empty());
+}
+
+/// A stand-in for a gateway in front of the server: passes each request through, except
+/// `GET /token`, which it answers with the next of its answers (raw HTTP), so that the page
+/// meets what a gateway may send: a redirect to its sign-in, a sign-in page, an error, an
+/// answer cut short. One request per connection, each on a thread of its own (Chromium may
+/// open a connection it never uses). Stops accepting when dropped.
+struct StandInGateway {
+    addr: std::net::SocketAddr,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// An answer of the stand-in gateway: the bytes, sent in parts with a pause between them, then
+/// the connection closes.
+type GatewayAnswer = Vec<Vec<u8>>;
+
+impl StandInGateway {
+    fn start(server: &TestServer, answers: Vec<GatewayAnswer>) -> StandInGateway {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::{Arc, Mutex};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let answers = Arc::new(Mutex::new(std::collections::VecDeque::from(answers)));
+        let (upstream, stopped) = (server.addr, stop.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                if stopped.load(Ordering::SeqCst) {
+                    return;
+                }
+                let answers = answers.clone();
+                std::thread::spawn(move || Self::serve(stream, upstream, &answers));
+            }
+        });
+        StandInGateway { addr, stop }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    fn serve(
+        mut stream: std::net::TcpStream,
+        upstream: std::net::SocketAddr,
+        answers: &std::sync::Mutex<std::collections::VecDeque<GatewayAnswer>>,
+    ) -> std::io::Result<()> {
+        use std::io::{Read, Write};
+        stream.set_read_timeout(Some(WAIT))?;
+        let mut head = Vec::new();
+        let mut byte = [0u8];
+        while !head.ends_with(b"\r\n\r\n") {
+            if stream.read(&mut byte)? == 0 {
+                return Ok(());
+            }
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8_lossy(&head).into_owned();
+        let parts: GatewayAnswer = if head.starts_with("GET /token ") {
+            let next = answers.lock().unwrap().pop_front();
+            next.unwrap_or_else(|| vec![b"HTTP/1.1 599 No more answers\r\n\r\n".to_vec()])
+        } else {
+            // Passed through on a connection of its own that the server closes after answering.
+            let kept: Vec<&str> = head
+                .trim_end()
+                .lines()
+                .filter(|l| {
+                    let l = l.to_ascii_lowercase();
+                    !l.starts_with("connection:") && !l.starts_with("keep-alive:")
+                })
+                .collect();
+            let mut up = std::net::TcpStream::connect(upstream)?;
+            up.set_read_timeout(Some(WAIT))?;
+            up.write_all(format!("{}\r\nConnection: close\r\n\r\n", kept.join("\r\n")).as_bytes())?;
+            let mut answer = Vec::new();
+            up.read_to_end(&mut answer)?;
+            vec![answer]
+        };
+        for (i, part) in parts.iter().enumerate() {
+            if i > 0 {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            stream.write_all(part)?;
+            stream.flush()?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for StandInGateway {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        // Wakes the accepting thread, which then sees the flag.
+        let _ = std::net::TcpStream::connect(self.addr);
+    }
+}
+
+/// A whole answer of the stand-in gateway: status line, headers besides the framing, body.
+fn answer(status: &str, headers: &[(&str, &str)], body: &str) -> GatewayAnswer {
+    let mut head = format!("HTTP/1.1 {status}\r\n");
+    for (name, value) in headers {
+        head += &format!("{name}: {value}\r\n");
+    }
+    let framing = format!(
+        "Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    vec![format!("{head}{framing}{body}").into_bytes()]
+}
+
+/// `/token`'s JSON for this secret.
+fn token_answer(secret: &str) -> GatewayAnswer {
+    let body = json!({
+        "timestamp": "2026-01-02T15:04:05Z",
+        "fingerprint": "ab".repeat(32),
+        "secret": secret,
+    });
+    answer(
+        "200 OK",
+        &[("Content-Type", "application/json")],
+        &body.to_string(),
+    )
+}
+
+/// What the token page does with each answer a gateway may give on Reload: claims in their
+/// other spellings (email, a single audience, `scp`, `roles`, a time that is not a number); a
+/// redirect, a sign-in page and an answer cut short keep the old token and say why; an error
+/// status drops the token and shows the server's words; an encrypted JWT has no claims to show.
+#[test]
+fn every_answer_a_gateway_may_give() {
+    let _one = one_browser_at_a_time();
+    let server = TestServer::start(&[]);
+    let first = jwt(&json!({
+        "sub": "svc-42", "email": "ops@example.com", "aud": "single-aud",
+        "scp": ["read", "write"], "roles": ["admin"], "iat": "yesterday",
+    }));
+    let jwe = "eyJhbGciOiJSU0EtT0FFUCJ9.a2V5.aXY.Y2lwaGVy.dGFn";
+    let gateway = StandInGateway::start(
+        &server,
+        vec![
+            token_answer(&first),
+            answer("302 Found", &[("Location", "/sign-in")], ""),
+            answer("200 OK", &[("Content-Type", "text/html")], "<!doctype html><title>Sign in</title>"),
+            answer("503 Service Unavailable", &[("Content-Type", "text/plain")], "upstream is down\n"),
+            token_answer(jwe),
+            vec![
+                b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\nContent-Length: 100\r\nConnection: close\r\n\r\n".to_vec(),
+                b"cut short".to_vec(),
+            ],
+        ],
+    );
+    let browser = Browser::start();
+    browser.goto(&gateway.url("/"));
+    assert_eq!(browser.wait_for_token(), first);
+    let chips = |id: &str| {
+        browser.execute(
+            "return Array.from(document.querySelectorAll('#' + arguments[0] + ' li'))
+                 .map((li) => li.textContent);",
+            json!([id]),
+        )
+    };
+    assert_eq!(browser.text_of("claim-sub"), "svc-42 (ops@example.com)");
+    assert_eq!(browser.text_of("claim-aud"), "single-aud");
+    assert_eq!(browser.text_of("claim-iss"), "\u{2014}");
+    assert_eq!(chips("claim-scope"), json!(["read", "write"]));
+    assert_eq!(chips("claim-roles"), json!(["admin"]));
+    assert_eq!(browser.text_of("claim-iat"), "yesterday");
+    assert_eq!(browser.text_of("claim-exp"), "\u{2014}");
+    assert_eq!(browser.text_of("expires"), "not stated by the token");
+    assert_eq!(browser.text_of("fingerprint"), "ab".repeat(32));
+
+    let reload_to = |title: &str| {
+        browser.click("#reload");
+        browser.wait_until(
+            title,
+            WAIT,
+            &format!(
+                "return !document.getElementById('error').hidden
+                     && document.getElementById('error-title').textContent === {}
+                     && !document.getElementById('reload').disabled;",
+                json!(title)
+            ),
+        );
+    };
+    let kept = |help: &str| {
+        assert_eq!(browser.text_of("error-help"), help);
+        assert!(browser
+            .text_of("status")
+            .starts_with("Still showing the token fetched at "));
+        assert!(hidden(&browser, "error-headers") && hidden(&browser, "echo-hint"));
+        assert_eq!(
+            browser.execute(
+                "return document.getElementById('error-text').parentElement.hidden;",
+                json!([])
+            ),
+            true,
+            "no words of the server"
+        );
+    };
+
+    reload_to("The gateway wants you to sign in again.");
+    kept(
+        "It answered with a redirect instead of the token. Reload this whole page (F5) to sign in.",
+    );
+    assert_eq!(browser.wait_for_token(), first);
+
+    reload_to("The answer was not a token.");
+    kept("Something between you and the service answered in its place, perhaps a sign-in page. Reload this whole page (F5).");
+    assert_eq!(browser.wait_for_token(), first);
+
+    reload_to("The service answered with an error (HTTP 503).");
+    assert!(hidden(&browser, "error-help"));
+    assert_eq!(browser.text_of("error-text"), "upstream is down");
+    assert_eq!(browser.text_of("status"), "");
+    assert!(
+        hidden(&browser, "token") && hidden(&browser, "use") && hidden(&browser, "claims-card")
+    );
+    assert_eq!(
+        browser.execute(
+            "return [document.getElementById('secret').value,
+                     document.getElementById('copy').disabled,
+                     document.getElementById('claim-sub').textContent];",
+            json!([])
+        ),
+        json!(["", true, "\u{2014}"])
+    );
+
+    browser.click("#reload");
+    wait_for_status(&browser, "Token loaded.");
+    assert_eq!(browser.wait_for_token(), jwe);
+    assert!(hidden(&browser, "error"));
+    assert!(!hidden(&browser, "use") && !hidden(&browser, "claims-card"));
+    assert_eq!(
+        browser.text_of("claims-note"),
+        "This token is an encrypted JWT (JWE): only its audience can read its claims."
+    );
+    assert_eq!(browser.text_of("claim-sub"), "\u{2014}");
+    assert_eq!(browser.text_of("claims-json"), "\u{2014}");
+
+    reload_to("The answer could not be read.");
+    kept("Try Reload.");
+    assert_eq!(browser.wait_for_token(), jwe);
+
+    // The browser logs the error statuses and the cut answer (network); no script error.
+    let found: Vec<LogEntry> = problems(browser.take_log())
+        .into_iter()
+        .filter(|e| e.source != "network")
+        .collect();
     assert!(found.is_empty(), "{found:#?}");
 }

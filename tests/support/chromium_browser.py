@@ -72,7 +72,7 @@ def without_query_values(url):
 class Driver:
     """chromedriver and one session; close() leaves nothing running and nothing on disk."""
 
-    def __init__(self):
+    def __init__(self, extra_args=()):
         chromedriver = shutil.which("chromedriver")
         chromium = shutil.which("chromium") or shutil.which("chromium-browser")
         if not chromedriver or not chromium:
@@ -94,7 +94,7 @@ class Driver:
                 "browserName": "chrome",
                 "goog:chromeOptions": {
                     "binary": chromium,
-                    "args": CHROMIUM_ARGS + [f"--user-data-dir={os.path.join(self.dir, 'profile')}"],
+                    "args": CHROMIUM_ARGS + list(extra_args) + [f"--user-data-dir={os.path.join(self.dir, 'profile')}"],
                 },
             }}}
             try:
@@ -179,7 +179,11 @@ class Driver:
 
 
 def record(entry):
-    path = os.environ.get("CHROMIUM_BROWSER_LOG")
+    record_to(os.environ.get("CHROMIUM_BROWSER_LOG"), entry)
+
+
+def record_to(path, entry):
+    """Appends entry as a JSON line to the file at path, if any."""
     if path:
         with open(path, "a", encoding="utf-8") as log:
             log.write(json.dumps(entry) + "\n")
