@@ -91,9 +91,9 @@ def inclusive(pattern):
     inlining, one function may be listed under several files: the largest is the whole)."""
     return max((v for v, name in costs if re.search(pattern, name)), default=0)
 
-seal = inclusive(r":token2go_server::crypto::seal( |$)")
-key = inclusive(r":token2go_server::pubkey::parse_public_key( |$)")
-code = inclusive(r":token2go_server::pubkey::verification_code( |$)")
+seal = inclusive(r":token2go::flow::crypto::seal( |$)")
+key = inclusive(r":token2go::flow::pubkey::parse_public_key( |$)")
+code = inclusive(r":token2go::flow::pubkey::verification_code( |$)")
 rsa_math = sum(inclusive(p) for p in [
     r":crypto_bigint::modular::boxed_monty_form::mul::BoxedMontyMultiplier::mul_amm_assign( |$)",
     r":crypto_bigint::modular::boxed_monty_form::mul::montgomery_mul( |$)",
@@ -107,13 +107,13 @@ rows = [
     ("PEM, DER and the RSA key's setup (pubkey::parse_public_key: pem-rfc7468, base64ct, der, rsa)", key),
     ("verification code (SHA-256 of the key, base32)", code),
     ("ours: everything else", ours),
-    ("  query decoding (percent-decoding the PEM key)", inclusive(r":token2go_server::query::percent_decode( |$)")),
+    ("  query decoding (percent-decoding the PEM key)", inclusive(r":token2go::flow::query::percent_decode( |$)")),
     ("  request head (scan, httparse, checks)", inclusive(r"src/http/request_head\.rs:")),
-    ("  base64 of key, nonce, payload (base64 crate)", inclusive(r":token2go_server::crypto::redirect_params( |$)")),
-    ("  percent-encoding into Location", inclusive(r":token2go_server::redirect_target::with_params( |$)")),
-    ("  token document (JSON, fingerprint)", inclusive(r":token2go_server::token::TokenInfo::with( |$)")),
-    ("  response writing", inclusive(r":token2go_server::http::response_write::write_response( |$)")),
-    ("  access log and audit line", inclusive(r":token2go_server::log::access( |$)") + inclusive(r":token2go_server::audit::Audit::write( |$)")),
+    ("  base64 of key, nonce, payload (base64 crate)", inclusive(r":token2go::flow::crypto::redirect_params( |$)")),
+    ("  percent-encoding into Location", inclusive(r":token2go::flow::redirect_target::with_params( |$)")),
+    ("  token document (JSON, fingerprint)", inclusive(r":token2go::server::token::TokenInfo::with( |$)")),
+    ("  response writing", inclusive(r":token2go::http::response_write::write_response( |$)")),
+    ("  access log and audit line", inclusive(r":token2go::log::access( |$)") + inclusive(r":token2go::server::audit::Audit::write( |$)")),
 ]
 print(f"flow request, 2048-bit key: {total / n:,.0f} instructions per request "
       f"(callgrind, {n} requests on one connection, worker threads only)")

@@ -2,8 +2,10 @@
 //! token2go: hands an authenticated user's OAuth access token to a web page, a JSON
 //! endpoint and the encrypted token redirect flow.
 //!
-//! The modules are private; this is the surface the two binaries (`token2go-server`, and the
-//! client `token2go`) and the tests use.
+//! The folders are the layers, and imports only point down: the shared base (`log`, `time`,
+//! `json`, `text`, `sys`) ← [`http`] (the HTTP/1.1 edge) and [`flow`] (the protocol both
+//! programs speak) ← [`server`] (the `token2go-server` program) and [`client`] (the `token2go`
+//! program). The binaries in `src/main.rs` and `src/bin/token2go.rs` only wire these.
 
 /// The compressed copy build.rs made of an embedded file (`name.gz`), from OUT_DIR; defined
 /// before the modules so that `assets` and `page` both see it.
@@ -13,14 +15,20 @@ macro_rules! built {
     };
 }
 
-mod client;
-mod flow;
-mod http;
+/// The `token2go` client: options, the environment, the flow run, the cache.
+pub mod client;
+/// The token redirect flow: the decision, target grammar, keys, crypto, confirm value, query coding.
+pub mod flow;
+/// The HTTP/1.1 edge: request and response values, the service trait, the server.
+pub mod http;
 mod json;
-mod log;
-mod server;
+/// One-line log records on stderr, as text or JSON.
+pub mod log;
+/// The `token2go-server` program: config, routes, pages, assets, token, audit, metrics.
+pub mod server;
+/// The OS calls std lacks: signals, limits, socket activation, malloc arenas.
 #[allow(unsafe_code)] // other OS calls std lacks, each with a SAFETY comment
-mod sys;
+pub mod sys;
 mod time;
 
 #[cfg(test)]
@@ -31,29 +39,3 @@ mod test_keys;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
-
-pub use client::{
-    completion_script as client_completions, note as client_note, parse_args as parse_client_args,
-    quiet_panics, run as run_client, usage as client_usage, ClientError, Command as ClientCommand,
-    Env as ClientEnv, Options as ClientOptions, UsageError as ClientUsageError,
-};
-pub use flow::crypto::{
-    open, parse_paste_block, paste_block, random_bytes, redirect_params, seal, sealed_from_params,
-    CryptoError, Sealed,
-};
-pub use flow::pubkey::{
-    parse_public_key, verification_code, KeyError, KeyType, PublicKey, ALLOWED_KEY_TYPES,
-};
-pub use http::{Exchange, Limits, Method, Request, Response, Server, Service, Status, Stopper};
-pub use log::{
-    error as log_error, flush as log_flush, info as log_info, set_format as set_log_format,
-    warn as log_warn,
-};
-pub use server::config::{usage as server_usage, Config, ConfigError, STOP_GRACE};
-pub use server::healthcheck::{probe as probe_health, probe_addr, TIMEOUT as PROBE_TIMEOUT};
-pub use server::routes::App;
-pub use server::token::fingerprint;
-pub use sys::{
-    block_stop_signals, inherited_listener, limit_malloc_arenas, raise_listen_backlog,
-    raise_nofile_limit, Inherited,
-};

@@ -9,10 +9,17 @@ use std::thread;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use signal_hook::low_level::signal_name;
-use token2go_server::{
-    block_stop_signals, inherited_listener, limit_malloc_arenas, log_error, log_flush, log_info,
-    log_warn, probe_addr, probe_health, raise_listen_backlog, raise_nofile_limit, server_usage,
-    set_log_format, App, Config, Inherited, Limits, Server, PROBE_TIMEOUT, STOP_GRACE,
+use token2go::http::{Limits, Server};
+use token2go::log::{
+    error as log_error, flush as log_flush, info as log_info, set_format as set_log_format,
+    warn as log_warn,
+};
+use token2go::server::config::{usage as server_usage, Config, STOP_GRACE};
+use token2go::server::healthcheck::{probe as probe_health, probe_addr, TIMEOUT as PROBE_TIMEOUT};
+use token2go::server::routes::App;
+use token2go::sys::{
+    block_stop_signals, inherited_listener, limit_malloc_arenas, raise_listen_backlog,
+    raise_nofile_limit, Inherited,
 };
 
 fn main() -> ExitCode {

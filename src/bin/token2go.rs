@@ -4,9 +4,10 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use token2go_server::{
-    client_completions, client_note, client_usage, parse_client_args, quiet_panics, run_client,
-    ClientCommand, ClientEnv,
+use token2go::client::{
+    completion_script as client_completions, note as client_note, parse_args as parse_client_args,
+    quiet_panics, run as run_client, usage as client_usage, Command as ClientCommand,
+    Env as ClientEnv,
 };
 
 fn main() -> ExitCode {

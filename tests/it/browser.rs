@@ -21,9 +21,9 @@ fn jwt(exp: u64) -> String {
 use crate::webdriver::{
     one_browser_at_a_time, problems, wait_for_token_requests, Browser, LogEntry, WAIT,
 };
-use token2go_server::{
-    fingerprint, open, parse_paste_block, parse_public_key, verification_code, KeyType,
-};
+use token2go::flow::crypto::{open, parse_paste_block};
+use token2go::flow::pubkey::{parse_public_key, verification_code, KeyType};
+use token2go::server::token::fingerprint;
 
 const OOB: &str = "urn:ietf:wg:oauth:2.0:oob";
 const KEY_TYPE: &str = "rsa2048-rfc5280-x509-pem";
@@ -592,8 +592,9 @@ fn form_post_page_delivers_the_token_and_follows_the_clients_redirect() {
             .unwrap_or_else(|| panic!("{name} missing from {body}"))
     };
     assert_eq!(get("state"), "st+ate");
-    let sealed = token2go_server::sealed_from_params(get("key"), get("nonce"), get("payload"))
-        .expect("the fields are the redirect's values");
+    let sealed =
+        token2go::flow::crypto::sealed_from_params(get("key"), get("nonce"), get("payload"))
+            .expect("the fields are the redirect's values");
     let plain = open(client_key(), &sealed).expect("the fields decrypt");
     let doc: serde_json::Value = serde_json::from_slice(&plain).unwrap();
     assert_eq!(doc["secret"], token.as_str());

@@ -5,10 +5,8 @@
 use std::process::Command;
 
 use crate::harness::{enc, python, python_keypair, python_ok, TempDir, DECRYPT_PY};
-use token2go_server::{
-    parse_public_key, paste_block, redirect_params, seal, verification_code, KeyType,
-    ALLOWED_KEY_TYPES,
-};
+use token2go::flow::crypto::{paste_block, redirect_params, seal};
+use token2go::flow::pubkey::{parse_public_key, verification_code, KeyType, ALLOWED_KEY_TYPES};
 
 /// Runs the decryption helper; its stdout.
 fn decrypt(args: &[&str], stdin: &[u8]) -> Vec<u8> {

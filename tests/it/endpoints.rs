@@ -36,7 +36,7 @@ fn token_from_headers_fallback_and_444() {
     assert_eq!(v["secret"], "abc.def");
     assert_eq!(
         v["fingerprint"].as_str().unwrap(),
-        token2go_server::fingerprint("abc.def")
+        token2go::server::token::fingerprint("abc.def")
     );
     let ts = v["timestamp"].as_str().unwrap();
     assert!(

@@ -82,7 +82,7 @@ fn redirects_decrypt_with_openssl_for_every_key_type() {
                 assert_eq!(doc["secret"], CANARY, "{key_type}");
                 assert_eq!(
                     doc["fingerprint"].as_str().unwrap(),
-                    token2go_server::fingerprint(CANARY)
+                    token2go::server::token::fingerprint(CANARY)
                 );
                 assert!(doc["timestamp"].is_string());
             }

@@ -11,7 +11,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::harness::{Client, Reply};
-use token2go_server::{Exchange, Limits, Request, Response, Server, Service, Status};
+use token2go::http::{Exchange, Limits, Request, Response, Server, Service, Status};
 
 // ----- the test service -----------------------------------------------------------------------
 

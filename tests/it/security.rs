@@ -522,7 +522,7 @@ fn audit_lines_for_each_event_in_both_formats_without_secrets() {
             state: "canary-state-93ab",
             key_line: pair.public_pem.lines().nth(2).unwrap().to_string(),
         };
-        let fp = token2go_server::fingerprint(&canaries.token)[..16].to_string();
+        let fp = token2go::server::token::fingerprint(&canaries.token)[..16].to_string();
         let gateway = [
             ("X-Forwarded-Access-Token", canaries.token.as_str()),
             ("X-Forwarded-User", "al\u{202e}ice"),
