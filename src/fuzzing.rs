@@ -16,14 +16,14 @@
 use std::sync::OnceLock;
 use std::time::{Duration, UNIX_EPOCH};
 
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 
 use crate::flow::crypto::{self, Sealed};
-use crate::flow::pubkey::{self, KeyType, ALLOWED_KEY_TYPES};
+use crate::flow::pubkey::{self, ALLOWED_KEY_TYPES, KeyType};
 use crate::flow::query;
 use crate::flow::redirect_target::{self, AllowedPrefix};
-use crate::http::{self, is_tchar, Limits, Method, Request, Response, Status};
+use crate::http::{self, Limits, Method, Request, Response, Status, is_tchar};
 use crate::server::config::{Config, Secret};
 use crate::server::routes::App;
 use crate::server::token::{self, TokenInfo, TokenSource};

@@ -29,7 +29,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::json::json_str;
 use crate::sys;
-use crate::time::{push_decimal, push_digits, rfc3339, rfc3339_unix, PerSecond};
+use crate::time::{PerSecond, push_decimal, push_digits, rfc3339, rfc3339_unix};
 
 /// Buffered access-log bytes that trigger a write (about 200 lines).
 const BATCH: usize = 16 * 1024;

@@ -14,12 +14,12 @@ use token2go::log::{
     error as log_error, flush as log_flush, info as log_info, set_format as set_log_format,
     warn as log_warn,
 };
-use token2go::server::config::{usage as server_usage, Config, STOP_GRACE};
-use token2go::server::healthcheck::{probe as probe_health, probe_addr, TIMEOUT as PROBE_TIMEOUT};
+use token2go::server::activation::{Inherited, inherited_listener};
+use token2go::server::config::{Config, STOP_GRACE, usage as server_usage};
+use token2go::server::healthcheck::{TIMEOUT as PROBE_TIMEOUT, probe as probe_health, probe_addr};
 use token2go::server::routes::App;
 use token2go::sys::{
-    block_stop_signals, inherited_listener, limit_malloc_arenas, raise_listen_backlog,
-    raise_nofile_limit, Inherited,
+    block_stop_signals, limit_malloc_arenas, raise_listen_backlog, raise_nofile_limit,
 };
 
 fn main() -> ExitCode {
@@ -35,7 +35,9 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Some(other) => {
-            eprintln!("token2go-server: unknown argument {other:?}; configuration is by T2G_* variables, see --help");
+            eprintln!(
+                "token2go-server: unknown argument {other:?}; configuration is by T2G_* variables, see --help"
+            );
             ExitCode::from(2)
         }
     }
@@ -151,8 +153,10 @@ fn prepare() -> Result<(Config, Inherited, Signals), ExitCode> {
     for warning in &warnings {
         log_warn(warning);
     }
-    // While this is the only thread: it removes the LISTEN_* variables.
-    let inherited = inherited_listener().map_err(|error| {
+    #[allow(unsafe_code)] // the one call into socket activation, before any thread starts
+    // SAFETY: this is still the only thread (signals are blocked, no handler thread yet), as
+    // inherited_listener requires; it removes the LISTEN_* variables and takes fd 3.
+    let inherited = unsafe { inherited_listener() }.map_err(|error| {
         log_error(&error.to_string());
         ExitCode::from(2)
     })?;

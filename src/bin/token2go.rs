@@ -5,9 +5,9 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use token2go::client::{
-    completion_script as client_completions, note as client_note, parse_args as parse_client_args,
-    quiet_panics, run as run_client, usage as client_usage, Command as ClientCommand,
-    Env as ClientEnv,
+    Command as ClientCommand, Env as ClientEnv, completion_script as client_completions,
+    note as client_note, parse_args as parse_client_args, quiet_panics, run as run_client,
+    usage as client_usage,
 };
 
 fn main() -> ExitCode {

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use rsa::sha2::{Digest, Sha256};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
 use crate::client::document::TokenDocument;
@@ -636,9 +636,11 @@ mod tests {
             .write_doc(SERVER, &document("2026-01-01T02:00:00Z"))
             .unwrap();
         assert!(fs::symlink_metadata(&entry).unwrap().is_file());
-        assert!(fs::read_to_string(&elsewhere)
-            .unwrap()
-            .contains("01:00:00Z"));
+        assert!(
+            fs::read_to_string(&elsewhere)
+                .unwrap()
+                .contains("01:00:00Z")
+        );
         fs::remove_file(&entry).unwrap();
         fs::create_dir(&entry).unwrap();
         assert_eq!(
@@ -733,9 +735,11 @@ mod tests {
         let lock_file = cache.dir.join(format!("{}.lock", Cache::stem(SERVER)));
         assert_eq!(mode(&lock_file), 0o600);
         drop(held);
-        assert!(cache
-            .lock(SERVER, Duration::ZERO, || panic!("no wait"))
-            .is_ok());
+        assert!(
+            cache
+                .lock(SERVER, Duration::ZERO, || panic!("no wait"))
+                .is_ok()
+        );
     }
 
     #[test]

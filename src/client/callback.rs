@@ -198,7 +198,7 @@ impl Service for Callback {
             Method::Other(name) if name == "POST" => form_fields(request),
             _ => {
                 return Response::text(Status::MethodNotAllowed, "method not allowed")
-                    .header("Allow", "GET, POST")
+                    .header("Allow", "GET, POST");
             }
         };
         if self.claimed.swap(true, Ordering::SeqCst) {

@@ -2,7 +2,7 @@
 //! ([`OPTIONS`]), so they cannot drift from what the parser takes: every option, its short form,
 //! the values it offers (`--format`, `--key-size`), the subcommands and the shells.
 
-use crate::client::options::{Opt, OPTIONS, SHELLS, SUBCOMMANDS};
+use crate::client::options::{OPTIONS, Opt, SHELLS, SUBCOMMANDS};
 
 /// The completion script for `shell` (one of [`SHELLS`]).
 pub fn script(shell: &str) -> String {

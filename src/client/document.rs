@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use zeroize::Zeroize;
 
-use crate::server::token::{claim_str, claims_expiry, jwt_claims, Claims};
+use crate::server::token::{Claims, claim_str, claims_expiry, jwt_claims};
 use crate::time::{parse_rfc3339, rfc3339_unix};
 
 #[derive(Serialize, Deserialize)]
@@ -205,8 +205,10 @@ mod tests {
         opaque.apply_max_age(1_767_225_900);
         assert!(opaque.max_age_applied());
         assert_eq!(opaque.expiry(), Some(1_767_225_900));
-        assert!(opaque
-            .to_json()
-            .contains(r#""expiresAt":"2026-01-01T00:05:00Z""#));
+        assert!(
+            opaque
+                .to_json()
+                .contains(r#""expiresAt":"2026-01-01T00:05:00Z""#)
+        );
     }
 }

@@ -11,8 +11,8 @@ use ctutils::CtEq;
 use rsa::pkcs8::{EncodePublicKey, LineEnding};
 use zeroize::Zeroizing;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::client::document::{DocumentError, TokenDocument};
 use crate::client::error::ClientError;
@@ -175,7 +175,7 @@ fn printable(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flow::pubkey::{parse_public_key, KeyType};
+    use crate::flow::pubkey::{KeyType, parse_public_key};
     use crate::flow::query::parse_strict;
     use base64::engine::general_purpose::STANDARD;
     use std::sync::OnceLock;
@@ -239,9 +239,10 @@ mod tests {
     fn random_text_is_base64url_of_the_length_asked_for() {
         let a = random_text(32).unwrap();
         assert_eq!(a.len(), 43);
-        assert!(a
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert!(
+            a.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
         assert_ne!(a, random_text(32).unwrap());
         assert_eq!(random_text(16).unwrap().len(), 22);
     }

@@ -47,7 +47,7 @@ use options::{CacheUse, Format};
 pub use completions::script as completion_script;
 pub use env::Env;
 pub use error::ClientError;
-pub use options::{parse_args, usage, Command, Options, UsageError};
+pub use options::{Command, Options, UsageError, parse_args, usage};
 
 /// What the server's flow is asked for: the form_post page, whose POST carries tokens of any
 /// size past gateways that limit a redirect's `Location` header.
@@ -121,10 +121,10 @@ fn fetch(options: &Options, env: &Env) -> Result<(), ClientError> {
         }
     };
     let reads = matches!(options.cache, CacheUse::ReadWrite | CacheUse::CachedOnly);
-    if let (Some(cache), true) = (&cache, reads) {
-        if let Some(cached) = read_cache(cache, &options.server) {
-            return print(&cached, options.format, env);
-        }
+    if let (Some(cache), true) = (&cache, reads)
+        && let Some(cached) = read_cache(cache, &options.server)
+    {
+        return print(&cached, options.format, env);
     }
     if options.cache == CacheUse::CachedOnly {
         return Err(ClientError::NotCached {
@@ -152,7 +152,7 @@ fn fetch(options: &Options, env: &Env) -> Result<(), ClientError> {
             return Err(ClientError::LockTimeout {
                 server: server.clone(),
                 seconds: options.timeout_secs,
-            })
+            });
         }
         Err(LockError::Io(error)) => {
             note(format_args!("cannot lock the cache for {server}: {error}"));
@@ -160,10 +160,10 @@ fn fetch(options: &Options, env: &Env) -> Result<(), ClientError> {
         }
     };
     // Another run may have fetched it meanwhile; an unusable entry was named above already.
-    if options.cache == CacheUse::ReadWrite {
-        if let Ok(Some(cached)) = cache.read(server, now()) {
-            return print(&cached.document, options.format, env);
-        }
+    if options.cache == CacheUse::ReadWrite
+        && let Ok(Some(cached)) = cache.read(server, now())
+    {
+        return print(&cached.document, options.format, env);
     }
     launch_allowed(&cache, options)?;
     let started_at = now();
@@ -174,10 +174,10 @@ fn fetch(options: &Options, env: &Env) -> Result<(), ClientError> {
         Err(error) => record(&cache, server, started_at, Some(Err(error.to_string()))),
     }
     let (document, skew) = fetched?;
-    if document.expires_at_unix().is_some() {
-        if let Err(error) = cache.write(server, &document, skew, document.max_age_applied()) {
-            note(format_args!("could not write the cache entry: {error}"));
-        }
+    if document.expires_at_unix().is_some()
+        && let Err(error) = cache.write(server, &document, skew, document.max_age_applied())
+    {
+        note(format_args!("could not write the cache entry: {error}"));
     }
     print(&document, options.format, env)
 }
@@ -275,7 +275,7 @@ fn received(
     let server_now = local + skew;
     match document.expiry() {
         Some(expiry) if expiry - server_now < MIN_LIFETIME_SECS => {
-            return Err(ClientError::Expired)
+            return Err(ClientError::Expired);
         }
         Some(_) => {}
         None if max_age_secs > 0 => {
@@ -359,13 +359,13 @@ fn show_url(url: &str, options: &Options, env: &Env, purpose: &str) {
         None => note(format_args!("visit this URL in your browser {purpose}:")),
     }
     let _ = io::stderr().lock().write_all(format!("{url}\n").as_bytes());
-    if let Some(command) = command {
-        if let Err(error) = browser::spawn(&command) {
-            note(format_args!(
-                "could not start the browser ({}): {error}; open the URL by hand",
-                command.first().map_or("", String::as_str)
-            ));
-        }
+    if let Some(command) = command
+        && let Err(error) = browser::spawn(&command)
+    {
+        note(format_args!(
+            "could not start the browser ({}): {error}; open the URL by hand",
+            command.first().map_or("", String::as_str)
+        ));
     }
 }
 

@@ -442,16 +442,15 @@ where
                 continue;
             }
         };
-        if let Some(group) = opt.group {
-            if let Some(other) = seen
+        if let Some(group) = opt.group
+            && let Some(other) = seen
                 .iter()
                 .find(|other| other.group == Some(group) && other.name != opt.name)
-            {
-                fail(format!(
-                    "{} and {} exclude each other",
-                    other.name, opt.name
-                ));
-            }
+        {
+            fail(format!(
+                "{} and {} exclude each other",
+                other.name, opt.name
+            ));
         }
         seen.push(opt);
         if let Err(error) = (opt.apply)(&mut draft, &value) {
@@ -524,7 +523,7 @@ fn command(mut draft: Draft, env: &Env) -> Result<Command, String> {
             let named = one_server(&draft.words)?;
             let server = match (named, draft.all) {
                 (Some(_), true) => {
-                    return Err("logout: SERVER_URL and --all exclude each other".into())
+                    return Err("logout: SERVER_URL and --all exclude each other".into());
                 }
                 (None, true) => None,
                 (named, false) => Some(
@@ -681,10 +680,11 @@ pub fn normalize_server_url(url: &str) -> Result<String, &'static str> {
     if host.is_empty() {
         return Err(SCHEME_AND_HOST);
     }
-    if let Some(port) = port {
-        if !port.is_empty() && whole_number(port, 5).is_none_or(|p| p > 65535) {
-            return Err("server URL: invalid port");
-        }
+    if let Some(port) = port
+        && !port.is_empty()
+        && whole_number(port, 5).is_none_or(|p| p > 65535)
+    {
+        return Err("server URL: invalid port");
     }
     Ok(normalized.to_string())
 }

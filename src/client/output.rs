@@ -1,6 +1,6 @@
 //! The result line on stdout, in the chosen format. The only place the secret is written.
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::client::document::TokenDocument;
 use crate::client::options::Format;

@@ -183,8 +183,10 @@ mod tests {
         let started = Instant::now();
         assert!(check(&url).unwrap_err().contains("refused"));
         assert!(started.elapsed() < WITHIN);
-        assert!(check("http://nonexistent.invalid")
-            .unwrap_err()
-            .starts_with("cannot resolve nonexistent.invalid"));
+        assert!(
+            check("http://nonexistent.invalid")
+                .unwrap_err()
+                .starts_with("cannot resolve nonexistent.invalid")
+        );
     }
 }

@@ -7,7 +7,7 @@
 
 use std::io::{self, Write};
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::client::cache::{Cache, Cached, MARGIN_SECS};
 use crate::client::env::Env;
@@ -153,7 +153,7 @@ pub fn logout(server: Option<&str>, env: &Env) -> Result<(), ClientError> {
                 return Err(ClientError::Forget {
                     path: cache.entry(server),
                     error,
-                })
+                });
             }
         }
     }

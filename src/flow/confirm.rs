@@ -74,9 +74,10 @@ mod tests {
         let fields = ["urn:ietf:wg:oauth:2.0:oob", "state", "rsa2048", "PEM", ""];
         let v = value("alice-token", &fields);
         assert_eq!(v.len(), 22);
-        assert!(v
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert!(
+            v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
         assert_eq!(v, value("alice-token", &fields));
         assert_ne!(v, value("mallory-token", &fields));
         for i in 0..fields.len() {

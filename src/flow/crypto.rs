@@ -14,8 +14,8 @@
 use crate::flow::pubkey::PublicKey;
 use aes_gcm::aead::Aead;
 use aes_gcm::{Aes256Gcm, KeyInit};
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use getrandom::SysRng;
 use rsa::sha2::Sha256;
 use std::fmt;

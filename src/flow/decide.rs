@@ -33,9 +33,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::flow::confirm;
 use crate::flow::crypto::{self, CryptoError};
-use crate::flow::pubkey::{self, KeyType, ALLOWED_KEY_TYPES};
+use crate::flow::pubkey::{self, ALLOWED_KEY_TYPES, KeyType};
 use crate::flow::query;
-use crate::flow::redirect_target::{self, AllowedPrefix, Reach, Target, TargetError, OOB};
+use crate::flow::redirect_target::{self, AllowedPrefix, OOB, Reach, Target, TargetError};
 use crate::server::metrics::Rejection;
 use crate::server::token::TokenInfo;
 
@@ -244,7 +244,14 @@ impl<'q> Parameters<'q> {
                 given[i] = Some(value);
             }
         }
-        let [Some(target), Some(state), Some(key_type), Some(public_key), ..] = given else {
+        let [
+            Some(target),
+            Some(state),
+            Some(key_type),
+            Some(public_key),
+            ..,
+        ] = given
+        else {
             let missing: Vec<&str> = PARAMETERS[..REQUIRED]
                 .iter()
                 .zip(given)
@@ -303,7 +310,7 @@ fn decide(request: &FlowRequest<'_>) -> Result<Outcome, Refusal> {
             return Err(invalid(
                 Rejection::Params,
                 "responseMode: must be query or form_post",
-            ))
+            ));
         }
     };
     let key_type = KeyType::parse(params.key_type).ok_or_else(|| {
@@ -371,19 +378,17 @@ fn decide(request: &FlowRequest<'_>) -> Result<Outcome, Refusal> {
         return Ok(error(FlowError::TokenExpired, false));
     }
     let code = pubkey::verification_code(&public_key);
-    if must_confirm {
-        if let Some((query, mismatch)) = params.unconfirmed(token.secret) {
-            return Ok(Outcome::Confirm(Confirmation {
-                destination: checked_target
-                    .as_ref()
-                    .map(|a| (a.target.host_port(), a.target.path().to_string())),
-                shared,
-                cross_site: request.cross_site,
-                code,
-                query,
-                mismatch,
-            }));
-        }
+    if must_confirm && let Some((query, mismatch)) = params.unconfirmed(token.secret) {
+        return Ok(Outcome::Confirm(Confirmation {
+            destination: checked_target
+                .as_ref()
+                .map(|a| (a.target.host_port(), a.target.path().to_string())),
+            shared,
+            cross_site: request.cross_site,
+            code,
+            query,
+            mismatch,
+        }));
     }
     if expired {
         return Ok(error(FlowError::TokenExpired, true));

@@ -16,4 +16,4 @@ pub mod pubkey;
 pub mod query;
 pub mod redirect_target;
 
-pub use decide::{run, FlowError, FlowRequest, FlowToken, Outcome, Refusal, Reply};
+pub use decide::{FlowError, FlowRequest, FlowToken, Outcome, Refusal, Reply, run};

@@ -152,18 +152,30 @@ impl fmt::Display for KeyError {
                 reason
             ),
             KeyError::PrivateKey => {
-                write!(f, "publicKey: a private key was sent; send the public key only")
+                write!(
+                    f,
+                    "publicKey: a private key was sent; send the public key only"
+                )
             }
             KeyError::Certificate => write!(f, "publicKey: certificates are not accepted"),
             KeyError::NotRsa => write!(f, "publicKey: not an RSA key"),
             KeyError::TooSmall { bits } => {
-                write!(f, "publicKey: key has {bits} bits, at least 2048 are required")
+                write!(
+                    f,
+                    "publicKey: key has {bits} bits, at least 2048 are required"
+                )
             }
             KeyError::SizeMismatch { bits, declared } => {
-                write!(f, "publicKey: key has {bits} bits, publicKeyType says {declared}")
+                write!(
+                    f,
+                    "publicKey: key has {bits} bits, publicKeyType says {declared}"
+                )
             }
             KeyError::UnsupportedSize { bits } => {
-                write!(f, "publicKey: key has {bits} bits; 2048, 3072 or 4096 are accepted")
+                write!(
+                    f,
+                    "publicKey: key has {bits} bits; 2048, 3072 or 4096 are accepted"
+                )
             }
         }
     }
@@ -255,7 +267,7 @@ pub fn parse_public_key(kind: KeyType, pem: &str) -> Result<PublicKey, KeyError>
         _ => {
             return Err(malformed(
                 "the PEM label is neither PUBLIC KEY nor RSA PUBLIC KEY",
-            ))
+            ));
         }
     };
     let parts =
@@ -372,7 +384,7 @@ pub fn verification_code(public_key: &PublicKey) -> String {
 mod tests {
     use super::*;
     use crate::test_keys::{
-        private_key, CERT, EC_P256, ED25519, FIXED_2048, FIXED_2048_CODE, RSA_PSS_2048,
+        CERT, EC_P256, ED25519, FIXED_2048, FIXED_2048_CODE, RSA_PSS_2048, private_key,
     };
     use rsa::pkcs1::{EncodeRsaPrivateKey, EncodeRsaPublicKey, LineEnding};
     use rsa::pkcs8::EncodePrivateKey;

@@ -841,10 +841,12 @@ mod tests {
             .target;
         assert_eq!(t.origin(), "http://127.0.0.1:8765");
         assert!(!t.is_ipv6());
-        assert!(check("http://[::1]:8000/cb", &[], None)
-            .unwrap()
-            .target
-            .is_ipv6());
+        assert!(
+            check("http://[::1]:8000/cb", &[], None)
+                .unwrap()
+                .target
+                .is_ipv6()
+        );
     }
 
     #[test]
@@ -860,7 +862,9 @@ mod tests {
             "target: is empty"
         );
         assert_eq!(
-            check("http://evil.com/", &[], None).unwrap_err().to_string(),
+            check("http://evil.com/", &[], None)
+                .unwrap_err()
+                .to_string(),
             "target: not an allowed target (http loopback or a prefix in T2G_REDIRECT_ALLOWED_TARGETS)"
         );
     }

@@ -6,17 +6,17 @@
 use std::io::{self, Read};
 use std::net::Shutdown;
 use std::os::fd::AsFd;
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::idle::{IdleSet, OpenConn, Registry};
 use super::message::{Exchange, Limits, Method, Request, Response, Service, Status};
 use super::pool::Backlog;
 use super::readiness::readable_within;
-use super::request_head::{check_request, keep_alive, parse_head, HeadScan, Refusal};
-use super::response_write::{invalid_response, write_response, Persist};
+use super::request_head::{HeadScan, Refusal, check_request, keep_alive, parse_head};
+use super::response_write::{Persist, invalid_response, write_response};
 use crate::log;
 
 /// Bytes read at a time: a browser's request head fits, a larger one takes more reads. Each
@@ -120,10 +120,10 @@ enum Head {
 impl Connection<'_> {
     fn run(&mut self, backlog: &Backlog<'_>) -> End {
         loop {
-            if self.buf.is_empty() {
-                if let Some(end) = self.await_request(backlog) {
-                    return end;
-                }
+            if self.buf.is_empty()
+                && let Some(end) = self.await_request(backlog)
+            {
+                return end;
             }
             let started = Instant::now();
             let end = match self.read_head(started) {

@@ -178,13 +178,13 @@ impl IdleSet {
             let mut parked = lock(&self.parked);
             for &key in keys.iter() {
                 // The key must match too: a slot is reused by later connections.
-                if let Some(entry) = parked.conns.get_mut(slot_of(key)) {
-                    if entry.as_ref().is_some_and(|(conn, _)| conn.key == key) {
-                        woken.extend(entry.take().map(|(mut conn, _)| {
-                            conn.readable = true;
-                            conn
-                        }));
-                    }
+                if let Some(entry) = parked.conns.get_mut(slot_of(key))
+                    && entry.as_ref().is_some_and(|(conn, _)| conn.key == key)
+                {
+                    woken.extend(entry.take().map(|(mut conn, _)| {
+                        conn.readable = true;
+                        conn
+                    }));
                 }
             }
         }

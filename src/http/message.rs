@@ -374,17 +374,21 @@ mod tests {
     #[test]
     fn limits_must_be_positive() {
         assert!(Limits::default().check().is_ok());
-        assert!(Limits {
-            max_connections: 0,
-            ..Limits::default()
-        }
-        .check()
-        .is_err());
-        assert!(Limits {
-            head_timeout: Duration::ZERO,
-            ..Limits::default()
-        }
-        .check()
-        .is_err());
+        assert!(
+            Limits {
+                max_connections: 0,
+                ..Limits::default()
+            }
+            .check()
+            .is_err()
+        );
+        assert!(
+            Limits {
+                head_timeout: Duration::ZERO,
+                ..Limits::default()
+            }
+            .check()
+            .is_err()
+        );
     }
 }

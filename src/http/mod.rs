@@ -22,7 +22,7 @@ mod request_head;
 mod response_write;
 mod server;
 
-pub use message::{is_tchar, Exchange, Limits, Method, Request, Response, Service, Status};
+pub use message::{Exchange, Limits, Method, Request, Response, Service, Status, is_tchar};
 pub use server::{Server, Stopper};
 
 /// Polls `cond` every 10 ms for up to `within`: the edge's unit tests wait on threads with it.

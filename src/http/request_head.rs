@@ -5,7 +5,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 
-use super::message::{is_tchar, Limits, Method, Request, Status};
+use super::message::{Limits, Method, Request, Status, is_tchar};
 
 /// Empty lines tolerated before a request line (RFC 9112 §2.2), in bytes.
 const MAX_LEADING_EMPTY: usize = 64;

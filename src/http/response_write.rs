@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use super::message::{is_tchar, Response, BASELINE_HEADERS};
+use super::message::{BASELINE_HEADERS, Response, is_tchar};
 use crate::time::{self, PerSecond};
 
 /// Appends the Date header value, formatted once per second per thread.

@@ -8,11 +8,11 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use super::connection::{serve, Shared};
+use super::connection::{Shared, serve};
 use super::idle::OpenConn;
 use super::message::{Exchange, Limits, Response, Service, Status};
 use super::pool::{Pool, PoolConfig};
-use super::response_write::{encode_head, Persist};
+use super::response_write::{Persist, encode_head};
 use crate::log;
 
 /// Worker stack, explicit: 1024 workers at the 2 MiB default would reserve 2 GiB; RSA-4096 in a
@@ -284,7 +284,7 @@ fn refuse_busy(shared: &Shared, stream: &TcpStream, peer: SocketAddr) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::{eventually, Request};
+    use crate::http::{Request, eventually};
 
     struct Hello;
 

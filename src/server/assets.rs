@@ -166,10 +166,10 @@ pub fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
         let coding = parts.next().unwrap_or_default().trim();
         let mut weight = Some(true);
         for parameter in parts {
-            if let Some((name, value)) = parameter.split_once('=') {
-                if name.trim().eq_ignore_ascii_case("q") {
-                    weight = parse_qvalue(value.trim()).map(|q| q > 0);
-                }
+            if let Some((name, value)) = parameter.split_once('=')
+                && name.trim().eq_ignore_ascii_case("q")
+            {
+                weight = parse_qvalue(value.trim()).map(|q| q > 0);
             }
         }
         let Some(accepted) = weight else {

@@ -68,8 +68,7 @@ pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "T2G_USER_HEADER_NAMES",
         default: DEFAULT_USER_HEADER_NAMES,
-        meaning:
-            "ordered header names carrying the authenticated user's name; none: JWT claims only",
+        meaning: "ordered header names carrying the authenticated user's name; none: JWT claims only",
         apply: |c, v| {
             c.user_header_names = if v.trim().eq_ignore_ascii_case("none") {
                 Vec::new()
@@ -850,10 +849,12 @@ mod tests {
         .unwrap();
         assert_eq!(c.allowed_targets.len(), 2);
         assert!(c.summary().contains("https://hub.example.com/user/"));
-        assert!(parse(&[])
-            .unwrap()
-            .summary()
-            .contains("redirect_allowed_targets=loopback-only"));
+        assert!(
+            parse(&[])
+                .unwrap()
+                .summary()
+                .contains("redirect_allowed_targets=loopback-only")
+        );
         for bad in [
             "ftp://x.example/",
             "https://user@hub.example.com/",
@@ -920,10 +921,12 @@ mod tests {
             s.contains(" user_headers=X-Remote-User ") && s.ends_with(" paste_mode=off"),
             "{s}"
         );
-        assert!(parse(&[("T2G_USER_HEADER_NAMES", "None")])
-            .unwrap()
-            .user_header_names
-            .is_empty());
+        assert!(
+            parse(&[("T2G_USER_HEADER_NAMES", "None")])
+                .unwrap()
+                .user_header_names
+                .is_empty()
+        );
         let fallback = parse(&[("T2G_FALLBACK_TOKEN", "x")]).unwrap();
         assert!(fallback.summary().contains(" allowed_hosts=loopback "));
         assert_eq!(
@@ -1007,9 +1010,10 @@ mod tests {
         ] {
             let c = parse(&[("T2G_REAUTH_URL", good)]).unwrap();
             assert_eq!(c.reauth_url.as_deref(), Some(good.trim()), "{good}");
-            assert!(c
-                .summary()
-                .contains(&format!(" reauth_url={} ", good.trim())));
+            assert!(
+                c.summary()
+                    .contains(&format!(" reauth_url={} ", good.trim()))
+            );
         }
         for bad in [
             "//evil.example/x",
@@ -1150,7 +1154,9 @@ mod tests {
         let w = unknown_variable_warnings(["T2G_REDIRECT_ALLOWED_TARGET"].into_iter());
         assert_eq!(
             w,
-            ["unknown variable T2G_REDIRECT_ALLOWED_TARGET ignored; did you mean T2G_REDIRECT_ALLOWED_TARGETS?"]
+            [
+                "unknown variable T2G_REDIRECT_ALLOWED_TARGET ignored; did you mean T2G_REDIRECT_ALLOWED_TARGETS?"
+            ]
         );
     }
 

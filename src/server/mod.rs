@@ -2,6 +2,8 @@
 //! from the gateway's headers, the audit trail, metrics and the health check. It serves through
 //! [`crate::http`] and decides flow requests with [`crate::flow`].
 
+#[allow(unsafe_code)] // fd 3 and the LISTEN_* variables, each block with a SAFETY comment
+pub mod activation;
 pub mod assets;
 pub mod audit;
 pub mod config;

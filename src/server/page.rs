@@ -567,8 +567,11 @@ mod tests {
         );
         let html = render_index(&ui, None);
         assert_eq!(title_of(&html), "Token2go | Acme Data");
-        assert!(html
-            .contains("<p class=\"lead\">Get a token for Acme Data with the Token2go service</p>"));
+        assert!(
+            html.contains(
+                "<p class=\"lead\">Get a token for Acme Data with the Token2go service</p>"
+            )
+        );
     }
 
     #[test]

@@ -656,8 +656,10 @@ mod tests {
         assert_eq!(v["secret"], "abc");
         let r = a.route(&get("/token", &[]));
         assert_eq!(r.status, 444);
-        assert!(String::from_utf8_lossy(&r.body)
-            .starts_with("Token not found. Looking for: Access-Token, Authorization"));
+        assert!(
+            String::from_utf8_lossy(&r.body)
+                .starts_with("Token not found. Looking for: Access-Token, Authorization")
+        );
     }
 
     #[test]
@@ -687,10 +689,11 @@ mod tests {
         // Garbage: no expiresAt, counted, still 200.
         let v = json(&[opaque, ("OIDC_access_token_expires", "tomorrow")]);
         assert!(v.get("expiresAt").is_none(), "{v}");
-        assert!(a
-            .metrics
-            .render()
-            .contains("\ntoken2go_expiry_header_invalid_total 1\n"));
+        assert!(
+            a.metrics
+                .render()
+                .contains("\ntoken2go_expiry_header_invalid_total 1\n")
+        );
     }
 
     #[test]
@@ -783,10 +786,11 @@ mod tests {
             "target: invalid percent-encoding\n"
         );
         assert_eq!(r.get_header("Cache-Control"), Some("no-store"));
-        assert!(a
-            .metrics
-            .render()
-            .contains("token2go_flow_rejections_total{reason=\"params\"} 2\n"));
+        assert!(
+            a.metrics
+                .render()
+                .contains("token2go_flow_rejections_total{reason=\"params\"} 2\n")
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::harness::{enc, free_port, python_keypair, Client, Reply, TempDir, SERVER_BIN};
+use crate::harness::{Client, Reply, SERVER_BIN, TempDir, enc, free_port, python_keypair};
 
 const KEY_TYPE: &str = "rsa2048-rfc5280-x509-pem";
 const TOKEN: &str = "canary-AuditTrail-5f0c19d3";

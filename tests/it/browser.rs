@@ -9,7 +9,7 @@ use std::time::Duration;
 use rsa::pkcs8::{EncodePublicKey, LineEnding};
 use serde_json::json;
 
-use crate::harness::{confirm_link, enc, unix_now, unsigned_jwt, TestServer};
+use crate::harness::{TestServer, confirm_link, enc, unix_now, unsigned_jwt};
 
 /// A token expiring at `exp`.
 fn jwt(exp: u64) -> String {
@@ -19,10 +19,10 @@ fn jwt(exp: u64) -> String {
     )
 }
 use crate::webdriver::{
-    one_browser_at_a_time, problems, wait_for_token_requests, Browser, LogEntry, WAIT,
+    Browser, LogEntry, WAIT, one_browser_at_a_time, problems, wait_for_token_requests,
 };
 use token2go::flow::crypto::{open, parse_paste_block};
-use token2go::flow::pubkey::{parse_public_key, verification_code, KeyType};
+use token2go::flow::pubkey::{KeyType, parse_public_key, verification_code};
 use token2go::server::token::fingerprint;
 
 const OOB: &str = "urn:ietf:wg:oauth:2.0:oob";
@@ -264,11 +264,13 @@ fn delete_clears_and_reload_fetches_again() {
             "Token removed from this page. Reload fetches it again."
         ])
     );
-    assert!(!browser
-        .execute("return document.body.innerText;", json!([]))
-        .as_str()
-        .unwrap()
-        .contains(&token));
+    assert!(
+        !browser
+            .execute("return document.body.innerText;", json!([]))
+            .as_str()
+            .unwrap()
+            .contains(&token)
+    );
 
     browser.click("#reload");
     assert_eq!(browser.wait_for_token(), token);
@@ -315,11 +317,13 @@ fn no_token_shows_the_444_reason() {
         json!([]),
     );
     assert_eq!(state, json!([true, "", true, true, false, ""]));
-    assert!(browser
-        .execute("return document.body.innerText;", json!([]))
-        .as_str()
-        .unwrap()
-        .contains("No token available."));
+    assert!(
+        browser
+            .execute("return document.body.innerText;", json!([]))
+            .as_str()
+            .unwrap()
+            .contains("No token available.")
+    );
 }
 
 #[test]
@@ -371,11 +375,13 @@ fn pages_log_no_csp_violation_or_console_error() {
         ),
         json!([true, true, false])
     );
-    assert!(browser
-        .execute("return document.body.innerText;", json!([]))
-        .as_str()
-        .unwrap()
-        .contains("/flow/redirect/token"));
+    assert!(
+        browser
+            .execute("return document.body.innerText;", json!([]))
+            .as_str()
+            .unwrap()
+            .contains("/flow/redirect/token")
+    );
 }
 
 /// The README's promise for `T2G_UI_DESC2`/`T2G_UI_MISC` (trusted HTML, inserted as is): the
@@ -449,16 +455,18 @@ fn paste_page_copies_the_block_and_shows_the_code() {
     browser.grant("clipboard-read");
     browser.grant("clipboard-write");
     assert_eq!(browser.text_of("vcode"), code);
-    assert!(browser
-        .execute(
-            "return document.querySelector('.warning').textContent;",
-            json!([])
-        )
-        .as_str()
-        .unwrap()
-        .contains(&format!(
-            "only if it shows the same verification code: {code}."
-        )));
+    assert!(
+        browser
+            .execute(
+                "return document.querySelector('.warning').textContent;",
+                json!([])
+            )
+            .as_str()
+            .unwrap()
+            .contains(&format!(
+                "only if it shows the same verification code: {code}."
+            ))
+    );
     browser.set_clipboard_text("not the block");
     assert_eq!(browser.clipboard_text(), "not the block");
 
@@ -501,35 +509,40 @@ fn one_post_listener(done: String) -> (String, std::thread::JoinHandle<String>) 
     use std::io::{BufRead, BufReader, Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let target = format!("http://{}/cb?from=test", listener.local_addr().unwrap());
-    let handle = std::thread::spawn(move || loop {
-        let (stream, _) = listener.accept().unwrap();
-        stream.set_read_timeout(Some(WAIT)).unwrap();
-        let mut reader = BufReader::new(stream);
-        let mut line = String::new();
-        reader.read_line(&mut line).unwrap();
-        let mut length = 0;
+    let handle = std::thread::spawn(move || {
         loop {
-            let mut header = String::new();
-            reader.read_line(&mut header).unwrap();
-            if header.trim().is_empty() {
-                break;
-            }
-            if let Some((name, value)) = header.split_once(':') {
-                if name.eq_ignore_ascii_case("content-length") {
+            let (stream, _) = listener.accept().unwrap();
+            stream.set_read_timeout(Some(WAIT)).unwrap();
+            let mut reader = BufReader::new(stream);
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            let mut length = 0;
+            loop {
+                let mut header = String::new();
+                reader.read_line(&mut header).unwrap();
+                if header.trim().is_empty() {
+                    break;
+                }
+                if let Some((name, value)) = header.split_once(':')
+                    && name.eq_ignore_ascii_case("content-length")
+                {
                     length = value.trim().parse().unwrap();
                 }
             }
-        }
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body).unwrap();
-        let answer = if line.starts_with("POST /cb?from=test ") {
-            format!("HTTP/1.1 303 See Other\r\nLocation: {done}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-        } else {
-            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string()
-        };
-        reader.get_mut().write_all(answer.as_bytes()).unwrap();
-        if line.starts_with("POST ") {
-            return String::from_utf8(body).unwrap();
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            let answer = if line.starts_with("POST /cb?from=test ") {
+                format!(
+                    "HTTP/1.1 303 See Other\r\nLocation: {done}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                )
+            } else {
+                "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    .to_string()
+            };
+            reader.get_mut().write_all(answer.as_bytes()).unwrap();
+            if line.starts_with("POST ") {
+                return String::from_utf8(body).unwrap();
+            }
         }
     });
     (target, handle)

@@ -1,6 +1,6 @@
 //! Command line and configuration errors of the real binary.
 
-use crate::harness::{run_to_exit, TestServer};
+use crate::harness::{TestServer, run_to_exit};
 
 #[test]
 fn help_lists_every_variable_and_version_prints() {

@@ -11,10 +11,10 @@ use std::time::{Duration, UNIX_EPOCH};
 use serde_json::Value;
 
 use crate::clients::{
-    assert_delivered, assert_no_crash, for_both_clients, jwt, mode, run, server_url, spawn,
-    Finished, Sandbox, Which,
+    Finished, Sandbox, Which, assert_delivered, assert_no_crash, for_both_clients, jwt, mode, run,
+    server_url, spawn,
 };
-use crate::harness::{free_port, python_exe, unix_now, unsigned_jwt, TestServer};
+use crate::harness::{TestServer, free_port, python_exe, unix_now, unsigned_jwt};
 
 for_both_clients!(
     the_browser_gets_a_start_link_not_the_flow_url,
@@ -103,9 +103,11 @@ fn the_browser_gets_a_start_link_not_the_flow_url(which: Which) {
     assert_eq!(start["status"], 303, "{start}");
     assert_eq!(header(start, "cache-control"), Some("no-store"));
     assert_eq!(header(start, "referrer-policy"), Some("no-referrer"));
-    assert!(sandbox
-        .flow_url()
-        .starts_with(&format!("{url}/flow/redirect/token?target=")));
+    assert!(
+        sandbox
+            .flow_url()
+            .starts_with(&format!("{url}/flow/redirect/token?target="))
+    );
 }
 
 fn a_start_link_opened_twice_ends_the_run(which: Which) {

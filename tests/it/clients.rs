@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use rsa::sha2::{Digest, Sha256};
 use serde_json::Value;
 
-use crate::harness::{confirm_link, python_exe, unix_now, unsigned_jwt, TempDir, TestServer};
+use crate::harness::{TempDir, TestServer, confirm_link, python_exe, unix_now, unsigned_jwt};
 
 pub const RUST_CLIENT: &str = env!("CARGO_BIN_EXE_token2go");
 pub const PY_CLIENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/token2go_client.py");
@@ -715,9 +715,11 @@ fn server_url_from_token2go_url(which: Which) {
     let done = run(which, &["--no-cache"], &env);
     assert_delivered(&done, &sandbox, &secret);
     assert_eq!(done.stdout, format!("{secret}\n"));
-    assert!(sandbox
-        .flow_url()
-        .starts_with(&format!("{}/flow/redirect/token?", server_url(&server))));
+    assert!(
+        sandbox
+            .flow_url()
+            .starts_with(&format!("{}/flow/redirect/token?", server_url(&server)))
+    );
 
     let done = run(which, &[], &sandbox.env());
     assert_eq!(done.code, Some(2), "{}", done.describe());
@@ -741,9 +743,11 @@ fn a_tampered_state_is_refused(which: Which) {
         .find(|r| r["kind"] == "submit" || r["kind"] == "deliver")
         .unwrap_or_else(|| panic!("no delivery in {log:?}"));
     assert_eq!(delivery["status"], 400, "{delivery}");
-    assert!(!std::fs::read_to_string(sandbox.log_path())
-        .unwrap()
-        .contains(&secret));
+    assert!(
+        !std::fs::read_to_string(sandbox.log_path())
+            .unwrap()
+            .contains(&secret)
+    );
     assert!(!sandbox.cache_entry(&server_url(&server)).exists());
 }
 
@@ -985,10 +989,12 @@ fn a_16_kb_jwt_through_form_post(which: Which) {
         ],
         "{log:?}"
     );
-    assert!(log[3]["url"]
-        .as_str()
-        .unwrap()
-        .ends_with("/flow/redirect/done"));
+    assert!(
+        log[3]["url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/flow/redirect/done")
+    );
     assert_eq!(
         mode(&sandbox.cache_entry(&url)),
         0o600,

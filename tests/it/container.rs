@@ -18,7 +18,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::deploy::dist;
-use crate::harness::{free_port, tool, Client, TempDir};
+use crate::harness::{Client, TempDir, free_port, tool};
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 const IMAGE: &str = "localhost/token2go-server:test";
@@ -164,13 +164,12 @@ fn status_field<'a>(status: &'a str, field: &str) -> &'a str {
 fn wait_healthy(podman: &Podman, name: &str, addr: SocketAddr) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        if let Ok(mut client) = Client::try_connect(addr, Duration::from_secs(2)) {
-            if client
+        if let Ok(mut client) = Client::try_connect(addr, Duration::from_secs(2))
+            && client
                 .try_request("GET", "/health", &[("Connection", "close")], b"")
                 .is_ok_and(|r| r.status == 200)
-            {
-                return;
-            }
+        {
+            return;
         }
         assert!(
             Instant::now() < deadline,

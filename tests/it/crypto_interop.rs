@@ -4,9 +4,9 @@
 
 use std::process::Command;
 
-use crate::harness::{enc, python, python_keypair, python_ok, TempDir, DECRYPT_PY};
+use crate::harness::{DECRYPT_PY, TempDir, enc, python, python_keypair, python_ok};
 use token2go::flow::crypto::{paste_block, redirect_params, seal};
-use token2go::flow::pubkey::{parse_public_key, verification_code, KeyType, ALLOWED_KEY_TYPES};
+use token2go::flow::pubkey::{ALLOWED_KEY_TYPES, KeyType, parse_public_key, verification_code};
 
 /// Runs the decryption helper; its stdout.
 fn decrypt(args: &[&str], stdin: &[u8]) -> Vec<u8> {

@@ -18,8 +18,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::harness::{
-    self, enc, free_port, python_decrypt, python_exe, python_keypair, python_ok, send_signal, tool,
-    Reply, TempDir, TestServer, SERVER_BIN,
+    self, Reply, SERVER_BIN, TempDir, TestServer, enc, free_port, python_decrypt, python_exe,
+    python_keypair, python_ok, send_signal, tool,
 };
 use crate::nginx::Nginx;
 
@@ -469,9 +469,10 @@ fn example_env_file_names_only_variables_the_server_knows() {
             vars.push((name.to_string(), value.to_string()));
         }
     }
-    assert!(vars
-        .iter()
-        .any(|(n, v)| n == "T2G_TOKEN_HEADER_NAMES" && v == "X-Forwarded-Access-Token"));
+    assert!(
+        vars.iter()
+            .any(|(n, v)| n == "T2G_TOKEN_HEADER_NAMES" && v == "X-Forwarded-Access-Token")
+    );
 
     // The server starts with exactly this environment, without a warning about it.
     let refs: Vec<(&str, &str)> = vars.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
@@ -1051,13 +1052,23 @@ fn answer_auth(mut stream: TcpStream, small_token: &str, big_token: &str) {
     });
     let response = if path.starts_with("/oauth2/sign_in") {
         let back = header("X-Auth-Request-Redirect").unwrap_or_default();
-        format!("HTTP/1.1 302 Found\r\nLocation: https://idp.example.com/authorize\r\nX-Stub-Redirect-Back: {back}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        format!(
+            "HTTP/1.1 302 Found\r\nLocation: https://idp.example.com/authorize\r\nX-Stub-Redirect-Back: {back}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
     } else if path == "/oauth2/auth" {
         match session.as_deref() {
-            Some("small") => format!("HTTP/1.1 202 Accepted\r\nX-Auth-Request-Access-Token: {small_token}\r\nX-Auth-Request-User: alice\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
-            Some("big") => format!("HTTP/1.1 202 Accepted\r\nX-Auth-Request-Access-Token: {big_token}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
-            Some("no-token") => "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string(),
-            _ => "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string(),
+            Some("small") => format!(
+                "HTTP/1.1 202 Accepted\r\nX-Auth-Request-Access-Token: {small_token}\r\nX-Auth-Request-User: alice\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            ),
+            Some("big") => format!(
+                "HTTP/1.1 202 Accepted\r\nX-Auth-Request-Access-Token: {big_token}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            ),
+            Some("no-token") => {
+                "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    .to_string()
+            }
+            _ => "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                .to_string(),
         }
     } else {
         "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string()

@@ -1,6 +1,6 @@
 //! Every endpoint of the reference API against the real binary, over raw HTTP.
 
-use crate::harness::{unsigned_jwt, Reply, TestServer};
+use crate::harness::{Reply, TestServer, unsigned_jwt};
 
 fn jwt_expiring_at(exp: i64) -> String {
     unsigned_jwt(&format!(r#"{{"sub":"u","exp":{exp}}}"#), "c2lnbmF0dXJl")
@@ -28,10 +28,11 @@ fn token_from_headers_fallback_and_444() {
     assert_eq!(r.status, 200);
     assert_security_headers(&r, "/token");
     assert_eq!(r.header("Cache-Control"), Some("no-store"));
-    assert!(r
-        .header("Content-Type")
-        .unwrap()
-        .starts_with("application/json"));
+    assert!(
+        r.header("Content-Type")
+            .unwrap()
+            .starts_with("application/json")
+    );
     let v = r.json();
     assert_eq!(v["secret"], "abc.def");
     assert_eq!(
@@ -96,9 +97,10 @@ fn mod_auth_openidc_headers_and_the_expiry_header() {
             ("OIDC_access_token_expires", "2030-03-17T18:46:40+01:00"),
         ],
     );
-    assert!(r
-        .text()
-        .contains("Signed in as <strong>bo@example.com</strong>"));
+    assert!(
+        r.text()
+            .contains("Signed in as <strong>bo@example.com</strong>")
+    );
     let r = s.get(
         "/token",
         &[
@@ -293,10 +295,11 @@ fn static_files_swagger_and_metrics() {
     let r = s.get("/metrics", &[]);
     assert_eq!(r.status, 200);
     assert_eq!(r.header("Cache-Control"), Some("no-store"));
-    assert!(r
-        .header("Content-Type")
-        .unwrap()
-        .starts_with("text/plain; version=0.0.4"));
+    assert!(
+        r.header("Content-Type")
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
     let text = r.text();
     assert!(text.contains("token2go_build_info{version=\""), "{text}");
     assert!(

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use crate::harness::{
-    confirm_link, enc, flow_url, python_decrypt, python_keypair, python_ok, unix_now, unsigned_jwt,
-    Reply, TempDir, TestServer, DECRYPT_PY,
+    DECRYPT_PY, Reply, TempDir, TestServer, confirm_link, enc, flow_url, python_decrypt,
+    python_keypair, python_ok, unix_now, unsigned_jwt,
 };
 
 const CANARY: &str = "canary-FlowSecret-41d7e0b2";
@@ -409,10 +409,11 @@ fn done_page() {
         page.contains("Token delivered.") && page.contains("You can close this tab."),
         "{page}"
     );
-    assert!(r
-        .header("Content-Security-Policy")
-        .unwrap()
-        .contains("default-src 'none'"));
+    assert!(
+        r.header("Content-Security-Policy")
+            .unwrap()
+            .contains("default-src 'none'")
+    );
     assert_eq!(r.header("Cache-Control"), Some("no-store"));
 }
 
@@ -561,9 +562,10 @@ fn flow_errors_reach_the_client() {
             csp.contains("form-action http://127.0.0.1:43210 'self'"),
             "{csp}"
         );
-        assert!(r
-            .text()
-            .contains("action=\"http://127.0.0.1:43210/cb?existing=1\""));
+        assert!(
+            r.text()
+                .contains("action=\"http://127.0.0.1:43210/cb?existing=1\"")
+        );
         assert!(r.text().contains("The server could not hand out a token"));
         assert_eq!(
             r.text().contains("id=\"reauth\""),

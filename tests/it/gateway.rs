@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use rsa::pkcs8::{EncodePublicKey, LineEnding};
 use serde_json::Value;
 
-use crate::clients::{jwt, run, Sandbox, Which, TOKEN_HEADER};
-use crate::harness::{enc, free_port, python_exe, TestServer};
+use crate::clients::{Sandbox, TOKEN_HEADER, Which, jwt, run};
+use crate::harness::{TestServer, enc, free_port, python_exe};
 use crate::nginx::Nginx;
 use crate::webdriver::one_browser_at_a_time;
 

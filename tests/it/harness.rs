@@ -6,8 +6,8 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 pub const SERVER_BIN: &str = env!("CARGO_BIN_EXE_token2go-server");
@@ -613,8 +613,8 @@ pub fn unix_now() -> u64 {
 /// An unsigned JWT (`alg: none`; the server decodes, never verifies) with these claims (JSON)
 /// and this signature part.
 pub fn unsigned_jwt(claims: &str, signature: &str) -> String {
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     format!(
         "{}.{}.{signature}",
         URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#),

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -584,9 +584,11 @@ fn bodies_up_to_the_limit_are_read_when_the_limit_allows_them() {
         b"POST /body HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
         413,
     );
-    assert!(reply
-        .text()
-        .starts_with("chunked request bodies are not accepted"));
+    assert!(
+        reply
+            .text()
+            .starts_with("chunked request bodies are not accepted")
+    );
     server.shutdown(Duration::from_secs(2));
 }
 

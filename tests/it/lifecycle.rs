@@ -7,7 +7,7 @@ use std::process::{Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::harness::{free_port, run_to_exit, send_signal, Client, TestServer, SERVER_BIN};
+use crate::harness::{Client, SERVER_BIN, TestServer, free_port, run_to_exit, send_signal};
 
 const SOCKET_ACTIVATE_PY: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -178,8 +178,8 @@ fn sigterm_right_after_the_listening_line_stops_gracefully_every_time() {
 /// line). Here stderr is a full pipe, so the server waits in its first warning.
 #[test]
 fn sigterm_while_the_first_log_line_waits_on_a_full_pipe_is_a_graceful_stop() {
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
     let (mut read, write) = std::io::pipe().unwrap();
     // Fill the pipe: a thread writes until a write blocks, then stops once it is released.
@@ -381,9 +381,11 @@ fn healthcheck_passes_against_a_running_server() {
     let (out, _) = healthcheck(server.addr.port());
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert!(out.stdout.is_empty() && out.stderr.is_empty(), "{out:?}");
-    assert!(server
-        .wait_for_output("GET /health 200")
-        .contains("GET /health 200"));
+    assert!(
+        server
+            .wait_for_output("GET /health 200")
+            .contains("GET /health 200")
+    );
 }
 
 #[test]

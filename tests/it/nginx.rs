@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::harness::{tool, Reply, TempDir, TestServer};
+use crate::harness::{Reply, TempDir, TestServer, tool};
 
 pub struct Nginx {
     process: TestServer,

@@ -17,7 +17,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::harness::{enc, Reply, TestServer};
+use crate::harness::{Reply, TestServer, enc};
 
 const PUBLIC_KEY: &str = include_str!("../support/public-key-rsa2048.pem");
 const INSTALL_HINT: &str = "the OpenAPI tests need python3 with openapi-spec-validator: \
@@ -99,10 +99,10 @@ fn paths_in_source(file: &str, from: &str, to: &str, first_in_line_only: bool) -
         // A table row's key: `"/path",` alone on a line, or `("/path", ...` starting one.
         for line in region.lines().map(str::trim) {
             let key = line.strip_prefix("(\"").or_else(|| line.strip_prefix('"'));
-            if let Some((path, _)) = key.and_then(|rest| rest.split_once("\",")) {
-                if path.starts_with('/') {
-                    paths.insert(path.to_string());
-                }
+            if let Some((path, _)) = key.and_then(|rest| rest.split_once("\","))
+                && path.starts_with('/')
+            {
+                paths.insert(path.to_string());
             }
         }
     } else {
@@ -281,12 +281,12 @@ fn check(doc: &Value, path: &str, status: &str, spec: &Value, r: &Reply) -> Vec<
                 None => problems.push(format!("{what}: documented header {name} missing")),
                 Some(value) => {
                     let allowed = header.pointer("/schema/enum").and_then(Value::as_array);
-                    if let Some(allowed) = allowed {
-                        if !allowed.iter().any(|a| a.as_str() == Some(value)) {
-                            problems.push(format!(
-                                "{what}: {name}: {value:?} is not one of {allowed:?}"
-                            ));
-                        }
+                    if let Some(allowed) = allowed
+                        && !allowed.iter().any(|a| a.as_str() == Some(value))
+                    {
+                        problems.push(format!(
+                            "{what}: {name}: {value:?} is not one of {allowed:?}"
+                        ));
                     }
                 }
             }

@@ -10,15 +10,15 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use crate::harness::{enc, unix_now, unsigned_jwt, TestServer};
+use crate::harness::{TestServer, enc, unix_now, unsigned_jwt};
 
 fn jwt(claims: &Value) -> String {
     unsigned_jwt(&claims.to_string(), "c2lnbmF0dXJl")
 }
 use crate::webdriver::{
-    one_browser_at_a_time, problems, wait_for_token_requests, Browser, LogEntry, WAIT,
+    Browser, LogEntry, WAIT, one_browser_at_a_time, problems, wait_for_token_requests,
 };
 
 const EXAMPLE_URL: &str = "https://api.example.com/v1/items";
@@ -188,9 +188,11 @@ fn jwt_claims_countdown_and_every_copy_form() {
         ),
         "7f3a9c1e-42b8-4d1a-9e55-0c6d2b8f1a23"
     );
-    assert!(browser
-        .text_of("claims-note")
-        .contains("nothing is verified"));
+    assert!(
+        browser
+            .text_of("claims-note")
+            .contains("nothing is verified")
+    );
 
     assert_eq!(browser.text_of("countdown"), "expires in 42 min");
     assert!(!hidden(&browser, "countdown"));
@@ -255,9 +257,11 @@ fn opaque_token_and_placeholder_url() {
         "This token is not a JWT: it carries no claims that a page can read."
     );
     assert_eq!(browser.text_of("claim-sub"), "\u{2014}");
-    assert!(browser
-        .text_of("forms-hint")
-        .ends_with("The curl line calls an example URL: put your API's in its place."));
+    assert!(
+        browser
+            .text_of("forms-hint")
+            .ends_with("The curl line calls an example URL: put your API's in its place.")
+    );
     browser.click("#copy-curl");
     wait_for_status(&browser, "curl command copied to the clipboard.");
     assert_eq!(
@@ -551,9 +555,11 @@ fn network_error_keeps_the_old_token_and_says_so() {
         browser.text_of("error-title"),
         "Could not reach the service."
     );
-    assert!(browser
-        .text_of("status")
-        .starts_with("Still showing the token fetched at "));
+    assert!(
+        browser
+            .text_of("status")
+            .starts_with("Still showing the token fetched at ")
+    );
     assert_eq!(browser.wait_for_token(), token);
     assert!(hidden(&browser, "echo-hint") && hidden(&browser, "error-headers"));
     assert_eq!(
@@ -915,9 +921,11 @@ fn switch_messages_copied_flash_and_auto_delete_switched_off() {
 
     browser.click("#reload");
     wait_for_status(&browser, "Token loaded.");
-    assert!(browser
-        .text_of("auto-delete-status")
-        .starts_with("Deleting the token from this page in "));
+    assert!(
+        browser
+            .text_of("auto-delete-status")
+            .starts_with("Deleting the token from this page in ")
+    );
     assert!(!hidden(&browser, "cancel-delete"));
     browser.click("label[for=auto-delete]");
     wait_for_status(
@@ -1116,9 +1124,11 @@ fn every_answer_a_gateway_may_give() {
     };
     let kept = |help: &str| {
         assert_eq!(browser.text_of("error-help"), help);
-        assert!(browser
-            .text_of("status")
-            .starts_with("Still showing the token fetched at "));
+        assert!(
+            browser
+                .text_of("status")
+                .starts_with("Still showing the token fetched at ")
+        );
         assert!(hidden(&browser, "error-headers") && hidden(&browser, "echo-hint"));
         assert_eq!(
             browser.execute(
@@ -1137,7 +1147,9 @@ fn every_answer_a_gateway_may_give() {
     assert_eq!(browser.wait_for_token(), first);
 
     reload_to("The answer was not a token.");
-    kept("Something between you and the service answered in its place, perhaps a sign-in page. Reload this whole page (F5).");
+    kept(
+        "Something between you and the service answered in its place, perhaps a sign-in page. Reload this whole page (F5).",
+    );
     assert_eq!(browser.wait_for_token(), first);
 
     reload_to("The service answered with an error (HTTP 503).");

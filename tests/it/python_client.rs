@@ -11,8 +11,8 @@
 
 use std::process::{Command, Stdio};
 
-use crate::clients::{jwt, run, Sandbox, Which};
-use crate::harness::{free_port, python_exe, TempDir, TestServer};
+use crate::clients::{Sandbox, Which, jwt, run};
+use crate::harness::{TempDir, TestServer, free_port, python_exe};
 use crate::nginx::Nginx;
 
 const NOTEBOOK_TEST: &str = concat!(
@@ -170,9 +170,11 @@ fn on_jupyterhub_the_callback_goes_through_the_hub_for_its_user_only() {
         ],
         "{log:?}"
     );
-    assert!(!std::fs::read_to_string(sandbox.log_path())
-        .unwrap()
-        .contains(&hub.alice_token));
+    assert!(
+        !std::fs::read_to_string(sandbox.log_path())
+            .unwrap()
+            .contains(&hub.alice_token)
+    );
 
     // Bob's browser (bob's gateway) with alice's callback: the server refuses the target, and
     // nothing reaches the kernel.

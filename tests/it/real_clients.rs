@@ -2,7 +2,7 @@
 //! accepts. Public keys wrapped any way RFC 7468 allows, and header values that are not UTF-8
 //! (obs-text: a legacy Latin-1 cookie or user agent).
 
-use crate::harness::{enc, python_keypair, Client, Reply, TempDir, TestServer};
+use crate::harness::{Client, Reply, TempDir, TestServer, enc, python_keypair};
 
 const KEY_TYPE: &str = "rsa2048-rfc5280-x509-pem";
 

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::clients::Sandbox;
-use crate::harness::{free_port, python_exe, send_signal, tool, TempDir, TestServer};
+use crate::harness::{TempDir, TestServer, free_port, python_exe, send_signal, tool};
 
 const IDP_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/idp");
 const IDP_TOKEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/idp_token.py");

@@ -5,11 +5,11 @@
 
 use serde_json::Value;
 
-use crate::clients::{run, Sandbox, Which};
-use crate::harness::{flow_url, free_port, python_keypair, TempDir, TestServer};
+use crate::clients::{Sandbox, Which, run};
+use crate::harness::{TempDir, TestServer, flow_url, free_port, python_keypair};
 use crate::realparts::{
-    replace_once, repo_file, secret_of, self_signed, signed_in_get, signin_env, signin_records,
-    Apache, Format, Idp, CLIENT_ID, CLIENT_SECRET,
+    Apache, CLIENT_ID, CLIENT_SECRET, Format, Idp, replace_once, repo_file, secret_of, self_signed,
+    signed_in_get, signin_env, signin_records,
 };
 use crate::webdriver::one_browser_at_a_time;
 
@@ -190,9 +190,10 @@ fn apache_recipe_with_short_lived_jwt_access_tokens() {
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     };
     assert_eq!(expires, stamp(exp), "expiresAt is not the JWT's exp");
-    assert!(bed
-        .idp
-        .refuses("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJjYXJvbCJ9.AAAA"));
+    assert!(
+        bed.idp
+            .refuses("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJjYXJvbCJ9.AAAA")
+    );
 }
 
 #[test]

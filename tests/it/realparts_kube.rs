@@ -13,9 +13,9 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use crate::clients::{Sandbox, RUST_CLIENT};
-use crate::harness::{free_port, python_exe, tool, TempDir, TestServer};
-use crate::realparts::{repo_file, self_signed, signin_env, signin_records, Format};
+use crate::clients::{RUST_CLIENT, Sandbox};
+use crate::harness::{TempDir, TestServer, free_port, python_exe, tool};
+use crate::realparts::{Format, repo_file, self_signed, signin_env, signin_records};
 use crate::realparts_apache::Bed;
 use crate::webdriver::one_browser_at_a_time;
 

@@ -9,12 +9,12 @@
 use std::net::SocketAddr;
 use std::process::Command;
 
-use crate::clients::{run, Sandbox, Which};
-use crate::harness::{free_port, python_exe, TempDir, TestServer};
+use crate::clients::{Sandbox, Which, run};
+use crate::harness::{TempDir, TestServer, free_port, python_exe};
 use crate::nginx::Nginx;
 use crate::realparts::{
-    replace_once, repo_file, secret_of, self_signed, signed_in_get, signin_env, signin_records,
-    Format, Idp, CLIENT_ID, CLIENT_SECRET,
+    CLIENT_ID, CLIENT_SECRET, Format, Idp, replace_once, repo_file, secret_of, self_signed,
+    signed_in_get, signin_env, signin_records,
 };
 use crate::webdriver::one_browser_at_a_time;
 

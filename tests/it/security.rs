@@ -8,10 +8,10 @@ use std::path::PathBuf;
 use serde_json::json;
 
 use crate::harness::{
-    confirm_link, enc, python_decrypt, python_keypair, python_ok, unsigned_jwt, Client, Reply,
-    TempDir, TestServer, DECRYPT_PY,
+    Client, DECRYPT_PY, Reply, TempDir, TestServer, confirm_link, enc, python_decrypt,
+    python_keypair, python_ok, unsigned_jwt,
 };
-use crate::webdriver::{one_browser_at_a_time, Browser};
+use crate::webdriver::{Browser, one_browser_at_a_time};
 
 const OOB: &str = "urn:ietf:wg:oauth:2.0:oob";
 const KEY_TYPE: &str = "rsa2048-rfc5280-x509-pem";
@@ -298,9 +298,11 @@ fn the_warning_comes_before_the_paste_block_and_cannot_be_skipped_by_a_link() {
     // The button shows the block.
     let link = confirm_link(&page);
     let block_page = s.get(&link, &alice);
-    assert!(block_page
-        .text()
-        .contains("-----BEGIN TOKEN2GO RESPONSE-----"));
+    assert!(
+        block_page
+            .text()
+            .contains("-----BEGIN TOKEN2GO RESPONSE-----")
+    );
     assert!(!block_page.text().contains("useless"));
     // A link someone else confirmed, or one that claims confirm=1, only shows the warning again.
     for (link, headers) in [

@@ -9,12 +9,12 @@ use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::harness::{free_port, python_exe, send_signal, TempDir, SERVER_BIN};
+use crate::harness::{SERVER_BIN, TempDir, free_port, python_exe, send_signal};
 
 const HOLDER: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),

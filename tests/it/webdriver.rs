@@ -9,12 +9,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use crate::harness::{free_port, tool, Client, TempDir, TestServer};
+use crate::harness::{Client, TempDir, TestServer, free_port, tool};
 
-const INSTALL_HINT: &str =
-    "the browser tests need Chromium and ChromeDriver: scripts/test.sh installs them \
+const INSTALL_HINT: &str = "the browser tests need Chromium and ChromeDriver: scripts/test.sh installs them \
      (apt-get install chromium chromium-driver)";
 
 /// One browser at a time, for every test module: the machine is small, and parallel Chromium
@@ -123,10 +122,10 @@ impl Browser {
                     self.driver_output()
                 );
             }
-            if let Ok(status) = self.http("GET", "/status", None) {
-                if status["value"]["ready"] == true {
-                    return;
-                }
+            if let Ok(status) = self.http("GET", "/status", None)
+                && status["value"]["ready"] == true
+            {
+                return;
             }
             assert!(
                 Instant::now() < deadline,
