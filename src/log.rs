@@ -49,11 +49,7 @@ const MAX_PATH: usize = 2048;
 /// `escape(value)` when it has at most `budget` bytes; else `escape` of the longest prefix of
 /// `value` (on a character boundary) followed by [`CUT`] that fits, so the result is as valid
 /// (JSON, quoted text) as any other escaped value.
-pub fn fit<'a>(
-    value: &'a str,
-    budget: usize,
-    escape: fn(&str) -> Cow<'_, str>,
-) -> Cow<'a, str> {
+pub fn fit<'a>(value: &'a str, budget: usize, escape: fn(&str) -> Cow<'_, str>) -> Cow<'a, str> {
     let whole = escape(value);
     if whole.len() <= budget {
         return whole;
