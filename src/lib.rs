@@ -49,9 +49,9 @@ mod test_keys;
 pub mod fuzzing;
 
 pub use client::{
-    note as client_note, parse_args as parse_client_args, quiet_panics, run as run_client,
-    usage as client_usage, ClientError, Command as ClientCommand, Env as ClientEnv,
-    Options as ClientOptions, UsageError as ClientUsageError,
+    completion_script as client_completions, note as client_note, parse_args as parse_client_args,
+    quiet_panics, run as run_client, usage as client_usage, ClientError, Command as ClientCommand,
+    Env as ClientEnv, Options as ClientOptions, UsageError as ClientUsageError,
 };
 pub use config::{usage as server_usage, Config, ConfigError, STOP_GRACE};
 pub use crypto::{

@@ -5,8 +5,8 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use token2go_server::{
-    client_note, client_usage, parse_client_args, quiet_panics, run_client, ClientCommand,
-    ClientEnv,
+    client_completions, client_note, client_usage, parse_client_args, quiet_panics, run_client,
+    ClientCommand, ClientEnv,
 };
 
 fn main() -> ExitCode {
@@ -15,7 +15,8 @@ fn main() -> ExitCode {
     match parse_client_args(std::env::args_os().skip(1), &env) {
         Ok(ClientCommand::Help) => print(&client_usage()),
         Ok(ClientCommand::Version) => print(&format!("token2go {}\n", env!("CARGO_PKG_VERSION"))),
-        Ok(ClientCommand::Run(options)) => match run_client(&options, &env) {
+        Ok(ClientCommand::Completions(shell)) => print(&client_completions(shell)),
+        Ok(command) => match run_client(&command, &env) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 client_note(error);

@@ -1,16 +1,23 @@
-//! The loopback listener that receives the encrypted token from the browser: the server's own
-//! HTTP edge ([`crate::http`]) with a service that knows one path.
+//! The loopback listener that starts the flow in the user's browser and receives the encrypted
+//! token back: the server's own HTTP edge ([`crate::http`]) with a service that knows two paths.
 //!
-//! - Only `Host: 127.0.0.1:PORT` and the random path count; anything else (favicon, probes, a
-//!   page reaching us through DNS rebinding with its own host name) gets 404 and changes nothing.
-//! - On that path, `GET` carries the four fields in the query (the `303` of the server, or the
+//! - Connections from another local user are closed unanswered before the edge counts them
+//!   ([`crate::client::peer`]): such a user could read the start link from the browser's
+//!   command line, and 32 connections held open would otherwise take every slot.
+//! - Only `Host: 127.0.0.1:PORT` and the two random paths count; anything else (favicon,
+//!   probes, a page reaching us through DNS rebinding with its own host name) gets 404 and
+//!   changes nothing.
+//! - The start path: the browser is given `http://127.0.0.1:PORT/<start>`, never the flow URL
+//!   with its state and key. The first `GET` answers `303` to the flow URL; a second request
+//!   for it ends the run: someone else opened the link.
+//! - The callback path: `GET` carries the fields in the query (the `303` of the server, or the
 //!   Go server), `POST` in an `application/x-www-form-urlencoded` body of at most 64 KiB
 //!   (`responseMode=form_post`); other methods get 405.
-//! - The first such request decides: its outcome (a token, or why not) is handed to the waiting
-//!   run once its response is written, a `303` to the server's done page or a `400` naming the
-//!   failure. Later requests get 404.
+//! - The first deciding request (a callback, or the start link's second request) decides: its
+//!   outcome (a token, or why not) is handed to the waiting run once its response is written, a
+//!   `303` to the server's done page or a `400` naming the failure. Later requests get 404.
 
-use std::net::{Ipv4Addr, TcpListener};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -20,6 +27,7 @@ use ctutils::CtEq;
 
 use crate::client::document::TokenDocument;
 use crate::client::error::ClientError;
+use crate::client::{note, peer};
 use crate::http::{Exchange, Limits, Method, Request, Response, Server, Service, Status};
 use crate::query::parse_strict;
 
@@ -51,6 +59,15 @@ pub fn bind(port: u16) -> Result<TcpListener, ClientError> {
         .map_err(|error| ClientError::Listen { port, error })
 }
 
+/// What the listener serves: its two random paths, where the start link leads and where a
+/// browser that delivered goes next.
+pub struct Routes {
+    pub start: String,
+    pub callback: String,
+    pub flow_url: String,
+    pub done_url: String,
+}
+
 /// A running listener waiting for its one callback.
 pub struct Listener {
     server: Server,
@@ -58,32 +75,39 @@ pub struct Listener {
 }
 
 impl Listener {
-    /// Serves `listener` with the callback service for `path`; `done_url` is where a browser
-    /// that delivered goes next.
+    /// Serves `listener` with the start link and the callback service.
     pub fn start(
         listener: TcpListener,
-        path: String,
-        done_url: String,
+        routes: Routes,
         open: Opener,
     ) -> Result<Listener, ClientError> {
-        let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+        let ours = listener
+            .local_addr()
+            .map_err(|error| ClientError::Listen { port: 0, error })?;
         let (sender, outcomes) = mpsc::sync_channel(1);
         let service = Callback {
-            host: format!("127.0.0.1:{port}"),
-            path,
-            done_url,
+            host: format!("127.0.0.1:{}", ours.port()),
+            ours,
+            uid: crate::sys::effective_uid(),
+            routes,
             open,
+            started: AtomicBool::new(false),
             claimed: AtomicBool::new(false),
+            unchecked_noted: AtomicBool::new(false),
             outcome: Mutex::new(None),
             sender,
         };
-        let server = Server::start(listener, limits(), Arc::new(service))
-            .map_err(|error| ClientError::Listen { port, error })?;
+        let server = Server::start(listener, limits(), Arc::new(service)).map_err(|error| {
+            ClientError::Listen {
+                port: ours.port(),
+                error,
+            }
+        })?;
         Ok(Listener { server, outcomes })
     }
 
     /// Waits for the callback's outcome; after it, lets the listener finish (idle browser
-    /// connections are closed) for at most a second.
+    /// connections are closed, a response in flight is completed) for at most a second.
     pub fn wait(self, timeout: Duration) -> Outcome {
         match self.outcomes.recv_timeout(timeout) {
             Ok(outcome) => {
@@ -100,29 +124,37 @@ impl Listener {
 struct Callback {
     /// `127.0.0.1:PORT`, the only Host accepted.
     host: String,
-    path: String,
-    done_url: String,
+    /// The listener's address, the remote address of every peer socket.
+    ours: SocketAddr,
+    /// Our effective uid: the only owner of peer sockets served.
+    uid: u32,
+    routes: Routes,
     open: Opener,
-    /// Set by the first request on the path; later ones change nothing.
+    /// Set by the first request for the start link.
+    started: AtomicBool,
+    /// Set by the first deciding request; later ones change nothing.
     claimed: AtomicBool,
+    /// Set once the user was told that peers cannot be checked here.
+    unchecked_noted: AtomicBool,
     /// The outcome, from the handler until its response is written.
     outcome: Mutex<Option<Outcome>>,
     sender: SyncSender<Outcome>,
 }
 
 impl Callback {
-    fn addressed_to_us(&self, request: &Request) -> bool {
+    /// Whether the request is for `path` on our host.
+    fn addressed_to(&self, request: &Request, path: &str) -> bool {
         let mut hosts = request.header_values("host");
         let host_ok =
             matches!((hosts.next(), hosts.next()), (Some(host), None) if host == self.host);
-        let path_ok: bool = request.path.as_bytes().ct_eq(self.path.as_bytes()).into();
+        let path_ok: bool = request.path.as_bytes().ct_eq(path.as_bytes()).into();
         host_ok && path_ok
     }
 
     fn deliver(&self, outcome: Outcome) -> Response {
         let response = match &outcome {
             Ok(_) => Response::text(Status::SeeOther, "Token received.")
-                .header("Location", self.done_url.clone()),
+                .header("Location", self.routes.done_url.clone()),
             Err(error) => Response::text(Status::BadRequest, format!("token2go: {error}")),
         };
         *self.outcome.lock().unwrap_or_else(PoisonError::into_inner) = Some(outcome);
@@ -130,14 +162,35 @@ impl Callback {
     }
 
     fn finish(&self, outcome: Outcome) {
-        // The channel holds one outcome and only the first request delivers one.
+        // The channel holds one outcome and only the first deciding request delivers one.
         let _ = self.sender.try_send(outcome);
+    }
+
+    /// The start link: the first GET goes on to the flow URL, a second one ends the run.
+    fn start(&self, request: &Request) -> Response {
+        if request.method != Method::Get {
+            return Response::text(Status::MethodNotAllowed, "method not allowed")
+                .header("Allow", "GET");
+        }
+        if !self.started.swap(true, Ordering::SeqCst) {
+            return Response::text(Status::SeeOther, "Continue to the sign-in.")
+                .header("Location", self.routes.flow_url.clone())
+                .header("Cache-Control", "no-store")
+                .header("Referrer-Policy", "no-referrer");
+        }
+        if self.claimed.swap(true, Ordering::SeqCst) {
+            return not_found();
+        }
+        self.deliver(Err(ClientError::StartedTwice))
     }
 }
 
 impl Service for Callback {
     fn handle(&self, request: &Request) -> Response {
-        if !self.addressed_to_us(request) {
+        if self.addressed_to(request, &self.routes.start) {
+            return self.start(request);
+        }
+        if !self.addressed_to(request, &self.routes.callback) {
             return not_found();
         }
         let fields = match &request.method {
@@ -165,7 +218,7 @@ impl Service for Callback {
                 self.finish(outcome);
             }
         } else if exchange.status == Status::ContentTooLarge
-            && exchange.path == self.path
+            && exchange.path == self.routes.callback
             && !self.claimed.swap(true, Ordering::SeqCst)
         {
             // The edge refused the body before the service saw it: fail now, not at the timeout.
@@ -173,6 +226,21 @@ impl Service for Callback {
                 "the callback's body is larger than {} KiB",
                 MAX_BODY / 1024
             ))));
+        }
+    }
+
+    fn accepts(&self, peer: SocketAddr) -> bool {
+        match peer::owner(peer, self.ours) {
+            Ok(owner) => owner == Some(self.uid),
+            Err(_) => {
+                if !self.unchecked_noted.swap(true, Ordering::SeqCst) {
+                    note(
+                        "cannot check which local user connects to the callback; \
+                         any local account could reach it",
+                    );
+                }
+                true
+            }
         }
     }
 }
@@ -220,10 +288,18 @@ mod tests {
         });
         let callback = Callback {
             host: "127.0.0.1:4000".into(),
-            path: "/p4th".into(),
-            done_url: "http://server/t2g/flow/redirect/done".into(),
+            ours: SocketAddr::from(([127, 0, 0, 1], 4000)),
+            uid: 0,
+            routes: Routes {
+                start: "/st4rt".into(),
+                callback: "/p4th".into(),
+                flow_url: "http://server/t2g/flow/redirect/token?state=good".into(),
+                done_url: "http://server/t2g/flow/redirect/done".into(),
+            },
             open,
+            started: AtomicBool::new(false),
             claimed: AtomicBool::new(false),
+            unchecked_noted: AtomicBool::new(false),
             outcome: Mutex::new(None),
             sender,
         };
@@ -404,5 +480,50 @@ mod tests {
             outcomes.try_recv().unwrap().err().unwrap().to_string(),
             "the callback's body is larger than 64 KiB"
         );
+    }
+
+    #[test]
+    fn the_start_link_leads_on_once_and_a_second_request_ends_the_run() {
+        let (callback, outcomes) = service();
+        let post = request(Method::Other("POST".into()), "/st4rt", &[HOST], b"");
+        assert_eq!(callback.handle(&post).status, 405);
+        let foreign = request(Method::Get, "/st4rt", &[("Host", "evil.example:4000")], b"");
+        assert_eq!(callback.handle(&foreign).status, 404);
+        let start = request(Method::Get, "/st4rt", &[HOST], b"");
+        let response = callback.handle(&start);
+        assert_eq!(response.status, 303);
+        assert_eq!(
+            response.get_header("Location"),
+            Some("http://server/t2g/flow/redirect/token?state=good")
+        );
+        assert_eq!(response.get_header("Cache-Control"), Some("no-store"));
+        assert_eq!(response.get_header("Referrer-Policy"), Some("no-referrer"));
+        callback.completed(&exchange(&response, "/st4rt"));
+        assert!(outcomes.try_recv().is_err());
+        let again = callback.handle(&start);
+        assert_eq!(again.status, 400);
+        callback.completed(&exchange(&again, "/st4rt"));
+        let error = outcomes.try_recv().unwrap().err().unwrap().to_string();
+        assert!(
+            error.starts_with("the sign-in link was opened twice"),
+            "{error}"
+        );
+        // The run is decided: the callback changes nothing any more.
+        let late = request(Method::Get, "/p4th?state=good", &[HOST], b"");
+        assert_eq!(callback.handle(&late).status, 404);
+    }
+
+    #[test]
+    fn only_our_own_user_is_served() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let (mut callback, _outcomes) = service();
+        callback.ours = listener.local_addr().unwrap();
+        callback.uid = crate::sys::effective_uid();
+        let client = std::net::TcpStream::connect(callback.ours).unwrap();
+        let (_accepted, peer) = listener.accept().unwrap();
+        assert!(callback.accepts(peer));
+        callback.uid = callback.uid.wrapping_add(1);
+        assert!(!callback.accepts(peer));
+        drop(client);
     }
 }

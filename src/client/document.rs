@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use zeroize::Zeroize;
 
-use crate::time::parse_rfc3339;
+use crate::time::{parse_rfc3339, rfc3339_unix};
+use crate::token::{claim_str, claims_expiry, jwt_claims, Claims};
 
 #[derive(Serialize, Deserialize)]
 pub struct TokenDocument {
@@ -20,6 +21,9 @@ pub struct TokenDocument {
     expires_at: Option<Value>,
     #[serde(flatten)]
     rest: Map<String, Value>,
+    /// `expiresAt` was set by [`TokenDocument::apply_max_age`], not by the server.
+    #[serde(skip)]
+    max_age_applied: bool,
 }
 
 /// Why a document was refused; the caller words it for its context (callback or cache).
@@ -60,6 +64,51 @@ impl TokenDocument {
     /// `expiresAt` in seconds since the epoch; `None` when absent or not RFC 3339.
     pub fn expires_at_unix(&self) -> Option<i64> {
         self.expires_at.as_ref()?.as_str().and_then(parse_rfc3339)
+    }
+
+    /// The server's clock at hand-out (`timestamp`), in seconds since the epoch.
+    pub fn timestamp_unix(&self) -> Option<i64> {
+        self.timestamp.as_ref()?.as_str().and_then(parse_rfc3339)
+    }
+
+    /// The secret's claims when it is a JWT (decoded, never verified).
+    fn claims(&self) -> Option<Claims> {
+        jwt_claims(&self.secret)
+    }
+
+    /// The expiry to believe: `expiresAt`, but never later than the JWT's own `exp` (a cache
+    /// entry is a file, and a file can be edited); the `exp` alone when there is no `expiresAt`.
+    pub fn expiry(&self) -> Option<i64> {
+        let exp = self.claims().as_ref().and_then(claims_expiry);
+        match (self.expires_at_unix(), exp) {
+            (Some(at), Some(exp)) => Some(at.min(exp)),
+            (at, exp) => at.or(exp),
+        }
+    }
+
+    /// Who the token is for, when it is a JWT: `preferred_username`, else `email`, else `sub`.
+    pub fn user(&self) -> Option<String> {
+        let claims = self.claims()?;
+        ["preferred_username", "email", "sub"]
+            .iter()
+            .find_map(|name| claim_str(&claims, name))
+            .map(|user| {
+                user.chars()
+                    .take(100)
+                    .map(|c| if c.is_control() { '?' } else { c })
+                    .collect()
+            })
+    }
+
+    /// Gives a token without an expiry one, `--max-age` after receipt (seconds since the
+    /// epoch, written as RFC 3339).
+    pub fn apply_max_age(&mut self, secs: i64) {
+        self.expires_at = Some(Value::String(rfc3339_unix(secs)));
+        self.max_age_applied = true;
+    }
+
+    pub fn max_age_applied(&self) -> bool {
+        self.max_age_applied
     }
 
     /// The document as one line of JSON.
@@ -126,5 +175,38 @@ mod tests {
             TokenDocument::from_json(b"{\"secret\":\"\"}").err(),
             Some(DocumentError::NoSecret)
         );
+    }
+
+    fn jwt(claims: &str) -> String {
+        use base64::Engine;
+        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        format!("{}.{}.c2ln", b64(r#"{"alg":"none"}"#), b64(claims))
+    }
+
+    #[test]
+    fn the_jwt_exp_caps_a_later_expires_at_and_names_the_user() {
+        let secret = jwt(r#"{"sub":"u1","email":"a@b","exp":1767229200}"#);
+        let text = |at: &str| format!(r#"{{"secret":"{secret}","expiresAt":"{at}"}}"#);
+        let later = TokenDocument::from_json(text("9999-01-01T00:00:00Z").as_bytes()).unwrap();
+        assert_eq!(later.expiry(), Some(1_767_229_200));
+        let earlier = TokenDocument::from_json(text("2026-01-01T00:00:00Z").as_bytes()).unwrap();
+        assert_eq!(earlier.expiry(), Some(1_767_225_600));
+        assert_eq!(later.user().as_deref(), Some("a@b"));
+        let bare = format!(r#"{{"secret":"{secret}"}}"#);
+        assert_eq!(
+            TokenDocument::from_json(bare.as_bytes()).unwrap().expiry(),
+            Some(1_767_229_200)
+        );
+        let named = jwt(r#"{"preferred_username":"alice","sub":"u1"}"#);
+        let doc = TokenDocument::from_json(format!(r#"{{"secret":"{named}"}}"#).as_bytes());
+        assert_eq!(doc.unwrap().user().as_deref(), Some("alice"));
+        let mut opaque = TokenDocument::from_json(br#"{"secret":"opaque"}"#).unwrap();
+        assert_eq!((opaque.expiry(), opaque.user()), (None, None));
+        opaque.apply_max_age(1_767_225_900);
+        assert!(opaque.max_age_applied());
+        assert_eq!(opaque.expiry(), Some(1_767_225_900));
+        assert!(opaque
+            .to_json()
+            .contains(r#""expiresAt":"2026-01-01T00:05:00Z""#));
     }
 }

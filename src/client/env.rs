@@ -14,6 +14,9 @@ pub struct Env {
     pub wayland_display: Option<String>,
     pub ssh_connection: Option<String>,
     pub kubernetes_exec_info: Option<String>,
+    /// `TOKEN2GO_MIN_INTERVAL` and `TOKEN2GO_MAX_AGE`, checked by the option parser.
+    pub min_interval: Option<String>,
+    pub max_age: Option<String>,
     pub xdg_cache_home: Option<PathBuf>,
     pub home: Option<PathBuf>,
 }
@@ -33,9 +36,20 @@ impl Env {
             wayland_display: text("WAYLAND_DISPLAY"),
             ssh_connection: text("SSH_CONNECTION"),
             kubernetes_exec_info: text("KUBERNETES_EXEC_INFO"),
+            min_interval: text("TOKEN2GO_MIN_INTERVAL"),
+            max_age: text("TOKEN2GO_MAX_AGE"),
             xdg_cache_home: get("XDG_CACHE_HOME").map(PathBuf::from),
             home: get("HOME").map(PathBuf::from),
         }
+    }
+
+    /// kubectl runs us without a terminal (`KUBERNETES_EXEC_INFO` with `"interactive": false`):
+    /// no browser may be opened and nobody would see a link.
+    pub fn non_interactive(&self) -> bool {
+        self.kubernetes_exec_info
+            .as_deref()
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
+            .is_some_and(|info| info["spec"]["interactive"] == serde_json::Value::Bool(false))
     }
 
     /// Paste mode when nothing here could open a browser: an SSH session without a display.
@@ -93,5 +107,17 @@ mod tests {
         assert_eq!(env.token2go_url, None);
         assert_eq!(env.browser, None);
         assert!(env.home.is_some(), "a path need not be UTF-8");
+    }
+
+    #[test]
+    fn non_interactive_only_when_kubectl_says_so() {
+        let info = |text: &str| env(&[("KUBERNETES_EXEC_INFO", text)]).non_interactive();
+        assert!(info(
+            r#"{"apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":false}}"#
+        ));
+        assert!(!info(r#"{"spec":{"interactive":true}}"#));
+        assert!(!info(r#"{"spec":{}}"#));
+        assert!(!info("not json"));
+        assert!(!env(&[]).non_interactive());
     }
 }

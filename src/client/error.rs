@@ -37,6 +37,42 @@ pub enum ClientError {
         path: PathBuf,
         error: io::Error,
     },
+    /// The start link was requested a second time.
+    StartedTwice,
+    /// The server answered the flow with an OAuth-style error (contract C1): its code and
+    /// description, printable ASCII already.
+    Refused {
+        code: String,
+        description: String,
+    },
+    /// The server URL does not answer at all (name, connection or no HTTP reply).
+    Unreachable {
+        server: String,
+        reason: String,
+    },
+    /// Another run held the server's lock for longer than `--timeout`.
+    LockTimeout {
+        server: String,
+        seconds: u64,
+    },
+    /// A browser was launched for the server less than `--min-interval` ago.
+    TooSoon {
+        server: String,
+        failure: Option<String>,
+        retry_in: u64,
+    },
+    /// The token handed out expires within 30 s (or has expired).
+    Expired,
+    /// kubectl runs us non-interactively and no valid token is cached.
+    NonInteractive {
+        server: String,
+    },
+    /// `--cached-only` or `status` and no valid token is cached.
+    NotCached {
+        server: String,
+    },
+    /// The cache directory is unusable (`status`, `--cached-only`).
+    CacheRefused(String),
 }
 
 impl fmt::Display for ClientError {
@@ -74,6 +110,51 @@ impl fmt::Display for ClientError {
                 "cannot delete the cache entry {}: {error}",
                 path.display()
             ),
+            ClientError::StartedTwice => write!(
+                f,
+                "the sign-in link was opened twice: someone else on this machine may be \
+                 trying to intercept the token; try again"
+            ),
+            ClientError::Refused { code, description } => write!(
+                f,
+                "the server could not hand out a token: {description} ({code})"
+            ),
+            ClientError::Unreachable { server, reason } => {
+                write!(f, "cannot reach {server}: {reason}")
+            }
+            ClientError::LockTimeout { server, seconds } => write!(
+                f,
+                "another token2go sign-in for {server} did not finish within {seconds} s"
+            ),
+            ClientError::TooSoon {
+                server,
+                failure,
+                retry_in,
+            } => {
+                let failure = failure
+                    .as_deref()
+                    .map(|error| format!(" ({error})"))
+                    .unwrap_or_default();
+                write!(
+                    f,
+                    "a sign-in for {server} is already in progress or just failed{failure}; \
+                     retry in {retry_in} s or pass --refresh"
+                )
+            }
+            ClientError::Expired => write!(
+                f,
+                "the server handed out a token that expires in less than 30 s: \
+                 sign in again through the gateway"
+            ),
+            ClientError::NonInteractive { server } => write!(
+                f,
+                "no valid token cached for {server}, and kubectl runs token2go \
+                 non-interactively (no browser): run `token2go {server}` once in a terminal"
+            ),
+            ClientError::NotCached { server } => {
+                write!(f, "no valid token cached for {server}")
+            }
+            ClientError::CacheRefused(reason) => write!(f, "{reason}"),
         }
     }
 }
@@ -114,6 +195,32 @@ mod tests {
                 path: "/c/x.json".into(),
                 error: io::Error::from(io::ErrorKind::PermissionDenied),
             },
+            ClientError::StartedTwice,
+            ClientError::Refused {
+                code: "no_token".into(),
+                description: "the gateway passed no access token".into(),
+            },
+            ClientError::Unreachable {
+                server: "http://h".into(),
+                reason: "connection refused".into(),
+            },
+            ClientError::LockTimeout {
+                server: "http://h".into(),
+                seconds: 3,
+            },
+            ClientError::TooSoon {
+                server: "http://h".into(),
+                failure: Some("no token".into()),
+                retry_in: 12,
+            },
+            ClientError::Expired,
+            ClientError::NonInteractive {
+                server: "http://h".into(),
+            },
+            ClientError::NotCached {
+                server: "http://h".into(),
+            },
+            ClientError::CacheRefused("not using the cache directory /c".into()),
         ];
         for error in &errors {
             let line = error.to_string();
@@ -124,6 +231,24 @@ mod tests {
             ClientError::Timeout(3).to_string(),
             "no token within 3 s: the browser did not come back \
              (if it shows an error page, that says why)"
+        );
+        assert_eq!(
+            ClientError::Refused {
+                code: "no_token".into(),
+                description: "the gateway passed no access token".into(),
+            }
+            .to_string(),
+            "the server could not hand out a token: the gateway passed no access token (no_token)"
+        );
+        assert_eq!(
+            ClientError::TooSoon {
+                server: "http://h".into(),
+                failure: None,
+                retry_in: 12,
+            }
+            .to_string(),
+            "a sign-in for http://h is already in progress or just failed; retry in 12 s or \
+             pass --refresh"
         );
         assert_eq!(
             ClientError::PasteEnded.to_string(),

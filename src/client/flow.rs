@@ -106,7 +106,9 @@ pub fn flow_url(
 }
 
 /// Opens a callback's decoded fields: all four present (the last value of a repeated one wins),
-/// `state` equal to ours, then decryption.
+/// `state` equal to ours, then decryption. A callback with `error` is the server's flow error
+/// (RFC 6749 §4.1.2.1): its `state` is checked the same way, then it fails the run with the
+/// server's description.
 pub fn open_callback(
     key: &ClientKey,
     state: &str,
@@ -119,6 +121,17 @@ pub fn open_callback(
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
     };
+    if let Some(code) = last("error") {
+        let ours =
+            last("state").is_some_and(|got| bool::from(got.as_bytes().ct_eq(state.as_bytes())));
+        if !ours {
+            return Err(ClientError::State);
+        }
+        return Err(ClientError::Refused {
+            code: printable(code, 64),
+            description: printable(last("error_description").unwrap_or("no description"), 300),
+        });
+    }
     let missing: Vec<&str> = FIELDS.into_iter().filter(|f| last(f).is_none()).collect();
     if !missing.is_empty() {
         return Err(ClientError::Callback(format!(
@@ -142,6 +155,21 @@ pub fn open_callback(
         })
     })?;
     key.open(&sealed)
+}
+
+/// At most `max` characters of `text`, anything but printable ASCII as `?`: a server's words
+/// on our terminal.
+fn printable(text: &str, max: usize) -> String {
+    text.chars()
+        .take(max)
+        .map(|c| {
+            if c == ' ' || c.is_ascii_graphic() {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -301,5 +329,42 @@ mod tests {
             open_callback(key(), "s", &sealed_fields("s", br#"{"secret":""}"#)),
             Err(ClientError::Document("carries no secret"))
         ));
+    }
+
+    #[test]
+    fn a_flow_error_with_our_state_fails_the_run_with_the_description() {
+        let fields = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect()
+        };
+        let error = open_callback(
+            key(),
+            "s",
+            &fields(&[
+                ("error", "no_token"),
+                (
+                    "error_description",
+                    "the gateway passed no access token\u{1b}[2J",
+                ),
+                ("state", "s"),
+            ]),
+        )
+        .err()
+        .unwrap();
+        assert_eq!(
+            error.to_string(),
+            "the server could not hand out a token: the gateway passed no access token?[2J \
+             (no_token)"
+        );
+        for state in [&[("state", "other")][..], &[]] {
+            let mut pairs = vec![("error", "no_token")];
+            pairs.extend_from_slice(state);
+            assert!(matches!(
+                open_callback(key(), "s", &fields(&pairs)),
+                Err(ClientError::State)
+            ));
+        }
     }
 }

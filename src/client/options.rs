@@ -1,13 +1,22 @@
-//! The command line, parsed through one table of options which also writes `--help`. A pure
-//! function: the environment comes in as an [`Env`] value, so tests feed it literals.
+//! The command line, parsed through one table of options ([`OPTIONS`]) which also writes
+//! `--help` and the shell completions ([`crate::client::completions`]); `lexopt` only splits
+//! the words. A pure function: the environment comes in as an [`Env`] value, so tests feed it
+//! literals.
 
 use std::ffi::OsString;
 use std::fmt;
 
+use lexopt::Arg;
+
 use crate::client::env::Env;
 
 pub const DEFAULT_TIMEOUT_SECS: u64 = 180;
+pub const DEFAULT_MIN_INTERVAL_SECS: u64 = 30;
+pub const DEFAULT_MAX_AGE_SECS: u64 = 300;
 pub const KEY_SIZES: [usize; 3] = [2048, 3072, 4096];
+/// The subcommands, in `--help` order; the first word that is not an option may name one.
+pub const SUBCOMMANDS: [&str; 3] = ["status", "logout", "completions"];
+pub const SHELLS: [&str; 3] = ["bash", "zsh", "fish"];
 
 /// What goes to stdout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,8 +56,10 @@ pub enum CacheUse {
     Bypass,
     /// `--refresh`: fetch, then write.
     Refresh,
-    /// `--forget`: delete the entry, fetch nothing.
+    /// `--forget`: delete the entry, fetch nothing (an alias of `logout SERVER_URL`).
     Forget,
+    /// `--cached-only`: a valid entry or failure, never a flow.
+    CachedOnly,
 }
 
 /// A run's settings, checked.
@@ -65,6 +76,10 @@ pub struct Options {
     /// `--paste` / `--no-paste`; `None` lets the environment decide ([`Env::paste_by_default`]).
     pub paste: Option<bool>,
     pub cache: CacheUse,
+    /// Least time between two browser launches for one server; 0: no limit.
+    pub min_interval_secs: u64,
+    /// How long a token without an expiry is cached; 0: never.
+    pub max_age_secs: u64,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -72,6 +87,17 @@ pub enum Command {
     Help,
     Version,
     Run(Options),
+    /// `status [SERVER_URL]`: the named server's entry, else every entry.
+    Status {
+        server: Option<String>,
+        json: bool,
+    },
+    /// `logout SERVER_URL`, or `logout --all` (`None`).
+    Logout {
+        server: Option<String>,
+    },
+    /// `completions SHELL`.
+    Completions(&'static str),
 }
 
 /// A bad command line: one line for stderr, exit status 2.
@@ -86,57 +112,69 @@ impl fmt::Display for UsageError {
 
 /// The options while parsing; `server` is still raw.
 struct Draft {
-    server: Option<String>,
-    format: Format,
+    words: Vec<String>,
+    format: Option<Format>,
     key_size: usize,
     port: u16,
     timeout_secs: u64,
     open_browser: bool,
     paste: Option<bool>,
     cache: CacheUse,
+    min_interval_secs: Option<u64>,
+    max_age_secs: Option<u64>,
+    all: bool,
     help: bool,
     version: bool,
 }
 
-/// One option: its name, the name of its value (if it takes one), its help line, the group of
-/// options it excludes (options of one group may not be combined), and what it sets.
-struct Opt {
-    name: &'static str,
-    value: Option<&'static str>,
-    help: &'static str,
+/// One option: its name, short form, the name of its value (if it takes one) and the values
+/// the shell may complete, its help line, the group of options it excludes (options of one
+/// group may not be combined), and what it sets.
+pub struct Opt {
+    pub name: &'static str,
+    pub short: Option<char>,
+    pub value: Option<&'static str>,
+    pub choices: &'static [&'static str],
+    pub help: &'static str,
     group: Option<&'static str>,
     apply: fn(&mut Draft, &str) -> Result<(), String>,
 }
 
 /// Every option, in `--help` order: the one definition of the command line.
-const OPTIONS: &[Opt] = &[
+pub const OPTIONS: &[Opt] = &[
     Opt {
         name: "--format",
+        short: None,
         value: Some("FORMAT"),
-        help: "token (default): the secret; json: the whole decrypted document; \
-               header: Authorization: Bearer <secret>; exec-credential: a Kubernetes \
-               ExecCredential (kubectl credential plugin)",
+        choices: &["token", "json", "header", "exec-credential"],
+        help: "what goes to stdout: token (default), the secret; json, the whole decrypted \
+               document; header, Authorization: Bearer <secret>; exec-credential, a Kubernetes \
+               ExecCredential (kubectl credential plugin). status takes json",
         group: Some("format"),
         apply: |d, v| {
-            d.format = Format::parse(v).ok_or_else(|| {
+            d.format = Some(Format::parse(v).ok_or_else(|| {
                 format!("--format: must be token, json, header or exec-credential, not {v:?}")
-            })?;
+            })?);
             Ok(())
         },
     },
     Opt {
         name: "--json",
+        short: None,
         value: None,
+        choices: &[],
         help: "same as --format json",
         group: Some("format"),
         apply: |d, _| {
-            d.format = Format::Json;
+            d.format = Some(Format::Json);
             Ok(())
         },
     },
     Opt {
         name: "--key-size",
+        short: None,
         value: Some("BITS"),
+        choices: &["2048", "3072", "4096"],
         help: "RSA key size: 2048 (default), 3072 or 4096",
         group: None,
         apply: |d, v| {
@@ -149,7 +187,9 @@ const OPTIONS: &[Opt] = &[
     },
     Opt {
         name: "--port",
+        short: None,
         value: Some("PORT"),
+        choices: &[],
         help: "callback port on 127.0.0.1 (default 0: the OS picks one)",
         group: None,
         apply: |d, v| {
@@ -161,8 +201,11 @@ const OPTIONS: &[Opt] = &[
     },
     Opt {
         name: "--timeout",
+        short: None,
         value: Some("SECONDS"),
-        help: "how long to wait for the browser to come back (default 180)",
+        choices: &[],
+        help: "how long to wait for the browser to come back, or for another token2go \
+               sign-in for the same server to finish (default 180)",
         group: None,
         apply: |d, v| {
             d.timeout_secs = whole_number(v, 9).filter(|&n| n > 0).ok_or_else(|| {
@@ -172,9 +215,37 @@ const OPTIONS: &[Opt] = &[
         },
     },
     Opt {
+        name: "--min-interval",
+        short: None,
+        value: Some("SECONDS"),
+        choices: &[],
+        help: "open the browser for a server at most once per SECONDS, however many callers \
+               (default 30 or $TOKEN2GO_MIN_INTERVAL; 0: no limit)",
+        group: None,
+        apply: |d, v| {
+            d.min_interval_secs = Some(seconds("--min-interval", v)?);
+            Ok(())
+        },
+    },
+    Opt {
+        name: "--max-age",
+        short: None,
+        value: Some("SECONDS"),
+        choices: &[],
+        help: "cache a token that carries no expiry for SECONDS (default 300 or \
+               $TOKEN2GO_MAX_AGE; 0: never cache such tokens)",
+        group: None,
+        apply: |d, v| {
+            d.max_age_secs = Some(seconds("--max-age", v)?);
+            Ok(())
+        },
+    },
+    Opt {
         name: "--no-browser",
+        short: None,
         value: None,
-        help: "only print the URL, do not open a browser",
+        choices: &[],
+        help: "only print the sign-in link, do not open a browser",
         group: None,
         apply: |d, _| {
             d.open_browser = false;
@@ -183,7 +254,9 @@ const OPTIONS: &[Opt] = &[
     },
     Opt {
         name: "--paste",
+        short: None,
         value: None,
+        choices: &[],
         help: "paste the block the server shows instead of the loopback callback \
                (the default over SSH without a display or BROWSER)",
         group: Some("paste"),
@@ -194,7 +267,9 @@ const OPTIONS: &[Opt] = &[
     },
     Opt {
         name: "--no-paste",
+        short: None,
         value: None,
+        choices: &[],
         help: "use the loopback callback even over SSH without a display",
         group: Some("paste"),
         apply: |d, _| {
@@ -204,7 +279,9 @@ const OPTIONS: &[Opt] = &[
     },
     Opt {
         name: "--no-cache",
+        short: None,
         value: None,
+        choices: &[],
         help: "neither read nor write the token cache",
         group: Some("cache"),
         apply: |d, _| {
@@ -214,8 +291,11 @@ const OPTIONS: &[Opt] = &[
     },
     Opt {
         name: "--refresh",
+        short: None,
         value: None,
-        help: "fetch a new token even if one is cached, and cache it",
+        choices: &[],
+        help: "fetch a new token even if one is cached or a browser was opened just now, \
+               and cache it",
         group: Some("cache"),
         apply: |d, _| {
             d.cache = CacheUse::Refresh;
@@ -223,9 +303,23 @@ const OPTIONS: &[Opt] = &[
         },
     },
     Opt {
-        name: "--forget",
+        name: "--cached-only",
+        short: None,
         value: None,
-        help: "delete the cached token of the server and exit",
+        choices: &[],
+        help: "print a valid cached token or fail (exit 1); never start a sign-in",
+        group: Some("cache"),
+        apply: |d, _| {
+            d.cache = CacheUse::CachedOnly;
+            Ok(())
+        },
+    },
+    Opt {
+        name: "--forget",
+        short: None,
+        value: None,
+        choices: &[],
+        help: "same as logout SERVER_URL",
         group: Some("cache"),
         apply: |d, _| {
             d.cache = CacheUse::Forget;
@@ -233,8 +327,22 @@ const OPTIONS: &[Opt] = &[
         },
     },
     Opt {
-        name: "--help",
+        name: "--all",
+        short: None,
         value: None,
+        choices: &[],
+        help: "delete the cached tokens of every server (with logout)",
+        group: None,
+        apply: |d, _| {
+            d.all = true;
+            Ok(())
+        },
+    },
+    Opt {
+        name: "--help",
+        short: Some('h'),
+        value: None,
+        choices: &[],
         help: "show this help and exit",
         group: None,
         apply: |d, _| {
@@ -244,7 +352,9 @@ const OPTIONS: &[Opt] = &[
     },
     Opt {
         name: "--version",
+        short: Some('V'),
         value: None,
+        choices: &[],
         help: "show the version and exit",
         group: None,
         apply: |d, _| {
@@ -261,6 +371,12 @@ fn whole_number(text: &str, max_digits: usize) -> Option<u64> {
     ok.then(|| text.parse().ok()).flatten()
 }
 
+/// A whole number of seconds, 0 allowed, named `what` when it is not one.
+fn seconds(what: &str, text: &str) -> Result<u64, String> {
+    whole_number(text, 9)
+        .ok_or_else(|| format!("{what}: must be a whole number of seconds, not {text:?}"))
+}
+
 /// Parses the arguments (without the program name). `--help` and `--version` win over
 /// everything else, as they do in most tools, so `token2go --bogus --help` still helps.
 pub fn parse_args<I>(args: I, env: &Env) -> Result<Command, UsageError>
@@ -268,63 +384,63 @@ where
     I: IntoIterator<Item = OsString>,
 {
     let mut draft = Draft {
-        server: None,
-        format: Format::Token,
+        words: Vec::new(),
+        format: None,
         key_size: KEY_SIZES[0],
         port: 0,
         timeout_secs: DEFAULT_TIMEOUT_SECS,
         open_browser: true,
         paste: None,
         cache: CacheUse::ReadWrite,
+        min_interval_secs: None,
+        max_age_secs: None,
+        all: false,
         help: false,
         version: false,
     };
-    let mut seen: Vec<&'static Opt> = Vec::new();
     let mut first_error: Option<UsageError> = None;
     let mut fail = |error: String| {
         first_error.get_or_insert(UsageError(error));
     };
-    let mut args = args.into_iter();
-    let mut only_positional = false;
-    while let Some(arg) = args.next() {
-        let Ok(arg) = arg.into_string() else {
-            fail("an argument is not valid UTF-8".into());
-            continue;
-        };
-        if only_positional || arg == "-" || !arg.starts_with('-') {
-            match draft.server {
-                None => draft.server = Some(arg),
-                Some(_) => fail("more than one SERVER_URL".into()),
-            }
-            continue;
-        }
-        if arg == "--" {
-            only_positional = true;
-            continue;
-        }
-        let (name, inline) = match arg.split_once('=') {
-            Some((name, value)) => (name, Some(value.to_string())),
-            None => (arg.as_str(), None),
-        };
-        let name = if name == "-h" { "--help" } else { name };
-        let Some(opt) = OPTIONS.iter().find(|opt| opt.name == name) else {
-            fail(format!("unknown option {:?}", printable(name)));
-            continue;
-        };
-        let value = match (opt.value, inline) {
-            (None, Some(_)) => {
-                fail(format!("{} takes no value", opt.name));
+    let mut seen: Vec<&'static Opt> = Vec::new();
+    let mut parser = lexopt::Parser::from_args(args);
+    loop {
+        let (opt, typed) = match parser.next() {
+            Ok(None) => break,
+            Ok(Some(Arg::Value(word))) => {
+                match word.into_string() {
+                    Ok(word) => draft.words.push(word),
+                    Err(_) => fail("an argument is not valid UTF-8".into()),
+                }
                 continue;
             }
-            (None, None) => String::new(),
-            (Some(_), Some(value)) => value,
-            (Some(what), None) => match args.next().map(OsString::into_string) {
-                Some(Ok(value)) => value,
-                _ => {
-                    fail(format!("{} needs a value: {} {what}", opt.name, opt.name));
-                    continue;
-                }
-            },
+            Ok(Some(Arg::Long(name))) => {
+                let typed = format!("--{name}");
+                (OPTIONS.iter().find(|opt| opt.name == typed), typed)
+            }
+            Ok(Some(Arg::Short(c))) => (
+                OPTIONS.iter().find(|opt| opt.short == Some(c)),
+                format!("-{c}"),
+            ),
+            Err(error) => {
+                fail(lexopt_error(error));
+                continue;
+            }
+        };
+        let Some(opt) = opt else {
+            fail(unknown(&typed));
+            if typed.starts_with("--") {
+                // Its value, if attached, is not a word of ours.
+                let _ = parser.optional_value();
+            }
+            continue;
+        };
+        let value = match option_value(&mut parser, opt, typed.starts_with("--")) {
+            Ok(value) => value,
+            Err(error) => {
+                fail(error);
+                continue;
+            }
         };
         if let Some(group) = opt.group {
             if let Some(other) = seen
@@ -351,24 +467,173 @@ where
     if let Some(error) = first_error {
         return Err(error);
     }
-    let raw = match draft.server.or_else(|| env.token2go_url.clone()) {
-        Some(url) => url,
-        None => {
-            return Err(UsageError(
-                "no server URL: give SERVER_URL or set TOKEN2GO_URL".into(),
-            ))
+    command(draft, env).map_err(UsageError)
+}
+
+/// The value of `opt`: `--opt=value` or the next word for an option that takes one, nothing
+/// for a flag (`--flag=value` is refused; `-hV` is two flags).
+fn option_value(parser: &mut lexopt::Parser, opt: &Opt, long: bool) -> Result<String, String> {
+    match opt.value {
+        None if !long => Ok(String::new()),
+        None => match parser.optional_value() {
+            Some(_) => Err(format!("{} takes no value", opt.name)),
+            None => Ok(String::new()),
+        },
+        Some(what) => match parser.value().map(OsString::into_string) {
+            Ok(Ok(value)) => Ok(value),
+            _ => Err(format!("{} needs a value: {} {what}", opt.name, opt.name)),
+        },
+    }
+}
+
+/// The command the words and options make.
+fn command(mut draft: Draft, env: &Env) -> Result<Command, String> {
+    let subcommand = draft
+        .words
+        .first()
+        .and_then(|word| SUBCOMMANDS.iter().find(|name| **name == word.as_str()))
+        .copied();
+    if subcommand.is_some() {
+        draft.words.remove(0);
+    }
+    if draft.all && subcommand != Some("logout") {
+        return Err("--all: only with logout".into());
+    }
+    match subcommand {
+        Some("completions") => {
+            let shell = match draft.words.as_slice() {
+                [shell] => SHELLS.iter().find(|s| **s == shell.as_str()).copied(),
+                _ => None,
+            };
+            shell
+                .map(Command::Completions)
+                .ok_or_else(|| "completions: give one of bash, zsh, fish".into())
         }
-    };
-    Ok(Command::Run(Options {
-        server: normalize_server_url(&raw).map_err(|e| UsageError(e.into()))?,
-        format: draft.format,
+        Some("status") => {
+            let json = match draft.format {
+                None => false,
+                Some(Format::Json) => true,
+                Some(_) => return Err("status: --format must be json".into()),
+            };
+            Ok(Command::Status {
+                server: one_server(&draft.words)?.map(normalized).transpose()?,
+                json,
+            })
+        }
+        Some(_) => {
+            let named = one_server(&draft.words)?;
+            let server = match (named, draft.all) {
+                (Some(_), true) => {
+                    return Err("logout: SERVER_URL and --all exclude each other".into())
+                }
+                (None, true) => None,
+                (named, false) => Some(
+                    named
+                        .or(env.token2go_url.as_deref())
+                        .ok_or("logout: give SERVER_URL or --all (or set TOKEN2GO_URL)")?,
+                ),
+            };
+            Ok(Command::Logout {
+                server: server.map(normalized).transpose()?,
+            })
+        }
+        None => run_options(draft, env).map(Command::Run),
+    }
+}
+
+/// The one SERVER_URL among `words`, if any.
+fn one_server(words: &[String]) -> Result<Option<&str>, String> {
+    match words {
+        [] => Ok(None),
+        [server] => Ok(Some(server)),
+        _ => Err("more than one SERVER_URL".into()),
+    }
+}
+
+fn normalized(url: &str) -> Result<String, String> {
+    normalize_server_url(url).map_err(str::to_string)
+}
+
+fn run_options(draft: Draft, env: &Env) -> Result<Options, String> {
+    let raw = one_server(&draft.words)?
+        .or(env.token2go_url.as_deref())
+        .ok_or("no server URL: give SERVER_URL or set TOKEN2GO_URL")?;
+    let from_env =
+        |value: Option<u64>, name: &str, var: &Option<String>, default: u64| match (value, var) {
+            (Some(value), _) => Ok(value),
+            (None, Some(text)) => seconds(name, text),
+            (None, None) => Ok(default),
+        };
+    Ok(Options {
+        server: normalized(raw)?,
+        format: draft.format.unwrap_or(Format::Token),
         key_size: draft.key_size,
         port: draft.port,
         timeout_secs: draft.timeout_secs,
         open_browser: draft.open_browser,
         paste: draft.paste,
         cache: draft.cache,
-    }))
+        min_interval_secs: from_env(
+            draft.min_interval_secs,
+            "TOKEN2GO_MIN_INTERVAL",
+            &env.min_interval,
+            DEFAULT_MIN_INTERVAL_SECS,
+        )?,
+        max_age_secs: from_env(
+            draft.max_age_secs,
+            "TOKEN2GO_MAX_AGE",
+            &env.max_age,
+            DEFAULT_MAX_AGE_SECS,
+        )?,
+    })
+}
+
+/// lexopt's complaints, in our words (it only reports values where none is taken and
+/// non-UTF-8 options here).
+fn lexopt_error(error: lexopt::Error) -> String {
+    match error {
+        lexopt::Error::UnexpectedValue { option, .. } => format!("{option} takes no value"),
+        lexopt::Error::MissingValue {
+            option: Some(option),
+        } => {
+            format!("{option} needs a value")
+        }
+        _ => "an argument is not valid UTF-8".into(),
+    }
+}
+
+/// "unknown option", with the closest known option when one is near.
+fn unknown(typed: &str) -> String {
+    let shown = printable(typed);
+    let closest = OPTIONS
+        .iter()
+        .map(|opt| (edit_distance(typed, opt.name), opt.name))
+        .filter(|(distance, _)| *distance <= 2)
+        .min();
+    match closest {
+        Some((_, name)) if typed.starts_with("--") => {
+            format!("unknown option {shown:?}: did you mean {name}?")
+        }
+        _ => format!("unknown option {shown:?}"),
+    }
+}
+
+/// Levenshtein distance, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
 }
 
 /// An unknown option is echoed; keep it short and printable.
@@ -429,23 +694,35 @@ const SCHEME_AND_HOST: &str = "server URL: must start with http:// or https:// a
 /// `--help`, written from [`OPTIONS`].
 pub fn usage() -> String {
     let mut out = String::from(
-        "usage: token2go [OPTIONS] [SERVER_URL]\n\n\
-         Fetches your access token from a token2go server through your browser and prints it.\n\
-         stdout carries the result and nothing else; the URL, hints and errors go to stderr.\n\n\
-         \x20 SERVER_URL            the token2go server, path prefix allowed (default: $TOKEN2GO_URL)\n",
+        "usage: token2go [OPTIONS] [SERVER_URL]\n\
+         \x20      token2go status [--format json] [SERVER_URL]\n\
+         \x20      token2go logout [SERVER_URL | --all]\n\
+         \x20      token2go completions bash|zsh|fish\n\n\
+         Fetches your access token from a token2go server through your browser and prints it;\n\
+         a valid token is taken from the cache, and concurrent callers share one sign-in.\n\
+         stdout carries the result and nothing else; the link, hints and errors go to stderr.\n\n\
+         \x20 SERVER_URL              the token2go server, path prefix allowed (default: $TOKEN2GO_URL)\n\
+         \x20 status                  the cached tokens (or the named server's): user, expiry, time\n\
+         \x20                         left; exit 0 when a valid token is cached for the named server\n\
+         \x20 logout                  delete the cached token of SERVER_URL, or of every server (--all)\n\
+         \x20 completions SHELL       print the completion script for bash, zsh or fish\n\n",
     );
     for opt in OPTIONS {
-        let head = match opt.value {
-            Some(value) => format!("{} {value}", opt.name),
+        let name = match opt.short {
+            Some(short) => format!("-{short}, {}", opt.name),
             None => opt.name.to_string(),
         };
-        let mut line = format!("  {head:<22}");
+        let head = match opt.value {
+            Some(value) => format!("{name} {value}"),
+            None => name,
+        };
+        let mut line = format!("  {head:<24}");
         let mut width = line.len();
         for word in opt.help.split(' ') {
-            if width + 1 + word.len() > 100 && width > 24 {
-                line.push_str(&format!("\n{:24}", ""));
-                width = 24;
-            } else if width > 24 {
+            if width + 1 + word.len() > 100 && width > 26 {
+                line.push_str(&format!("\n{:26}", ""));
+                width = 26;
+            } else if width > 26 {
                 line.push(' ');
                 width += 1;
             }
@@ -457,8 +734,10 @@ pub fn usage() -> String {
     }
     out.push_str(
         "\nEnvironment: TOKEN2GO_URL (server when SERVER_URL is omitted), BROWSER (command that \
-         opens\nthe URL; %s is replaced by it, else it is the last argument), XDG_CACHE_HOME \
-         (cache location,\nelse ~/.cache), KUBERNETES_EXEC_INFO (exec-credential apiVersion).\n\
+         opens\nthe link; %s is replaced by it, else it is the last argument), XDG_CACHE_HOME \
+         (cache location,\nelse ~/.cache), TOKEN2GO_MIN_INTERVAL, TOKEN2GO_MAX_AGE, \
+         KUBERNETES_EXEC_INFO (exec-credential\napiVersion; \"interactive\": false never opens \
+         a browser).\n\
          Exit status: 0 success, 1 failure, 2 usage error.\n",
     );
     out
@@ -500,8 +779,117 @@ mod tests {
                 open_browser: true,
                 paste: None,
                 cache: CacheUse::ReadWrite,
+                min_interval_secs: 30,
+                max_age_secs: 300,
             }
         );
+    }
+
+    #[test]
+    fn intervals_from_options_then_environment_then_defaults() {
+        let vars = env(&[("TOKEN2GO_MIN_INTERVAL", "0"), ("TOKEN2GO_MAX_AGE", "60")]);
+        let parsed = |args: &[&str], env: &Env| match parse(args, env) {
+            Ok(Command::Run(options)) => (options.min_interval_secs, options.max_age_secs),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(parsed(&["http://h"], &vars), (0, 60));
+        assert_eq!(
+            parsed(&["--min-interval", "5", "--max-age=0", "http://h"], &vars),
+            (5, 0)
+        );
+        assert_eq!(parsed(&["http://h"], &Env::default()), (30, 300));
+        assert_eq!(
+            parse(&["http://h"], &env(&[("TOKEN2GO_MAX_AGE", "5m")])).unwrap_err(),
+            UsageError("TOKEN2GO_MAX_AGE: must be a whole number of seconds, not \"5m\"".into())
+        );
+        assert_eq!(
+            run(&["--cached-only", "http://h"]).cache,
+            CacheUse::CachedOnly
+        );
+    }
+
+    #[test]
+    fn subcommands() {
+        let none = Env::default();
+        assert_eq!(
+            parse(&["status"], &none),
+            Ok(Command::Status {
+                server: None,
+                json: false
+            })
+        );
+        assert_eq!(
+            parse(&["status", "--format", "json", "http://h/"], &none),
+            Ok(Command::Status {
+                server: Some("http://h".into()),
+                json: true
+            })
+        );
+        assert_eq!(
+            parse(&["logout", "http://h"], &none),
+            Ok(Command::Logout {
+                server: Some("http://h".into())
+            })
+        );
+        assert_eq!(
+            parse(&["logout", "--all"], &none),
+            Ok(Command::Logout { server: None })
+        );
+        assert_eq!(
+            parse(&["logout"], &env(&[("TOKEN2GO_URL", "http://e")])),
+            Ok(Command::Logout {
+                server: Some("http://e".into())
+            })
+        );
+        assert_eq!(
+            parse(&["completions", "zsh"], &none),
+            Ok(Command::Completions("zsh"))
+        );
+        for (args, want) in [
+            (&["logout"][..], "logout: give SERVER_URL or --all"),
+            (
+                &["logout", "--all", "http://h"],
+                "logout: SERVER_URL and --all exclude",
+            ),
+            (&["--all", "http://h"], "--all: only with logout"),
+            (
+                &["status", "--format", "token"],
+                "status: --format must be json",
+            ),
+            (
+                &["completions", "tcsh"],
+                "completions: give one of bash, zsh, fish",
+            ),
+            (&["completions"], "completions: give one of"),
+            (
+                &["status", "http://a", "http://b"],
+                "more than one SERVER_URL",
+            ),
+        ] {
+            let line = usage_error(args);
+            assert!(line.starts_with(want), "{args:?}: {line}");
+        }
+    }
+
+    #[test]
+    fn a_mistyped_option_gets_the_closest_one() {
+        assert_eq!(
+            usage_error(&["--formt", "json", "http://h"]),
+            "unknown option \"--formt\": did you mean --format?; see --help"
+        );
+        assert_eq!(
+            usage_error(&["--no-browsr", "http://h"]),
+            "unknown option \"--no-browsr\": did you mean --no-browser?; see --help"
+        );
+        assert_eq!(
+            usage_error(&["--frobnicate", "http://h"]),
+            "unknown option \"--frobnicate\"; see --help"
+        );
+        let none = Env::default();
+        assert_eq!(parse(&["-V"], &none), Ok(Command::Version));
+        assert_eq!(parse(&["-hV"], &none), Ok(Command::Help));
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
     }
 
     #[test]

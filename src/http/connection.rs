@@ -59,6 +59,11 @@ impl Shared {
         }
     }
 
+    /// [`Service::accepts`]; a panic in it refuses the peer.
+    pub(super) fn accepts(&self, peer: std::net::SocketAddr) -> bool {
+        catch_unwind(AssertUnwindSafe(|| self.service.accepts(peer))).unwrap_or(false)
+    }
+
     pub(super) fn stopping(&self) -> bool {
         self.stopping.load(Ordering::SeqCst)
     }

@@ -217,6 +217,13 @@ pub struct Exchange<'a> {
 pub trait Service: Send + Sync + 'static {
     fn handle(&self, request: &Request) -> Response;
     fn completed(&self, exchange: &Exchange<'_>);
+    /// Whether to serve a connection from `peer` at all; asked on the accept thread before the
+    /// connection cap counts it, so a refused peer can hold no slot. `false` closes it at once,
+    /// unanswered. Every peer by default (the server); the client's loopback listener serves
+    /// only its own user's connections.
+    fn accepts(&self, _peer: SocketAddr) -> bool {
+        true
+    }
 
     /// The header names (any case) whose values the service reads. A request whose value of
     /// one of them is not UTF-8 is refused (400 naming the header); any other header may carry

@@ -194,6 +194,7 @@ fn accept_loop(listener: &TcpListener, shared: &Shared, pool: &Pool<Job>) {
             return; // dropping the listener closes the port
         }
         match accepted {
+            Ok((_, peer)) if !shared.accepts(peer) => {} // dropped: closed, never counted
             Ok((stream, peer)) => {
                 let cap = shared.limits.max_connections;
                 match shared.open.admit(stream, peer, cap) {

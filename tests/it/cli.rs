@@ -136,6 +136,101 @@ fn the_page_carries_the_example_url_and_the_echo_switch() {
     assert!(page.contains("The curl line calls an example URL"));
 }
 
+// ----- the `token2go` client's command line (Rust only; both clients' behaviour is in
+// clients.rs and client_wild.rs) --------------------------------------------------------------------
+
+fn client(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_token2go"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .output()
+        .expect("run token2go")
+}
+
+#[test]
+fn the_client_has_short_help_and_version_and_suggests_options() {
+    for args in [&["-h"][..], &["--help"], &["-hV"]] {
+        let out = client(args);
+        assert!(out.status.success(), "{args:?}");
+        let help = String::from_utf8_lossy(&out.stdout);
+        for word in [
+            "usage: token2go [OPTIONS] [SERVER_URL]",
+            "token2go status",
+            "token2go logout",
+            "completions",
+            "--min-interval",
+            "--max-age",
+            "--cached-only",
+            "-V, --version",
+        ] {
+            assert!(help.contains(word), "{word} missing from {args:?}:\n{help}");
+        }
+    }
+    let out = client(&["-V"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("token2go {}\n", env!("CARGO_PKG_VERSION"))
+    );
+    let out = client(&["--formt", "json", "http://127.0.0.1:9"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "token2go: unknown option \"--formt\": did you mean --format?; see --help\n"
+    );
+}
+
+/// The completion scripts parse in their shells (`-n`: syntax only), and each names every
+/// option of `--help`.
+#[test]
+fn the_client_completions_parse_in_bash_zsh_and_fish() {
+    let help = String::from_utf8_lossy(&client(&["--help"]).stdout).into_owned();
+    let options: Vec<&str> = help
+        .split_whitespace()
+        .filter(|w| w.starts_with("--") && w.len() > 2)
+        .map(|w| w.trim_end_matches(|c: char| !c.is_ascii_alphanumeric()))
+        .collect();
+    assert!(options.len() >= 15, "{options:?}");
+    let dir = crate::harness::TempDir::new("completions");
+    for shell in ["bash", "zsh", "fish"] {
+        let out = client(&["completions", shell]);
+        assert!(out.status.success(), "{shell}");
+        let script = String::from_utf8(out.stdout).unwrap();
+        for option in &options {
+            assert!(script.contains(&option[2..]), "{shell}: {option}");
+        }
+        let path = dir.join(&format!("token2go.{shell}"));
+        std::fs::write(&path, &script).unwrap();
+        let checked = std::process::Command::new(shell)
+            .arg("-n")
+            .arg(&path)
+            .output()
+            .unwrap_or_else(|e| panic!("{shell} is required (scripts/test.sh installs it): {e}"));
+        assert!(
+            checked.status.success() && checked.stderr.is_empty(),
+            "{shell} -n: {}\n{script}",
+            String::from_utf8_lossy(&checked.stderr)
+        );
+    }
+    // bash really completes with it.
+    let bash = dir.join("token2go.bash");
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "source '{}'; COMP_WORDS=(token2go --form); COMP_CWORD=1; _token2go; echo \"${{COMPREPLY[@]}}\"; \
+             COMP_WORDS=(token2go --format ''); COMP_CWORD=2; _token2go; echo \"${{COMPREPLY[@]}}\"",
+            bash.display()
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "--format\ntoken json header exec-credential\n"
+    );
+    let out = client(&["completions", "tcsh"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
 /// `cargo run` (the Quick start) passes build.rs's `rustc-env` variables to the server: none may
 /// look like configuration, so a clean start prints no warning.
 #[test]

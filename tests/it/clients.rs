@@ -1,7 +1,7 @@
 //! Both clients, `token2go` (Rust) and `scripts/token2go_client.py`, end to end against the real
 //! server binary, with the stand-in browser (`tests/support/standin_browser.py`) as `BROWSER`:
-//! it plays the gateway (adds the token header), follows the 303 or submits the form_post form,
-//! and logs what it received. It waits for every answer before it exits, so a client that waited
+//! it opens the client's start link, plays the gateway (adds the token header), follows the 303
+//! or submits the form_post form, and logs what it received. It waits for every answer before it exits, so a client that waited
 //! for its browser command would deadlock and fail here.
 //!
 //! Every client run gets a fresh HOME and XDG_CACHE_HOME and only the variables it needs.
@@ -146,6 +146,24 @@ impl Sandbox {
             .collect()
     }
 
+    /// The flow URL the client's start link led the stand-in browser to (the last one).
+    pub fn flow_url(&self) -> String {
+        self.standin_log()
+            .iter()
+            .rev()
+            .filter(|r| r["kind"] == "start")
+            .find_map(|r| {
+                r["headers"].as_array()?.iter().find_map(|h| {
+                    let pair = h.as_array()?;
+                    let name = pair.first()?.as_str()?;
+                    name.eq_ignore_ascii_case("location")
+                        .then(|| pair.get(1)?.as_str().map(str::to_string))
+                        .flatten()
+                })
+            })
+            .unwrap_or_else(|| panic!("no start link followed: {:?}", self.standin_log()))
+    }
+
     /// How many flows the stand-in browser started.
     pub fn flows(&self) -> usize {
         self.standin_log()
@@ -179,6 +197,8 @@ pub struct Finished {
     pub stdout: String,
     pub stderr: String,
     pub elapsed: Duration,
+    /// When the process was seen to exit, on the wall clock (the stand-in logs Unix times).
+    pub ended: std::time::SystemTime,
     pub description: String,
 }
 
@@ -218,9 +238,13 @@ impl Finished {
         last
     }
 
-    /// The flow URL the client printed on stderr.
+    /// The flow URL (paste mode) or start link the client printed on stderr.
     pub fn url(&self) -> String {
-        flow_url_in(&self.stderr).unwrap_or_else(|| panic!("no URL: {}", self.describe()))
+        self.stderr
+            .lines()
+            .find(|line| line.starts_with("http"))
+            .map(str::to_string)
+            .unwrap_or_else(|| panic!("no URL: {}", self.describe()))
     }
 }
 
@@ -230,7 +254,7 @@ pub fn assert_no_crash(stderr: &str) {
     }
 }
 
-fn flow_url_in(stderr: &str) -> Option<String> {
+pub fn flow_url_in(stderr: &str) -> Option<String> {
     stderr
         .lines()
         .find(|line| line.starts_with("http") && line.contains("/flow/redirect/token?"))
@@ -367,6 +391,7 @@ impl Running {
             thread::sleep(Duration::from_millis(10));
         };
         let elapsed = self.started.elapsed();
+        let ended = std::time::SystemTime::now();
         for reader in self.readers.drain(..) {
             let _ = reader.join();
         }
@@ -377,6 +402,7 @@ impl Running {
             stdout: text(&self.out),
             stderr: text(&self.err),
             elapsed,
+            ended,
             description: self.description.clone(),
         }
     }
@@ -395,7 +421,7 @@ impl Drop for Running {
 
 /// A successful run: exactly `secret` and a newline on stdout (unless `format` says otherwise),
 /// the secret nowhere on stderr nor in anything the stand-in browser received.
-fn assert_delivered(done: &Finished, sandbox: &Sandbox, secret: &str) {
+pub fn assert_delivered(done: &Finished, sandbox: &Sandbox, secret: &str) {
     done.ok();
     assert_no_crash(&done.stderr);
     assert!(
@@ -410,7 +436,7 @@ fn assert_delivered(done: &Finished, sandbox: &Sandbox, secret: &str) {
     );
 }
 
-fn server_url(server: &TestServer) -> String {
+pub fn server_url(server: &TestServer) -> String {
     server.url("")
 }
 
@@ -427,7 +453,7 @@ fn without_timestamp(mut doc: Value) -> Value {
     doc
 }
 
-fn mode(path: &Path) -> u32 {
+pub fn mode(path: &Path) -> u32 {
     std::fs::metadata(path)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
         .permissions()
@@ -436,6 +462,7 @@ fn mode(path: &Path) -> u32 {
 }
 
 /// Runs `test` once per client, as two tests, so each client's failures show separately.
+/// (`Which` must be in scope where it is used.)
 macro_rules! for_both_clients {
     ($($name:ident),* $(,)?) => {
         $(
@@ -452,6 +479,8 @@ macro_rules! for_both_clients {
         )*
     };
 }
+
+pub(crate) use for_both_clients;
 
 for_both_clients!(
     every_output_format,
@@ -512,7 +541,7 @@ fn every_output_format(which: Which) {
             "status": {"token": secret, "expirationTimestamp": expected["expiresAt"]},
         })
     );
-    let exec_info = r#"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1beta1","spec":{"interactive":false}}"#;
+    let exec_info = r#"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1beta1","spec":{"interactive":true}}"#;
     let credential: Value = serde_json::from_str(&fetch(
         &["--format=exec-credential"],
         &[("KUBERNETES_EXEC_INFO", exec_info)],
@@ -525,15 +554,21 @@ fn every_output_format(which: Which) {
     assert_eq!(credential["status"]["token"], secret.as_str());
     assert_eq!(sandbox.flows(), 7, "one flow per run");
 
-    // A token without expiry: no expiresAt, no expirationTimestamp, and never cached.
+    // A token without expiry and --max-age 0: no expiresAt, no expirationTimestamp, and never
+    // cached (--min-interval 0: the second run may open the browser again at once).
     let opaque = format!("opaque-token-{which:?}-not-a-jwt");
     let sandbox = Sandbox::new();
     let env = sandbox.standin_env(&opaque);
-    let done = run(which, &["--format", "exec-credential", &url], &env);
+    let never = ["--max-age", "0", "--min-interval", "0"];
+    let done = run(
+        which,
+        &[&never[..], &["--format", "exec-credential", &url]].concat(),
+        &env,
+    );
     assert_delivered(&done, &sandbox, &opaque);
     let credential: Value = serde_json::from_str(&done.stdout).unwrap();
     assert_eq!(credential["status"], serde_json::json!({"token": opaque}));
-    let done = run(which, &["--json", &url], &env);
+    let done = run(which, &[&never[..], &["--json", &url]].concat(), &env);
     assert_delivered(&done, &sandbox, &opaque);
     let doc: Value = serde_json::from_str(&done.stdout).unwrap();
     assert_eq!(without_timestamp(doc), expected_document(&server, &opaque));
@@ -559,7 +594,8 @@ fn every_key_size(which: Which) {
         assert_delivered(&done, &sandbox, &secret);
         assert_eq!(done.stdout, format!("{secret}\n"));
         assert!(
-            done.url()
+            sandbox
+                .flow_url()
                 .contains(&format!("&publicKeyType=rsa{bits}-rfc5280-x509-pem&")),
             "{}",
             done.describe()
@@ -664,8 +700,8 @@ fn paste_mode_is_the_default_over_ssh(which: Which) {
     done.failed_with("no token within 1");
     assert!(!done.stderr.contains("paste mode"), "{}", done.describe());
     assert!(
-        done.url().contains("target=http%3A%2F%2F127.0.0.1%3A"),
-        "{}",
+        done.url().starts_with("http://127.0.0.1:") && !done.url().contains("/flow/"),
+        "the start link: {}",
         done.describe()
     );
 }
@@ -679,8 +715,8 @@ fn server_url_from_token2go_url(which: Which) {
     let done = run(which, &["--no-cache"], &env);
     assert_delivered(&done, &sandbox, &secret);
     assert_eq!(done.stdout, format!("{secret}\n"));
-    assert!(done
-        .url()
+    assert!(sandbox
+        .flow_url()
         .starts_with(&format!("{}/flow/redirect/token?", server_url(&server))));
 
     let done = run(which, &[], &sandbox.env());
@@ -759,8 +795,9 @@ fn timeout_is_one_line_and_exit_1(which: Which) {
         "{}",
         done.describe()
     );
-    // The hint, the URL, the failure: nothing else.
-    assert_eq!(done.stderr.lines().count(), 3, "{}", done.describe());
+    // The hint, the start link, what it waits for, the failure: nothing else.
+    assert_eq!(done.stderr.lines().count(), 4, "{}", done.describe());
+    assert!(done.stderr.contains("Ctrl-C"), "{}", done.describe());
     assert!(!sandbox.browser_mark().exists());
 }
 
@@ -778,10 +815,20 @@ fn cache_hit_opens_no_browser(which: Which) {
     assert_eq!(stored["version"], 1);
     assert_eq!(stored["server"], url.as_str());
     assert_eq!(stored["token"]["secret"], secret.as_str());
+    // The entry, the lock and the launch record; no temp file left.
+    let mut names: Vec<String> = std::fs::read_dir(sandbox.cache_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let stem = entry.file_stem().unwrap().to_string_lossy().into_owned();
     assert_eq!(
-        std::fs::read_dir(sandbox.cache_dir()).unwrap().count(),
-        1,
-        "no temp file left"
+        names,
+        [
+            format!("{stem}.json"),
+            format!("{stem}.launch"),
+            format!("{stem}.lock")
+        ]
     );
 
     // Again, with a trailing slash (same entry) and a BROWSER that must not run.
@@ -880,7 +927,12 @@ fn corrupt_foreign_and_world_readable_cache_entries_are_replaced(which: Which) {
             std::fs::write(&entry, &content).unwrap();
             std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o600)).unwrap();
         }
-        let done = run(which, &[&url], &sandbox.standin_env(&secret));
+        // --min-interval 0: each round opens the browser again at once.
+        let done = run(
+            which,
+            &["--min-interval", "0", &url],
+            &sandbox.standin_env(&secret),
+        );
         assert_delivered(&done, &sandbox, &secret);
         assert_eq!(done.stdout, format!("{secret}\n"), "not the foreign secret");
         assert!(
@@ -910,6 +962,7 @@ fn a_16_kb_jwt_through_form_post(which: Which) {
     let doc: Value = serde_json::from_str(&done.stdout).unwrap();
     assert_eq!(doc["secret"], secret.as_str());
     let log = sandbox.standin_log();
+    let log: Vec<&Value> = log.iter().filter(|r| r["kind"] != "argv").collect();
     let kinds: Vec<(&str, &str, u64)> = log
         .iter()
         .map(|r| {
@@ -920,17 +973,19 @@ fn a_16_kb_jwt_through_form_post(which: Which) {
             )
         })
         .collect();
-    // The flow page (200, the form), its POST to the listener (303), the done page (200).
+    // The start link (303), the flow page (200, the form), its POST to the listener (303), the
+    // done page (200).
     assert_eq!(
         kinds,
         [
+            ("start", "GET", 303),
             ("navigate", "GET", 200),
             ("submit", "POST", 303),
             ("navigate", "GET", 200)
         ],
         "{log:?}"
     );
-    assert!(log[2]["url"]
+    assert!(log[3]["url"]
         .as_str()
         .unwrap()
         .ends_with("/flow/redirect/done"));
@@ -1001,7 +1056,7 @@ fn the_rust_client_leaves_no_zombie_browser() {
         &["--no-cache", "--timeout", "3", &server_url(&server)],
         &env,
     );
-    client.wait_for_stderr("/flow/redirect/token?");
+    client.wait_for_stderr("Ctrl-C");
     let parent = client.pid().to_string();
     let zombie_children = || {
         std::fs::read_dir("/proc")
@@ -1116,15 +1171,23 @@ fn the_rust_client_listens_on_the_port_it_is_given() {
         &sandbox.env(),
     );
     done.failed_with("no token within 1");
-    assert!(done
-        .url()
-        .contains(&format!("target=http%3A%2F%2F127.0.0.1%3A{port}%2F")));
+    assert!(
+        done.url().starts_with(&format!("http://127.0.0.1:{port}/")),
+        "{}",
+        done.describe()
+    );
     // A port in use is one line, exit 1.
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = busy.local_addr().unwrap().port().to_string();
     let done = run(
         Which::Rust,
-        &["--no-browser", "--port", &port, &server_url(&server)],
+        &[
+            "--no-browser",
+            "--no-cache",
+            "--port",
+            &port,
+            &server_url(&server),
+        ],
         &sandbox.env(),
     );
     done.failed_with(&format!("cannot listen on 127.0.0.1:{port}"));

@@ -221,6 +221,9 @@ fn apache_recipe_strips_client_sent_copies_of_every_header_token2go_reads() {
     let doc: Value = serde_json::from_str(&answer.body).expect("JSON");
     let secret = doc["secret"].as_str().unwrap();
     assert!(!secret.starts_with("forged"), "{doc}");
+    // The expiry from OIDC_access_token_expires, not the forged one (1970).
+    let expires = doc["expiresAt"].as_str().expect("expiresAt");
+    assert!(expires.starts_with("20"), "{doc}");
     assert_eq!(bed.idp.vouches_for(secret)["sub"], "dave");
     let echo = format!("{}echo", bed.url);
     let answer = signed_in_get("dave", &echo, &echo, &forged);

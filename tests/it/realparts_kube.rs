@@ -3,10 +3,13 @@
 //! server stand-in (`tests/support/kube_api_standin.py`) that accepts only tokens the real
 //! identity provider vouches for. The token comes through Apache with `mod_auth_openidc`
 //! (`realparts_apache.rs`): the first `kubectl get pods` signs in with Chromium, the later ones
-//! take the token from the client's cache and must not launch a browser.
+//! take the token from the client's cache and must not launch a browser. The first runs in a
+//! terminal (a pseudo-terminal from `script`), as a person types it; the later ones without, as a
+//! script or an editor runs kubectl (the client opens no browser then).
 
 use std::net::SocketAddr;
-use std::process::Command;
+use std::path::Path;
+use std::process::{Command, Output};
 
 use serde_json::Value;
 
@@ -40,21 +43,43 @@ fn readme_kube_user(server_url: &str) -> String {
         .replace("https://corp.example/t2g/", server_url)
 }
 
-fn kubectl(kubeconfig: &std::path::Path, env: &[(String, String)]) -> std::process::Output {
+const KUBECTL_ARGS: &[&str] = &[
+    "get",
+    "pods",
+    "--namespace",
+    "default",
+    "--request-timeout",
+    "60s",
+];
+
+/// `kubectl get pods` without a terminal, as a script runs it: kubectl then tells the plugin
+/// `"interactive": false`.
+fn kubectl(kubeconfig: &Path, env: &[(String, String)]) -> Output {
     Command::new(tool("kubectl"))
-        .args([
-            "get",
-            "pods",
-            "--namespace",
-            "default",
-            "--request-timeout",
-            "60s",
-        ])
+        .args(KUBECTL_ARGS)
         .env_clear()
         .envs(env.iter().map(|(k, v)| (k, v)))
         .env("KUBECONFIG", kubeconfig)
         .output()
         .expect("run kubectl")
+}
+
+/// `kubectl get pods` in a terminal, as a person types it: `script` (util-linux) gives it a
+/// pseudo-terminal, so kubectl tells the plugin `"interactive": true` and the client may open
+/// the browser. kubectl's stdout and stderr both arrive in the output's stdout.
+fn kubectl_in_a_terminal(kubeconfig: &Path, env: &[(String, String)]) -> Output {
+    let line = std::iter::once(tool("kubectl").display().to_string())
+        .chain(KUBECTL_ARGS.iter().map(|a| a.to_string()))
+        .collect::<Vec<_>>()
+        .join(" ");
+    Command::new(tool("script"))
+        .args(["--quiet", "--return", "--command", &line, "/dev/null"])
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .env("KUBECONFIG", kubeconfig)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run kubectl under script")
 }
 
 /// kubectl's client version must know `client.authentication.k8s.io/v1` (1.22 and later), the
@@ -122,11 +147,12 @@ fn kubectl_with_the_readme_kubeconfig_signs_in_once_then_uses_the_cache() {
     assert!(bed.idp.refuses("not-a-token"));
 
     let sandbox = Sandbox::new();
-    let first = kubectl(&kubeconfig, &signin_env(&sandbox, "erin"));
+    let first = kubectl_in_a_terminal(&kubeconfig, &signin_env(&sandbox, "erin"));
     let records = signin_records(&sandbox);
     assert!(
         first.status.success(),
-        "{}\nbrowser: {records:?}\napi: {:?}\n{}\n{}",
+        "{}{}\nbrowser: {records:?}\napi: {:?}\n{}\n{}",
+        String::from_utf8_lossy(&first.stdout),
         String::from_utf8_lossy(&first.stderr),
         api_log(&dir),
         api.output(),

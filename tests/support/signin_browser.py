@@ -22,6 +22,7 @@ Environment:
 """
 
 import os
+import signal
 import sys
 import time
 import urllib.parse
@@ -103,6 +104,10 @@ def browse(url, timeout, user):
 
 
 def main(argv):
+    # Like a browser that xdg-open starts from a terminal, outlive that terminal: kubectl run in
+    # one (tests/it/realparts_kube.rs) may end, and its terminal hang up, before this has cleaned
+    # up after Chromium.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     if len(argv) < 2:
         print("signin_browser: usage: signin_browser.py [ARGS...] URL", file=sys.stderr)
         return 2

@@ -3,8 +3,10 @@
 
 Usage: standin_browser.py [ARGS...] URL   (the URL is the last argument)
 
-It plays the gateway and the browser. It GETs URL, adding the token header a gateway would add
-(to requests on URL's origin only), then:
+It plays the gateway and the browser. URL is either a client's start link on its loopback
+listener (http://127.0.0.1:PORT/<random>), which it opens and whose 303 it follows to the server,
+or a flow URL on the server itself. It adds the token header a gateway would add to every request
+that is not for the client's listener, and:
 - follows redirects (301/302/303 as GET, 307/308 keeping method and body);
 - on a 200 HTML page with a <form method="post">, submits the form's inputs as
   application/x-www-form-urlencoded to its action (the form_post response mode), then follows
@@ -17,12 +19,17 @@ Environment:
   STANDIN_TOKEN         token to send; unset: no token header
   STANDIN_HEADER_NAME   header to send it in (default X-Forwarded-Access-Token)
   STANDIN_TAMPER_STATE  1: change the state value before delivering to the client
-  STANDIN_HOST_HEADER   Host header to send to the client's listener instead of the real one
+  STANDIN_START_TWICE   1: request the start link once more before following it, as someone
+                        who read it from this command's argv would
+  STANDIN_HOST_HEADER   Host header to send with the delivery to the client's listener instead
+                        of the real one
   STANDIN_EXTRA_PATHS   comma-separated paths requested on the listener's origin before the
                         delivery, e.g. /favicon.ico,/probe
-  STANDIN_LOG           file to append one JSON line per request to: kind (navigate, extra,
-                        deliver, submit), method, url (query values removed), status, headers
-                        and body of the response (or error)
+  STANDIN_LOG           file to append one JSON line per request to: kind (start,
+                        start-extra, navigate, extra, deliver, submit), method, url (query values
+                        removed), status, headers and body of the response (or error), t (Unix
+                        time, float); first a record {"kind": "argv", "url": "", "argv": [...],
+                        "t": ...}
   STANDIN_TIMEOUT       seconds per request (default 30)
 """
 
@@ -31,6 +38,7 @@ import http.client
 import json
 import os
 import sys
+import time
 import urllib.parse
 
 DEFAULT_HEADER_NAME = "X-Forwarded-Access-Token"
@@ -91,7 +99,11 @@ def with_state(url, state):
 
 class Standin:
     def __init__(self, start_url, environ):
-        self.server_origin = origin(start_url)
+        # A flow URL starts on the server (older clients, tests); a start link on the listener.
+        starts_on_server = "/flow/redirect/token" in urllib.parse.urlsplit(start_url).path
+        self.server_origin = origin(start_url) if starts_on_server else None
+        self.listener_origin = None if starts_on_server else origin(start_url)
+        self.start_twice = environ.get("STANDIN_START_TWICE") == "1"
         self.token = environ.get("STANDIN_TOKEN")
         self.header_name = environ.get("STANDIN_HEADER_NAME") or DEFAULT_HEADER_NAME
         self.tamper_state = environ.get("STANDIN_TAMPER_STATE") == "1"
@@ -104,6 +116,14 @@ class Standin:
     def run(self, url):
         """Browses from url; returns the final status."""
         method, body, kind = "GET", None, "navigate"
+        if self.listener_origin is not None:
+            if self.start_twice:
+                self.request("start-extra", "GET", url, None)
+            status, headers, _ = self.request("start", "GET", url, None)
+            location = headers.get("location")
+            if status not in (301, 302, 303, 307, 308) or not location:
+                return status
+            url = urllib.parse.urljoin(url, location)
         for _ in range(MAX_STEPS):
             if self.is_listener(url):
                 url, body = self.prepare_delivery(url, body)
@@ -125,6 +145,8 @@ class Standin:
         raise StandinError(f"more than {MAX_STEPS} steps")
 
     def is_listener(self, url):
+        if self.listener_origin is not None:
+            return origin(url) == self.listener_origin
         return origin(url) != self.server_origin
 
     def prepare_delivery(self, url, body):
@@ -157,14 +179,14 @@ class Standin:
         connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
         headers = {"User-Agent": "token2go-standin-browser", "Accept": "text/html,*/*", "Connection": "close"}
         if self.is_listener(url):
-            if self.host_header is not None:
+            if self.host_header is not None and not kind.startswith("start"):
                 headers["Host"] = self.host_header
         elif self.token is not None:
             headers[self.header_name] = self.token
         if body is not None:
             headers["Content-Type"] = FORM_CONTENT_TYPE
         target = urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
-        record = {"kind": kind, "method": method, "url": without_query_values(url)}
+        record = {"kind": kind, "method": method, "url": without_query_values(url), "t": time.time()}
         connection = connection_class(parts.hostname, parts.port, timeout=self.timeout)
         try:
             connection.request(method, target, body=body, headers=headers)
@@ -192,6 +214,11 @@ def main(argv):
         print("standin_browser: usage: standin_browser.py [ARGS...] URL", file=sys.stderr)
         return 2
     url = argv[-1]
+    log_path = os.environ.get("STANDIN_LOG")
+    if log_path:
+        with open(log_path, "a", encoding="utf-8") as log:
+            # "url" empty: readers that count requests by their url skip this record.
+            log.write(json.dumps({"kind": "argv", "url": "", "argv": argv[1:], "t": time.time()}) + "\n")
     try:
         status = Standin(url, os.environ).run(url)
     except (StandinError, ValueError) as error:
