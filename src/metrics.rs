@@ -230,7 +230,7 @@ impl Metrics {
         }
 
         out.push_str(
-            "# HELP token2go_expiry_header_invalid_total Expiry headers ignored: neither Unix seconds nor RFC 3339.\n",
+            "# HELP token2go_expiry_header_invalid_total Invalid expiry headers ignored.\n",
         );
         out.push_str("# TYPE token2go_expiry_header_invalid_total counter\n");
         let _ = writeln!(

@@ -515,7 +515,7 @@ fn cross_site_read(request: &Request) -> Option<Response> {
     (cross_site && !navigate).then(|| {
         Response::text(
             Status::Forbidden,
-            "Sec-Fetch-Site: cross-site requests other than navigations are refused here",
+            "Sec-Fetch-Site: cross-site: only navigations are answered",
         )
         .header("Cache-Control", NO_STORE)
     })
