@@ -81,8 +81,7 @@ pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "T2G_EXPIRY_HEADER_NAMES",
         default: DEFAULT_EXPIRY_HEADER_NAMES,
-        meaning: "ordered header names carrying the token's expiry (Unix seconds or RFC 3339) \
-                  when the token carries none; none: off",
+        meaning: "header names with the token's expiry (Unix seconds, RFC 3339); none: off",
         apply: |c, v| {
             c.expiry_header_names = if v.trim().eq_ignore_ascii_case("none") {
                 Vec::new()
@@ -250,14 +249,10 @@ pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "T2G_REAUTH_URL",
         default: "unset",
-        meaning: "where to sign in again through the gateway when the flow's token is expired; \
-                  {url}: where to come back, percent-encoded",
+        meaning: "sign-in URL for an expired token; {url}: where to come back",
         apply: |c, v| {
             c.reauth_url = Some(parse_reauth_url(v).ok_or_else(|| {
-                format!(
-                    "{v:?} is not an absolute http:// or https:// URL or a path starting with / \
-                     (printable ASCII, no quotes, {{url}} at most once), e.g. https://corp.example/oauth2/sign_in?rd={{url}}"
-                )
+                format!("{v:?} is not an http(s) URL or a /path (no quotes, one {{url}} at most)")
             })?);
             Ok(())
         },

@@ -4,7 +4,6 @@
 //! `/echo` would hand it to any script running on the same origin.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 use crate::flow::query;
 use crate::http::Request;
@@ -14,21 +13,18 @@ use crate::json::JsonWriter;
 pub fn render(request: &Request) -> Vec<u8> {
     let parameters_list = query::parse_lossy(&request.query);
     let pretty = parameters_list.iter().any(|(name, _)| name == "pretty");
-    let mut parameters: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut parameters = Vec::new();
     for (name, value) in parameters_list {
-        parameters.entry(name).or_default().push(value);
+        group(&mut parameters, name, Cow::Owned(value));
     }
-    let mut headers: BTreeMap<String, Vec<Cow<'_, str>>> = BTreeMap::new();
+    let mut headers = Vec::new();
     for (name, value) in &request.headers {
         let value = if name.eq_ignore_ascii_case("cookie") {
             Cow::Owned(redact_cookies(value))
         } else {
             Cow::Borrowed(value.as_str())
         };
-        headers
-            .entry(canonical_header_name(name))
-            .or_default()
-            .push(value);
+        group(&mut headers, canonical_header_name(name), value);
     }
     let mut json = JsonWriter::new(pretty);
     json.open('{');
@@ -44,8 +40,20 @@ pub fn render(request: &Request) -> Vec<u8> {
     body
 }
 
+/// Names and their values in order, sorted by name.
+type Lists<'a> = Vec<(String, Vec<Cow<'a, str>>)>;
+
+/// Adds `value` under `name`, keeping `lists` sorted by name. A sorted vector rather than a
+/// `BTreeMap`: a few entries, and kilobytes less in the static binary.
+fn group<'a>(lists: &mut Lists<'a>, name: String, value: Cow<'a, str>) {
+    match lists.binary_search_by(|(n, _)| n.as_str().cmp(&name)) {
+        Ok(at) => lists[at].1.push(value),
+        Err(at) => lists.insert(at, (name, vec![value])),
+    }
+}
+
 /// `{"name": ["value", ...], ...}`.
-fn lists<V: AsRef<str>>(json: &mut JsonWriter, map: &BTreeMap<String, Vec<V>>) {
+fn lists(json: &mut JsonWriter, map: &Lists<'_>) {
     json.open('{');
     for (i, (name, values)) in map.iter().enumerate() {
         json.key(i, name);

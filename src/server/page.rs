@@ -275,8 +275,8 @@ pub fn render_confirm(ui: &Ui, warning: &Warning<'_>, user: Option<&str>) -> Str
         ),
     };
     let cross_site = if warning.cross_site {
-        "\n      <p id=\"cross-site\">Another site sent your browser here, not a program on \
-         your computer (after signing in at the gateway, that site is the sign-in page).</p>"
+        "\n      <p id=\"cross-site\">Another site sent you here, not a program on your \
+         computer (after a sign-in, the sign-in page).</p>"
     } else {
         ""
     };
@@ -862,7 +862,7 @@ mod tests {
             "<span class=\"inline-code\">127.0.0.1:18999</span>, path \
              <span class=\"inline-code\">/x</span>.</p>"
         ));
-        assert!(html.contains("<p id=\"cross-site\">Another site sent your browser here"));
+        assert!(html.contains("<p id=\"cross-site\">Another site sent you here"));
         assert!(!html.contains("every user of this server"));
         assert!(!render_confirm(&default_ui(), &target_warning(), None).contains("cross-site"));
     }

@@ -431,10 +431,8 @@ impl App {
         reply: Option<Reply>,
         user: Option<&str>,
     ) -> Response {
-        const AGAIN: &str = "Sign in again through the gateway (sign out there first if it \
-                             does not ask you), then start your program again.";
-        const NO_TOKEN: &str = "The gateway in front of this server passed none in the \
-                                headers this server reads: ask its operator.";
+        const AGAIN: &str = "Sign in again at the gateway, then start your program again.";
+        const NO_TOKEN: &str = "Ask the gateway's operator.";
         let expired = error == FlowError::TokenExpired;
         if let Some(reply) = reply {
             let notice = ErrorNotice {
@@ -451,9 +449,7 @@ impl App {
             description,
             hint: match (expired, &reauth) {
                 (false, _) => NO_TOKEN,
-                (true, Some(_)) => {
-                    "Sign in again: you come back here, and your program keeps waiting."
-                }
+                (true, Some(_)) => "Sign in again: you come back here; your program waits.",
                 (true, None) => AGAIN,
             },
             reauth: reauth.as_deref().filter(|_| expired),
@@ -519,7 +515,7 @@ fn cross_site_read(request: &Request) -> Option<Response> {
     (cross_site && !navigate).then(|| {
         Response::text(
             Status::Forbidden,
-            "Sec-Fetch-Site: cross-site requests other than navigations are refused here",
+            "Sec-Fetch-Site: cross-site: only navigations are answered",
         )
         .header("Cache-Control", NO_STORE)
     })

@@ -36,7 +36,7 @@ impl std::fmt::Display for BadExpiry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{}: not Unix seconds or an RFC 3339 date-time up to 9999; ignored",
+            "{}: not Unix seconds or RFC 3339 up to 9999; ignored",
             self.header
         )
     }

@@ -30,6 +30,7 @@ mod promtool;
 mod python_client;
 mod real_clients;
 mod realparts_apache;
+mod realparts_fetch_metadata;
 mod realparts_kube;
 mod realparts_nginx;
 mod script_functions;

@@ -22,7 +22,7 @@ pub struct Bed {
     pub apache: Apache,
     /// The server as the browser reaches it, through Apache.
     pub url: String,
-    _dir: TempDir,
+    dir: TempDir,
 }
 
 impl Bed {
@@ -74,6 +74,15 @@ impl Bed {
                     "ProxyPassReverse / http://127.0.0.1:8080/",
                     format!("ProxyPassReverse / http://{}/", server.addr),
                 ),
+                // What the browser said about each request's origin, for the Fetch Metadata
+                // tests (the path only: a query may carry a flow's state).
+                (
+                    "</VirtualHost>",
+                    format!(
+                        "    CustomLog {} \"%m %U %{{Sec-Fetch-Site}}i %{{Sec-Fetch-Mode}}i %>s\"\n</VirtualHost>",
+                        dir.join("fetch.log").display()
+                    ),
+                ),
             ],
         );
         let apache = Apache::start(port, &site);
@@ -82,8 +91,13 @@ impl Bed {
             server,
             apache,
             url,
-            _dir: dir,
+            dir,
         }
+    }
+
+    /// Apache's record of each request: method, path, `Sec-Fetch-Site`, `Sec-Fetch-Mode`, status.
+    pub fn fetch_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("fetch.log")).unwrap_or_default()
     }
 
     pub fn logs(&self) -> String {

@@ -19,9 +19,20 @@ Environment:
   SIGNIN_FORBIDDEN    when set, the browser must not be needed: it only records "launched" and
                       exits 1 (for runs that must be served from the cache)
   SIGNIN_TIMEOUT      seconds to reach the done page (default 40)
+  SIGNIN_SESSION      file that keeps one Chromium session across runs, as a person's browser
+                      keeps its cookies (the gateway's session cookie lives only as long as the
+                      browser does, so a second profile run would not have it): the first run
+                      starts Chromium and, instead of closing it, writes where it is into this
+                      file; later runs open their URL in a new tab of that session. The session
+                      ends with `signin_browser.py --close FILE`.
+
+Every page seen is recorded, whether acted on or not ({"event": "saw", "url", "state"}), and each
+click on token2go's warning page is one {"event": "page", ..., "action": "confirmed"}.
 """
 
+import json
 import os
+import shutil
 import signal
 import sys
 import time
@@ -76,31 +87,109 @@ def act(driver, state, user):
     return None
 
 
-def browse(url, timeout, user):
-    driver = chromium_browser.Driver(extra_args=["--ignore-certificate-errors"])
+class KeptDriver(chromium_browser.Driver):
+    """A session that an earlier run left running (SIGNIN_SESSION); close() ends it for good."""
+
+    def __init__(self, kept):
+        self.port, self.session, self.dir = kept["port"], kept["session"], kept["dir"]
+        self.pid = kept["pid"]
+
+    def close(self):
+        try:
+            self.http("DELETE", f"/session/{self.session}")
+        except (OSError, chromium_browser.BrowserError):
+            pass
+        # Not our child any more: it was reparented when the run that started it exited.
+        try:
+            os.kill(self.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + 10
+        while running(self.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        while os.path.exists(self.dir) and time.monotonic() < deadline + 10:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            if os.path.exists(self.dir):
+                time.sleep(0.1)
+
+
+def running(pid):
+    """Whether pid is a live process (a zombie nobody reaped yet counts as gone)."""
     try:
-        driver.command("POST", "url", {"url": url})
-        deadline = time.monotonic() + timeout
-        last = None
-        while True:
-            current = driver.command("GET", "url")
-            if urllib.parse.urlsplit(current).path.endswith(DONE_PATH):
-                log({"event": "done", "url": chromium_browser.without_query_values(current)})
-                return True
-            if time.monotonic() > deadline:
-                _, text = driver.page()
-                log({"event": "failed", "url": chromium_browser.without_query_values(current), "text": text[:500]})
-                return False
-            state = driver.command("POST", "execute/sync", {"script": PAGE_STATE, "args": []})
-            # Act once per page: a form just submitted may still show while the next one loads.
-            if (current, state) != last:
-                done = act(driver, state, user)
-                if done:
-                    log({"event": "page", "url": chromium_browser.without_query_values(current), "action": done})
-                    last = (current, state)
-            time.sleep(0.1)
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def open_driver(session_file):
+    """The kept session in a new tab, or a new Chromium."""
+    if session_file and os.path.exists(session_file):
+        with open(session_file, encoding="utf-8") as kept:
+            driver = KeptDriver(json.load(kept))
+        # As a running browser that BROWSER hands a link: a new tab.
+        handle = driver.command("POST", "window/new", {"type": "tab"})["handle"]
+        driver.command("POST", "window", {"handle": handle})
+        return driver, True
+    return chromium_browser.Driver(extra_args=["--ignore-certificate-errors"]), False
+
+
+def keep(driver, session_file):
+    """Leaves a new driver's chromedriver and Chromium running for the next run."""
+    kept = {"port": driver.port, "session": driver.session, "dir": driver.dir, "pid": driver.process.pid}
+    with open(session_file, "w", encoding="utf-8") as out:
+        json.dump(kept, out)
+    driver.log.close()
+
+
+def close_kept(session_file):
+    """--close FILE: ends the session a run kept, if any."""
+    if os.path.exists(session_file):
+        with open(session_file, encoding="utf-8") as kept:
+            KeptDriver(json.load(kept)).close()
+        os.remove(session_file)
+    return 0
+
+
+def browse(url, timeout, user):
+    session_file = os.environ.get("SIGNIN_SESSION")
+    driver, attached = open_driver(session_file)
+    ok = False
+    try:
+        ok = follow(driver, url, timeout, user)
+        return ok
     finally:
-        driver.close()
+        if session_file and ok and not attached:
+            keep(driver, session_file)
+        elif not attached:
+            driver.close()
+
+
+def follow(driver, url, timeout, user):
+    driver.command("POST", "url", {"url": url})
+    deadline = time.monotonic() + timeout
+    last = None
+    seen = None
+    while True:
+        current = driver.command("GET", "url")
+        if urllib.parse.urlsplit(current).path.endswith(DONE_PATH):
+            log({"event": "done", "url": chromium_browser.without_query_values(current)})
+            return True
+        if time.monotonic() > deadline:
+            _, text = driver.page()
+            log({"event": "failed", "url": chromium_browser.without_query_values(current), "text": text[:500]})
+            return False
+        state = driver.command("POST", "execute/sync", {"script": PAGE_STATE, "args": []})
+        if (current, state) != seen:
+            log({"event": "saw", "url": chromium_browser.without_query_values(current), "state": state})
+            seen = (current, state)
+        # Act once per page: a form just submitted may still show while the next one loads.
+        if (current, state) != last:
+            done = act(driver, state, user)
+            if done:
+                log({"event": "page", "url": chromium_browser.without_query_values(current), "action": done})
+                last = (current, state)
+        time.sleep(0.1)
 
 
 def main(argv):
@@ -108,6 +197,8 @@ def main(argv):
     # one (tests/it/realparts_kube.rs) may end, and its terminal hang up, before this has cleaned
     # up after Chromium.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    if len(argv) == 3 and argv[1] == "--close":
+        return close_kept(argv[2])
     if len(argv) < 2:
         print("signin_browser: usage: signin_browser.py [ARGS...] URL", file=sys.stderr)
         return 2
