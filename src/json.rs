@@ -4,7 +4,7 @@
 /// A JSON string literal in printable ASCII: `"` and `\` escaped, every control character
 /// and every non-ASCII character (bidi controls included) as `\uXXXX` (UTF-16, surrogate
 /// pairs above U+FFFF), so that no log reader is fooled by what a client sent.
-pub fn json_str(s: &str) -> String {
+pub(crate) fn json_str(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
@@ -26,14 +26,14 @@ pub fn json_str(s: &str) -> String {
 
 /// Writes JSON compact or indented by two spaces, as serde_json's compact and pretty
 /// formatters do: the `/echo` document is the only user.
-pub struct JsonWriter {
+pub(crate) struct JsonWriter {
     out: String,
     pretty: bool,
     depth: usize,
 }
 
 impl JsonWriter {
-    pub fn new(pretty: bool) -> JsonWriter {
+    pub(crate) fn new(pretty: bool) -> JsonWriter {
         JsonWriter {
             out: String::with_capacity(1024),
             pretty,
@@ -41,7 +41,7 @@ impl JsonWriter {
         }
     }
 
-    pub fn finish(self) -> String {
+    pub(crate) fn finish(self) -> String {
         self.out
     }
 
@@ -55,13 +55,13 @@ impl JsonWriter {
     }
 
     /// Opens `{` or `[`; `close` writes the matching end on its own line when indented.
-    pub fn open(&mut self, bracket: char) {
+    pub(crate) fn open(&mut self, bracket: char) {
         self.out.push(bracket);
         self.depth += 1;
     }
 
     /// Closes what `open` opened; `empty` when nothing was written inside (`{}`, `[]`).
-    pub fn close(&mut self, bracket: char, empty: bool) {
+    pub(crate) fn close(&mut self, bracket: char, empty: bool) {
         self.depth -= 1;
         if !empty {
             self.newline();
@@ -70,21 +70,21 @@ impl JsonWriter {
     }
 
     /// Starts the `index`th member of an object: `"key": `.
-    pub fn key(&mut self, index: usize, key: &str) {
+    pub(crate) fn key(&mut self, index: usize, key: &str) {
         self.item(index);
         self.out.push_str(&json_str(key));
         self.out.push_str(if self.pretty { ": " } else { ":" });
     }
 
     /// Starts the `index`th element of an array.
-    pub fn item(&mut self, index: usize) {
+    pub(crate) fn item(&mut self, index: usize) {
         if index > 0 {
             self.out.push(',');
         }
         self.newline();
     }
 
-    pub fn string(&mut self, value: &str) {
+    pub(crate) fn string(&mut self, value: &str) {
         self.out.push_str(&json_str(value));
     }
 }

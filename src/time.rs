@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Seconds since the epoch now (0 if the clock is before 1970).
-pub fn unix_now() -> u64 {
+pub(crate) fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -14,19 +14,19 @@ pub fn unix_now() -> u64 {
 /// A text that depends only on the current second, formatted once per second: the `Date`
 /// header and the access log's time are written on every request. One per thread (in a
 /// `thread_local!`), so no lock.
-pub struct PerSecond {
+pub(crate) struct PerSecond {
     secs: u64,
     text: String,
 }
 
 impl PerSecond {
-    pub const EMPTY: PerSecond = PerSecond {
+    pub(crate) const EMPTY: PerSecond = PerSecond {
         secs: u64::MAX,
         text: String::new(),
     };
 
     /// The text for `secs`, formatted by `format` when the second changed.
-    pub fn get(&mut self, secs: u64, format: impl FnOnce(u64) -> String) -> &str {
+    pub(crate) fn get(&mut self, secs: u64, format: impl FnOnce(u64) -> String) -> &str {
         if self.secs != secs {
             self.text = format(secs);
             self.secs = secs;
@@ -36,7 +36,7 @@ impl PerSecond {
 }
 
 /// A point in time as RFC 3339 UTC, optionally with milliseconds.
-pub fn rfc3339(time: SystemTime, with_millis: bool) -> String {
+pub(crate) fn rfc3339(time: SystemTime, with_millis: bool) -> String {
     let since = time.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
     let mut out = String::with_capacity(24);
     let millis = with_millis.then(|| since.subsec_millis());
@@ -45,7 +45,7 @@ pub fn rfc3339(time: SystemTime, with_millis: bool) -> String {
 }
 
 /// Seconds since the epoch as RFC 3339 UTC (`1970-01-01T00:00:00Z`).
-pub fn rfc3339_unix(secs: i64) -> String {
+pub(crate) fn rfc3339_unix(secs: i64) -> String {
     let mut out = String::with_capacity(20);
     push_rfc3339(&mut out, secs, None);
     out
@@ -80,7 +80,7 @@ fn push_rfc3339(out: &mut String, secs: i64, millis: Option<u32>) {
 }
 
 /// Appends the last `width` decimal digits of `n`, zero-padded.
-pub fn push_digits(out: &mut String, mut n: u64, width: usize) {
+pub(crate) fn push_digits(out: &mut String, mut n: u64, width: usize) {
     let mut digits = [b'0'; 20];
     let width = width.min(digits.len());
     for slot in digits[..width].iter_mut().rev() {
@@ -92,7 +92,7 @@ pub fn push_digits(out: &mut String, mut n: u64, width: usize) {
 }
 
 /// Appends `n` in decimal.
-pub fn push_decimal(out: &mut String, n: u64) {
+pub(crate) fn push_decimal(out: &mut String, n: u64) {
     let width = n.checked_ilog10().map_or(1, |log| log as usize + 1);
     push_digits(out, n, width);
 }
@@ -105,7 +105,7 @@ fn fields(secs: i64) -> (i64, u32, u32, i64, i64, i64) {
 }
 
 /// IMF-fixdate (RFC 9110 §5.6.7) of seconds since the epoch.
-pub fn imf_fixdate(secs: u64) -> String {
+pub(crate) fn imf_fixdate(secs: u64) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -121,7 +121,7 @@ pub fn imf_fixdate(secs: u64) -> String {
 /// Seconds since the epoch of an RFC 3339 date-time (§5.6): `T` or `t`, optional fraction
 /// (truncated), `Z`, `z` or a `+hh:mm`/`-hh:mm` offset. `None` for anything else, out-of-range
 /// fields included; a leap second (`:60`) is read as the next second.
-pub fn parse_rfc3339(text: &str) -> Option<i64> {
+pub(crate) fn parse_rfc3339(text: &str) -> Option<i64> {
     let b = text.as_bytes();
     let digits = |range: std::ops::Range<usize>| -> Option<i64> {
         let part = b.get(range)?;

@@ -13,7 +13,7 @@ use std::thread;
 use crate::client::env::Env;
 
 /// The program and arguments that open `url`, or `None` when nothing here can.
-pub fn command_for(url: &str, env: &Env) -> Option<Vec<String>> {
+pub(super) fn command_for(url: &str, env: &Env) -> Option<Vec<String>> {
     if let Some(browser) = &env.browser {
         let mut words: Vec<String> = browser.split_whitespace().map(str::to_string).collect();
         if words.is_empty() {
@@ -41,7 +41,7 @@ pub fn command_for(url: &str, env: &Env) -> Option<Vec<String>> {
 /// stays behind while we wait; if we exit first, it is reparented and reaped by init. Its
 /// stdout goes to our stderr: our stdout carries the result only, and a browser holding that
 /// pipe open would keep `$(token2go)` and kubectl waiting after we exit.
-pub fn spawn(command: &[String]) -> io::Result<()> {
+pub(super) fn spawn(command: &[String]) -> io::Result<()> {
     let (program, args) = command
         .split_first()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty browser command"))?;

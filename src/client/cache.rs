@@ -33,15 +33,15 @@ use crate::flow::crypto::random_bytes;
 use crate::server::token::lower_hex;
 use crate::sys::effective_uid;
 
-pub const VERSION: u64 = 1;
+pub(super) const VERSION: u64 = 1;
 /// A cached token is used only while it stays valid for longer than this.
-pub const MARGIN_SECS: i64 = 60;
+pub(super) const MARGIN_SECS: i64 = 60;
 /// Larger files are not cache entries (a 16 KB JWT makes an entry of about 17 KB).
 const MAX_ENTRY_BYTES: u64 = 1024 * 1024;
 /// How often a run waiting for another run's lock tries again.
 const LOCK_POLL: Duration = Duration::from_millis(50);
 
-pub struct Cache {
+pub(super) struct Cache {
     dir: PathBuf,
 }
 
@@ -66,7 +66,7 @@ fn is_zero(value: &i64) -> bool {
 }
 
 /// A cache entry: the document and what the run that fetched it knew.
-pub struct Cached {
+pub(super) struct Cached {
     pub document: TokenDocument,
     /// Server clock minus ours, in seconds, as measured at receipt (0 when within 30 s).
     pub skew: i64,
@@ -76,7 +76,7 @@ pub struct Cached {
 
 impl Cached {
     /// Seconds the token stays valid after `now` (our clock), on the server's clock.
-    pub fn remaining(&self, now: i64) -> Option<i64> {
+    pub(super) fn remaining(&self, now: i64) -> Option<i64> {
         Some(self.document.expiry()? - now.saturating_add(self.skew))
     }
 
@@ -86,7 +86,7 @@ impl Cached {
 }
 
 /// The launch record of a server: when a browser was last opened for it, and how that went.
-pub struct Launch {
+pub(super) struct Launch {
     pub started_at: i64,
     /// `running`, `ok` or `failed`.
     pub result: String,
@@ -95,19 +95,19 @@ pub struct Launch {
 
 /// The server's lock, held until dropped (closing the file releases the `flock`; so does the
 /// kernel when the process dies).
-pub struct Lock {
+pub(super) struct Lock {
     _file: File,
 }
 
 /// Why the lock was not taken.
-pub enum LockError {
+pub(super) enum LockError {
     TimedOut,
     Io(io::Error),
 }
 
 impl Cache {
     /// The cache directory from the environment; `None` when neither variable gives one.
-    pub fn locate(env: &Env) -> Option<Cache> {
+    pub(super) fn locate(env: &Env) -> Option<Cache> {
         let base = match &env.xdg_cache_home {
             Some(xdg) if xdg.is_absolute() => xdg.clone(),
             _ => env.home.as_ref()?.join(".cache"),
@@ -115,14 +115,14 @@ impl Cache {
         Some(Cache::at(base.join("token2go")))
     }
 
-    pub fn at(dir: PathBuf) -> Cache {
+    pub(super) fn at(dir: PathBuf) -> Cache {
         Cache { dir }
     }
 
     /// Whether the directory may be used: absent (it will be created 0700), or a directory
     /// owned by our effective uid that neither group nor others can write to. Another user who
     /// can write there could plant a token or a record of their choice.
-    pub fn check(&self) -> Result<(), String> {
+    pub(super) fn check(&self) -> Result<(), String> {
         let meta = match fs::metadata(&self.dir) {
             Ok(meta) => meta,
             Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -157,7 +157,7 @@ impl Cache {
     }
 
     /// The entry's path for a normalized server URL.
-    pub fn entry(&self, server: &str) -> PathBuf {
+    pub(super) fn entry(&self, server: &str) -> PathBuf {
         self.dir.join(format!("{}.json", Cache::stem(server)))
     }
 
@@ -168,12 +168,12 @@ impl Cache {
 
     /// The cached token of `server` if one is valid for more than [`MARGIN_SECS`] after `now`
     /// (seconds since the epoch). `Err` names why an existing entry cannot be used.
-    pub fn read(&self, server: &str, now: i64) -> Result<Option<Cached>, String> {
+    pub(super) fn read(&self, server: &str, now: i64) -> Result<Option<Cached>, String> {
         Ok(self.read_any(server)?.filter(|cached| cached.is_hit(now)))
     }
 
     /// The entry of `server`, valid or not.
-    pub fn read_any(&self, server: &str) -> Result<Option<Cached>, String> {
+    pub(super) fn read_any(&self, server: &str) -> Result<Option<Cached>, String> {
         match load(&self.entry(server), server) {
             Ok(cached) => Ok(Some(cached)),
             Err(Unusable::Absent) => Ok(None),
@@ -182,7 +182,7 @@ impl Cache {
     }
 
     /// Every usable entry, in the order of their server URLs.
-    pub fn entries(&self) -> Vec<(String, Cached)> {
+    pub(super) fn entries(&self) -> Vec<(String, Cached)> {
         let Ok(names) = fs::read_dir(&self.dir) else {
             return Vec::new();
         };
@@ -206,7 +206,7 @@ impl Cache {
     }
 
     /// Stores `document` for `server` atomically.
-    pub fn write(
+    pub(super) fn write(
         &self,
         server: &str,
         document: &TokenDocument,
@@ -225,7 +225,7 @@ impl Cache {
     }
 
     /// Deletes the entry and the launch record of `server`; whether there was an entry.
-    pub fn forget(&self, server: &str) -> io::Result<bool> {
+    pub(super) fn forget(&self, server: &str) -> io::Result<bool> {
         let _ = fs::remove_file(self.file(server, "launch"));
         match fs::remove_file(self.entry(server)) {
             Ok(()) => Ok(true),
@@ -236,7 +236,7 @@ impl Cache {
 
     /// Takes the lock of `server`, waiting at most `timeout`; `waiting` runs once if another
     /// run holds it.
-    pub fn lock(
+    pub(super) fn lock(
         &self,
         server: &str,
         timeout: Duration,
@@ -271,7 +271,7 @@ impl Cache {
     }
 
     /// The launch record of `server`; `None` when there is none or it is unusable.
-    pub fn launch(&self, server: &str) -> Option<Launch> {
+    pub(super) fn launch(&self, server: &str) -> Option<Launch> {
         let data = read_private(&self.file(server, "launch")).ok()?;
         let record: Value = serde_json::from_slice(&data).ok()?;
         let ours = record["version"].as_u64() == Some(VERSION)
@@ -284,7 +284,7 @@ impl Cache {
     }
 
     /// Stores the launch record of `server` atomically.
-    pub fn write_launch(&self, server: &str, launch: &Launch) -> io::Result<()> {
+    pub(super) fn write_launch(&self, server: &str, launch: &Launch) -> io::Result<()> {
         let mut record = json!({
             "version": VERSION,
             "server": server,

@@ -32,14 +32,14 @@ use crate::flow::query::parse_strict;
 use crate::http::{Exchange, Limits, Method, Request, Response, Server, Service, Status};
 
 /// Largest callback body: a form_post of a 16 KB JWT is about 23 KB.
-pub const MAX_BODY: usize = 64 * 1024;
+pub(super) const MAX_BODY: usize = 64 * 1024;
 /// Route label of the response that delivers the outcome.
 const DELIVERY: &str = "delivery";
 const FORM: &str = "application/x-www-form-urlencoded";
 
 type Outcome = Result<TokenDocument, ClientError>;
 /// Checks and decrypts a callback's decoded fields.
-pub type Opener = Box<dyn Fn(&[(String, String)]) -> Outcome + Send + Sync>;
+pub(super) type Opener = Box<dyn Fn(&[(String, String)]) -> Outcome + Send + Sync>;
 
 /// The edge's limits for the listener: bodies allowed (form_post), and a request line long
 /// enough for a `GET` callback carrying a large token in its query; few connections.
@@ -54,14 +54,14 @@ fn limits() -> Limits {
 }
 
 /// Binds 127.0.0.1:`port` (0: the OS picks); the first thing a callback run does.
-pub fn bind(port: u16) -> Result<TcpListener, ClientError> {
+pub(super) fn bind(port: u16) -> Result<TcpListener, ClientError> {
     TcpListener::bind((Ipv4Addr::LOCALHOST, port))
         .map_err(|error| ClientError::Listen { port, error })
 }
 
 /// What the listener serves: its two random paths, where the start link leads and where a
 /// browser that delivered goes next.
-pub struct Routes {
+pub(super) struct Routes {
     pub start: String,
     pub callback: String,
     pub flow_url: String,
@@ -69,14 +69,14 @@ pub struct Routes {
 }
 
 /// A running listener waiting for its one callback.
-pub struct Listener {
+pub(super) struct Listener {
     server: Server,
     outcomes: Receiver<Outcome>,
 }
 
 impl Listener {
     /// Serves `listener` with the start link and the callback service.
-    pub fn start(
+    pub(super) fn start(
         listener: TcpListener,
         routes: Routes,
         open: Opener,
@@ -108,7 +108,7 @@ impl Listener {
 
     /// Waits for the callback's outcome; after it, lets the listener finish (idle browser
     /// connections are closed, a response in flight is completed) for at most a second.
-    pub fn wait(self, timeout: Duration) -> Outcome {
+    pub(super) fn wait(self, timeout: Duration) -> Outcome {
         match self.outcomes.recv_timeout(timeout) {
             Ok(outcome) => {
                 self.server.shutdown(Duration::from_secs(1));

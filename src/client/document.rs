@@ -11,7 +11,7 @@ use crate::server::token::{Claims, claim_str, claims_expiry, jwt_claims};
 use crate::time::{parse_rfc3339, rfc3339_unix};
 
 #[derive(Serialize, Deserialize)]
-pub struct TokenDocument {
+pub(super) struct TokenDocument {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     timestamp: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -28,21 +28,21 @@ pub struct TokenDocument {
 
 /// Why a document was refused; the caller words it for its context (callback or cache).
 #[derive(Debug, PartialEq, Eq)]
-pub enum DocumentError {
+pub(super) enum DocumentError {
     NotAnObject,
     NoSecret,
 }
 
 impl TokenDocument {
     /// A document from the decrypted plaintext.
-    pub fn from_json(bytes: &[u8]) -> Result<TokenDocument, DocumentError> {
+    pub(super) fn from_json(bytes: &[u8]) -> Result<TokenDocument, DocumentError> {
         let value: Value = serde_json::from_slice(bytes).map_err(|_| DocumentError::NotAnObject)?;
         TokenDocument::from_value(value)
     }
 
     /// A document from a JSON value (the cache's `token`): an object with a non-empty string
     /// `secret`.
-    pub fn from_value(value: Value) -> Result<TokenDocument, DocumentError> {
+    pub(super) fn from_value(value: Value) -> Result<TokenDocument, DocumentError> {
         if !value.is_object() {
             return Err(DocumentError::NotAnObject);
         }
@@ -52,22 +52,22 @@ impl TokenDocument {
         serde_json::from_value(value).map_err(|_| DocumentError::NoSecret)
     }
 
-    pub fn secret(&self) -> &str {
+    pub(super) fn secret(&self) -> &str {
         &self.secret
     }
 
     /// `expiresAt` as it came, for the ExecCredential's `expirationTimestamp`.
-    pub fn expires_at(&self) -> Option<&Value> {
+    pub(super) fn expires_at(&self) -> Option<&Value> {
         self.expires_at.as_ref()
     }
 
     /// `expiresAt` in seconds since the epoch; `None` when absent or not RFC 3339.
-    pub fn expires_at_unix(&self) -> Option<i64> {
+    pub(super) fn expires_at_unix(&self) -> Option<i64> {
         self.expires_at.as_ref()?.as_str().and_then(parse_rfc3339)
     }
 
     /// The server's clock at hand-out (`timestamp`), in seconds since the epoch.
-    pub fn timestamp_unix(&self) -> Option<i64> {
+    pub(super) fn timestamp_unix(&self) -> Option<i64> {
         self.timestamp.as_ref()?.as_str().and_then(parse_rfc3339)
     }
 
@@ -78,7 +78,7 @@ impl TokenDocument {
 
     /// The expiry to believe: `expiresAt`, but never later than the JWT's own `exp` (a cache
     /// entry is a file, and a file can be edited); the `exp` alone when there is no `expiresAt`.
-    pub fn expiry(&self) -> Option<i64> {
+    pub(super) fn expiry(&self) -> Option<i64> {
         let exp = self.claims().as_ref().and_then(claims_expiry);
         match (self.expires_at_unix(), exp) {
             (Some(at), Some(exp)) => Some(at.min(exp)),
@@ -87,7 +87,7 @@ impl TokenDocument {
     }
 
     /// Who the token is for, when it is a JWT: `preferred_username`, else `email`, else `sub`.
-    pub fn user(&self) -> Option<String> {
+    pub(super) fn user(&self) -> Option<String> {
         let claims = self.claims()?;
         ["preferred_username", "email", "sub"]
             .iter()
@@ -102,17 +102,17 @@ impl TokenDocument {
 
     /// Gives a token without an expiry one, `--max-age` after receipt (seconds since the
     /// epoch, written as RFC 3339).
-    pub fn apply_max_age(&mut self, secs: i64) {
+    pub(super) fn apply_max_age(&mut self, secs: i64) {
         self.expires_at = Some(Value::String(rfc3339_unix(secs)));
         self.max_age_applied = true;
     }
 
-    pub fn max_age_applied(&self) -> bool {
+    pub(super) fn max_age_applied(&self) -> bool {
         self.max_age_applied
     }
 
     /// The document as one line of JSON.
-    pub fn to_json(&self) -> String {
+    pub(super) fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }
 }

@@ -21,19 +21,19 @@ use crate::flow::pubkey::{self, PublicKey};
 use crate::flow::query;
 
 /// The paste-mode target: the server shows the encrypted result instead of sending it anywhere.
-pub const OOB: &str = "urn:ietf:wg:oauth:2.0:oob";
+pub(super) const OOB: &str = "urn:ietf:wg:oauth:2.0:oob";
 /// The four fields of a callback, in the order an error lists missing ones.
 const FIELDS: [&str; 4] = ["key", "nonce", "payload", "state"];
 
 /// The run's key pair. No `Debug` and no export: the private key never leaves this process's
 /// memory, and the rsa crate wipes it when the pair is dropped.
-pub struct ClientKey {
+pub(super) struct ClientKey {
     private: rsa::PrivateKey,
     public: PublicKey,
 }
 
 impl ClientKey {
-    pub fn generate(bits: usize) -> Result<ClientKey, ClientError> {
+    pub(super) fn generate(bits: usize) -> Result<ClientKey, ClientError> {
         let private = rsa::PrivateKey::new(&mut getrandom::SysRng, bits)
             .map_err(ClientError::KeyGeneration)?;
         let public = PublicKey::from_rsa(private.to_public_key())
@@ -41,7 +41,7 @@ impl ClientKey {
         Ok(ClientKey { private, public })
     }
 
-    pub fn bits(&self) -> usize {
+    pub(super) fn bits(&self) -> usize {
         self.public.bits()
     }
 
@@ -54,12 +54,12 @@ impl ClientKey {
     }
 
     /// `XXXX-XXXX`, as the paste page shows it.
-    pub fn verification_code(&self) -> String {
+    pub(super) fn verification_code(&self) -> String {
         pubkey::verification_code(&self.public)
     }
 
     /// Decrypts a response made for this key and reads the document in it.
-    pub fn open(&self, sealed: &Sealed) -> Result<TokenDocument, ClientError> {
+    pub(super) fn open(&self, sealed: &Sealed) -> Result<TokenDocument, ClientError> {
         let plaintext =
             Zeroizing::new(crypto::open(&self.private, sealed).map_err(|_| ClientError::Decrypt)?);
         TokenDocument::from_json(&plaintext).map_err(|error| {
@@ -72,7 +72,7 @@ impl ClientKey {
 }
 
 /// base64url without padding of `len` random bytes.
-pub fn random_text(len: usize) -> Result<String, ClientError> {
+pub(super) fn random_text(len: usize) -> Result<String, ClientError> {
     let mut bytes = Zeroizing::new(vec![0u8; len]);
     crypto::random_bytes(&mut bytes).map_err(|_| ClientError::Random)?;
     Ok(URL_SAFE_NO_PAD.encode(&*bytes))
@@ -80,7 +80,7 @@ pub fn random_text(len: usize) -> Result<String, ClientError> {
 
 /// `SERVER/flow/redirect/token?target=…&state=…&publicKeyType=…&publicKey=…[&responseMode=…]`,
 /// every value percent-encoded but for RFC 3986's unreserved characters.
-pub fn flow_url(
+pub(super) fn flow_url(
     server: &str,
     target: &str,
     state: &str,
@@ -109,7 +109,7 @@ pub fn flow_url(
 /// `state` equal to ours, then decryption. A callback with `error` is the server's flow error
 /// (RFC 6749 §4.1.2.1): its `state` is checked the same way, then it fails the run with the
 /// server's description.
-pub fn open_callback(
+pub(super) fn open_callback(
     key: &ClientKey,
     state: &str,
     fields: &[(String, String)],

@@ -10,13 +10,13 @@ use lexopt::Arg;
 
 use crate::client::env::Env;
 
-pub const DEFAULT_TIMEOUT_SECS: u64 = 180;
-pub const DEFAULT_MIN_INTERVAL_SECS: u64 = 30;
-pub const DEFAULT_MAX_AGE_SECS: u64 = 300;
-pub const KEY_SIZES: [usize; 3] = [2048, 3072, 4096];
+pub(super) const DEFAULT_TIMEOUT_SECS: u64 = 180;
+pub(super) const DEFAULT_MIN_INTERVAL_SECS: u64 = 30;
+pub(super) const DEFAULT_MAX_AGE_SECS: u64 = 300;
+pub(super) const KEY_SIZES: [usize; 3] = [2048, 3072, 4096];
 /// The subcommands, in `--help` order; the first word that is not an option may name one.
-pub const SUBCOMMANDS: [&str; 3] = ["status", "logout", "completions"];
-pub const SHELLS: [&str; 3] = ["bash", "zsh", "fish"];
+pub(super) const SUBCOMMANDS: [&str; 3] = ["status", "logout", "completions"];
+pub(super) const SHELLS: [&str; 3] = ["bash", "zsh", "fish"];
 
 /// What goes to stdout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -130,7 +130,7 @@ struct Draft {
 /// One option: its name, short form, the name of its value (if it takes one) and the values
 /// the shell may complete, its help line, the group of options it excludes (options of one
 /// group may not be combined), and what it sets.
-pub struct Opt {
+pub(super) struct Opt {
     pub name: &'static str,
     pub short: Option<char>,
     pub value: Option<&'static str>,
@@ -141,7 +141,7 @@ pub struct Opt {
 }
 
 /// Every option, in `--help` order: the one definition of the command line.
-pub const OPTIONS: &[Opt] = &[
+pub(super) const OPTIONS: &[Opt] = &[
     Opt {
         name: "--format",
         short: None,
@@ -646,7 +646,7 @@ fn printable(text: &str) -> String {
 /// The server URL with trailing slashes stripped, checked: `http` or `https`, a host, an
 /// optional port and path; no query, fragment, whitespace or control characters (it becomes
 /// the start of the flow URL, a `Location` header and the cache key).
-pub fn normalize_server_url(url: &str) -> Result<String, &'static str> {
+pub(super) fn normalize_server_url(url: &str) -> Result<String, &'static str> {
     let normalized = url.trim_end_matches('/');
     if normalized
         .chars()

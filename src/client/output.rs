@@ -6,11 +6,11 @@ use crate::client::document::TokenDocument;
 use crate::client::options::Format;
 
 /// What kubectl gets when it does not say which version it wants.
-pub const DEFAULT_EXEC_API_VERSION: &str = "client.authentication.k8s.io/v1";
+pub(super) const DEFAULT_EXEC_API_VERSION: &str = "client.authentication.k8s.io/v1";
 
 /// The result line, without its newline. `exec_info` is `KUBERNETES_EXEC_INFO`: kubectl puts the
 /// `ExecCredential` version it expects in its `apiVersion`.
-pub fn render(doc: &TokenDocument, format: Format, exec_info: Option<&str>) -> String {
+pub(super) fn render(doc: &TokenDocument, format: Format, exec_info: Option<&str>) -> String {
     match format {
         Format::Token => doc.secret().to_string(),
         Format::Json => doc.to_json(),

@@ -7,13 +7,13 @@ use std::io::{self, BufRead, Read};
 use crate::client::error::ClientError;
 use crate::flow::crypto::{self, CryptoError, Sealed};
 
-pub use crate::flow::crypto::{PASTE_BEGIN, PASTE_END};
+pub(super) use crate::flow::crypto::{PASTE_BEGIN, PASTE_END};
 
 /// The most that is read while waiting for the END line.
 const MAX_PASTE_BYTES: u64 = 1024 * 1024;
 
 /// Reads lines until one holds the END marker; the text read so far.
-pub fn read_block(input: &mut impl BufRead) -> Result<String, ClientError> {
+pub(super) fn read_block(input: &mut impl BufRead) -> Result<String, ClientError> {
     let mut text = String::new();
     loop {
         let room = MAX_PASTE_BYTES.saturating_sub(text.len() as u64);
@@ -37,7 +37,7 @@ pub fn read_block(input: &mut impl BufRead) -> Result<String, ClientError> {
 }
 
 /// The block within `text` (from its BEGIN line to its END line), decoded.
-pub fn parse_block(text: &str) -> Result<Sealed, ClientError> {
+pub(super) fn parse_block(text: &str) -> Result<Sealed, ClientError> {
     let start = text
         .find(PASTE_BEGIN)
         .ok_or_else(|| ClientError::Paste(format!("no {PASTE_BEGIN} line")))?;
@@ -53,7 +53,7 @@ pub fn parse_block(text: &str) -> Result<Sealed, ClientError> {
 }
 
 /// [`read_block`] then [`parse_block`], from stdin.
-pub fn read_from_stdin() -> Result<Sealed, ClientError> {
+pub(super) fn read_from_stdin() -> Result<Sealed, ClientError> {
     let text = read_block(&mut io::stdin().lock())?;
     parse_block(&text)
 }

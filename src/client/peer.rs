@@ -17,7 +17,7 @@ const TIME_WAIT: &str = "06";
 
 /// The uid owning the socket at `peer` connected to `ours`; `Ok(None)` when no such socket is
 /// listed (it is gone already); `Err` when the tables cannot be read (not Linux, no /proc).
-pub fn owner(peer: SocketAddr, ours: SocketAddr) -> io::Result<Option<u32>> {
+pub(super) fn owner(peer: SocketAddr, ours: SocketAddr) -> io::Result<Option<u32>> {
     let mut readable = false;
     for table in TABLES {
         let text = match fs::read_to_string(table) {

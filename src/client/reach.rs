@@ -13,10 +13,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 /// The whole check's bound.
-pub const WITHIN: Duration = Duration::from_secs(3);
+pub(super) const WITHIN: Duration = Duration::from_secs(3);
 
 /// `Err` says why `server` (a normalized server URL) does not answer.
-pub fn check(server: &str) -> Result<(), String> {
+pub(super) fn check(server: &str) -> Result<(), String> {
     let target = Target::parse(server)?;
     let deadline = Instant::now() + WITHIN;
     let addrs = resolve(&target.host, target.port)?;

@@ -16,7 +16,7 @@ use crate::client::{note, now, usable_cache};
 
 /// Shows the named server's entry, or every entry. `Ok` when the named server (or, without
 /// one, any server) has a valid token.
-pub fn status(server: Option<&str>, json: bool, env: &Env) -> Result<(), ClientError> {
+pub(super) fn status(server: Option<&str>, json: bool, env: &Env) -> Result<(), ClientError> {
     let cache = usable_cache(env)
         .map_err(ClientError::CacheRefused)?
         .ok_or_else(|| {
@@ -127,7 +127,7 @@ fn duration(secs: i64) -> String {
 }
 
 /// Deletes the cached token of `server`, or of every server (`None`).
-pub fn logout(server: Option<&str>, env: &Env) -> Result<(), ClientError> {
+pub(super) fn logout(server: Option<&str>, env: &Env) -> Result<(), ClientError> {
     let cache = match usable_cache(env) {
         Ok(Some(cache)) => cache,
         Ok(None) => {

@@ -54,7 +54,7 @@ const REQUIRED: usize = 4;
 const CONFIRMED: usize = 5;
 /// A token whose known expiry is fewer seconds away than this is not handed out by the flow:
 /// the client could not use it, and would cache it.
-pub const MIN_LIFETIME: i64 = 30;
+pub(super) const MIN_LIFETIME: i64 = 30;
 
 /// What the flow decided.
 pub enum Outcome {

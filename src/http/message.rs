@@ -192,7 +192,7 @@ pub struct Response {
 }
 
 /// Headers on every response, whoever produced it.
-pub const BASELINE_HEADERS: &[(&str, &str)] = &[
+pub(super) const BASELINE_HEADERS: &[(&str, &str)] = &[
     ("X-Content-Type-Options", "nosniff"),
     ("Referrer-Policy", "no-referrer"),
     ("X-Frame-Options", "DENY"),

@@ -17,7 +17,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
-pub struct PoolConfig {
+pub(super) struct PoolConfig {
     /// Threads spawned on demand; past it, jobs wait in the queue.
     pub soft_threads: usize,
     /// Threads `rescue` may add while queued jobs wait too long; the most that ever exist.
@@ -31,15 +31,15 @@ pub struct PoolConfig {
     pub name: &'static str,
 }
 
-pub struct Pool<T: Send + 'static> {
+pub(super) struct Pool<T: Send + 'static> {
     inner: Arc<Inner<T>>,
 }
 
 /// What a running job may ask about its pool: whether other jobs wait for a thread.
-pub struct Backlog<'a>(&'a AtomicUsize);
+pub(super) struct Backlog<'a>(&'a AtomicUsize);
 
 impl Backlog<'_> {
-    pub fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.0.load(Ordering::Relaxed) == 0
     }
 }
@@ -74,7 +74,7 @@ struct State<T> {
 }
 
 impl<T: Send + 'static> Pool<T> {
-    pub fn new(
+    pub(super) fn new(
         config: PoolConfig,
         handler: impl Fn(T, Backlog<'_>) + Send + Sync + 'static,
     ) -> Pool<T> {
@@ -103,7 +103,7 @@ impl<T: Send + 'static> Pool<T> {
     /// wait and spawning one per remaining job while under the soft cap; when the pool is
     /// closed they are dropped (connections: closed). A thread that cannot be spawned now is
     /// left to `rescue`.
-    pub fn submit(&self, jobs: &mut Vec<T>) {
+    pub(super) fn submit(&self, jobs: &mut Vec<T>) {
         let inner = &self.inner;
         let mut s = inner.lock();
         if s.closed {
@@ -131,7 +131,7 @@ impl<T: Send + 'static> Pool<T> {
     /// oldest queued job has waited `patience` and no job finished since the last call (the
     /// running jobs are blocked by slow clients, not busy), or has waited `limit` whatever
     /// the reason. Called periodically; returns how many threads it started.
-    pub fn rescue(&self, patience: Duration, limit: Duration) -> usize {
+    pub(super) fn rescue(&self, patience: Duration, limit: Duration) -> usize {
         let inner = &self.inner;
         let mut s = inner.lock();
         let stalled = s.finished == s.finished_at_rescue;
@@ -151,14 +151,14 @@ impl<T: Send + 'static> Pool<T> {
 
     /// Refuses new jobs and lets idle workers exit once the queue is empty; queued and running
     /// jobs go on.
-    pub fn close(&self) {
+    pub(super) fn close(&self) {
         self.inner.lock().closed = true;
         self.inner.work.notify_all();
     }
 
     /// Waits until no job runs and every thread has exited (only after `close`), or until
     /// `deadline`. True when finished.
-    pub fn wait_finished(&self, deadline: Option<Instant>) -> bool {
+    pub(super) fn wait_finished(&self, deadline: Option<Instant>) -> bool {
         let mut s = self.inner.lock();
         while s.busy > 0 || s.threads > 0 {
             s = match deadline {
@@ -184,17 +184,17 @@ impl<T: Send + 'static> Pool<T> {
 #[cfg(test)]
 impl<T: Send + 'static> Pool<T> {
     /// Jobs running now.
-    pub fn busy(&self) -> usize {
+    pub(super) fn busy(&self) -> usize {
         self.inner.lock().busy
     }
 
     /// Threads alive now (busy or idle).
-    pub fn threads(&self) -> usize {
+    pub(super) fn threads(&self) -> usize {
         self.inner.lock().threads
     }
 
     /// Jobs waiting for a worker.
-    pub fn queued(&self) -> usize {
+    pub(super) fn queued(&self) -> usize {
         self.inner.lock().queue.len()
     }
 }

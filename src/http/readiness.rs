@@ -14,12 +14,12 @@ use std::time::Duration;
 const EVENTS_PER_WAIT: usize = 256;
 
 /// An epoll set in which each socket is armed for one readable event at a time.
-pub struct Epoll {
+pub(super) struct Epoll {
     fd: OwnedFd,
 }
 
 impl Epoll {
-    pub fn new() -> io::Result<Epoll> {
+    pub(super) fn new() -> io::Result<Epoll> {
         // SAFETY: epoll_create1 takes a flag and no pointer; it returns a new descriptor or -1.
         let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
         if fd < 0 {
@@ -33,7 +33,7 @@ impl Epoll {
     /// Arms `socket` for one event (readable, or the peer hung up or reset), reported by `wait`
     /// with `key`; it is disarmed after that event until armed again. `added`: the socket is
     /// already in the set (armed before); closing a socket removes it from the set.
-    pub fn arm_once(&self, socket: BorrowedFd<'_>, key: u64, added: bool) -> io::Result<()> {
+    pub(super) fn arm_once(&self, socket: BorrowedFd<'_>, key: u64, added: bool) -> io::Result<()> {
         let mut event = libc::epoll_event {
             events: (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLONESHOT) as u32,
             u64: key,
@@ -55,7 +55,7 @@ impl Epoll {
 
     /// Waits up to `timeout` for events and appends their keys to `keys`; an interrupted
     /// wait returns no keys.
-    pub fn wait(&self, keys: &mut Vec<u64>, timeout: Duration) -> io::Result<()> {
+    pub(super) fn wait(&self, keys: &mut Vec<u64>, timeout: Duration) -> io::Result<()> {
         let mut events = [libc::epoll_event { events: 0, u64: 0 }; EVENTS_PER_WAIT];
         let ms = timeout_ms(timeout);
         // SAFETY: `events` is a writable array of EVENTS_PER_WAIT epoll_events that outlives
@@ -83,7 +83,7 @@ impl Epoll {
 
 /// Waits up to `timeout` (0: only looks) until `socket` has bytes to read or the peer closed
 /// or reset it; true when a read would not block. An interrupted wait counts as not ready.
-pub fn readable_within(socket: BorrowedFd<'_>, timeout: Duration) -> io::Result<bool> {
+pub(super) fn readable_within(socket: BorrowedFd<'_>, timeout: Duration) -> io::Result<bool> {
     let mut poll = libc::pollfd {
         fd: socket.as_raw_fd(),
         events: libc::POLLIN,

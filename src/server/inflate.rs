@@ -11,7 +11,7 @@ use std::fmt;
 
 /// Why a gzip member could not be decoded.
 #[derive(Debug, PartialEq, Eq)]
-pub enum InflateError {
+pub(super) enum InflateError {
     Header,
     Truncated,
     BlockType,
@@ -40,7 +40,7 @@ impl std::error::Error for InflateError {}
 type Result<T> = std::result::Result<T, InflateError>;
 
 /// The decoded contents of one gzip member.
-pub fn gunzip(data: &[u8]) -> Result<Vec<u8>> {
+pub(super) fn gunzip(data: &[u8]) -> Result<Vec<u8>> {
     const FHCRC: u8 = 2;
     const FEXTRA: u8 = 4;
     const FNAME: u8 = 8;

@@ -19,8 +19,9 @@ use serde_json::Value;
 
 use crate::harness::{TempDir, TestServer, confirm_link, python_exe, unix_now, unsigned_jwt};
 
-pub const RUST_CLIENT: &str = env!("CARGO_BIN_EXE_token2go");
-pub const PY_CLIENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/token2go_client.py");
+pub(crate) const RUST_CLIENT: &str = env!("CARGO_BIN_EXE_token2go");
+pub(crate) const PY_CLIENT: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/token2go_client.py");
 const STANDIN: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/support/standin_browser.py"
@@ -30,13 +31,13 @@ const AUTH_TEST: &str = concat!(
     "/tests/support/test_python_auth.py"
 );
 /// The header the stand-in browser adds, as a gateway would; in the server's default list.
-pub const TOKEN_HEADER: &str = "X-Forwarded-Access-Token";
+pub(crate) const TOKEN_HEADER: &str = "X-Forwarded-Access-Token";
 /// Longest a client run may take: RSA-4096 generation in a debug build takes up to ~20 s.
 const RUN_LIMIT: Duration = Duration::from_secs(90);
 
 /// The two clients under test.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Which {
+pub(crate) enum Which {
     Rust,
     Python,
 }
@@ -45,7 +46,7 @@ pub enum Which {
 
 /// An unsigned JWT (the server decodes, never verifies) of about `size` bytes, expiring in
 /// `valid_for` seconds; `tag` makes it unique.
-pub fn jwt(tag: &str, size: usize, valid_for: u64) -> String {
+pub(crate) fn jwt(tag: &str, size: usize, valid_for: u64) -> String {
     let token = |pad: usize| {
         let claims = format!(
             r#"{{"sub":"{tag}","exp":{},"groups":"{}"}}"#,
@@ -60,28 +61,28 @@ pub fn jwt(tag: &str, size: usize, valid_for: u64) -> String {
 
 // ----- a sandbox per client run: HOME, cache, stand-in log --------------------------------------
 
-pub struct Sandbox {
+pub(crate) struct Sandbox {
     dir: TempDir,
 }
 
 impl Sandbox {
-    pub fn new() -> Sandbox {
+    pub(crate) fn new() -> Sandbox {
         let dir = TempDir::new("client");
         std::fs::create_dir(dir.join("home")).unwrap();
         Sandbox { dir }
     }
 
-    pub fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }
 
     /// The cache directory both clients use here (`$XDG_CACHE_HOME/token2go`).
-    pub fn cache_dir(&self) -> PathBuf {
+    pub(crate) fn cache_dir(&self) -> PathBuf {
         self.path("cache").join("token2go")
     }
 
     /// The cache entry of a server, computed independently of both clients.
-    pub fn cache_entry(&self, server: &str) -> PathBuf {
+    pub(crate) fn cache_entry(&self, server: &str) -> PathBuf {
         let normalized = server.trim_end_matches('/');
         let hex: String = Sha256::digest(normalized.as_bytes())
             .iter()
@@ -91,7 +92,7 @@ impl Sandbox {
     }
 
     /// The base environment of a client run: nothing but PATH, HOME and XDG_CACHE_HOME.
-    pub fn env(&self) -> Vec<(String, String)> {
+    pub(crate) fn env(&self) -> Vec<(String, String)> {
         vec![
             ("PATH".into(), std::env::var("PATH").unwrap_or_default()),
             ("HOME".into(), self.path("home").display().to_string()),
@@ -103,7 +104,7 @@ impl Sandbox {
     }
 
     /// [`Sandbox::env`] with the stand-in browser as BROWSER, sending `token`.
-    pub fn standin_env(&self, token: &str) -> Vec<(String, String)> {
+    pub(crate) fn standin_env(&self, token: &str) -> Vec<(String, String)> {
         let mut env = self.env();
         env.push(("BROWSER".into(), format!("{} {STANDIN}", python_exe())));
         env.push(("STANDIN_TOKEN".into(), token.into()));
@@ -113,7 +114,7 @@ impl Sandbox {
     }
 
     /// [`Sandbox::env`] with a BROWSER that only leaves a mark: the test fails if it ran.
-    pub fn refusing_browser_env(&self) -> Vec<(String, String)> {
+    pub(crate) fn refusing_browser_env(&self) -> Vec<(String, String)> {
         let script = self.path("refusing-browser");
         std::fs::write(
             &script,
@@ -129,16 +130,16 @@ impl Sandbox {
         env
     }
 
-    pub fn browser_mark(&self) -> PathBuf {
+    pub(crate) fn browser_mark(&self) -> PathBuf {
         self.path("browser-was-opened")
     }
 
-    pub fn log_path(&self) -> PathBuf {
+    pub(crate) fn log_path(&self) -> PathBuf {
         self.path("standin.jsonl")
     }
 
     /// What the stand-in browser logged: one record per request it made.
-    pub fn standin_log(&self) -> Vec<Value> {
+    pub(crate) fn standin_log(&self) -> Vec<Value> {
         std::fs::read_to_string(self.log_path())
             .unwrap_or_default()
             .lines()
@@ -147,7 +148,7 @@ impl Sandbox {
     }
 
     /// The flow URL the client's start link led the stand-in browser to (the last one).
-    pub fn flow_url(&self) -> String {
+    pub(crate) fn flow_url(&self) -> String {
         self.standin_log()
             .iter()
             .rev()
@@ -165,7 +166,7 @@ impl Sandbox {
     }
 
     /// How many flows the stand-in browser started.
-    pub fn flows(&self) -> usize {
+    pub(crate) fn flows(&self) -> usize {
         self.standin_log()
             .iter()
             .filter(|r| {
@@ -181,7 +182,7 @@ impl Sandbox {
 // ----- running a client -------------------------------------------------------------------------
 
 /// A client process; killed on drop if still running.
-pub struct Running {
+pub(crate) struct Running {
     child: Child,
     stdin: Option<ChildStdin>,
     out: Arc<Mutex<Vec<u8>>>,
@@ -192,7 +193,7 @@ pub struct Running {
 }
 
 /// A finished client run.
-pub struct Finished {
+pub(crate) struct Finished {
     pub code: Option<i32>,
     pub stdout: String,
     pub stderr: String,
@@ -204,12 +205,12 @@ pub struct Finished {
 
 impl Finished {
     /// stdout of a run that must have succeeded.
-    pub fn ok(&self) -> &str {
+    pub(crate) fn ok(&self) -> &str {
         assert_eq!(self.code, Some(0), "{}", self.describe());
         &self.stdout
     }
 
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         format!(
             "{}\nexit {:?} after {:?}\n--- stdout\n{}\n--- stderr\n{}",
             self.description, self.code, self.elapsed, self.stdout, self.stderr
@@ -219,7 +220,7 @@ impl Finished {
     /// A failure as both clients must report it: exit 1, nothing on stdout, no traceback or
     /// panic, and a last line of the client's own that contains `needle`. Returns that line.
     /// (The browser command shares the client's stderr; its lines may come later.)
-    pub fn failed_with(&self, needle: &str) -> String {
+    pub(crate) fn failed_with(&self, needle: &str) -> String {
         assert_eq!(self.code, Some(1), "{}", self.describe());
         assert_eq!(self.stdout, "", "{}", self.describe());
         assert_no_crash(&self.stderr);
@@ -239,7 +240,7 @@ impl Finished {
     }
 
     /// The flow URL (paste mode) or start link the client printed on stderr.
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         self.stderr
             .lines()
             .find(|line| line.starts_with("http"))
@@ -248,20 +249,20 @@ impl Finished {
     }
 }
 
-pub fn assert_no_crash(stderr: &str) {
+pub(crate) fn assert_no_crash(stderr: &str) {
     for sign in ["Traceback", "panicked", "RUST_BACKTRACE", "internal error"] {
         assert!(!stderr.contains(sign), "{sign} on stderr:\n{stderr}");
     }
 }
 
-pub fn flow_url_in(stderr: &str) -> Option<String> {
+pub(crate) fn flow_url_in(stderr: &str) -> Option<String> {
     stderr
         .lines()
         .find(|line| line.starts_with("http") && line.contains("/flow/redirect/token?"))
         .map(str::to_string)
 }
 
-pub fn spawn(which: Which, args: &[&str], env: &[(String, String)]) -> Running {
+pub(crate) fn spawn(which: Which, args: &[&str], env: &[(String, String)]) -> Running {
     let mut command = match which {
         Which::Rust => Command::new(RUST_CLIENT),
         Which::Python => {
@@ -314,19 +315,19 @@ fn collect(mut pipe: impl Read + Send + 'static, into: Arc<Mutex<Vec<u8>>>) -> J
 }
 
 /// Runs a client to its end with nothing on stdin.
-pub fn run(which: Which, args: &[&str], env: &[(String, String)]) -> Finished {
+pub(crate) fn run(which: Which, args: &[&str], env: &[(String, String)]) -> Finished {
     let mut running = spawn(which, args, env);
     running.close_stdin();
     running.finish()
 }
 
 impl Running {
-    pub fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         String::from_utf8_lossy(&self.err.lock().unwrap()).into_owned()
     }
 
     /// Waits until stderr contains `needle`; fails the test if the client exits first.
-    pub fn wait_for_stderr(&mut self, needle: &str) -> String {
+    pub(crate) fn wait_for_stderr(&mut self, needle: &str) -> String {
         let deadline = Instant::now() + RUN_LIMIT;
         loop {
             let text = self.stderr();
@@ -348,17 +349,17 @@ impl Running {
         }
     }
 
-    pub fn feed(&mut self, bytes: &[u8]) {
+    pub(crate) fn feed(&mut self, bytes: &[u8]) {
         let mut stdin = self.stdin.take().expect("stdin still open");
         stdin.write_all(bytes).expect("write the client's stdin");
     }
 
-    pub fn close_stdin(&mut self) {
+    pub(crate) fn close_stdin(&mut self) {
         self.stdin = None;
     }
 
     /// Waits for the client to exit (without waiting for its pipes to close); its pid.
-    pub fn wait_for_exit(&mut self) -> u32 {
+    pub(crate) fn wait_for_exit(&mut self) -> u32 {
         let deadline = self.started + RUN_LIMIT;
         while self.child.try_wait().unwrap().is_none() {
             assert!(
@@ -372,11 +373,11 @@ impl Running {
         self.child.id()
     }
 
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
-    pub fn finish(mut self) -> Finished {
+    pub(crate) fn finish(mut self) -> Finished {
         self.close_stdin();
         let deadline = self.started + RUN_LIMIT;
         let status = loop {
@@ -421,7 +422,7 @@ impl Drop for Running {
 
 /// A successful run: exactly `secret` and a newline on stdout (unless `format` says otherwise),
 /// the secret nowhere on stderr nor in anything the stand-in browser received.
-pub fn assert_delivered(done: &Finished, sandbox: &Sandbox, secret: &str) {
+pub(crate) fn assert_delivered(done: &Finished, sandbox: &Sandbox, secret: &str) {
     done.ok();
     assert_no_crash(&done.stderr);
     assert!(
@@ -436,7 +437,7 @@ pub fn assert_delivered(done: &Finished, sandbox: &Sandbox, secret: &str) {
     );
 }
 
-pub fn server_url(server: &TestServer) -> String {
+pub(crate) fn server_url(server: &TestServer) -> String {
     server.url("")
 }
 
@@ -453,7 +454,7 @@ fn without_timestamp(mut doc: Value) -> Value {
     doc
 }
 
-pub fn mode(path: &Path) -> u32 {
+pub(crate) fn mode(path: &Path) -> u32 {
     std::fs::metadata(path)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
         .permissions()

@@ -70,7 +70,7 @@ fn repo_file(path: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // Release binaries.
 
-pub struct Dist {
+pub(crate) struct Dist {
     dir: PathBuf,
     /// What build-dist.sh printed.
     log: String,
@@ -79,7 +79,7 @@ pub struct Dist {
 
 /// Runs scripts/build-dist.sh once for all tests of this binary (this file's and
 /// container.rs's).
-pub fn dist() -> &'static Dist {
+pub(crate) fn dist() -> &'static Dist {
     static DIST: OnceLock<Dist> = OnceLock::new();
     DIST.get_or_init(|| {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dist");

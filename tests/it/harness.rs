@@ -10,14 +10,15 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-pub const SERVER_BIN: &str = env!("CARGO_BIN_EXE_token2go-server");
+pub(crate) const SERVER_BIN: &str = env!("CARGO_BIN_EXE_token2go-server");
 /// Python helpers of the tests (decryption with `cryptography`, i.e. OpenSSL).
-pub const DECRYPT_PY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/t2g_decrypt.py");
+pub(crate) const DECRYPT_PY: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/t2g_decrypt.py");
 
 /// The path of a program a test runs, from `PATH` or the sbin directories (root's tools such as
 /// `chroot` and `nginx` live there, and a test runner's `PATH` may lack them); a missing program
 /// fails the test (never skips it).
-pub fn tool(name: &str) -> PathBuf {
+pub(crate) fn tool(name: &str) -> PathBuf {
     let path = std::env::var_os("PATH").unwrap_or_default();
     let sbin = ["/usr/local/sbin", "/usr/sbin", "/sbin"].map(PathBuf::from);
     std::env::split_paths(&path)
@@ -31,7 +32,7 @@ pub fn tool(name: &str) -> PathBuf {
 }
 
 /// A port nobody listens on right now.
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -42,10 +43,10 @@ pub fn free_port() -> u16 {
 
 /// A fresh directory under the system's temp dir, removed with everything in it when dropped
 /// (key files above all).
-pub struct TempDir(PathBuf);
+pub(crate) struct TempDir(PathBuf);
 
 impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
+    pub(crate) fn new(tag: &str) -> TempDir {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let dir = std::env::temp_dir().join(format!("t2g-{tag}-{}-{n}", std::process::id()));
@@ -53,7 +54,7 @@ impl TempDir {
         TempDir(dir)
     }
 
-    pub fn join(&self, name: &str) -> PathBuf {
+    pub(crate) fn join(&self, name: &str) -> PathBuf {
         self.0.join(name)
     }
 }
@@ -68,7 +69,7 @@ impl Drop for TempDir {
 
 /// One HTTP/1.1 response as it came over the wire.
 #[derive(Debug)]
-pub struct Reply {
+pub(crate) struct Reply {
     pub status: u16,
     pub reason: String,
     pub headers: Vec<(String, String)>,
@@ -77,7 +78,7 @@ pub struct Reply {
 
 impl Reply {
     /// The value of a header sent once (a second copy fails the test).
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         let mut found = self
             .headers
             .iter()
@@ -87,22 +88,22 @@ impl Reply {
         first
     }
 
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
-    pub fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
 
-    pub fn closes(&self) -> bool {
+    pub(crate) fn closes(&self) -> bool {
         self.header("connection") == Some("close")
     }
 
     /// One whole response as it came over the wire, from bytes (such as what `curl --include
     /// --raw` saved).
-    pub fn parse(raw: &[u8]) -> io::Result<Reply> {
+    pub(crate) fn parse(raw: &[u8]) -> io::Result<Reply> {
         read_reply(&mut &raw[..], true)
     }
 }
@@ -179,18 +180,18 @@ fn read_reply(reader: &mut impl BufRead, with_body: bool) -> io::Result<Reply> {
 
 /// A client on one connection: sends raw bytes or requests, reads replies one by one
 /// (`Content-Length` or chunked), so keep-alive and pipelining can be tested.
-pub struct Client {
+pub(crate) struct Client {
     reader: BufReader<TcpStream>,
 }
 
 impl Client {
-    pub fn connect(addr: SocketAddr) -> Client {
+    pub(crate) fn connect(addr: SocketAddr) -> Client {
         Client::try_connect(addr, Duration::from_secs(5))
             .unwrap_or_else(|e| panic!("connect {addr}: {e}"))
     }
 
     /// A connection whose reads and writes give up after `timeout`.
-    pub fn try_connect(addr: SocketAddr, timeout: Duration) -> io::Result<Client> {
+    pub(crate) fn try_connect(addr: SocketAddr, timeout: Duration) -> io::Result<Client> {
         let stream = TcpStream::connect(addr)?;
         stream.set_read_timeout(Some(timeout))?;
         stream.set_write_timeout(Some(timeout))?;
@@ -199,15 +200,15 @@ impl Client {
         })
     }
 
-    pub fn stream(&self) -> &TcpStream {
+    pub(crate) fn stream(&self) -> &TcpStream {
         self.reader.get_ref()
     }
 
-    pub fn send(&mut self, raw: &[u8]) {
+    pub(crate) fn send(&mut self, raw: &[u8]) {
         self.reader.get_mut().write_all(raw).unwrap();
     }
 
-    pub fn get(&mut self, target: &str) -> Reply {
+    pub(crate) fn get(&mut self, target: &str) -> Reply {
         let host = self.host();
         self.send(format!("GET {target} HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes());
         self.reply()
@@ -215,7 +216,7 @@ impl Client {
 
     /// The `Host` a browser would send: the address connected to. The server answers only
     /// loopback names while a fallback token is set (DNS rebinding).
-    pub fn host(&self) -> String {
+    pub(crate) fn host(&self) -> String {
         self.stream()
             .peer_addr()
             .map_or_else(|_| "localhost".to_string(), |a| a.to_string())
@@ -223,7 +224,7 @@ impl Client {
 
     /// Sends one request with `Host` (unless given; see [`Client::host`]) and `Content-Length`
     /// (when there is a body) added, and reads its reply (without a body for HEAD).
-    pub fn request(
+    pub(crate) fn request(
         &mut self,
         method: &str,
         target: &str,
@@ -235,7 +236,7 @@ impl Client {
     }
 
     /// [`Client::request`] that reports transport failures instead of failing the test.
-    pub fn try_request(
+    pub(crate) fn try_request(
         &mut self,
         method: &str,
         target: &str,
@@ -259,12 +260,12 @@ impl Client {
         self.read_reply(method != "HEAD")
     }
 
-    pub fn reply(&mut self) -> Reply {
+    pub(crate) fn reply(&mut self) -> Reply {
         self.read_reply(true)
             .unwrap_or_else(|e| panic!("reading a reply: {e}"))
     }
 
-    pub fn reply_to_head(&mut self) -> Reply {
+    pub(crate) fn reply_to_head(&mut self) -> Reply {
         self.read_reply(false)
             .unwrap_or_else(|e| panic!("reading a reply: {e}"))
     }
@@ -274,7 +275,7 @@ impl Client {
     }
 
     /// True when the server closed: EOF (or a reset) with no further bytes.
-    pub fn closed(&mut self) -> bool {
+    pub(crate) fn closed(&mut self) -> bool {
         let mut byte = [0u8; 1];
         match self.reader.read(&mut byte) {
             Ok(0) => true,
@@ -288,7 +289,7 @@ impl Client {
 
 /// The real binary on a free port; killed on drop. Its stdout and stderr go to files in its own
 /// temp dir, so tests can read them and failures can show them.
-pub struct TestServer {
+pub(crate) struct TestServer {
     child: Child,
     pub addr: SocketAddr,
     dir: TempDir,
@@ -299,17 +300,17 @@ pub struct TestServer {
 
 impl TestServer {
     /// Starts the server on 127.0.0.1 with only the given `T2G_*` variables.
-    pub fn start(vars: &[(&str, &str)]) -> TestServer {
+    pub(crate) fn start(vars: &[(&str, &str)]) -> TestServer {
         TestServer::start_on("127.0.0.1", vars)
     }
 
-    pub fn start_on(host: &str, vars: &[(&str, &str)]) -> TestServer {
+    pub(crate) fn start_on(host: &str, vars: &[(&str, &str)]) -> TestServer {
         TestServer::start_program(Path::new(SERVER_BIN), host, vars)
     }
 
     /// [`TestServer::start_on`] with another build of the server, such as the static release
     /// binary of the deployment tests.
-    pub fn start_program(program: &Path, host: &str, vars: &[(&str, &str)]) -> TestServer {
+    pub(crate) fn start_program(program: &Path, host: &str, vars: &[(&str, &str)]) -> TestServer {
         let port = free_port();
         let mut command = Command::new(program);
         command
@@ -337,7 +338,7 @@ impl TestServer {
     /// Spawns `command` (the server, a program that ends in exec'ing it, such as `prlimit`,
     /// `unshare`, `chroot` or `strace`, or another server a test needs, such as nginx) with its
     /// output going to files, and waits until `addr` accepts.
-    pub fn spawn(mut command: Command, addr: SocketAddr) -> TestServer {
+    pub(crate) fn spawn(mut command: Command, addr: SocketAddr) -> TestServer {
         let dir = TempDir::new("server");
         command
             .stdin(Stdio::null())
@@ -375,46 +376,46 @@ impl TestServer {
 
     /// Gives each request up to `timeout` (5 s unless set), for a server that answers slowly
     /// (traced, or under load).
-    pub fn with_timeout(mut self, timeout: Duration) -> TestServer {
+    pub(crate) fn with_timeout(mut self, timeout: Duration) -> TestServer {
         self.timeout = timeout;
         self
     }
 
     /// `http://ADDR` followed by `path`.
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 
     /// Everything the server printed so far (stdout then stderr).
-    pub fn output(&self) -> String {
+    pub(crate) fn output(&self) -> String {
         let out = std::fs::read_to_string(self.dir.join("out")).unwrap_or_default();
         let err = std::fs::read_to_string(self.dir.join("err")).unwrap_or_default();
         format!("{out}{err}")
     }
 
     /// What the server wrote to stdout so far.
-    pub fn stdout(&self) -> String {
+    pub(crate) fn stdout(&self) -> String {
         std::fs::read_to_string(self.dir.join("out")).unwrap_or_default()
     }
 
     /// Waits (up to 5 s) until the output contains `needle`; returns the output either way.
-    pub fn wait_for_output(&self, needle: &str) -> String {
+    pub(crate) fn wait_for_output(&self, needle: &str) -> String {
         wait_for_text(needle, || self.output())
     }
 
     /// Waits (up to 5 s) until `/metrics` contains `needle`; returns the last exposition either way.
     /// Request counters are recorded after the response is written, so a client can read its
     /// answer before the counter moves.
-    pub fn wait_for_metrics(&self, needle: &str) -> String {
+    pub(crate) fn wait_for_metrics(&self, needle: &str) -> String {
         wait_for_text(needle, || self.get("/metrics", &[]).text())
     }
 
-    pub fn get(&self, target: &str, headers: &[(&str, &str)]) -> Reply {
+    pub(crate) fn get(&self, target: &str, headers: &[(&str, &str)]) -> Reply {
         self.request("GET", target, headers)
     }
 
     /// One request on its own connection (`Connection: close`).
-    pub fn request(&self, method: &str, target: &str, headers: &[(&str, &str)]) -> Reply {
+    pub(crate) fn request(&self, method: &str, target: &str, headers: &[(&str, &str)]) -> Reply {
         let mut all = vec![("Connection", "close")];
         all.extend_from_slice(headers);
         Client::try_connect(self.addr, self.timeout)
@@ -423,7 +424,7 @@ impl TestServer {
     }
 
     /// Sends bytes, reads until the server closes (or the timeout, 5 s unless set, passes).
-    pub fn raw(&self, bytes: &[u8]) -> Vec<u8> {
+    pub(crate) fn raw(&self, bytes: &[u8]) -> Vec<u8> {
         let mut stream = TcpStream::connect(self.addr).expect("connect");
         stream.set_read_timeout(Some(self.timeout)).unwrap();
         stream.write_all(bytes).expect("write request");
@@ -447,17 +448,17 @@ fn wait_for_text(needle: &str, text: impl Fn() -> String) -> String {
 
 impl TestServer {
     /// The process id of what was spawned.
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// Sends `signal` (a name such as `TERM`) to what was spawned.
-    pub fn signal(&self, signal: &str) {
+    pub(crate) fn signal(&self, signal: &str) {
         send_signal(self.pid(), signal);
     }
 
     /// Waits up to `limit` for the process to exit: its status, or `None` if it still runs.
-    pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+    pub(crate) fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
         let deadline = Instant::now() + limit;
         loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
@@ -471,7 +472,7 @@ impl TestServer {
     }
 
     /// The command line and output, for a failure message.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         format!("{}\n{}", self.command, self.output())
     }
 }
@@ -485,7 +486,7 @@ impl Drop for TestServer {
 
 /// Sends `signal` (a name such as `TERM`) to process `pid`, with the shell's `kill` builtin
 /// (no procps needed, no unsafe code in the tests).
-pub fn send_signal(pid: u32, signal: &str) {
+pub(crate) fn send_signal(pid: u32, signal: &str) {
     let status = Command::new("sh")
         .args([
             "-c",
@@ -500,7 +501,7 @@ pub fn send_signal(pid: u32, signal: &str) {
 }
 
 /// Runs the server binary to completion with only the given variables and arguments.
-pub fn run_to_exit(vars: &[(&str, &str)], args: &[&str]) -> Output {
+pub(crate) fn run_to_exit(vars: &[(&str, &str)], args: &[&str]) -> Output {
     let mut command = Command::new(SERVER_BIN);
     command.env_clear().args(args).stdin(Stdio::null());
     for (k, v) in vars {
@@ -525,7 +526,7 @@ pub fn run_to_exit(vars: &[(&str, &str)], args: &[&str]) -> Output {
 // ----- Python ---------------------------------------------------------------------------------
 
 /// Runs `python3 SCRIPT ARGS` with `stdin`; fails the test when python3 is missing.
-pub fn python(script: &str, args: &[&str], stdin: &[u8]) -> Output {
+pub(crate) fn python(script: &str, args: &[&str], stdin: &[u8]) -> Output {
     let mut child = Command::new("python3")
         .arg(script)
         .args(args)
@@ -541,7 +542,7 @@ pub fn python(script: &str, args: &[&str], stdin: &[u8]) -> Output {
 }
 
 /// [`python`] that must succeed; its stdout.
-pub fn python_ok(script: &str, args: &[&str], stdin: &[u8]) -> Vec<u8> {
+pub(crate) fn python_ok(script: &str, args: &[&str], stdin: &[u8]) -> Vec<u8> {
     let out = python(script, args, stdin);
     assert!(
         out.status.success(),
@@ -555,7 +556,7 @@ pub fn python_ok(script: &str, args: &[&str], stdin: &[u8]) -> Vec<u8> {
 /// The Python interpreter `python3` on PATH resolves to, by its real path: a client runs with
 /// a cleared environment, in which a version manager's shim could not find its interpreter, and
 /// a traced process must not go through a wrapper that might fork on the way.
-pub fn python_exe() -> &'static str {
+pub(crate) fn python_exe() -> &'static str {
     static EXE: OnceLock<String> = OnceLock::new();
     EXE.get_or_init(|| {
         let out = Command::new("python3")
@@ -572,7 +573,7 @@ pub fn python_exe() -> &'static str {
 }
 
 /// A key pair made by Python `cryptography` in `dir`: the private key's path and the public PEM.
-pub fn python_keypair(dir: &TempDir, bits: usize, form: &str) -> (PathBuf, String) {
+pub(crate) fn python_keypair(dir: &TempDir, bits: usize, form: &str) -> (PathBuf, String) {
     let private = dir.join(&format!("{bits}-{form}.key"));
     let public = dir.join(&format!("{bits}-{form}.pub"));
     python_ok(
@@ -596,14 +597,14 @@ pub fn python_keypair(dir: &TempDir, bits: usize, form: &str) -> (PathBuf, Strin
 
 /// A flow's payload decrypted by Python `cryptography` with the private key at `private`;
 /// `from` is how it came: `["--url", LOCATION]`, or `["--paste", "-"]` with the block as `stdin`.
-pub fn python_decrypt(private: &Path, from: &[&str], stdin: &[u8]) -> String {
+pub(crate) fn python_decrypt(private: &Path, from: &[&str], stdin: &[u8]) -> String {
     let mut args = vec!["decrypt", "--private", private.to_str().unwrap()];
     args.extend_from_slice(from);
     String::from_utf8(python_ok(DECRYPT_PY, &args, stdin)).expect("a UTF-8 payload")
 }
 
 /// Seconds since the epoch now.
-pub fn unix_now() -> u64 {
+pub(crate) fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -612,7 +613,7 @@ pub fn unix_now() -> u64 {
 
 /// An unsigned JWT (`alg: none`; the server decodes, never verifies) with these claims (JSON)
 /// and this signature part.
-pub fn unsigned_jwt(claims: &str, signature: &str) -> String {
+pub(crate) fn unsigned_jwt(claims: &str, signature: &str) -> String {
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     format!(
@@ -623,7 +624,7 @@ pub fn unsigned_jwt(claims: &str, signature: &str) -> String {
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters.
-pub fn enc(s: &str) -> String {
+pub(crate) fn enc(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
@@ -635,7 +636,7 @@ pub fn enc(s: &str) -> String {
 }
 
 /// The path of a redirect-flow request.
-pub fn flow_url(target: &str, state: &str, key_type: &str, pem: &str) -> String {
+pub(crate) fn flow_url(target: &str, state: &str, key_type: &str, pem: &str) -> String {
     format!(
         "/flow/redirect/token?target={}&state={}&publicKeyType={}&publicKey={}",
         enc(target),
@@ -647,7 +648,7 @@ pub fn flow_url(target: &str, state: &str, key_type: &str, pem: &str) -> String 
 
 /// The warning page's button: the same request with `confirm`, as a path for the same server
 /// (the page links to `?query`, relative to the flow's path).
-pub fn confirm_link(page: &str) -> String {
+pub(crate) fn confirm_link(page: &str) -> String {
     let start = page
         .find("id=\"continue\" href=\"?")
         .unwrap_or_else(|| panic!("no confirm link on the page: {page}"))

@@ -9,7 +9,7 @@ use std::process::Command;
 
 use crate::harness::{Reply, TempDir, TestServer, tool};
 
-pub struct Nginx {
+pub(crate) struct Nginx {
     process: TestServer,
     dir: TempDir,
 }
@@ -18,7 +18,7 @@ impl Nginx {
     /// Starts nginx with `site` (what goes in the `http {}` context, as a file in
     /// /etc/nginx/conf.d/ would; it must listen on 127.0.0.1:`port`) and waits until that port
     /// accepts. Nothing else is set: nginx's defaults (buffer sizes above all) hold.
-    pub fn start(port: u16, site: &str) -> Nginx {
+    pub(crate) fn start(port: u16, site: &str) -> Nginx {
         let dir = TempDir::new("nginx");
         std::fs::write(dir.join("site.conf"), site).expect("write site.conf");
         let d = dir.join("");
@@ -53,30 +53,30 @@ impl Nginx {
         Nginx { process, dir }
     }
 
-    pub fn addr(&self) -> SocketAddr {
+    pub(crate) fn addr(&self) -> SocketAddr {
         self.process.addr
     }
 
     /// A file in nginx's directory, for what a test keeps beside it.
-    pub fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }
 
-    pub fn error_log(&self) -> String {
+    pub(crate) fn error_log(&self) -> String {
         std::fs::read_to_string(self.dir.join("error.log")).unwrap_or_default()
     }
 
-    pub fn access_log(&self) -> String {
+    pub(crate) fn access_log(&self) -> String {
         std::fs::read_to_string(self.dir.join("access.log")).unwrap_or_default()
     }
 
     /// What nginx printed and its error log, for a failure message.
-    pub fn logs(&self) -> String {
+    pub(crate) fn logs(&self) -> String {
         format!("{}\n{}", self.process.output(), self.error_log())
     }
 
     /// One plain-HTTP GET on its own connection (`Connection: close`), `Host` the address.
-    pub fn get(&self, target: &str, headers: &[(&str, &str)]) -> Reply {
+    pub(crate) fn get(&self, target: &str, headers: &[(&str, &str)]) -> Reply {
         self.process.get(target, headers)
     }
 }

@@ -23,24 +23,24 @@ use crate::harness::{TempDir, TestServer, free_port, python_exe, send_signal, to
 
 const IDP_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/idp");
 const IDP_TOKEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/idp_token.py");
-pub const SIGNIN_BROWSER: &str = concat!(
+pub(crate) const SIGNIN_BROWSER: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/support/signin_browser.py"
 );
 /// The gateway's client at the provider.
-pub const CLIENT_ID: &str = "token2go-gateway";
-pub const CLIENT_SECRET: &str = "gateway-client-secret-of-the-tests";
+pub(crate) const CLIENT_ID: &str = "token2go-gateway";
+pub(crate) const CLIENT_SECRET: &str = "gateway-client-secret-of-the-tests";
 
 /// The access tokens the provider issues.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Format {
+pub(crate) enum Format {
     /// Opaque, readable only by the provider (its userinfo endpoint accepts them).
     Opaque,
     /// A JWT for a resource indicator, signed with the provider's key.
     Jwt,
 }
 
-pub struct Idp {
+pub(crate) struct Idp {
     process: TestServer,
     pub issuer: String,
 }
@@ -48,7 +48,7 @@ pub struct Idp {
 impl Idp {
     /// Starts the provider on a free loopback port with the gateway's `redirect_uris` and access
     /// tokens of `format` living `ttl` seconds.
-    pub fn start(format: Format, ttl: u64, redirect_uris: &[String]) -> Idp {
+    pub(crate) fn start(format: Format, ttl: u64, redirect_uris: &[String]) -> Idp {
         let modules = Path::new(IDP_DIR).join("node_modules/oidc-provider");
         assert!(
             modules.is_dir(),
@@ -80,7 +80,7 @@ impl Idp {
     }
 
     /// The claims the provider vouches for `token` with; panics when it refuses it.
-    pub fn vouches_for(&self, token: &str) -> Value {
+    pub(crate) fn vouches_for(&self, token: &str) -> Value {
         let out = self.check(token);
         assert!(
             out.status.success(),
@@ -92,7 +92,7 @@ impl Idp {
     }
 
     /// Whether the provider refuses `token`.
-    pub fn refuses(&self, token: &str) -> bool {
+    pub(crate) fn refuses(&self, token: &str) -> bool {
         !self.check(token).status.success()
     }
 
@@ -105,13 +105,13 @@ impl Idp {
             .expect("run idp_token.py")
     }
 
-    pub fn output(&self) -> String {
+    pub(crate) fn output(&self) -> String {
         self.process.output()
     }
 }
 
 /// A self-signed certificate and its key for `name` (a host name or an IP address).
-pub fn self_signed(dir: &TempDir, name: &str) -> (PathBuf, PathBuf) {
+pub(crate) fn self_signed(dir: &TempDir, name: &str) -> (PathBuf, PathBuf) {
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     let san = if name.parse::<std::net::IpAddr>().is_ok() {
         format!("subjectAltName=IP:{name}")
@@ -136,7 +136,7 @@ pub fn self_signed(dir: &TempDir, name: &str) -> (PathBuf, PathBuf) {
 }
 
 /// Replaces each needle of a recipe, which must occur exactly once.
-pub fn replace_once(recipe: &str, text: &str, replacements: &[(&str, String)]) -> String {
+pub(crate) fn replace_once(recipe: &str, text: &str, replacements: &[(&str, String)]) -> String {
     let mut out = text.to_string();
     for (needle, with) in replacements {
         assert_eq!(out.matches(needle).count(), 1, "{recipe}: `{needle}` once");
@@ -145,14 +145,14 @@ pub fn replace_once(recipe: &str, text: &str, replacements: &[(&str, String)]) -
     out
 }
 
-pub fn repo_file(path: &str) -> String {
+pub(crate) fn repo_file(path: &str) -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(path))
         .unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
 /// [`Sandbox::env`] with Chromium signing in as `user` for BROWSER, logging to
 /// `signin.jsonl` in the sandbox.
-pub fn signin_env(sandbox: &Sandbox, user: &str) -> Vec<(String, String)> {
+pub(crate) fn signin_env(sandbox: &Sandbox, user: &str) -> Vec<(String, String)> {
     let mut env = sandbox.env();
     env.push((
         "BROWSER".into(),
@@ -170,7 +170,7 @@ pub fn signin_env(sandbox: &Sandbox, user: &str) -> Vec<(String, String)> {
 
 /// The sign-in browser's records, once its last one (written after it cleaned up) is there;
 /// empty when it never ran.
-pub fn signin_records(sandbox: &Sandbox) -> Vec<Value> {
+pub(crate) fn signin_records(sandbox: &Sandbox) -> Vec<Value> {
     let log = sandbox.path("signin.jsonl");
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -191,7 +191,7 @@ pub fn signin_records(sandbox: &Sandbox) -> Vec<Value> {
 }
 
 /// The secret of a `--format json` document a client printed, and the whole document.
-pub fn secret_of(stdout: &str) -> (String, Value) {
+pub(crate) fn secret_of(stdout: &str) -> (String, Value) {
     let doc: Value = serde_json::from_str(stdout.trim())
         .unwrap_or_else(|e| panic!("not a JSON document ({e}): {stdout}"));
     let secret = doc["secret"].as_str().expect("secret").to_string();
@@ -201,7 +201,7 @@ pub fn secret_of(stdout: &str) -> (String, Value) {
 /// Debian's Apache httpd as the current user (or `nobody` when that is root, which Apache
 /// refuses to serve as), in the foreground, one server with every path in a temp dir and only
 /// the modules the recipe needs; stopped on drop.
-pub struct Apache {
+pub(crate) struct Apache {
     process: TestServer,
     dir: TempDir,
 }
@@ -222,7 +222,7 @@ const APACHE_MODULES: &[&str] = &[
 impl Apache {
     /// Starts Apache with `site` (what goes in a file of sites-enabled/; it must listen on
     /// 127.0.0.1:`port`).
-    pub fn start(port: u16, site: &str) -> Apache {
+    pub(crate) fn start(port: u16, site: &str) -> Apache {
         let dir = TempDir::new("apache");
         let d = dir.join("");
         let d = d.display();
@@ -272,12 +272,12 @@ impl Apache {
         Apache { process, dir }
     }
 
-    pub fn error_log(&self) -> String {
+    pub(crate) fn error_log(&self) -> String {
         std::fs::read_to_string(self.dir.join("error.log")).unwrap_or_default()
     }
 
     /// What Apache printed, its error log and its access log, for a failure message.
-    pub fn logs(&self) -> String {
+    pub(crate) fn logs(&self) -> String {
         let access = std::fs::read_to_string(self.dir.join("access.log")).unwrap_or_default();
         format!("{}\n{}\n{access}", self.process.output(), self.error_log())
     }
@@ -294,7 +294,7 @@ impl Drop for Apache {
 const FORM_SIGNIN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/form_signin.py");
 
 /// What [`signed_in_get`] got.
-pub struct Answer {
+pub(crate) struct Answer {
     pub status: u16,
     pub location: Option<String>,
     pub body: String,
@@ -303,7 +303,12 @@ pub struct Answer {
 /// Signs in as `user` at `url` through a gateway without a browser
 /// (`tests/support/form_signin.py`), then GETs `request` (not following a redirect) with the
 /// `forged` headers.
-pub fn signed_in_get(user: &str, url: &str, request: &str, forged: &[(&str, &str)]) -> Answer {
+pub(crate) fn signed_in_get(
+    user: &str,
+    url: &str,
+    request: &str,
+    forged: &[(&str, &str)],
+) -> Answer {
     let mut command = Command::new(python_exe());
     command.arg(FORM_SIGNIN).arg(user).arg(url).arg(request);
     for (name, value) in forged {

@@ -16,7 +16,7 @@ use crate::webdriver::one_browser_at_a_time;
 const APACHE_RECIPE: &str = "assets/apache/token2go.conf";
 
 /// The provider, the server, and Apache with the recipe, all on loopback.
-pub struct Bed {
+pub(crate) struct Bed {
     pub idp: Idp,
     pub server: TestServer,
     pub apache: Apache,
@@ -26,7 +26,7 @@ pub struct Bed {
 }
 
 impl Bed {
-    pub fn start(format: Format, ttl: u64) -> Bed {
+    pub(crate) fn start(format: Format, ttl: u64) -> Bed {
         let dir = TempDir::new("apache-bed");
         let port = free_port();
         let url = format!("https://127.0.0.1:{port}/");
@@ -96,11 +96,11 @@ impl Bed {
     }
 
     /// Apache's record of each request: method, path, `Sec-Fetch-Site`, `Sec-Fetch-Mode`, status.
-    pub fn fetch_log(&self) -> String {
+    pub(crate) fn fetch_log(&self) -> String {
         std::fs::read_to_string(self.dir.join("fetch.log")).unwrap_or_default()
     }
 
-    pub fn logs(&self) -> String {
+    pub(crate) fn logs(&self) -> String {
         format!(
             "apache: {}\nserver: {}\nprovider: {}",
             self.apache.logs(),

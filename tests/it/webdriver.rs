@@ -19,16 +19,16 @@ const INSTALL_HINT: &str = "the browser tests need Chromium and ChromeDriver: sc
 /// One browser at a time, for every test module: the machine is small, and parallel Chromium
 /// starts make timing noisy. Tests take it before anything time-bound (tokens with `exp`), so
 /// their times count from when they really start.
-pub fn one_browser_at_a_time() -> MutexGuard<'static, ()> {
+pub(crate) fn one_browser_at_a_time() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// How long a page may take to show what a test waits for.
-pub const WAIT: Duration = Duration::from_secs(10);
+pub(crate) const WAIT: Duration = Duration::from_secs(10);
 
 /// Console entries that are errors or CSP reports (enforced violations are SEVERE `security`).
-pub fn problems(log: Vec<LogEntry>) -> Vec<LogEntry> {
+pub(crate) fn problems(log: Vec<LogEntry>) -> Vec<LogEntry> {
     log.into_iter()
         .filter(|e| e.level == "SEVERE" || e.source == "security")
         .collect()
@@ -42,7 +42,7 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One message of the browser's console log (`goog:loggingPrefs` `browser`).
 #[derive(Debug)]
-pub struct LogEntry {
+pub(crate) struct LogEntry {
     pub level: String,
     pub source: String,
     pub message: String,
@@ -50,9 +50,9 @@ pub struct LogEntry {
 
 /// A WebDriver error answer, or a transport failure.
 #[derive(Debug)]
-pub struct WdError(pub String);
+pub(crate) struct WdError(pub String);
 
-pub struct Browser {
+pub(crate) struct Browser {
     driver: Child,
     port: u16,
     session: String,
@@ -63,12 +63,12 @@ pub struct Browser {
 impl Browser {
     /// Starts chromedriver and a headless Chromium session; panics (never skips) when either
     /// program is missing.
-    pub fn start() -> Browser {
+    pub(crate) fn start() -> Browser {
         Browser::start_with(&[])
     }
 
     /// [`Browser::start`] with extra Chromium switches.
-    pub fn start_with(extra_args: &[&str]) -> Browser {
+    pub(crate) fn start_with(extra_args: &[&str]) -> Browser {
         let chromedriver = tool("chromedriver");
         let chromium = tool("chromium");
         let port = free_port();
@@ -236,20 +236,20 @@ impl Browser {
     }
 
     /// A command of the session (`path` relative to `/session/{id}/`); returns its `value`.
-    pub fn command(&self, method: &str, path: &str, body: Value) -> Result<Value, WdError> {
+    pub(crate) fn command(&self, method: &str, path: &str, body: Value) -> Result<Value, WdError> {
         let body = (method == "POST").then_some(&body);
         self.http(method, &format!("/session/{}/{path}", self.session), body)
             .map(|mut answer| answer["value"].take())
     }
 
     /// Navigates and waits for the load event (up to the 15 s page-load timeout).
-    pub fn goto(&self, url: &str) {
+    pub(crate) fn goto(&self, url: &str) {
         self.command("POST", "url", json!({ "url": url }))
             .unwrap_or_else(|e| panic!("navigate to {url}: {}", e.0));
     }
 
     /// Runs `script` (a function body; `arguments` are `args`) and returns what it returns.
-    pub fn execute(&self, script: &str, args: Value) -> Value {
+    pub(crate) fn execute(&self, script: &str, args: Value) -> Value {
         self.command(
             "POST",
             "execute/sync",
@@ -259,7 +259,7 @@ impl Browser {
     }
 
     /// Runs `script` whose last argument is the callback that ends it (10 s script timeout).
-    pub fn execute_async(&self, script: &str, args: Value) -> Value {
+    pub(crate) fn execute_async(&self, script: &str, args: Value) -> Value {
         self.command(
             "POST",
             "execute/async",
@@ -270,7 +270,7 @@ impl Browser {
 
     /// Polls `script` every 50 ms until it returns something truthy (not false, null, 0 or
     /// ""); panics after `timeout` naming `what` and the last value.
-    pub fn wait_until(&self, what: &str, timeout: Duration, script: &str) -> Value {
+    pub(crate) fn wait_until(&self, what: &str, timeout: Duration, script: &str) -> Value {
         let deadline = Instant::now() + timeout;
         loop {
             let value = self.execute(script, json!([]));
@@ -296,7 +296,7 @@ impl Browser {
     }
 
     /// Clicks the element `css` selects, as a user would (WebDriver Element Click).
-    pub fn click(&self, css: &str) {
+    pub(crate) fn click(&self, css: &str) {
         let element = self
             .command(
                 "POST",
@@ -312,13 +312,13 @@ impl Browser {
     }
 
     /// The handle of the current tab.
-    pub fn current_tab(&self) -> String {
+    pub(crate) fn current_tab(&self) -> String {
         let handle = self.command("GET", "window", Value::Null).unwrap();
         handle.as_str().expect("a window handle").to_string()
     }
 
     /// Opens a new tab and switches to it; returns its handle.
-    pub fn open_tab(&self) -> String {
+    pub(crate) fn open_tab(&self) -> String {
         let tab = self
             .command("POST", "window/new", json!({"type": "tab"}))
             .unwrap_or_else(|e| panic!("open a tab: {}", e.0));
@@ -327,13 +327,13 @@ impl Browser {
         handle
     }
 
-    pub fn switch_to(&self, handle: &str) {
+    pub(crate) fn switch_to(&self, handle: &str) {
         self.command("POST", "window", json!({ "handle": handle }))
             .unwrap_or_else(|e| panic!("switch to tab {handle}: {}", e.0));
     }
 
     /// Grants a permission (`clipboard-read`, …) to the current origin: WebDriver Permissions.
-    pub fn grant(&self, permission: &str) {
+    pub(crate) fn grant(&self, permission: &str) {
         self.command(
             "POST",
             "permissions",
@@ -343,7 +343,7 @@ impl Browser {
     }
 
     /// The clipboard's text as the page reads it (`navigator.clipboard.readText()`).
-    pub fn clipboard_text(&self) -> String {
+    pub(crate) fn clipboard_text(&self) -> String {
         let answer = self.execute_async(
             "const done = arguments[arguments.length - 1];
              navigator.clipboard.readText().then(
@@ -358,7 +358,7 @@ impl Browser {
     }
 
     /// Puts `text` on the clipboard (so a later read proves that something replaced it).
-    pub fn set_clipboard_text(&self, text: &str) {
+    pub(crate) fn set_clipboard_text(&self, text: &str) {
         let answer = self.execute_async(
             "const done = arguments[arguments.length - 1];
              navigator.clipboard.writeText(arguments[0]).then(
@@ -369,7 +369,7 @@ impl Browser {
     }
 
     /// The console messages since the last call (chromedriver hands each one out once).
-    pub fn take_log(&self) -> Vec<LogEntry> {
+    pub(crate) fn take_log(&self) -> Vec<LogEntry> {
         let value = self
             .command("POST", "se/log", json!({"type": "browser"}))
             .unwrap_or_else(|e| panic!("read the browser log: {}", e.0));
@@ -386,7 +386,7 @@ impl Browser {
     }
 
     /// Saves a PNG screenshot of the viewport and returns its bytes.
-    pub fn screenshot(&self, path: &Path) -> Vec<u8> {
+    pub(crate) fn screenshot(&self, path: &Path) -> Vec<u8> {
         use base64::Engine;
         let value = self
             .command("GET", "screenshot", Value::Null)
@@ -403,7 +403,7 @@ impl Browser {
 /// the accessibility tree, full-page screenshots. Used by `tests/page_browser.rs`.
 impl Browser {
     /// Runs one CDP command on the current tab; returns its result.
-    pub fn cdp(&self, cmd: &str, params: Value) -> Value {
+    pub(crate) fn cdp(&self, cmd: &str, params: Value) -> Value {
         self.command(
             "POST",
             "goog/cdp/execute",
@@ -414,7 +414,7 @@ impl Browser {
 
     /// Emulates a viewport of `width` x `height` CSS pixels (a phone when `mobile`: the page's
     /// `<meta name="viewport">` applies).
-    pub fn set_viewport(&self, width: u32, height: u32, mobile: bool) {
+    pub(crate) fn set_viewport(&self, width: u32, height: u32, mobile: bool) {
         self.cdp(
             "Emulation.setDeviceMetricsOverride",
             json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile}),
@@ -423,7 +423,7 @@ impl Browser {
 
     /// Sets a permission (`clipboard-write`, …) of the current origin to `state`
     /// (`granted`, `denied`, `prompt`): WebDriver Permissions.
-    pub fn set_permission(&self, permission: &str, state: &str) {
+    pub(crate) fn set_permission(&self, permission: &str, state: &str) {
         self.command(
             "POST",
             "permissions",
@@ -434,7 +434,7 @@ impl Browser {
 
     /// Types `text` into whatever has the focus, one key press per character (WebDriver
     /// Actions); WebDriver key codes such as `"\u{E004}"` (Tab) and `"\u{E007}"` (Enter) work.
-    pub fn keys(&self, text: &str) {
+    pub(crate) fn keys(&self, text: &str) {
         let mut actions = Vec::new();
         for key in text.chars() {
             actions.push(json!({"type": "keyDown", "value": key.to_string()}));
@@ -449,12 +449,12 @@ impl Browser {
     }
 
     /// Back to the window's own viewport.
-    pub fn reset_viewport(&self) {
+    pub(crate) fn reset_viewport(&self) {
         self.cdp("Emulation.clearDeviceMetricsOverride", json!({}));
     }
 
     /// Emulates `prefers-color-scheme` (`"dark"`, `"light"`, or `""` for the browser's own).
-    pub fn set_color_scheme(&self, scheme: &str) {
+    pub(crate) fn set_color_scheme(&self, scheme: &str) {
         self.cdp(
             "Emulation.setEmulatedMedia",
             json!({"features": [{"name": "prefers-color-scheme", "value": scheme}]}),
@@ -462,7 +462,7 @@ impl Browser {
     }
 
     /// Chromium's accessibility tree of the page: (role, name, ignored) of every node.
-    pub fn accessibility_tree(&self) -> Vec<(String, String, bool)> {
+    pub(crate) fn accessibility_tree(&self) -> Vec<(String, String, bool)> {
         let tree = self.cdp("Accessibility.getFullAXTree", json!({}));
         tree["nodes"]
             .as_array()
@@ -485,7 +485,7 @@ impl Browser {
     }
 
     /// Saves a PNG of the whole page (not only the viewport) and returns its bytes.
-    pub fn screenshot_full_page(&self, path: &Path) -> Vec<u8> {
+    pub(crate) fn screenshot_full_page(&self, path: &Path) -> Vec<u8> {
         use base64::Engine;
         let size = self.execute(
             "return [document.documentElement.scrollWidth, document.documentElement.scrollHeight];",
@@ -515,7 +515,7 @@ impl Browser {
 /// What the tests read off our pages.
 impl Browser {
     /// The text of the element with this id; fails the test when there is none.
-    pub fn text_of(&self, id: &str) -> String {
+    pub(crate) fn text_of(&self, id: &str) -> String {
         self.execute(
             "const e = document.getElementById(arguments[0]); return e ? e.textContent : null;",
             json!([id]),
@@ -526,7 +526,7 @@ impl Browser {
     }
 
     /// Waits until the token page shows a token (page.js fetched `token`); returns it.
-    pub fn wait_for_token(&self) -> String {
+    pub(crate) fn wait_for_token(&self) -> String {
         self.wait_until(
             "the token page to show the token",
             WAIT,
@@ -551,7 +551,7 @@ impl Drop for Browser {
 }
 
 /// Waits until the access log shows at least `n` requests of `/token`; returns how many.
-pub fn wait_for_token_requests(server: &TestServer, n: usize) -> usize {
+pub(crate) fn wait_for_token_requests(server: &TestServer, n: usize) -> usize {
     let deadline = Instant::now() + WAIT;
     loop {
         let count = server.output().matches(" /token ").count();
