@@ -27,7 +27,7 @@ fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
 
 /// The confirmation value for `fields` (the flow's parameters, in a fixed order), keyed with
 /// the token. Each field is length-prefixed so that no two lists share an encoding.
-pub fn value(token: &str, fields: &[&str]) -> String {
+pub(crate) fn value(token: &str, fields: &[&str]) -> String {
     let mut message = LABEL.to_vec();
     for field in fields {
         message.extend_from_slice(&(field.len() as u64).to_be_bytes());
@@ -39,7 +39,7 @@ pub fn value(token: &str, fields: &[&str]) -> String {
 
 /// Whether `given` is the confirmation value for this token and these fields; compares in
 /// constant time.
-pub fn matches(given: &str, token: &str, fields: &[&str]) -> bool {
+pub(crate) fn matches(given: &str, token: &str, fields: &[&str]) -> bool {
     let want = value(token, fields);
     bool::from(given.as_bytes().ct_eq(want.as_bytes()))
 }

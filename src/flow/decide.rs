@@ -57,7 +57,7 @@ const CONFIRMED: usize = 5;
 pub(super) const MIN_LIFETIME: i64 = 30;
 
 /// What the flow decided.
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Hand the encrypted token (`key`, `nonce`, `payload`, `state`) to a URL target.
     Deliver {
         reply: Reply,
@@ -83,7 +83,7 @@ pub enum Outcome {
 }
 
 /// How values reach a URL target.
-pub enum Reply {
+pub(crate) enum Reply {
     /// `303` to the target with the values added to its query.
     Redirect { location: String },
     /// A page whose form POSTs `fields` to `action`, the target, whose `origin` the page's CSP
@@ -113,7 +113,7 @@ fn reply(target: &Target, form_post: bool, fields: Vec<(&'static str, String)>) 
 
 /// Why a flow that passed every check hands out no token: the `error` code it sends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FlowError {
+pub(crate) enum FlowError {
     /// No header carried a token and there is no fallback.
     NoToken,
     /// The token's known expiry is less than [`MIN_LIFETIME`] seconds away, or past.
@@ -121,14 +121,14 @@ pub enum FlowError {
 }
 
 impl FlowError {
-    pub fn code(self) -> &'static str {
+    pub(crate) fn code(self) -> &'static str {
         match self {
             FlowError::NoToken => "no_token",
             FlowError::TokenExpired => "token_expired",
         }
     }
 
-    pub fn rejection(self) -> Rejection {
+    pub(crate) fn rejection(self) -> Rejection {
         match self {
             FlowError::NoToken => Rejection::NoToken,
             FlowError::TokenExpired => Rejection::TokenExpired,
@@ -154,13 +154,13 @@ impl FlowError {
 
 /// Where a token went, for the audit line: the target's origin and path (never its query) and
 /// the verification code of the client's key.
-pub struct Delivery {
+pub(crate) struct Delivery {
     pub target: String,
     pub code: String,
 }
 
 /// The warning page's contents.
-pub struct Confirmation {
+pub(crate) struct Confirmation {
     /// `None` for paste mode; else the target's `host[:port]` and path, to show.
     pub destination: Option<(String, String)>,
     /// Whether every user of the server may receive tokens at the target (no `{user}`).
@@ -176,7 +176,7 @@ pub struct Confirmation {
 }
 
 /// Why the flow said no. The reason's line is for the client; it never holds a secret.
-pub enum Refusal {
+pub(crate) enum Refusal {
     /// A client mistake, counted under its metrics reason; the line names the parameter.
     Invalid(Rejection, String),
     /// Our side failed to encrypt; the client gets a vague line, the log the precise error.
@@ -185,7 +185,7 @@ pub enum Refusal {
 
 /// One flow request: the decoded query pairs in order, the token and the user, if any was
 /// found, and the server's rules.
-pub struct FlowRequest<'a> {
+pub(crate) struct FlowRequest<'a> {
     pub query: &'a [(String, String)],
     pub token: Option<FlowToken<'a>>,
     pub user: Option<&'a str>,
@@ -202,7 +202,7 @@ pub struct FlowRequest<'a> {
 /// The token to hand out, with what the caller worked out from it already (it needed both for
 /// the user and the audit line too).
 #[derive(Clone, Copy)]
-pub struct FlowToken<'a> {
+pub(crate) struct FlowToken<'a> {
     pub secret: &'a str,
     pub fingerprint: &'a str,
     /// The token's expiry (a JWT's `exp`, else the gateway's header), seconds since the epoch.
@@ -213,7 +213,7 @@ fn invalid(reason: Rejection, line: impl Into<String>) -> Refusal {
     Refusal::Invalid(reason, line.into())
 }
 
-pub fn run(request: &FlowRequest<'_>) -> Outcome {
+pub(crate) fn run(request: &FlowRequest<'_>) -> Outcome {
     match decide(request) {
         Ok(outcome) => outcome,
         Err(refusal) => Outcome::Refused(refusal),

@@ -9,11 +9,11 @@
 //! - `confirm`: the warning page's `confirm` value;
 //! - `query`: query-string decoding and the percent-encoder.
 
-pub mod confirm;
+pub(crate) mod confirm;
 pub mod crypto;
 mod decide;
 pub mod pubkey;
-pub mod query;
-pub mod redirect_target;
+pub(crate) mod query;
+pub(crate) mod redirect_target;
 
-pub use decide::{FlowError, FlowRequest, FlowToken, Outcome, Refusal, Reply, run};
+pub(crate) use decide::{FlowError, FlowRequest, FlowToken, Outcome, Refusal, Reply, run};

@@ -21,7 +21,7 @@ const KNOWN_NAMES: [&str; 9] = [
 /// another name (a client that does not encode `&` in `state` makes part of it one) nor a
 /// value. `None`: a name outside that list, or one that does not decode.
 #[derive(Debug, PartialEq, Eq)]
-pub enum QueryError {
+pub(crate) enum QueryError {
     BadEscape(Option<&'static str>),
     NotUtf8(Option<&'static str>),
 }
@@ -44,7 +44,7 @@ impl fmt::Display for QueryError {
 
 /// Splits a raw query into decoded pairs, in order. Malformed parts are kept as they came
 /// (lossy), for display purposes such as `/echo`.
-pub fn parse_lossy(raw: &str) -> Vec<(String, String)> {
+pub(crate) fn parse_lossy(raw: &str) -> Vec<(String, String)> {
     pairs(raw)
         .map(|(name, value)| {
             let decode = |s: &str| match percent_decode(s) {
@@ -57,7 +57,7 @@ pub fn parse_lossy(raw: &str) -> Vec<(String, String)> {
 }
 
 /// Splits a raw query into decoded pairs, refusing bad escapes and invalid UTF-8.
-pub fn parse_strict(raw: &str) -> Result<Vec<(String, String)>, QueryError> {
+pub(crate) fn parse_strict(raw: &str) -> Result<Vec<(String, String)>, QueryError> {
     pairs(raw)
         .map(|(raw_name, raw_value)| {
             let name = percent_decode(raw_name).and_then(|b| String::from_utf8(b).ok());
@@ -81,7 +81,7 @@ fn pairs(raw: &str) -> impl Iterator<Item = (&str, &str)> {
 /// Appends `text` percent-encoded: ASCII letters and digits, the RFC 3986 unreserved `-._~`
 /// and the bytes of `also_safe` as they are, every other byte of the UTF-8 as `%XX` (upper-case
 /// hex). With nothing `also_safe`, the result is safe in any query and any path segment.
-pub fn percent_encode_into(text: &str, also_safe: &[u8], out: &mut String) {
+pub(crate) fn percent_encode_into(text: &str, also_safe: &[u8], out: &mut String) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     out.reserve(text.len());
     for byte in text.bytes() {
@@ -96,14 +96,14 @@ pub fn percent_encode_into(text: &str, also_safe: &[u8], out: &mut String) {
 }
 
 /// [`percent_encode_into`] a new string, nothing else kept.
-pub fn percent_encode(text: &str) -> String {
+pub(crate) fn percent_encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     percent_encode_into(text, b"", &mut out);
     out
 }
 
 /// Decodes `%XX` escapes and `+`; `None` on a malformed escape.
-pub fn percent_decode(s: &str) -> Option<Vec<u8>> {
+pub(crate) fn percent_decode(s: &str) -> Option<Vec<u8>> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -39,11 +39,11 @@ use std::fmt;
 use crate::flow::query;
 
 /// The `target` of paste mode; the flow handles it before calling [`check`].
-pub const OOB: &str = "urn:ietf:wg:oauth:2.0:oob";
+pub(crate) const OOB: &str = "urn:ietf:wg:oauth:2.0:oob";
 
 /// A refused target. Display is one line naming the parameter and the reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TargetError {
+pub(crate) enum TargetError {
     Empty,
     MissingScheme,
     UnsupportedScheme,
@@ -129,7 +129,7 @@ impl std::error::Error for TargetError {}
 
 /// A target that passed [`check`]; `as_str` is the input, unchanged.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
+pub(crate) struct Target {
     raw: String,
     https: bool,
     host: String,
@@ -139,12 +139,12 @@ pub struct Target {
 }
 
 impl Target {
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.raw
     }
 
     /// `scheme://host[:port]` as the target gave them: a CSP source for this target.
-    pub fn origin(&self) -> String {
+    pub(crate) fn origin(&self) -> String {
         let scheme = if self.https { "https" } else { "http" };
         match self.port {
             Some(port) => format!("{scheme}://{}:{port}", self.host),
@@ -153,17 +153,17 @@ impl Target {
     }
 
     /// Whether the host is an IPv6 literal, which a CSP source cannot name.
-    pub fn is_ipv6(&self) -> bool {
+    pub(crate) fn is_ipv6(&self) -> bool {
         self.host.starts_with('[')
     }
 
     /// The port, 80 or 443 when absent.
-    pub fn port(&self) -> u16 {
+    pub(crate) fn port(&self) -> u16 {
         self.port.unwrap_or(if self.https { 443 } else { 80 })
     }
 
     /// The path, `/` when empty.
-    pub fn path(&self) -> &str {
+    pub(crate) fn path(&self) -> &str {
         if self.path.is_empty() {
             "/"
         } else {
@@ -172,7 +172,7 @@ impl Target {
     }
 
     /// `host[:port]` as the target gave them, for people to read.
-    pub fn host_port(&self) -> String {
+    pub(crate) fn host_port(&self) -> String {
         match self.port {
             Some(port) => format!("{}:{port}", self.host),
             None => self.host.clone(),
@@ -186,7 +186,7 @@ impl Target {
 
 /// Which rule let a target through: decides whether the user confirms before the token goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reach {
+pub(crate) enum Reach {
     /// The user's own machine: the default rule, or a prefix on a loopback host.
     Loopback,
     /// A `{user}` prefix, filled with the requesting user's name.
@@ -197,13 +197,13 @@ pub enum Reach {
 
 /// A target that passed [`check`], and the rule that allowed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Allowed {
+pub(crate) struct Allowed {
     pub target: Target,
     pub reach: Reach,
 }
 
 /// The placeholder of a per-user prefix.
-pub const USER_PLACEHOLDER: &str = "{user}";
+pub(crate) const USER_PLACEHOLDER: &str = "{user}";
 
 /// One entry of `T2G_REDIRECT_ALLOWED_TARGETS`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -346,7 +346,7 @@ fn path_under(have: &str, want: &str) -> bool {
 
 /// A user name as one path segment, as JupyterHub escapes it (`urllib.parse.quote(name,
 /// safe='@~')`): `A-Za-z0-9-._~@` stay, every other byte of the UTF-8 becomes `%XX`.
-pub fn percent_encode_segment(name: &str, out: &mut String) {
+pub(crate) fn percent_encode_segment(name: &str, out: &mut String) {
     query::percent_encode_into(name, b"@", out);
 }
 
@@ -354,7 +354,7 @@ pub fn percent_encode_segment(name: &str, out: &mut String) {
 /// filled with `user`. A target a prefix lets through must also pass
 /// [`check_normalised_forms`]. When refused, the most telling reason wins: another user's
 /// place, then a missing user, then not allowed.
-pub fn check(
+pub(crate) fn check(
     target: &str,
     allowed: &[AllowedPrefix],
     user: Option<&str>,
@@ -454,7 +454,7 @@ fn dot_like(segment: &str) -> Result<(), TargetError> {
 
 /// The target with `params` appended to its query, each name and value percent-encoded
 /// (everything but `A-Za-z0-9-._~`); an existing query is kept verbatim.
-pub fn with_params(target: &Target, params: &[(&str, &str)]) -> String {
+pub(crate) fn with_params(target: &Target, params: &[(&str, &str)]) -> String {
     // Base64 values grow by about a tenth when percent-encoded.
     let values: usize = params.iter().map(|(n, v)| n.len() + v.len() + 2).sum();
     let mut out = String::with_capacity(target.raw.len() + values + values / 8);

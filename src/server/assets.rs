@@ -13,7 +13,7 @@ use crate::server::page::SWAGGER_CSP;
 
 /// How an embedded file is stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Coding {
+pub(crate) enum Coding {
     /// As is.
     Identity,
     /// Gzip-compressed; decoded for clients that do not accept gzip.
@@ -24,7 +24,7 @@ pub enum Coding {
 
 /// One embedded file.
 #[derive(Debug)]
-pub struct Asset {
+pub(crate) struct Asset {
     pub content_type: &'static str,
     pub body: &'static [u8],
     /// How `body` is stored; a compressed one goes out with `Content-Encoding: gzip` to clients
@@ -140,7 +140,7 @@ static ASSETS: &[(&str, Asset)] = &[
 
 /// The embedded file at `path` (the URL path without the query, as received), if any.
 /// Matching is exact: no decoding, no normalisation, no prefix matching.
-pub fn lookup(path: &str) -> Option<&'static Asset> {
+pub(crate) fn lookup(path: &str) -> Option<&'static Asset> {
     ASSETS
         .iter()
         .find(|(asset_path, _)| *asset_path == path)
@@ -155,7 +155,7 @@ pub fn lookup(path: &str) -> Option<&'static Asset> {
 /// lets a server pick any coding then, but clients that send nothing (curl without
 /// `--compressed`, small scripts) mostly cannot decode; a clear `406` beats compressed bytes they
 /// would take for the file. Every browser sends the header.
-pub fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
+pub(crate) fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
     let Some(value) = accept_encoding else {
         return false;
     };

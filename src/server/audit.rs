@@ -46,7 +46,7 @@ impl AuditSink {
 const MAX_VALUE: usize = 600;
 
 /// One audit record. Only non-secret values have a field here.
-pub struct Record<'a> {
+pub(crate) struct Record<'a> {
     /// `token_served` or `flow_refused`.
     pub event: &'static str,
     /// `token`, `flow_redirect`, `flow_form_post`, `flow_paste` or `flow`.
@@ -69,13 +69,13 @@ pub struct Record<'a> {
 }
 
 /// The audit writer: a sink and a format.
-pub struct Audit {
+pub(crate) struct Audit {
     sink: AuditSink,
     json: bool,
 }
 
 impl Audit {
-    pub fn new(sink: AuditSink, json: bool) -> Audit {
+    pub(crate) fn new(sink: AuditSink, json: bool) -> Audit {
         Audit { sink, json }
     }
 
@@ -83,7 +83,7 @@ impl Audit {
     /// access log: a line in the kernel's hands survives a crash of this process. An error
     /// when the line could not be written (a full disk, a closed pipe or stream); the caller
     /// decides whether the token may still go (`T2G_AUDIT_REQUIRED`).
-    pub fn write(&self, record: &Record<'_>) -> io::Result<()> {
+    pub(crate) fn write(&self, record: &Record<'_>) -> io::Result<()> {
         if self.sink == AuditSink::Off {
             return Ok(());
         }

@@ -10,7 +10,7 @@ use crate::http::Request;
 use crate::json::JsonWriter;
 
 /// The echo document; `?pretty` indents with two spaces.
-pub fn render(request: &Request) -> Vec<u8> {
+pub(crate) fn render(request: &Request) -> Vec<u8> {
     let parameters_list = query::parse_lossy(&request.query);
     let pretty = parameters_list.iter().any(|(name, _)| name == "pretty");
     let mut parameters = Vec::new();
@@ -84,7 +84,7 @@ fn redact_cookies(value: &str) -> String {
 
 /// `x-tutu` → `X-Tutu`, as Go's `CanonicalMIMEHeaderKey`; names with other characters than
 /// letters, digits and `-` stay as received.
-pub fn canonical_header_name(name: &str) -> String {
+pub(crate) fn canonical_header_name(name: &str) -> String {
     if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
         return name.to_string();
     }

@@ -29,7 +29,7 @@ const BUCKETS: [(u64, &str); 12] = [
 
 /// Why the redirect flow refused a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Rejection {
+pub(crate) enum Rejection {
     Params,
     Target,
     Key,
@@ -47,7 +47,7 @@ impl Rejection {
         Rejection::TokenExpired,
     ];
 
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Rejection::Params => "params",
             Rejection::Target => "target",
@@ -96,7 +96,7 @@ fn slot<K: Copy + Ord, V: Default>(list: &mut Vec<(K, V)>, key: K) -> &mut V {
 const SERVED_ROUTES: [&str; 4] = ["flow_form_post", "flow_paste", "flow_redirect", "token"];
 
 #[derive(Default)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     /// Per route, sorted by route.
     requests: Mutex<Vec<(&'static str, RouteStats)>>,
     /// Per route of [`SERVED_ROUTES`].
@@ -107,11 +107,11 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn new() -> Metrics {
+    pub(crate) fn new() -> Metrics {
         Metrics::default()
     }
 
-    pub fn observe_request(&self, route: &'static str, status: u16, duration: Duration) {
+    pub(crate) fn observe_request(&self, route: &'static str, status: u16, duration: Duration) {
         let micros = u64::try_from(duration.as_micros()).unwrap_or(u64::MAX);
         let mut requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
         let stats = slot(&mut requests, route);
@@ -129,7 +129,7 @@ impl Metrics {
     }
 
     /// Counts a token handed out at `route`, one of [`SERVED_ROUTES`].
-    pub fn token_served(&self, route: &'static str) {
+    pub(crate) fn token_served(&self, route: &'static str) {
         let known = SERVED_ROUTES.iter().position(|r| *r == route);
         debug_assert!(known.is_some(), "{route} hands out no token");
         if let Some(i) = known {
@@ -138,20 +138,20 @@ impl Metrics {
     }
 
     /// An audit line that could not be written.
-    pub fn audit_failed(&self) {
+    pub(crate) fn audit_failed(&self) {
         self.audit_failures.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn flow_rejected(&self, reason: Rejection) {
+    pub(crate) fn flow_rejected(&self, reason: Rejection) {
         self.rejections[reason as usize].fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts an expiry header that was ignored as garbage; the count so far.
-    pub fn expiry_header_invalid(&self) -> u64 {
+    pub(crate) fn expiry_header_invalid(&self) -> u64 {
         self.expiry_header_invalid.fetch_add(1, Ordering::Relaxed) + 1
     }
 
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let mut out = String::with_capacity(4096);
         out.push_str("# HELP token2go_build_info Build information.\n");
         out.push_str("# TYPE token2go_build_info gauge\n");

@@ -4,13 +4,13 @@
 
 #[allow(unsafe_code)] // fd 3 and the LISTEN_* variables, each block with a SAFETY comment
 pub mod activation;
-pub mod assets;
-pub mod audit;
+pub(crate) mod assets;
+pub(crate) mod audit;
 pub mod config;
-pub mod echo;
+pub(crate) mod echo;
 pub mod healthcheck;
 mod inflate;
-pub mod metrics;
-pub mod page;
+pub(crate) mod metrics;
+pub(crate) mod page;
 pub mod routes;
 pub mod token;

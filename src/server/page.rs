@@ -13,7 +13,7 @@ use crate::server::config::UiSettings;
 use crate::server::inflate;
 
 /// CSP of our own HTML pages: scripts and styles only from files of this server.
-pub const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+pub(crate) const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
 img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; \
 frame-ancestors 'none'";
 
@@ -23,13 +23,13 @@ frame-ancestors 'none'";
 /// `style-src` does not govern; the CSS's `data:` images are allowed by `img-src`. Kept as its
 /// own constant so the page can be loosened alone (`style-src 'unsafe-inline'` would be the
 /// first step) should a later Swagger UI need it; never `unsafe-eval` or inline script.
-pub const SWAGGER_CSP: &str = PAGE_CSP;
+pub(crate) const SWAGGER_CSP: &str = PAGE_CSP;
 
 /// CSP of the form_post page: [`PAGE_CSP`] with `form-action` allowing `origin` (the target's
 /// scheme, host and port, where the form goes) and `'self'`: Chromium applies `form-action` to
 /// the redirects that follow a form's submission, and the clients answer the POST with a 303 to
 /// this server's `/flow/redirect/done`.
-pub fn form_post_csp(origin: &str) -> String {
+pub(crate) fn form_post_csp(origin: &str) -> String {
     PAGE_CSP.replace(
         "form-action 'none'",
         &format!("form-action {origin} 'self'"),
@@ -74,7 +74,7 @@ const DEFAULT_DESCRIPTION: &str = "Go ahead and grab a token with the Token2go s
 
 /// The UI settings (`T2G_UI_*`), resolved once at start.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Ui {
+pub(crate) struct Ui {
     /// Plain text.
     title: String,
     /// Plain text.
@@ -95,7 +95,7 @@ impl Ui {
     /// else the default description. `target`, `title` and `desc1` are text (escaped when
     /// rendered); `desc2_html` and `misc_html` are trusted HTML. Blank values count as unset.
     /// The token page also gets the example URL and whether `/echo` is on (for its 444 hint).
-    pub fn new(settings: &UiSettings, echo_enabled: bool) -> Ui {
+    pub(crate) fn new(settings: &UiSettings, echo_enabled: bool) -> Ui {
         let target = set(&settings.target);
         let title = match (set(&settings.title), target) {
             (Some(title), _) => title.to_string(),
@@ -139,13 +139,13 @@ fn signed_in(user: Option<&str>) -> String {
 
 /// The token page, rendered once at start in two halves around the place of "Signed in as":
 /// a request then costs one copy, and the operator's texts are never scanned again.
-pub struct IndexPage {
+pub(crate) struct IndexPage {
     head: String,
     tail: String,
 }
 
 impl IndexPage {
-    pub fn new(ui: &Ui) -> IndexPage {
+    pub(crate) fn new(ui: &Ui) -> IndexPage {
         // Split the template, not the page: operator text may hold the placeholder's spelling.
         let template = INDEX_TEMPLATE.text();
         let (head, tail) = template.split_once(SIGNED_IN).unwrap_or((template, ""));
@@ -155,7 +155,7 @@ impl IndexPage {
         }
     }
 
-    pub fn render(&self, user: Option<&str>) -> String {
+    pub(crate) fn render(&self, user: Option<&str>) -> String {
         let signed_in = signed_in(user);
         let mut page = String::with_capacity(self.head.len() + signed_in.len() + self.tail.len());
         page.push_str(&self.head);
@@ -168,7 +168,7 @@ impl IndexPage {
 /// The token page (`/`, `/index.html`) in one piece. Its script fetches `token` and shows it;
 /// it reads the example URL and the echo switch from the body's `data-` attributes.
 #[cfg(test)]
-pub fn render_index(ui: &Ui, user: Option<&str>) -> String {
+pub(crate) fn render_index(ui: &Ui, user: Option<&str>) -> String {
     IndexPage::new(ui).render(user)
 }
 
@@ -209,7 +209,12 @@ fn fill_index(template: &str, ui: &Ui) -> String {
 
 /// The paste-mode page of the redirect flow: the armoured `block` (shown as is, escaped) and the
 /// `verification_code` (`XXXX-XXXX`), with the warning to paste it only into one's own program.
-pub fn render_paste(ui: &Ui, block: &str, verification_code: &str, user: Option<&str>) -> String {
+pub(crate) fn render_paste(
+    ui: &Ui,
+    block: &str,
+    verification_code: &str,
+    user: Option<&str>,
+) -> String {
     let rows = block.lines().count().clamp(3, 40).to_string();
     fill(
         PASTE_TEMPLATE.text(),
@@ -224,7 +229,7 @@ pub fn render_paste(ui: &Ui, block: &str, verification_code: &str, user: Option<
 }
 
 /// What the warning page shows.
-pub struct Warning<'a> {
+pub(crate) struct Warning<'a> {
     /// `None` in paste mode; else the target's `host[:port]` and path.
     pub destination: Option<(&'a str, &'a str)>,
     /// Every user of the server may receive tokens at the destination (no `{user}`).
@@ -242,7 +247,7 @@ pub struct Warning<'a> {
 /// address every user may use, and before it goes anywhere for a request another site started:
 /// the verification code, the destination, the warning, and a link that repeats the request
 /// confirmed. It holds no token.
-pub fn render_confirm(ui: &Ui, warning: &Warning<'_>, user: Option<&str>) -> String {
+pub(crate) fn render_confirm(ui: &Ui, warning: &Warning<'_>, user: Option<&str>) -> String {
     let (destination, warning_text, button, hint) = match warning.destination {
         None => (
             String::new(),
@@ -304,7 +309,7 @@ pub fn render_confirm(ui: &Ui, warning: &Warning<'_>, user: Option<&str>) -> Str
 }
 
 /// Why the flow hands out no token, as its pages tell the person.
-pub struct ErrorNotice<'a> {
+pub(crate) struct ErrorNotice<'a> {
     /// The `error_description` the client gets too.
     pub description: &'a str,
     /// What to do about it, text.
@@ -336,7 +341,7 @@ fn notice_html(notice: &ErrorNotice<'_>) -> String {
 /// The form_post page: a form that POSTs `fields` (name, value) to `action`, the target; its
 /// origin is named on the page. With `notice`, the fields tell the client why no token comes
 /// (a flow error), and the page tells the person.
-pub fn render_form_post(
+pub(crate) fn render_form_post(
     ui: &Ui,
     action: &str,
     origin: &str,
@@ -383,7 +388,7 @@ pub fn render_form_post(
 }
 
 /// The page of `/flow/redirect/done`: "Token delivered. You can close this tab."
-pub fn render_done(ui: &Ui) -> String {
+pub(crate) fn render_done(ui: &Ui) -> String {
     fill(
         DONE_TEMPLATE.text(),
         &[
@@ -399,7 +404,7 @@ pub fn render_done(ui: &Ui) -> String {
 
 /// A flow error the person reads (paste mode, or no token to confirm the warning page with):
 /// why no token came and, when the operator set one, a link to sign in again.
-pub fn render_flow_error(ui: &Ui, notice: &ErrorNotice<'_>, user: Option<&str>) -> String {
+pub(crate) fn render_flow_error(ui: &Ui, notice: &ErrorNotice<'_>, user: Option<&str>) -> String {
     fill(
         DONE_TEMPLATE.text(),
         &[
@@ -414,7 +419,7 @@ pub fn render_flow_error(ui: &Ui, notice: &ErrorNotice<'_>, user: Option<&str>) 
 }
 
 /// Escapes text for HTML element content and quoted attribute values.
-pub fn escape_html(text: &str) -> String {
+pub(crate) fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + text.len() / 8);
     for c in text.chars() {
         match c {
