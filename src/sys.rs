@@ -109,14 +109,14 @@ pub fn raise_listen_backlog(listener: &TcpListener) -> io::Result<()> {
     Ok(())
 }
 
-/// Malloc arenas glibc may create: two per core of this machine's kind. Two in all made the
-/// workers wait on the arenas' locks under load (futex waits in a profile of `/token`).
+/// Malloc arenas glibc may create: two per core of this machine's kind; fewer made the workers
+/// wait on the arenas' locks under load (README, Performance).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 const MALLOC_ARENAS: libc::c_int = 4;
 
 /// Caps glibc's malloc arenas. By default glibc gives threads up to 8 arenas per core, and
-/// each keeps pages after a burst of connections that `malloc_trim` does not give back: RSS
-/// stayed at about 10 MB once a burst of 1,000 connections was over, 4 MB with four arenas.
+/// each keeps pages after a burst of connections that `malloc_trim` does not give back
+/// (README, Performance).
 /// Call before the first thread starts. A no-op where the C library is not glibc.
 pub fn limit_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -141,8 +141,8 @@ pub fn release_free_memory() {
 }
 
 /// Processors online, at least 1. Not `std::thread::available_parallelism`: its cgroup
-/// quota parsing adds about 9 KB to a binary that must stay under 2 MiB, for a number that
-/// only sizes the worker pool.
+/// quota parsing adds code to a binary that must stay under 2 MiB, for a number that only
+/// sizes the worker pool.
 pub fn online_cpus() -> usize {
     // SAFETY: sysconf takes an int and no pointer; -1 (unknown) is handled below.
     let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };

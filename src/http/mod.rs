@@ -1,4 +1,5 @@
-//! The HTTP/1.1 edge: the only code that touches sockets, read as one unit.
+//! The HTTP/1.1 edge: the code that serves on sockets, read as one unit. (Others touch sockets
+//! too: socket activation checks fd 3, the health check and the client connect.)
 //!
 //! - `message`: the request and response values, statuses, the service trait, the limits;
 //! - `request_head`: finding, parsing and judging a request head (400/413/414/431/505);

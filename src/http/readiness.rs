@@ -3,8 +3,8 @@
 //! without holding a thread, and a bounded wait for one socket.
 //!
 //! Written here rather than taken from the `polling` or `mio` crates: the edge needs four
-//! calls, and either crate would pull in another system-call layer and about 100 KB of code
-//! into a binary that must stay under 2 MiB.
+//! calls, and either crate would pull in another system-call layer (not measured here) into a
+//! binary that must stay under 2 MiB.
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};

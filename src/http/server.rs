@@ -22,9 +22,8 @@ const WORKER_STACK: usize = 1024 * 1024;
 const WORKER_FLOOR: usize = 4;
 const WORKER_IDLE_EXIT: Duration = Duration::from_secs(30);
 /// Workers spawned on demand: 4 per processor, at least 8. Enough to keep the processors busy
-/// while some workers wait on a socket or the audit file; with more, they only contend (on 2
-/// cores, 64 workers made `/token`'s p99 at 1,000 connections about 40% higher than 8 did,
-/// and its throughput at 50 connections about 20% lower).
+/// while some workers wait on a socket or the audit file; with more, they only contend
+/// (README, Performance).
 const WORKERS_PER_CORE: usize = 4;
 const MIN_WORKERS: usize = 8;
 /// The poller's longest sleep: idle timeouts are enforced at most this late, and queued

@@ -1,4 +1,5 @@
-//! Configuration from `T2G_*` environment variables: the only reader of the environment.
+//! Configuration from `T2G_*` environment variables: the only reader of the server's `T2G_*`
+//! variables (socket activation reads `LISTEN_*`, and the client's `Env` its own variables).
 //!
 //! One table, [`VARIABLES`], drives everything about a variable: its parsing, `--help`, the
 //! unknown-variable check and (through a test) the README's table. Parsing goes through a
