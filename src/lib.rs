@@ -28,6 +28,7 @@ pub mod server;
 /// The OS calls std lacks: signals, limits, socket activation, malloc arenas.
 #[allow(unsafe_code)] // other OS calls std lacks, each with a SAFETY comment
 pub mod sys;
+mod text;
 mod time;
 
 #[cfg(test)]

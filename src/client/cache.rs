@@ -30,8 +30,8 @@ use zeroize::Zeroizing;
 use crate::client::document::TokenDocument;
 use crate::client::env::Env;
 use crate::flow::crypto::random_bytes;
-use crate::server::token::lower_hex;
 use crate::sys::effective_uid;
+use crate::text::lower_hex;
 
 pub(super) const VERSION: u64 = 1;
 /// A cached token is used only while it stays valid for longer than this.

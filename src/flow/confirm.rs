@@ -47,7 +47,7 @@ pub(crate) fn matches(given: &str, token: &str, fields: &[&str]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::token::lower_hex as hex;
+    use crate::text::lower_hex as hex;
 
     /// RFC 4231 test cases 1, 2 and 6 (a key longer than the block).
     #[test]

@@ -1,6 +1,7 @@
 //! Query strings: `application/x-www-form-urlencoded` decoding (`+` is a space), and the one
 //! percent-encoder every URL we build uses.
 
+use crate::text::{UPPER_HEX, hex_digit, push_hex};
 use std::fmt;
 
 /// The parameter names of the flow's wire format, both ways (the request the client sends,
@@ -82,15 +83,13 @@ fn pairs(raw: &str) -> impl Iterator<Item = (&str, &str)> {
 /// and the bytes of `also_safe` as they are, every other byte of the UTF-8 as `%XX` (upper-case
 /// hex). With nothing `also_safe`, the result is safe in any query and any path segment.
 pub(crate) fn percent_encode_into(text: &str, also_safe: &[u8], out: &mut String) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     out.reserve(text.len());
     for byte in text.bytes() {
         if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) || also_safe.contains(&byte) {
             out.push(char::from(byte));
         } else {
             out.push('%');
-            out.push(char::from(HEX[usize::from(byte >> 4)]));
-            out.push(char::from(HEX[usize::from(byte & 0xf)]));
+            push_hex(out, byte, UPPER_HEX);
         }
     }
 }
@@ -111,8 +110,8 @@ pub(crate) fn percent_decode(s: &str) -> Option<Vec<u8>> {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' => {
-                let hi = hex(*bytes.get(i + 1)?)?;
-                let lo = hex(*bytes.get(i + 2)?)?;
+                let hi = hex_digit(*bytes.get(i + 1)?)?;
+                let lo = hex_digit(*bytes.get(i + 2)?)?;
                 out.push(hi << 4 | lo);
                 i += 2;
             }
@@ -121,15 +120,6 @@ pub(crate) fn percent_decode(s: &str) -> Option<Vec<u8>> {
         i += 1;
     }
     Some(out)
-}
-
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

@@ -419,9 +419,9 @@ fn decode_segment(segment: &str) -> Result<Vec<u8>, TargetError> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let value = segment
+            let value = bytes
                 .get(i + 1..i + 3)
-                .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+                .and_then(crate::text::hex_byte)
                 .ok_or(TargetError::BadEscape)?;
             match value {
                 b';' => return Err(TargetError::PathParameter),
@@ -617,11 +617,9 @@ fn check_chars(text: &str, extra: &[u8], path: bool) -> Result<(), TargetError> 
     while i < bytes.len() {
         let byte = bytes[i];
         if byte == b'%' {
-            let hex = text
+            let value = bytes
                 .get(i + 1..i + 3)
-                .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()));
-            let value = hex
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .and_then(crate::text::hex_byte)
                 .ok_or(TargetError::BadEscape)?;
             if path && matches!(value, b'.' | b'/' | b'\\' | 0..=0x1f | 0x7f) {
                 return Err(TargetError::BadEscape);

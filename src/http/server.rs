@@ -3,7 +3,7 @@
 //! arrive, and the graceful stop.
 
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -172,15 +172,7 @@ impl Stopper {
 
 /// Where to connect to reach a listener bound to `addr` (a wildcard means loopback).
 fn wake_addr(addr: SocketAddr) -> SocketAddr {
-    match addr.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => {
-            SocketAddr::new(Ipv4Addr::LOCALHOST.into(), addr.port())
-        }
-        IpAddr::V6(ip) if ip.is_unspecified() => {
-            SocketAddr::new(Ipv6Addr::LOCALHOST.into(), addr.port())
-        }
-        _ => addr,
-    }
+    crate::text::loopback_for(addr)
 }
 
 fn accept_loop(listener: &TcpListener, shared: &Shared, pool: &Pool<Job>) {

@@ -4,7 +4,7 @@
 
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 /// The whole probe (connect, send, receive) ends within this.
@@ -16,12 +16,7 @@ const MAX_STATUS_LINE: usize = 1024;
 /// container: a wildcard address over loopback of its family (`0.0.0.0` → `127.0.0.1`,
 /// `::` → `::1`); an address of its own as it is.
 pub fn probe_addr(listen: SocketAddr) -> SocketAddr {
-    let ip: IpAddr = match listen.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => Ipv4Addr::LOCALHOST.into(),
-        IpAddr::V6(ip) if ip.is_unspecified() => Ipv6Addr::LOCALHOST.into(),
-        ip => ip,
-    };
-    SocketAddr::new(ip, listen.port())
+    crate::text::loopback_for(listen)
 }
 
 /// Why the probe failed; one line each.

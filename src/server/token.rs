@@ -1,6 +1,7 @@
 //! Token extraction from request headers, its fingerprint, its expiry (the JWT's `exp`, else the
 //! gateway's expiry header), and who the user is.
 
+use crate::text::lower_hex;
 use std::time::SystemTime;
 
 use base64::Engine;
@@ -186,17 +187,6 @@ pub fn fingerprint(secret: &str) -> String {
     hasher.update(FINGERPRINT_SALT.as_bytes());
     hasher.update(secret.as_bytes());
     lower_hex(&hasher.finalize())
-}
-
-/// Lower-case hex of `bytes`, two digits each (by table: `/token` hashes on every request).
-pub fn lower_hex(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut hex = String::with_capacity(2 * bytes.len());
-    for b in bytes {
-        hex.push(char::from(HEX[usize::from(b >> 4)]));
-        hex.push(char::from(HEX[usize::from(b & 15)]));
-    }
-    hex
 }
 
 /// Latest `exp` this server renders: 9999-12-31T23:59:59Z.
