@@ -31,12 +31,12 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::flow::Rejection;
 use crate::flow::confirm;
 use crate::flow::crypto::{self, CryptoError};
 use crate::flow::pubkey::{self, ALLOWED_KEY_TYPES, KeyType};
 use crate::flow::query;
 use crate::flow::redirect_target::{self, AllowedPrefix, OOB, Reach, Target, TargetError};
-use crate::server::metrics::Rejection;
 use crate::server::token::TokenInfo;
 
 /// The parameters the flow reads: the four required ones, then the optional `responseMode` and

@@ -15,5 +15,7 @@ mod decide;
 pub mod pubkey;
 pub(crate) mod query;
 pub(crate) mod redirect_target;
+mod rejection;
 
 pub(crate) use decide::{FlowError, FlowRequest, FlowToken, Outcome, Refusal, Reply, run};
+pub(crate) use rejection::Rejection;

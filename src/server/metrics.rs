@@ -3,6 +3,7 @@
 //! Labels come only from fixed sets (route names, status codes, rejection reasons): never a
 //! raw path, a header or a query value.
 
+use crate::flow::Rejection;
 use std::fmt::Write;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,37 +27,6 @@ const BUCKETS: [(u64, &str); 12] = [
     (1_000_000, "1"),
     (2_500_000, "2.5"),
 ];
-
-/// Why the redirect flow refused a request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Rejection {
-    Params,
-    Target,
-    Key,
-    NoToken,
-    /// The token's known expiry is less than 30 s away or past.
-    TokenExpired,
-}
-
-impl Rejection {
-    const ALL: [Rejection; 5] = [
-        Rejection::Params,
-        Rejection::Target,
-        Rejection::Key,
-        Rejection::NoToken,
-        Rejection::TokenExpired,
-    ];
-
-    pub(crate) fn label(self) -> &'static str {
-        match self {
-            Rejection::Params => "params",
-            Rejection::Target => "target",
-            Rejection::Key => "key",
-            Rejection::NoToken => "no_token",
-            Rejection::TokenExpired => "token_expired",
-        }
-    }
-}
 
 #[derive(Default)]
 struct Histogram {

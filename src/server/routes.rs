@@ -3,6 +3,7 @@
 
 use std::time::SystemTime;
 
+use crate::flow::Rejection;
 use crate::flow::query;
 use crate::flow::redirect_target::{AllowedPrefix, OOB};
 use crate::flow::{self, FlowError, FlowRequest, FlowToken, Outcome, Refusal, Reply};
@@ -13,7 +14,7 @@ use crate::server::audit::{Audit, Record};
 use crate::server::config::Config;
 use crate::server::echo;
 use crate::server::inflate;
-use crate::server::metrics::{Metrics, Rejection};
+use crate::server::metrics::Metrics;
 use crate::server::page::{self, ErrorNotice, IndexPage, Ui, Warning};
 use crate::server::token::{self, TokenInfo, TokenSource};
 use crate::time::rfc3339_unix;
