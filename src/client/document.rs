@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use zeroize::Zeroize;
 
-use crate::server::token::{Claims, claim_str, claims_expiry, jwt_claims};
+use crate::flow::token::{Claims, claim_str, claims_expiry, jwt_claims};
 use crate::time::{parse_rfc3339, rfc3339_unix};
 
 #[derive(Serialize, Deserialize)]

@@ -37,7 +37,7 @@ use crate::flow::crypto::{self, CryptoError};
 use crate::flow::pubkey::{self, ALLOWED_KEY_TYPES, KeyType};
 use crate::flow::query;
 use crate::flow::redirect_target::{self, AllowedPrefix, OOB, Reach, Target, TargetError};
-use crate::server::token::TokenInfo;
+use crate::flow::token::TokenInfo;
 
 /// The parameters the flow reads: the four required ones, then the optional `responseMode` and
 /// `confirm`.
@@ -460,7 +460,7 @@ mod tests {
         allowed_targets: &[AllowedPrefix],
     ) -> Outcome {
         let fingerprint = token
-            .map(crate::server::token::fingerprint)
+            .map(crate::flow::token::fingerprint)
             .unwrap_or_default();
         run(&FlowRequest {
             query,
@@ -479,7 +479,7 @@ mod tests {
         FlowToken {
             secret,
             fingerprint,
-            expiry: crate::server::token::jwt_expiry(secret),
+            expiry: crate::flow::token::jwt_expiry(secret),
         }
     }
 
@@ -529,7 +529,7 @@ mod tests {
         assert_eq!(payload["secret"], TOKEN);
         assert_eq!(
             payload["fingerprint"],
-            crate::server::token::fingerprint(TOKEN).as_str()
+            crate::flow::token::fingerprint(TOKEN).as_str()
         );
     }
 
@@ -844,7 +844,7 @@ mod tests {
             FlowError::TokenExpired
         );
         // The operator's sign-in URL is named.
-        let fingerprint = crate::server::token::fingerprint(TOKEN);
+        let fingerprint = crate::flow::token::fingerprint(TOKEN);
         let outcome = run(&FlowRequest {
             query: &q,
             token: Some(FlowToken {
@@ -905,7 +905,7 @@ mod tests {
 
     #[test]
     fn a_request_another_site_started_is_confirmed_first_whatever_the_target() {
-        let fingerprint = crate::server::token::fingerprint(TOKEN);
+        let fingerprint = crate::flow::token::fingerprint(TOKEN);
         let run_from = |query: &[(String, String)], cross_site: bool, token: Option<&str>| {
             run(&FlowRequest {
                 query,
@@ -961,7 +961,7 @@ mod tests {
     #[test]
     fn paste_mode_off_refuses_the_urn() {
         let q = query(OOB, "s");
-        let fingerprint = crate::server::token::fingerprint(TOKEN);
+        let fingerprint = crate::flow::token::fingerprint(TOKEN);
         let outcome = run(&FlowRequest {
             query: &q,
             token: Some(flow_token(TOKEN, &fingerprint)),

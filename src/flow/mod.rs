@@ -16,6 +16,7 @@ pub mod pubkey;
 pub(crate) mod query;
 pub(crate) mod redirect_target;
 mod rejection;
+pub mod token;
 
 pub(crate) use decide::{FlowError, FlowRequest, FlowToken, Outcome, Refusal, Reply, run};
 pub(crate) use rejection::Rejection;
