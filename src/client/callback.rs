@@ -195,7 +195,7 @@ impl Service for Callback {
         }
         let fields = match &request.method {
             Method::Get => fields_of(&request.query, "query"),
-            Method::Other(name) if name == "POST" => form_fields(request),
+            Method::Post => form_fields(request),
             _ => {
                 return Response::text(Status::MethodNotAllowed, "method not allowed")
                     .header("Allow", "GET, POST");
@@ -361,7 +361,7 @@ mod tests {
         for content_type in [FORM, "Application/X-WWW-Form-Urlencoded; charset=UTF-8"] {
             let (callback, outcomes) = service();
             let req = request(
-                Method::Other("POST".into()),
+                Method::Post,
                 "/p4th",
                 &[HOST, ("Content-Type", content_type)],
                 b"state=bad&state=good",
@@ -379,7 +379,7 @@ mod tests {
         ] {
             let (callback, outcomes) = service();
             let req = request(
-                Method::Other("POST".into()),
+                Method::Post,
                 "/p4th",
                 &[HOST, ("Content-Type", content_type)],
                 body,
@@ -485,7 +485,7 @@ mod tests {
     #[test]
     fn the_start_link_leads_on_once_and_a_second_request_ends_the_run() {
         let (callback, outcomes) = service();
-        let post = request(Method::Other("POST".into()), "/st4rt", &[HOST], b"");
+        let post = request(Method::Post, "/st4rt", &[HOST], b"");
         assert_eq!(callback.handle(&post).status, 405);
         let foreign = request(Method::Get, "/st4rt", &[("Host", "evil.example:4000")], b"");
         assert_eq!(callback.handle(&foreign).status, 404);

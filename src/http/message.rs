@@ -10,6 +10,8 @@ use std::time::Duration;
 pub enum Method {
     Get,
     Head,
+    /// `POST`: the client's listener takes a form_post callback; the server answers 405.
+    Post,
     Other(String),
 }
 
@@ -18,6 +20,7 @@ impl Method {
         match self {
             Method::Get => "GET",
             Method::Head => "HEAD",
+            Method::Post => "POST",
             Method::Other(name) => name,
         }
     }
@@ -215,7 +218,12 @@ pub struct Exchange<'a> {
 
 /// The application behind the edge.
 pub trait Service: Send + Sync + 'static {
+    /// The response to one request that passed the edge's checks; runs on a worker, under a
+    /// panic guard (a panic becomes a 500).
     fn handle(&self, request: &Request) -> Response;
+    /// Called once per exchange after its response was written (or writing failed), also when the
+    /// edge refused the request itself (its own 4xx/5xx, which `handle` never saw): for the access log and
+    /// metrics, and for whatever must wait until the response has left.
     fn completed(&self, exchange: &Exchange<'_>);
     /// Whether to serve a connection from `peer` at all; asked on the accept thread before the
     /// connection cap counts it, so a refused peer can hold no slot. `false` closes it at once,

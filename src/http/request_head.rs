@@ -228,6 +228,7 @@ pub(super) fn parse_head(
     let method = match method {
         "GET" => Method::Get,
         "HEAD" => Method::Head,
+        "POST" => Method::Post,
         other => Method::Other(other.to_string()),
     };
     let (authority, path, query) = split_target(target)?;

@@ -197,7 +197,7 @@ impl App {
             Destination::Asset(_) => "asset",
         };
         let response = match (&request.method, destination) {
-            (Method::Other(_), _) => Response::text(
+            (Method::Post | Method::Other(_), _) => Response::text(
                 Status::MethodNotAllowed,
                 "method not allowed: only GET and HEAD",
             )
@@ -741,7 +741,7 @@ mod tests {
     fn methods_and_unknown_paths() {
         let a = app(&[]);
         let mut r = get("/token", &[]);
-        r.method = Method::Other("POST".into());
+        r.method = Method::Post;
         let resp = a.route(&r);
         assert_eq!(resp.status, 405);
         assert_eq!(resp.get_header("Allow"), Some("GET, HEAD"));
