@@ -37,7 +37,7 @@ pub(crate) fn form_post_csp(origin: &str) -> String {
 }
 
 /// A page template from `assets/`, which build.rs stores gzipped (the static binary's size
-/// budget); decoded on first use and kept.
+/// budget); decoded once at start ([`decode_templates`]) and kept.
 struct Template {
     gzipped: &'static [u8],
     text: OnceLock<String>,
@@ -65,6 +65,19 @@ static PASTE_TEMPLATE: Template = Template::new(built!("paste.html.gz"));
 static CONFIRM_TEMPLATE: Template = Template::new(built!("confirm.html.gz"));
 static DONE_TEMPLATE: Template = Template::new(built!("done.html.gz"));
 static FORM_POST_TEMPLATE: Template = Template::new(built!("form-post.html.gz"));
+
+/// Decodes every page template now, at start, so no request pays for the first decoding.
+pub(crate) fn decode_templates() {
+    for template in [
+        &INDEX_TEMPLATE,
+        &PASTE_TEMPLATE,
+        &CONFIRM_TEMPLATE,
+        &DONE_TEMPLATE,
+        &FORM_POST_TEMPLATE,
+    ] {
+        template.text();
+    }
+}
 
 const DEFAULT_TITLE: &str = "Token2go";
 /// The `curl` example's URL when the operator set none (`T2G_UI_EXAMPLE_URL`).

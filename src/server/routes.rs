@@ -84,6 +84,7 @@ enum Destination {
 
 impl App {
     pub fn new(config: Config) -> App {
+        page::decode_templates();
         let ui = Ui::new(&config.ui, config.echo_enabled);
         // Leaked once per App (one per process): the pages live as long as the server.
         let leak =
