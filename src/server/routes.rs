@@ -61,6 +61,15 @@ struct Served<'a> {
     expiry: Option<i64>,
 }
 
+/// One token handed out: what its audit line and its metric record, made once per hand-out.
+struct HandOut<'a> {
+    route: &'static str,
+    served: Served<'a>,
+    user: Option<&'a str>,
+    target: Option<String>,
+    code: Option<&'a str>,
+}
+
 /// Headers read besides the configured token and user headers: the Host check, the audit's
 /// `X-Forwarded-For`, asset encoding, and Fetch Metadata.
 const READ_HEADERS: [&str; 5] = [
@@ -233,10 +242,16 @@ impl App {
                     claims: claims.as_ref(),
                     expiry,
                 };
-                if !self.audit_served(request, "token", served, user.as_deref(), None, None) {
+                let hand_out = HandOut {
+                    route: "token",
+                    served,
+                    user: user.as_deref(),
+                    target: None,
+                    code: None,
+                };
+                if !self.hand_out(request, hand_out) {
                     return audit_unavailable();
                 }
-                self.metrics.token_served("token");
                 let body =
                     TokenInfo::with(secret, SystemTime::now(), fingerprint, expiry).to_json();
                 Response::new(Status::Ok, JSON, body).header("Cache-Control", NO_STORE)
@@ -245,24 +260,23 @@ impl App {
         }
     }
 
-    /// Writes the audit line of a token about to be handed out; `false` when it could not be
-    /// written and `T2G_AUDIT_REQUIRED` holds the token back.
-    fn audit_served(
-        &self,
-        request: &Request,
-        route: &'static str,
-        served: Served<'_>,
-        user: Option<&str>,
-        target: Option<String>,
-        code: Option<&str>,
-    ) -> bool {
-        let claims = served.claims;
+    /// Records a token about to be handed out: its audit line first, then its metric. `false`
+    /// when the line could not be written and `T2G_AUDIT_REQUIRED` holds the token back (then
+    /// nothing is counted as served and nothing may be sent).
+    fn hand_out(&self, request: &Request, hand_out: HandOut<'_>) -> bool {
+        let HandOut {
+            route,
+            served,
+            user,
+            target,
+            code,
+        } = hand_out;
         let written = self.audit.write(&Record {
             event: "token_served",
             route,
             user,
             fingerprint: served.fingerprint.get(..16),
-            sub: claims.and_then(|c| token::claim_str(c, "sub")),
+            sub: served.claims.and_then(|c| token::claim_str(c, "sub")),
             exp: served.expiry.map(rfc3339_unix),
             target,
             code,
@@ -271,11 +285,17 @@ impl App {
             peer: request.peer,
             forwarded_for: forwarded_for(request),
         });
-        self.audit_outcome(written, true)
+        if !self.audit_outcome(written, true) {
+            return false;
+        }
+        self.metrics.token_served(route);
+        true
     }
 
-    /// The audit line of a refused flow request: the reason and the line the client got.
-    fn audit_refused(&self, request: &Request, user: Option<&str>, reason: Rejection, line: &str) {
+    /// Records a refused flow request, once: its metric and its audit line (the reason and the
+    /// line the client got).
+    fn refused(&self, request: &Request, user: Option<&str>, reason: Rejection, line: &str) {
+        self.metrics.flow_rejected(reason);
         let written = self.audit.write(&Record {
             event: "flow_refused",
             route: "flow",
@@ -351,19 +371,29 @@ impl App {
                     Reply::Redirect { .. } => "flow_redirect",
                     Reply::FormPost { .. } => "flow_form_post",
                 };
-                let (target, code) = (Some(delivery.target), Some(delivery.code.as_str()));
-                if !self.audit_served(request, route, served, user, target, code) {
+                let hand_out = HandOut {
+                    route,
+                    served,
+                    user,
+                    target: Some(delivery.target),
+                    code: Some(delivery.code.as_str()),
+                };
+                if !self.hand_out(request, hand_out) {
                     return audit_unavailable();
                 }
-                self.metrics.token_served(route);
                 self.to_target(reply, None)
             }
             Outcome::Paste { block, code } => {
-                let target = Some(OOB.to_string());
-                if !self.audit_served(request, "flow_paste", served, user, target, Some(&code)) {
+                let hand_out = HandOut {
+                    route: "flow_paste",
+                    served,
+                    user,
+                    target: Some(OOB.to_string()),
+                    code: Some(&code),
+                };
+                if !self.hand_out(request, hand_out) {
                     return audit_unavailable();
                 }
-                self.metrics.token_served("flow_paste");
                 html(page::render_paste(&self.ui, &block, &code, user).into_bytes())
             }
             Outcome::Confirm(confirmation) => {
@@ -385,13 +415,11 @@ impl App {
                 description,
                 reply,
             } => {
-                self.metrics.flow_rejected(error.rejection());
-                self.audit_refused(request, user, error.rejection(), &description);
+                self.refused(request, user, error.rejection(), &description);
                 self.flow_error(request, error, &description, reply, user)
             }
             Outcome::Refused(Refusal::Invalid(reason, line)) => {
-                self.metrics.flow_rejected(reason);
-                self.audit_refused(request, user, reason, &line);
+                self.refused(request, user, reason, &line);
                 Response::text(Status::BadRequest, line).header("Cache-Control", NO_STORE)
             }
             Outcome::Refused(Refusal::Encryption(e)) => {
