@@ -66,8 +66,11 @@ pub fn fit<'a>(value: &'a str, budget: usize, escape: fn(&str) -> Cow<'_, str>) 
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How log lines are written.
 pub enum LogFormat {
+    /// Plain text, one line each.
     Text,
+    /// One JSON object per line.
     Json,
     /// No access log; operational messages still go to stderr as text.
     Off,
@@ -75,6 +78,7 @@ pub enum LogFormat {
 
 static FORMAT: AtomicU8 = AtomicU8::new(0);
 
+/// Chooses the format of every later line (set once at start, from the config).
 pub fn set_format(format: LogFormat) {
     FORMAT.store(format as u8, Ordering::Relaxed);
 }
@@ -207,14 +211,17 @@ fn message(level: &str, msg: &str) {
     let _ = stderr_now(line.as_bytes());
 }
 
+/// Logs an operational message at level `info`.
 pub fn info(msg: &str) {
     message("info", msg);
 }
 
+/// Logs an operational message at level `warn`.
 pub fn warn(msg: &str) {
     message("warn", msg);
 }
 
+/// Logs an operational message at level `error`.
 pub fn error(msg: &str) {
     message("error", msg);
 }

@@ -12,7 +12,9 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 /// The open-file limits after [`raise_nofile_limit`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NoFile {
+    /// The soft limit, in force.
     pub soft: u64,
+    /// The hard limit, the ceiling of the soft one.
     pub hard: u64,
 }
 

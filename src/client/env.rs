@@ -8,24 +8,35 @@ use std::path::PathBuf;
 /// The environment a run reads, read once. Empty values count as unset.
 #[derive(Clone, Debug, Default)]
 pub struct Env {
+    /// `TOKEN2GO_URL`: the default server URL.
     pub token2go_url: Option<String>,
+    /// `BROWSER`: the command that opens the flow URL.
     pub browser: Option<String>,
+    /// `DISPLAY`: an X display, so a browser can open.
     pub display: Option<String>,
+    /// `WAYLAND_DISPLAY`: a Wayland display, so a browser can open.
     pub wayland_display: Option<String>,
+    /// `SSH_CONNECTION`: a remote session; with no browser or display, paste mode is the default.
     pub ssh_connection: Option<String>,
+    /// `KUBERNETES_EXEC_INFO`: kubectl runs the client as a credential plugin.
     pub kubernetes_exec_info: Option<String>,
     /// `TOKEN2GO_MIN_INTERVAL` and `TOKEN2GO_MAX_AGE`, checked by the option parser.
     pub min_interval: Option<String>,
+    /// See `min_interval`.
     pub max_age: Option<String>,
+    /// `XDG_CACHE_HOME`: where the cache lives, when set.
     pub xdg_cache_home: Option<PathBuf>,
+    /// `HOME`: the cache's fallback location.
     pub home: Option<PathBuf>,
 }
 
 impl Env {
+    /// The environment of this process.
     pub fn from_process() -> Env {
         Env::from_lookup(|name| std::env::var_os(name))
     }
 
+    /// The environment as `lookup` gives it (tests pass a map).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<OsString>) -> Env {
         let get = |name: &str| lookup(name).filter(|value| !value.is_empty());
         let text = |name: &str| get(name).and_then(|value| value.into_string().ok());

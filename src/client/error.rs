@@ -7,13 +7,18 @@ use std::path::PathBuf;
 
 use crate::flow::crypto::PASTE_END;
 
+/// Why a run of the client failed; Display is one line for stderr, never a secret.
 pub enum ClientError {
     /// The loopback listener could not be bound or started.
     Listen {
+        /// The port asked for (0: any).
         port: u16,
+        /// What the OS said.
         error: io::Error,
     },
+    /// The RSA key pair could not be made.
     KeyGeneration(rsa::Error),
+    /// The OS random source failed.
     Random,
     /// No callback within `--timeout` seconds.
     Timeout(u64),
@@ -29,12 +34,17 @@ pub enum ClientError {
     Paste(String),
     /// Standard input ended before the block's END line.
     PasteEnded,
+    /// The pasted block is longer than any response can be.
     PasteTooLong,
+    /// Standard input could not be read.
     Stdin(io::Error),
     /// Writing the result to stdout failed (a closed pipe).
     Output(io::Error),
+    /// The cached token could not be removed.
     Forget {
+        /// The cache file.
         path: PathBuf,
+        /// What the OS said.
         error: io::Error,
     },
     /// The start link was requested a second time.
@@ -42,33 +52,44 @@ pub enum ClientError {
     /// The server answered the flow with an OAuth-style error (contract C1): its code and
     /// description, printable ASCII already.
     Refused {
+        /// The OAuth error code.
         code: String,
+        /// The error description.
         description: String,
     },
     /// The server URL does not answer at all (name, connection or no HTTP reply).
     Unreachable {
+        /// The server URL.
         server: String,
+        /// Why it does not answer.
         reason: String,
     },
     /// Another run held the server's lock for longer than `--timeout`.
     LockTimeout {
+        /// The server URL.
         server: String,
+        /// How long this run waited.
         seconds: u64,
     },
     /// A browser was launched for the server less than `--min-interval` ago.
     TooSoon {
+        /// The server URL.
         server: String,
+        /// Why the last run failed, when known.
         failure: Option<String>,
+        /// Seconds until a browser may be launched again.
         retry_in: u64,
     },
     /// The token handed out expires within 30 s (or has expired).
     Expired,
     /// kubectl runs us non-interactively and no valid token is cached.
     NonInteractive {
+        /// The server URL.
         server: String,
     },
     /// `--cached-only` or `status` and no valid token is cached.
     NotCached {
+        /// The server URL.
         server: String,
     },
     /// The cache directory is unusable (`status`, `--cached-only`).

@@ -67,14 +67,19 @@ pub enum CacheUse {
 pub struct Options {
     /// The server URL with trailing slashes stripped: base of the flow URL and the cache key.
     pub server: String,
+    /// How the result is printed.
     pub format: Format,
+    /// The RSA key size in bits.
     pub key_size: usize,
     /// Callback port on 127.0.0.1; 0 lets the OS pick.
     pub port: u16,
+    /// How long to wait for the callback.
     pub timeout_secs: u64,
+    /// Whether to open a browser with the flow URL.
     pub open_browser: bool,
     /// `--paste` / `--no-paste`; `None` lets the environment decide ([`Env::paste_by_default`]).
     pub paste: Option<bool>,
+    /// Whether the cache is read and written.
     pub cache: CacheUse,
     /// Least time between two browser launches for one server; 0: no limit.
     pub min_interval_secs: u64,
@@ -83,17 +88,24 @@ pub struct Options {
 }
 
 #[derive(Debug, PartialEq, Eq)]
+/// What the command line asks for.
 pub enum Command {
+    /// `--help`.
     Help,
+    /// `--version`.
     Version,
+    /// A flow run (or a cached token) with these settings.
     Run(Options),
     /// `status [SERVER_URL]`: the named server's entry, else every entry.
     Status {
+        /// The server URL, if named.
         server: Option<String>,
+        /// `--json`: the entries as JSON.
         json: bool,
     },
     /// `logout SERVER_URL`, or `logout --all` (`None`).
     Logout {
+        /// The server URL; `None` for `--all`.
         server: Option<String>,
     },
     /// `completions SHELL`.

@@ -28,15 +28,20 @@ pub const NONCE_LEN: usize = 12;
 /// Length of the AES-GCM tag at the end of the payload.
 const TAG_LEN: usize = 16;
 
+/// First line of the paste block.
 pub const PASTE_BEGIN: &str = "-----BEGIN TOKEN2GO RESPONSE-----";
+/// Last line of the paste block.
 pub const PASTE_END: &str = "-----END TOKEN2GO RESPONSE-----";
 /// Characters per line inside the paste block (terminals cut long pasted lines).
 pub const PASTE_LINE_LEN: usize = 64;
 
 /// One sealed response: `key` is the RSA-OAEP-wrapped AES key, `payload` the AES-GCM output.
 pub struct Sealed {
+    /// The AES key, wrapped with RSA-OAEP for the client's key.
     pub key: Vec<u8>,
+    /// The AES-GCM nonce.
     pub nonce: [u8; NONCE_LEN],
+    /// The encrypted document with its AES-GCM tag.
     pub payload: Vec<u8>,
 }
 
@@ -44,15 +49,22 @@ pub struct Sealed {
 /// [`CryptoError::client_message`] is the one vague line for the client.
 #[derive(Debug)]
 pub enum CryptoError {
+    /// The OS random source failed.
     Random(getrandom::Error),
+    /// RSA-OAEP could not wrap the key.
     KeyWrap(rsa::Error),
+    /// AES-GCM could not encrypt.
     Encrypt,
+    /// RSA-OAEP could not unwrap the key: not for this private key.
     KeyUnwrap,
+    /// AES-GCM refused the payload: altered or not for this key.
     Decrypt,
+    /// The values are not in the expected form (a fixed phrase).
     Format(&'static str),
 }
 
 impl CryptoError {
+    /// The one vague line the client gets, whatever failed.
     pub fn client_message(&self) -> &'static str {
         match self {
             CryptoError::Random(_) | CryptoError::KeyWrap(_) | CryptoError::Encrypt => {

@@ -31,6 +31,7 @@ pub enum KeyForm {
 }
 
 impl KeyForm {
+    /// The label of its PEM block.
     pub fn pem_label(self) -> &'static str {
         match self {
             KeyForm::Spki => "PUBLIC KEY",
@@ -49,14 +50,23 @@ impl KeyForm {
 /// The accepted values of `publicKeyType`. `Pksc1` is the reference's spelling, `Pkcs1` the alias.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyType {
+    /// `rsa2048-rfc5280-x509-pem`.
     Rsa2048X509,
+    /// 2048 bits, PKCS #1, under the reference's misspelled name (`pksc1`).
     Rsa2048Pksc1,
+    /// 2048 bits, PKCS #1.
     Rsa2048Pkcs1,
+    /// `rsa3072-rfc5280-x509-pem`.
     Rsa3072X509,
+    /// 3072 bits, PKCS #1, under the reference's misspelled name (`pksc1`).
     Rsa3072Pksc1,
+    /// 3072 bits, PKCS #1.
     Rsa3072Pkcs1,
+    /// `rsa4096-rfc5280-x509-pem`.
     Rsa4096X509,
+    /// 4096 bits, PKCS #1, under the reference's misspelled name (`pksc1`).
     Rsa4096Pksc1,
+    /// 4096 bits, PKCS #1.
     Rsa4096Pkcs1,
 }
 
@@ -91,6 +101,7 @@ impl KeyType {
         KEY_TYPES.into_iter().find(|kind| kind.as_str() == value)
     }
 
+    /// The `publicKeyType` value.
     pub fn as_str(self) -> &'static str {
         ALLOWED_KEY_TYPES[self as usize]
     }
@@ -105,6 +116,7 @@ impl KeyType {
         }
     }
 
+    /// The PEM form it declares.
     pub fn form(self) -> KeyForm {
         use KeyType::*;
         match self {
@@ -117,24 +129,36 @@ impl KeyType {
 /// A refused `publicKey`. Display is one line for the client and never echoes the key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyError {
+    /// Longer than any key of the allowed sizes.
     TooLarge,
     /// Not the declared PEM form; the reason is a fixed phrase.
     Malformed {
+        /// The declared type.
         kind: KeyType,
+        /// Why it does not parse.
         reason: &'static str,
     },
+    /// A private key was sent.
     PrivateKey,
+    /// A certificate was sent.
     Certificate,
+    /// Not an RSA key.
     NotRsa,
+    /// Smaller than 2048 bits.
     TooSmall {
+        /// The key's size.
         bits: usize,
     },
+    /// Not the size the type declares.
     SizeMismatch {
+        /// The key's size.
         bits: usize,
+        /// The declared size.
         declared: usize,
     },
     /// Only from [`PublicKey::from_rsa`]: not one of the three sizes.
     UnsupportedSize {
+        /// The key's size.
         bits: usize,
     },
 }
@@ -207,10 +231,12 @@ impl PublicKey {
         Ok(PublicKey { key, spki_der })
     }
 
+    /// The modulus size in bits.
     pub fn bits(&self) -> usize {
         self.key.n().bit_width_vartime() as usize
     }
 
+    /// The key for RSA-OAEP.
     pub fn rsa(&self) -> &rsa::PublicKey {
         &self.key
     }

@@ -19,10 +19,14 @@ pub type Claims = serde_json::Map<String, serde_json::Value>;
 /// The JSON object `/token` returns and the flow encrypts. No `Debug`: it holds the secret.
 #[derive(Serialize)]
 pub struct TokenInfo<'a> {
+    /// When the document was made (RFC 3339).
     pub timestamp: String,
+    /// The token's fingerprint ([`fingerprint`]).
     pub fingerprint: String,
+    /// The access token itself.
     pub secret: &'a str,
     #[serde(rename = "expiresAt", skip_serializing_if = "Option::is_none")]
+    /// The token's expiry (RFC 3339), when known.
     pub expires_at: Option<String>,
 }
 
@@ -49,6 +53,7 @@ impl<'a> TokenInfo<'a> {
         }
     }
 
+    /// The document as compact JSON.
     pub fn to_json(&self) -> Vec<u8> {
         // Sized for the whole document, so it is written without growing.
         let mut out = Vec::with_capacity(160 + self.secret.len());

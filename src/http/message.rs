@@ -8,14 +8,18 @@ use std::time::Duration;
 /// Request methods the service distinguishes; anything else is kept by name for the 405 answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Method {
+    /// `GET`.
     Get,
+    /// `HEAD`: answered as `GET`, without the body.
     Head,
     /// `POST`: the client's listener takes a form_post callback; the server answers 405.
     Post,
+    /// Any other method, by name.
     Other(String),
 }
 
 impl Method {
+    /// The method's name as on the request line.
     pub fn as_str(&self) -> &str {
         match self {
             Method::Get => "GET",
@@ -29,30 +33,46 @@ impl Method {
 /// Every status this server sends. A closed set, so each one has its reason phrase.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Status {
+    /// 200.
     Ok,
+    /// 301.
     MovedPermanently,
+    /// 303: the flow's redirect to its target.
     SeeOther,
+    /// 308.
     PermanentRedirect,
+    /// 400: a bad request, with a one-line reason.
     BadRequest,
     /// A read of the token by another site's page (Fetch Metadata).
     Forbidden,
+    /// 404.
     NotFound,
+    /// 405.
     MethodNotAllowed,
+    /// 406.
     NotAcceptable,
+    /// 408: the request did not arrive in time.
     RequestTimeout,
+    /// 413: the body is larger than the limit.
     ContentTooLarge,
+    /// 414: the request target is longer than the limit.
     UriTooLong,
     /// A Host this server does not answer for (DNS rebinding defence, RFC 9110 §15.5.20).
     MisdirectedRequest,
+    /// 431: the header fields exceed the limits.
     RequestHeaderFieldsTooLarge,
     /// The reference server's answer when no header carries a token.
     TokenNotFound,
+    /// 500.
     InternalServerError,
+    /// 503: over the connection cap, or the audit trail cannot be written.
     ServiceUnavailable,
+    /// 505.
     HttpVersionNotSupported,
 }
 
 impl Status {
+    /// Every status, in order of code (the metrics' order).
     pub const ALL: [Status; 18] = [
         Status::Ok,
         Status::MovedPermanently,
@@ -74,6 +94,7 @@ impl Status {
         Status::HttpVersionNotSupported,
     ];
 
+    /// The numeric status code.
     pub fn code(self) -> u16 {
         match self {
             Status::Ok => 200,
@@ -121,6 +142,7 @@ impl Status {
         }
     }
 
+    /// The status with this code, if the edge knows it.
     pub fn from_code(code: u16) -> Option<Status> {
         Status::ALL.into_iter().find(|s| s.code() == code)
     }
@@ -136,6 +158,7 @@ impl PartialEq<u16> for Status {
 /// A parsed request: its head and, where the limits allow bodies (`max_body`), its body.
 /// No `Debug`: header values carry tokens.
 pub struct Request {
+    /// The request method.
     pub method: Method,
     /// Path as received (still percent-encoded), without the query.
     pub path: String,
@@ -143,6 +166,7 @@ pub struct Request {
     pub query: String,
     /// Header fields in arrival order, names as received, values with surrounding whitespace trimmed.
     pub headers: Vec<(String, String)>,
+    /// The address the connection came from.
     pub peer: SocketAddr,
     /// The body (`Content-Length` bytes); always empty when `max_body` is 0.
     pub body: Vec<u8>,
@@ -187,8 +211,11 @@ impl Request {
 /// by the server when it writes the response; a header set here wins over a baseline one of the
 /// same name.
 pub struct Response {
+    /// The status.
     pub status: Status,
+    /// Header fields besides the baseline ones the edge adds.
     pub headers: Vec<(&'static str, Cow<'static, str>)>,
+    /// The body (sent without it for `HEAD`).
     pub body: Cow<'static, [u8]>,
     /// Metrics label of the route that answered (`"token"`, `"echo"`, ...; `"none"` for edge errors).
     pub route: &'static str,
@@ -205,14 +232,19 @@ pub(super) const BASELINE_HEADERS: &[(&str, &str)] = &[
 /// What the server reports after writing each response: for the access log and metrics.
 /// Holds no header or query value.
 pub struct Exchange<'a> {
+    /// The request method's name; `"-"` when it could not be parsed.
     pub method: &'a str,
     /// Path without the query; `"-"` when the request line could not be parsed.
     pub path: &'a str,
+    /// The status sent.
     pub status: Status,
+    /// The route label the service set (a fixed name, for metrics).
     pub route: &'static str,
     /// Body bytes sent (0 for HEAD).
     pub bytes: usize,
+    /// From the first byte of the request to the last of the response.
     pub duration: Duration,
+    /// The address the connection came from.
     pub peer: SocketAddr,
 }
 
@@ -264,12 +296,14 @@ impl Response {
         Response::new(status, "text/plain; charset=utf-8", body.into_bytes())
     }
 
+    /// Adds a header field.
     pub fn header(mut self, name: &'static str, value: impl Into<Cow<'static, str>>) -> Response {
         self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
         self.headers.push((name, value.into()));
         self
     }
 
+    /// Sets the route label for the access log and metrics.
     pub fn route(mut self, route: &'static str) -> Response {
         self.route = route;
         self

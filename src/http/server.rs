@@ -102,6 +102,7 @@ impl Server {
         })
     }
 
+    /// The address the server listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.stopper.addr
     }

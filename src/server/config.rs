@@ -17,8 +17,11 @@ use crate::server::audit::AuditSink;
 /// One `T2G_*` variable: its name, the default shown in `--help` and the README, what it means,
 /// and how a set value lands in the configuration (an error is the problem, without the name).
 pub struct Variable {
+    /// The variable's name.
     pub name: &'static str,
+    /// Its default, as `--help` and the README show it.
     pub default: &'static str,
+    /// What it means, in one line.
     pub meaning: &'static str,
     apply: fn(&mut Config, &str) -> Result<(), String>,
 }
@@ -287,10 +290,12 @@ pub const FD_MARGIN: usize = 16;
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a secret value.
     pub fn new(value: String) -> Secret {
         Secret(value)
     }
 
+    /// The value, for the one place that hands it out.
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -299,10 +304,15 @@ impl Secret {
 /// The page texts, as configured (escaping happens when rendering).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct UiSettings {
+    /// `T2G_UI_TARGET`.
     pub target: Option<String>,
+    /// `T2G_UI_TITLE`.
     pub title: Option<String>,
+    /// `T2G_UI_DESC1` (text).
     pub desc1: Option<String>,
+    /// `T2G_UI_DESC2` (trusted operator HTML).
     pub desc2_html: Option<String>,
+    /// `T2G_UI_MISC` (trusted operator HTML).
     pub misc_html: Option<String>,
     /// Absolute http(s) URL of the page's `curl` example.
     pub example_url: Option<String>,
@@ -310,9 +320,11 @@ pub struct UiSettings {
 
 /// The effective configuration. No `Debug`: it holds the fallback token.
 pub struct Config {
+    /// The address to listen on, when no socket is passed.
     pub listen: SocketAddr,
     /// Header names in lookup order: the configured list followed by the added names.
     pub header_names: Vec<String>,
+    /// The token served when no header carries one.
     pub fallback_token: Option<Secret>,
     /// Header names carrying the user's name, in lookup order; empty: JWT claims only.
     pub user_header_names: Vec<String>,
@@ -320,12 +332,17 @@ pub struct Config {
     pub expiry_header_names: Vec<String>,
     /// Host names served besides loopback (`T2G_ALLOWED_HOSTS`), lower case; `None` when unset.
     pub allowed_hosts: Option<Vec<String>>,
+    /// The page texts.
     pub ui: UiSettings,
+    /// Whether `/echo` is served.
     pub echo_enabled: bool,
+    /// The connection cap (503 beyond it).
     pub max_connections: usize,
+    /// How log lines are written.
     pub log_format: LogFormat,
     /// Redirect-flow targets allowed beyond loopback.
     pub allowed_targets: Vec<AllowedPrefix>,
+    /// Where audit lines go.
     pub audit_log: AuditSink,
     /// Whether a token goes only once its audit line is written.
     pub audit_required: bool,
@@ -338,7 +355,9 @@ pub struct Config {
 /// A configuration mistake: names the variable and what is allowed.
 #[derive(Debug, PartialEq, Eq)]
 pub struct ConfigError {
+    /// The variable's name.
     pub variable: &'static str,
+    /// What is wrong and what is allowed.
     pub problem: String,
 }
 

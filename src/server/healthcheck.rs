@@ -22,9 +22,13 @@ pub fn probe_addr(listen: SocketAddr) -> SocketAddr {
 /// Why the probe failed; one line each.
 #[derive(Debug)]
 pub enum ProbeError {
+    /// Connecting failed.
     Connect(io::Error),
+    /// Sending the request failed.
     Send(io::Error),
+    /// Reading the answer failed.
     Receive(io::Error),
+    /// No answer within this time.
     TimedOut(Duration),
     /// The server closed before a whole status line arrived.
     Closed,

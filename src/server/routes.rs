@@ -92,6 +92,7 @@ enum Destination {
 }
 
 impl App {
+    /// The application for this configuration: pages rendered and templates decoded once.
     pub fn new(config: Config) -> App {
         page::decode_templates();
         let ui = Ui::new(&config.ui, config.echo_enabled);

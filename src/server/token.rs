@@ -15,7 +15,9 @@ pub(crate) use crate::flow::token::{
 /// Where tokens come from: header names in order, then the fallback; and where the user's
 /// name comes from.
 pub struct TokenSource {
+    /// Headers that may carry the token, in lookup order.
     pub header_names: Vec<String>,
+    /// The token served when no header carries one (`T2G_FALLBACK_TOKEN`).
     pub fallback: Option<Secret>,
     /// Headers the gateway puts the authenticated user's name in, in lookup order.
     pub user_header_names: Vec<String>,
@@ -27,6 +29,7 @@ pub struct TokenSource {
 /// Names the header only: the value is the gateway's and never logged.
 #[derive(Debug, PartialEq, Eq)]
 pub struct BadExpiry {
+    /// The header's name.
     pub header: String,
 }
 
