@@ -32,26 +32,13 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::flow::Rejection;
-use crate::flow::confirm;
 use crate::flow::crypto::{self, CryptoError};
 use crate::flow::pubkey::{self, ALLOWED_KEY_TYPES, KeyType};
-use crate::flow::query;
 use crate::flow::redirect_target::{self, AllowedPrefix, OOB, Reach, Target, TargetError};
 use crate::flow::token::TokenInfo;
 
-/// The parameters the flow reads: the four required ones, then the optional `responseMode` and
-/// `confirm`.
-const PARAMETERS: [&str; 6] = [
-    "target",
-    "state",
-    "publicKeyType",
-    "publicKey",
-    "responseMode",
-    "confirm",
-];
-const REQUIRED: usize = 4;
-/// The parameters the confirmation value covers: all but `confirm` itself.
-const CONFIRMED: usize = 5;
+use super::params::{Parameters, REQUIRED};
+
 /// A token whose known expiry is fewer seconds away than this is not handed out by the flow:
 /// the client could not use it, and would cache it.
 pub(super) const MIN_LIFETIME: i64 = 30;
@@ -209,7 +196,7 @@ pub(crate) struct FlowToken<'a> {
     pub expiry: Option<i64>,
 }
 
-fn invalid(reason: Rejection, line: impl Into<String>) -> Refusal {
+pub(super) fn invalid(reason: Rejection, line: impl Into<String>) -> Refusal {
     Refusal::Invalid(reason, line.into())
 }
 
@@ -217,87 +204,6 @@ pub(crate) fn run(request: &FlowRequest<'_>) -> Outcome {
     match decide(request) {
         Ok(outcome) => outcome,
         Err(refusal) => Outcome::Refused(refusal),
-    }
-}
-
-/// The flow's parameters: each at most once, the four required ones present.
-struct Parameters<'q> {
-    /// As given, in the order of [`PARAMETERS`].
-    given: [Option<&'q str>; PARAMETERS.len()],
-    target: &'q str,
-    state: &'q str,
-    key_type: &'q str,
-    public_key: &'q str,
-}
-
-impl<'q> Parameters<'q> {
-    fn from_query(query: &'q [(String, String)]) -> Result<Parameters<'q>, Refusal> {
-        let mut given: [Option<&str>; PARAMETERS.len()] = [None; PARAMETERS.len()];
-        for (name, value) in query {
-            if let Some(i) = PARAMETERS.iter().position(|p| p == name) {
-                if given[i].is_some() {
-                    return Err(invalid(
-                        Rejection::Params,
-                        format!("{name}: given more than once"),
-                    ));
-                }
-                given[i] = Some(value);
-            }
-        }
-        let [
-            Some(target),
-            Some(state),
-            Some(key_type),
-            Some(public_key),
-            ..,
-        ] = given
-        else {
-            let missing: Vec<&str> = PARAMETERS[..REQUIRED]
-                .iter()
-                .zip(given)
-                .filter(|(_, v)| v.is_none())
-                .map(|(name, _)| *name)
-                .collect();
-            return Err(invalid(
-                Rejection::Params,
-                format!("Missing query parameters: {}", missing.join(", ")),
-            ));
-        };
-        Ok(Parameters {
-            given,
-            target,
-            state,
-            key_type,
-            public_key,
-        })
-    }
-
-    /// What the confirmation covers: the parameters as given, all but `confirm`.
-    fn covered(&self) -> [&'q str; CONFIRMED] {
-        let [target, state, key_type, public_key, response_mode, _] = self.given;
-        [target, state, key_type, public_key, response_mode].map(Option::unwrap_or_default)
-    }
-
-    /// The warning page's link (this request with the confirmation keyed with `secret`) and
-    /// whether a wrong `confirm` came; `None` when the request carries the right one.
-    fn unconfirmed(&self, secret: &str) -> Option<(String, bool)> {
-        let covered = self.covered();
-        let confirmed = self.given[CONFIRMED];
-        if confirmed.is_some_and(|c| confirm::matches(c, secret, &covered)) {
-            return None;
-        }
-        let mut query = String::new();
-        for (name, value) in PARAMETERS[..CONFIRMED].iter().zip(self.given) {
-            if let Some(value) = value {
-                query.push_str(name);
-                query.push('=');
-                query::percent_encode_into(value, b"", &mut query);
-                query.push('&');
-            }
-        }
-        query.push_str("confirm=");
-        query.push_str(&confirm::value(secret, &covered));
-        Some((query, confirmed.is_some()))
     }
 }
 
@@ -416,6 +322,7 @@ fn decide(request: &FlowRequest<'_>) -> Result<Outcome, Refusal> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::flow::query;
     use crate::test_keys::private_key;
     use rsa::pkcs8::{EncodePublicKey, LineEnding};
 

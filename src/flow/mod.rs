@@ -2,7 +2,10 @@
 //! request here ([`run`]); the client builds its request and opens the answer with the same
 //! grammar, keys and crypto. Nothing here touches sockets, the environment or the server.
 //!
-//! - `decide`: one flow request to an [`Outcome`];
+//! - `decide`: one flow request to an `Outcome` (input checks, confirmation, sealing);
+//! - `params`: which parameters the flow reads, each at most once;
+//! - `rejection`: why the flow refused a request (the server counts it);
+//! - `token`: the `/token` document, fingerprint and JWT claims both programs share;
 //! - `redirect_target`: the `target` URL grammar and its allow-list;
 //! - `pubkey`: the client's RSA public key and its verification code;
 //! - `crypto`: the key wrap and payload encryption, the paste block;
@@ -12,6 +15,7 @@
 pub(crate) mod confirm;
 pub mod crypto;
 mod decide;
+mod params;
 pub mod pubkey;
 pub(crate) mod query;
 pub(crate) mod redirect_target;
