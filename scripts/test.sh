@@ -26,9 +26,9 @@ command -v file >/dev/null || apt_packages+=(file)
 command -v curl >/dev/null || apt_packages+=(curl)
 command -v openssl >/dev/null || apt_packages+=(openssl)
 # The real-parts tests (tests/tools/realparts*.rs): Apache with mod_auth_openidc, run as the
-# current user; kubectl (Debian's kubernetes-client when the machine has no kubectl: the test needs 1.22
-# or later and says so, Debian 12's is 1.20); Node (18 or later) and npm for the identity
-# provider (tests/support/idp).
+# current user; kubectl (Debian's kubernetes-client when the machine has no kubectl: the test
+# needs 1.22 or later and says so, Debian 12's is 1.20); Node (18 or later) and npm for the
+# identity provider (tests/support/idp).
 command -v apache2 >/dev/null || [ -x /usr/sbin/apache2 ] || apt_packages+=(apache2)
 [ -e /usr/lib/apache2/modules/mod_auth_openidc.so ] || apt_packages+=(libapache2-mod-auth-openidc)
 command -v kubectl >/dev/null || apt_packages+=(kubernetes-client)
