@@ -11,7 +11,7 @@
 #     scripts/build-dist.sh
 #     docker build --build-arg SERVER_FROM=dist \
 #       --build-arg SERVER_BINARY=dist/token2go-server-0.1.0-linux-x86_64 -t token2go .
-# tests/it/container.rs builds and runs the dist route with podman and replays the builder's
+# tests/tools/container.rs builds and runs the dist route with podman and replays the builder's
 # steps on a copy of exactly the files they COPY.
 ARG SERVER_FROM=build
 

@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo test --locked --test it -- --exact page_browser::screenshots_light_dark_phone_and_444
+cargo test --locked --features tool-tests --test tools -- \
+  --exact page_browser::screenshots_light_dark_phone_and_444
 target_dir=$(cargo metadata --format-version 1 --no-deps \
   | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 mkdir -p assets/screenshots

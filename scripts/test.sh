@@ -14,8 +14,8 @@ command -v chromium >/dev/null || apt_packages+=(chromium)
 command -v chromedriver >/dev/null || apt_packages+=(chromium-driver)
 command -v python3 >/dev/null || apt_packages+=(python3 python3-pip)
 command -v prlimit >/dev/null || apt_packages+=(util-linux)
-# The gateway and deployment tests (tests/it/gateway.rs, tests/it/deploy.rs) run Debian's nginx
-# as the current user (it lives in /usr/sbin); the deployment tests also need systemd-analyze
+# The gateway and deployment tests (tests/tools/gateway.rs, tests/tools/deploy.rs) run Debian's
+# nginx as the current user (it lives in /usr/sbin); the deployment tests also need systemd-analyze
 # for the units, strace, setpriv and unshare for the hardening approximation, file, curl and
 # openssl.
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || apt_packages+=(nginx)
@@ -25,23 +25,23 @@ command -v setpriv >/dev/null || apt_packages+=(util-linux)
 command -v file >/dev/null || apt_packages+=(file)
 command -v curl >/dev/null || apt_packages+=(curl)
 command -v openssl >/dev/null || apt_packages+=(openssl)
-# The real-parts tests (tests/it/realparts*.rs): Apache with mod_auth_openidc, run as the current
-# user; kubectl (Debian's kubernetes-client when the machine has no kubectl: the test needs 1.22
-# or later and says so, Debian 12's is 1.20); Node (18 or later) and npm for the identity
-# provider (tests/support/idp).
+# The real-parts tests (tests/tools/realparts*.rs): Apache with mod_auth_openidc, run as the
+# current user; kubectl (Debian's kubernetes-client when the machine has no kubectl: the test
+# needs 1.22 or later and says so, Debian 12's is 1.20); Node (18 or later) and npm for the
+# identity provider (tests/support/idp).
 command -v apache2 >/dev/null || [ -x /usr/sbin/apache2 ] || apt_packages+=(apache2)
 [ -e /usr/lib/apache2/modules/mod_auth_openidc.so ] || apt_packages+=(libapache2-mod-auth-openidc)
 command -v kubectl >/dev/null || apt_packages+=(kubernetes-client)
-# script gives kubectl a terminal for its first, interactive call (tests/it/realparts_kube.rs).
+# script gives kubectl a terminal for its first, interactive call (tests/tools/realparts_kube.rs).
 command -v script >/dev/null || apt_packages+=(bsdutils)
 command -v node >/dev/null || apt_packages+=(nodejs)
 command -v npm >/dev/null || apt_packages+=(npm)
-# The client tests (tests/it/client_wild.rs) run a client with its clock 2 minutes ahead through
+# The client tests (tests/tools/client_wild.rs) run a client with its clock 2 minutes ahead through
 # libfaketime, and check the completion scripts with bash -n, zsh -n and fish -n.
 ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1 || apt_packages+=(faketime)
 command -v zsh >/dev/null || apt_packages+=(zsh)
 command -v fish >/dev/null || apt_packages+=(fish)
-# The container tests (tests/it/container.rs) build and run the image with podman, on runc:
+# The container tests (tests/tools/container.rs) build and run the image with podman, on runc:
 # crun, podman's default runtime, refuses the cgroup setup of some CI machines.
 command -v podman >/dev/null || apt_packages+=(podman)
 command -v runc >/dev/null || [ -x /usr/sbin/runc ] || apt_packages+=(runc)
@@ -85,14 +85,18 @@ python3 -c 'import wheel' 2>/dev/null || pip_install wheel
 PATH="$PATH:$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')"
 export PATH
 
+# The tests that run the tools above are the `tools` target (tests/tools/), built only with the
+# feature tool-tests; plain `cargo test` runs the rest. Lint both ways: the feature changes what
+# the harness leaves unused.
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
-cargo build --locked --all-targets
+cargo clippy --all-targets --locked --features tool-tests -- -D warnings
+cargo build --locked --all-targets --features tool-tests
 
 # The tests run with a temp dir of their own, which must be empty afterwards: no test may leave
 # a file behind (a private key above all).
 scratch=$(mktemp -d)
-TMPDIR="$scratch" cargo test --locked --all-targets
+TMPDIR="$scratch" cargo test --locked --all-targets --features tool-tests
 left=$(find "$scratch" -mindepth 1 -maxdepth 2 | head -20)
 rm -rf "$scratch"
 if [ -n "$left" ]; then

@@ -1,38 +1,20 @@
-//! The integration tests, as one binary (one build, one harness): the real `token2go-server`
-//! binary over raw HTTP, the HTTP edge in-process, interop with Python `cryptography`
-//! (OpenSSL), `promtool`, headless Chromium over WebDriver, and both clients (`token2go` and
-//! `scripts/token2go_client.py`) end to end, also behind nginx with real Chromium, and the
-//! deployment artefacts (release binaries, Dockerfile, systemd units, Kubernetes manifest,
-//! nginx recipe), each against the real tool, and the gateway recipes and kubectl with a real
-//! identity provider (`realparts*.rs`).
+//! The integration tests that need no tool outside Rust, so plain `cargo test` runs them
+//! anywhere: the real `token2go-server` binary over raw HTTP, the HTTP edge in-process, the
+//! `token2go` client's command line, and checks of the repository's own files. The tests that run
+//! an outside tool (Python, Chromium, nginx, promtool, podman, ...) are the `tools` target,
+//! tests/tools/, which scripts/test.sh runs with `--features tool-tests`.
 
+// One harness for both targets; each uses a part of it.
+#[allow(dead_code)]
+#[path = "../common/harness.rs"]
 mod harness;
-mod nginx;
-mod realparts;
-mod webdriver;
 
 mod audit_trail;
-mod browser;
 mod cli;
-mod client_wild;
-mod clients;
-mod container;
-mod crypto_interop;
-mod deploy;
 mod endpoints;
 mod flow;
-mod gateway;
 mod http_edge;
 mod lifecycle;
-mod openapi;
-mod page_browser;
-mod promtool;
-mod python_client;
 mod real_clients;
-mod realparts_apache;
-mod realparts_fetch_metadata;
-mod realparts_kube;
-mod realparts_nginx;
 mod script_functions;
 mod security;
-mod socket_reload;

@@ -10,7 +10,7 @@ or a provider form. Then GETs REQUEST_URL (not following a redirect) with the NA
 added (the forged copies a client might send) and prints {"status": N, "location": its
 Location or null, "body": TEXT} as JSON. Exit 1 with one line on
 stderr when the sign-in does not end. Standard library only. For the header-stripping checks of
-tests/it/realparts_apache.rs and realparts_nginx.rs; the clients' flows use real Chromium.
+tests/tools/realparts_apache.rs and realparts_nginx.rs; the clients' flows use real Chromium.
 """
 
 import http.cookiejar

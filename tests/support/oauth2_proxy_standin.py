@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""An oauth2-proxy stand-in for the nginx recipe's real-parts test (tests/it/realparts_nginx.rs).
+"""An oauth2-proxy stand-in for the nginx recipe's real-parts test (tests/tools/realparts_nginx.rs).
 
 Usage: oauth2_proxy_standin.py PORT ISSUER CLIENT_ID CLIENT_SECRET REDIRECT_URL LOG
 

@@ -194,7 +194,7 @@ def follow(driver, url, timeout, user):
 
 def main(argv):
     # Like a browser that xdg-open starts from a terminal, outlive that terminal: kubectl run in
-    # one (tests/it/realparts_kube.rs) may end, and its terminal hang up, before this has cleaned
+    # one (tests/tools/realparts_kube.rs) may end, and its terminal hang up, before this has cleaned
     # up after Chromium.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     if len(argv) == 3 and argv[1] == "--close":

@@ -1,4 +1,4 @@
-// The identity provider of the real-parts tests (tests/it/realparts*.rs): panva's oidc-provider
+// The identity provider of the real-parts tests (tests/tools/realparts*.rs): panva's oidc-provider
 // (OpenID Certified), pinned by package-lock.json, on a loopback port, with its development
 // login form (any user name, any password) and consent page, which a real browser fills in.
 //

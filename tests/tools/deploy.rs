@@ -1306,8 +1306,8 @@ fn readme_gateway_recipes_name_each_gateways_header() {
         "OIDC_access_token_expires",
         "OIDC_CLAIM_preferred_username",
         "RequestHeader unset",
-        "tests/it/realparts_apache.rs",
-        "tests/it/realparts_nginx.rs",
+        "tests/tools/realparts_apache.rs",
+        "tests/tools/realparts_nginx.rs",
         "oauth2_proxy_standin.py",
         "registry reachable from the test machines",
         "X-Forwarded-For $remote_addr",
@@ -1323,7 +1323,7 @@ fn readme_gateway_recipes_name_each_gateways_header() {
         "kubectl apply",
         "sha256sum -c SHA256SUMS",
         "stateless",
-        "tests/it/realparts_kube.rs",
+        "tests/tools/realparts_kube.rs",
     ];
     for (title, needles) in [
         ("Behind your gateway", &gateway[..]),
@@ -1341,11 +1341,11 @@ fn readme_gateway_recipes_name_each_gateways_header() {
     for (recipe, tests) in [
         (
             "assets/apache/token2go.conf",
-            &["tests/it/realparts_apache.rs"][..],
+            &["tests/tools/realparts_apache.rs"][..],
         ),
         (
             NGINX_RECIPE,
-            &["tests/it/realparts_nginx.rs", "tests/it/deploy.rs"][..],
+            &["tests/tools/realparts_nginx.rs", "tests/tools/deploy.rs"][..],
         ),
     ] {
         let text = repo_file(recipe);
