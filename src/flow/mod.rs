@@ -22,5 +22,7 @@ pub(crate) mod redirect_target;
 mod rejection;
 pub mod token;
 
-pub(crate) use decide::{FlowError, FlowRequest, FlowToken, Outcome, Refusal, Reply, run};
+pub(crate) use decide::{
+    Confirmation, FlowError, FlowRequest, FlowToken, Outcome, Refusal, Reply, run,
+};
 pub(crate) use rejection::Rejection;
