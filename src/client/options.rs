@@ -721,7 +721,7 @@ pub(super) fn normalize_server_url(url: &str) -> Result<String, &'static str> {
 
 const SCHEME_AND_HOST: &str = "server URL: must start with http:// or https:// and name a host";
 
-/// `--help`, written from [`OPTIONS`].
+/// `--help`, written from the option table the parser reads, so it lists what the parser takes.
 pub fn usage() -> String {
     let mut out = String::from(
         "usage: token2go [OPTIONS] [SERVER_URL]\n\
