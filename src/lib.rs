@@ -14,18 +14,14 @@ macro_rules! built {
     };
 }
 
-/// The `token2go` client: options, the environment, the flow run, the cache.
+// Each module's `//!` doc describes it: an outer doc here would be joined to it, and would make
+// rustdoc resolve its links from this file instead of the module.
 pub mod client;
-/// The token redirect flow: the decision, target grammar, keys, crypto, confirm value, query coding.
 pub mod flow;
-/// The HTTP/1.1 edge: request and response values, the service trait, the server.
 pub mod http;
 mod json;
-/// One-line log records on stderr, as text or JSON.
 pub mod log;
-/// The `token2go-server` program: config, routes, pages, assets, token, audit, metrics.
 pub mod server;
-/// The OS calls std lacks: signals, limits, socket activation, malloc arenas.
 #[allow(unsafe_code)] // other OS calls std lacks, each with a SAFETY comment
 pub mod sys;
 mod text;

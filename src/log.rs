@@ -2,7 +2,7 @@
 //! Callers pass only non-secret values; nothing here ever sees a header or query value.
 //!
 //! Access-log lines are batched: a line goes into one shared buffer, and the buffer goes to
-//! stdout in one `write` when it holds [`BATCH`] bytes, at most [`FLUSH_AFTER`] after its
+//! stdout in one `write` when it holds `BATCH` bytes, at most `FLUSH_AFTER` after its
 //! first line (a flusher thread, started with the first line, that sleeps while the buffer
 //! is empty), and on [`flush`], which the graceful stop and the exit on a second signal call.
 //! A handler's panic is caught by the edge and its line is buffered like any other, so only

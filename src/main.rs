@@ -46,32 +46,13 @@ fn main() -> ExitCode {
 fn serve() -> ExitCode {
     // Before any thread exists, so every thread's allocations follow it.
     limit_malloc_arenas();
-    let (mut config, inherited, mut signals) = match prepare() {
+    let (mut config, inherited, signals) = match prepare() {
         Ok(prepared) => prepared,
         Err(code) => return code,
     };
-    match raise_nofile_limit() {
-        Ok(limit) => {
-            if let Some(warning) = config.fit_open_files(limit.soft) {
-                log_warn(&warning);
-            }
-        }
-        Err(error) => log_warn(&format!("cannot read the open-file limit: {error}")),
-    }
-
-    let (listener, origin) = match inherited {
-        Inherited::Listener(listener) => (listener, " (socket passed by the service manager)"),
-        Inherited::Ignored(warning) => {
-            log_warn(&warning);
-            match bind(&config) {
-                Some(listener) => (listener, ""),
-                None => return ExitCode::from(1),
-            }
-        }
-        Inherited::Nothing => match bind(&config) {
-            Some(listener) => (listener, ""),
-            None => return ExitCode::from(1),
-        },
+    fit_open_files(&mut config);
+    let Some((listener, origin)) = listener(&config, inherited) else {
+        return ExitCode::from(1);
     };
     let address = listener.local_addr().unwrap_or(config.listen);
     if let Some(warning) = config.fallback_exposure(address) {
@@ -93,7 +74,38 @@ fn serve() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    stop(server, signals)
+}
 
+/// Raises the open-file limit as far as allowed, and fits the connection limit under it.
+fn fit_open_files(config: &mut Config) {
+    match raise_nofile_limit() {
+        Ok(limit) => {
+            if let Some(warning) = config.fit_open_files(limit.soft) {
+                log_warn(&warning);
+            }
+        }
+        Err(error) => log_warn(&format!("cannot read the open-file limit: {error}")),
+    }
+}
+
+/// The socket to serve on, the service manager's or our own, and the words that say which
+/// for the start line; `None` when binding failed (logged).
+fn listener(config: &Config, inherited: Inherited) -> Option<(TcpListener, &'static str)> {
+    match inherited {
+        Inherited::Listener(listener) => {
+            Some((listener, " (socket passed by the service manager)"))
+        }
+        Inherited::Ignored(warning) => {
+            log_warn(&warning);
+            bind(config).map(|listener| (listener, ""))
+        }
+        Inherited::Nothing => bind(config).map(|listener| (listener, "")),
+    }
+}
+
+/// Waits for a stop signal, then stops the server gracefully: the exit code.
+fn stop(server: Server, mut signals: Signals) -> ExitCode {
     // Nothing closes the iterator, so it only ends with a signal.
     let signal = signals.forever().next().unwrap_or(SIGTERM);
     log_info(&format!(

@@ -207,6 +207,9 @@ impl Service for Callback {
         self.deliver(fields.and_then(|fields| (self.open)(&fields)))
     }
 
+    /// What the trait describes: the deciding response (route [`DELIVERY`]) has left, so its
+    /// outcome goes to the waiting run, which may then stop the listener; or the edge refused the
+    /// callback's body, and the run fails now.
     fn completed(&self, exchange: &Exchange<'_>) {
         if exchange.route == DELIVERY {
             let outcome = self

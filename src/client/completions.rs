@@ -4,7 +4,7 @@
 
 use crate::client::options::{OPTIONS, Opt, SHELLS, SUBCOMMANDS};
 
-/// The completion script for `shell` (one of [`SHELLS`]).
+/// The completion script for `shell`: `bash`, `zsh` or `fish`, the shells the parser accepts.
 pub fn script(shell: &str) -> String {
     match shell {
         "bash" => bash(),

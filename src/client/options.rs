@@ -139,6 +139,27 @@ struct Draft {
     version: bool,
 }
 
+impl Draft {
+    /// Nothing given yet: the defaults.
+    fn new() -> Draft {
+        Draft {
+            words: Vec::new(),
+            format: None,
+            key_size: KEY_SIZES[0],
+            port: 0,
+            timeout_secs: DEFAULT_TIMEOUT_SECS,
+            open_browser: true,
+            paste: None,
+            cache: CacheUse::ReadWrite,
+            min_interval_secs: None,
+            max_age_secs: None,
+            all: false,
+            help: false,
+            version: false,
+        }
+    }
+}
+
 /// One option: its name, short form, the name of its value (if it takes one) and the values
 /// the shell may complete, its help line, the group of options it excludes (options of one
 /// group may not be combined), and what it sets.
@@ -395,21 +416,7 @@ pub fn parse_args<I>(args: I, env: &Env) -> Result<Command, UsageError>
 where
     I: IntoIterator<Item = OsString>,
 {
-    let mut draft = Draft {
-        words: Vec::new(),
-        format: None,
-        key_size: KEY_SIZES[0],
-        port: 0,
-        timeout_secs: DEFAULT_TIMEOUT_SECS,
-        open_browser: true,
-        paste: None,
-        cache: CacheUse::ReadWrite,
-        min_interval_secs: None,
-        max_age_secs: None,
-        all: false,
-        help: false,
-        version: false,
-    };
+    let mut draft = Draft::new();
     let mut first_error: Option<UsageError> = None;
     let mut fail = |error: String| {
         first_error.get_or_insert(UsageError(error));
@@ -447,25 +454,13 @@ where
             }
             continue;
         };
-        let value = match option_value(&mut parser, opt, typed.starts_with("--")) {
-            Ok(value) => value,
-            Err(error) => {
-                fail(error);
-                continue;
-            }
-        };
-        if let Some(group) = opt.group
-            && let Some(other) = seen
-                .iter()
-                .find(|other| other.group == Some(group) && other.name != opt.name)
-        {
-            fail(format!(
-                "{} and {} exclude each other",
-                other.name, opt.name
-            ));
-        }
-        seen.push(opt);
-        if let Err(error) = (opt.apply)(&mut draft, &value) {
+        if let Err(error) = take(
+            &mut parser,
+            opt,
+            typed.starts_with("--"),
+            &mut seen,
+            &mut draft,
+        ) {
             fail(error);
         }
     }
@@ -479,6 +474,29 @@ where
         return Err(error);
     }
     command(draft, env).map_err(UsageError)
+}
+
+/// `opt`'s value read and applied to `draft`; `seen` holds the options before it, for the
+/// groups that exclude each other. The first error is the one to show.
+fn take(
+    parser: &mut lexopt::Parser,
+    opt: &'static Opt,
+    long: bool,
+    seen: &mut Vec<&'static Opt>,
+    draft: &mut Draft,
+) -> Result<(), String> {
+    let value = option_value(parser, opt, long)?;
+    let conflict = opt.group.and_then(|group| {
+        seen.iter()
+            .find(|other| other.group == Some(group) && other.name != opt.name)
+            .map(|other| format!("{} and {} exclude each other", other.name, opt.name))
+    });
+    seen.push(opt);
+    let applied = (opt.apply)(draft, &value);
+    match conflict {
+        Some(error) => Err(error),
+        None => applied,
+    }
 }
 
 /// The value of `opt`: `--opt=value` or the next word for an option that takes one, nothing
@@ -703,7 +721,7 @@ pub(super) fn normalize_server_url(url: &str) -> Result<String, &'static str> {
 
 const SCHEME_AND_HOST: &str = "server URL: must start with http:// or https:// and name a host";
 
-/// `--help`, written from [`OPTIONS`].
+/// `--help`, written from the option table the parser reads, so it lists what the parser takes.
 pub fn usage() -> String {
     let mut out = String::from(
         "usage: token2go [OPTIONS] [SERVER_URL]\n\

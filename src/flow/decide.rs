@@ -29,12 +29,13 @@
 //! applies but no token exists to confirm it with, the person reads the error on a page instead
 //! and nothing goes to the target.
 
+use std::ops::ControlFlow;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::flow::Rejection;
 use crate::flow::crypto::{self, CryptoError};
-use crate::flow::pubkey::{self, ALLOWED_KEY_TYPES, KeyType};
-use crate::flow::redirect_target::{self, AllowedPrefix, OOB, Reach, Target, TargetError};
+use crate::flow::pubkey::{self, ALLOWED_KEY_TYPES, KeyType, PublicKey};
+use crate::flow::redirect_target::{self, Allowed, AllowedPrefix, OOB, Reach, Target, TargetError};
 use crate::flow::token::TokenInfo;
 
 use super::params::{Parameters, REQUIRED};
@@ -207,7 +208,28 @@ pub(crate) fn run(request: &FlowRequest<'_>) -> Outcome {
     }
 }
 
+/// The decision in its three steps: input checks, confirmation (or a flow error), sealing.
 fn decide(request: &FlowRequest<'_>) -> Result<Outcome, Refusal> {
+    let checked = check_inputs(request)?;
+    let code = pubkey::verification_code(&checked.public_key);
+    match confirm_first(&checked, request, &code) {
+        ControlFlow::Break(outcome) => Ok(outcome),
+        ControlFlow::Continue(token) => seal(checked, request, token, code),
+    }
+}
+
+/// What the input checks established, for the rest of the decision.
+struct Checked<'q> {
+    params: Parameters<'q>,
+    form_post: bool,
+    /// `None` in paste mode.
+    target: Option<Allowed>,
+    public_key: PublicKey,
+}
+
+/// Every parameter checked before any crypto, in this order: parameters, response mode, key
+/// type, target, public key.
+fn check_inputs<'q>(request: &FlowRequest<'q>) -> Result<Checked<'q>, Refusal> {
     let params = Parameters::from_query(request.query)?;
     let form_post = match params.given[REQUIRED] {
         None | Some("query") => false,
@@ -229,7 +251,7 @@ fn decide(request: &FlowRequest<'_>) -> Result<Outcome, Refusal> {
         )
     })?;
     let target_refused = |e: TargetError| invalid(Rejection::Target, e.to_string());
-    let checked_target = if params.target == OOB {
+    let target = if params.target == OOB {
         if !request.paste_mode {
             return Err(target_refused(TargetError::PasteModeOff));
         }
@@ -241,36 +263,55 @@ fn decide(request: &FlowRequest<'_>) -> Result<Outcome, Refusal> {
     };
     let public_key = pubkey::parse_public_key(key_type, params.public_key)
         .map_err(|e| invalid(Rejection::Key, e.to_string()))?;
+    Ok(Checked {
+        params,
+        form_post,
+        target,
+        public_key,
+    })
+}
 
-    let shared = checked_target
-        .as_ref()
-        .is_some_and(|allowed| allowed.reach == Reach::Shared);
-    let must_confirm = checked_target.is_none() || shared || request.cross_site;
-    // The error to the target; a page where there is none (paste mode) or where nothing may go
-    // to it unconfirmed.
-    let error = |error: FlowError, to_target: bool| {
-        let description = error.description(request.reauth);
-        let reply = checked_target
+impl Checked<'_> {
+    /// Whether every user of the server may receive tokens at the target (no `{user}`).
+    fn shared(&self) -> bool {
+        self.target
             .as_ref()
-            .filter(|_| to_target)
-            .map(|allowed| {
-                let fields = vec![
-                    ("error", error.code().to_string()),
-                    ("error_description", description.clone()),
-                    ("state", params.state.to_string()),
-                ];
-                reply(&allowed.target, form_post, fields)
-            });
+            .is_some_and(|allowed| allowed.reach == Reach::Shared)
+    }
+
+    /// The flow error `error`: to the target when `to_target` and there is one; else a page
+    /// (paste mode, or where nothing may go to the target unconfirmed).
+    fn error(&self, request: &FlowRequest<'_>, error: FlowError, to_target: bool) -> Outcome {
+        let description = error.description(request.reauth);
+        let reply = self.target.as_ref().filter(|_| to_target).map(|allowed| {
+            let fields = vec![
+                ("error", error.code().to_string()),
+                ("error_description", description.clone()),
+                ("state", self.params.state.to_string()),
+            ];
+            reply(&allowed.target, self.form_post, fields)
+        });
         Outcome::Error {
             error,
             description,
             reply,
         }
-    };
+    }
+}
+
+/// After the input checks: the warning page where the user must confirm first, or a flow
+/// error (no token, or one about to expire); else the token to seal.
+fn confirm_first<'a>(
+    checked: &Checked<'_>,
+    request: &FlowRequest<'a>,
+    code: &str,
+) -> ControlFlow<Outcome, FlowToken<'a>> {
+    let shared = checked.shared();
+    let must_confirm = checked.target.is_none() || shared || request.cross_site;
     let Some(token) = request.token else {
         // The confirm value is keyed with the token: without one the warning page cannot be
         // passed, so nothing goes to such a target and the person reads why.
-        return Ok(error(FlowError::NoToken, !must_confirm));
+        return ControlFlow::Break(checked.error(request, FlowError::NoToken, !must_confirm));
     };
     let now = request
         .now
@@ -280,29 +321,40 @@ fn decide(request: &FlowRequest<'_>) -> Result<Outcome, Refusal> {
         .expiry
         .is_some_and(|exp| exp < now.saturating_add(MIN_LIFETIME));
     // In paste mode the error is a page for the person: nothing leaves, no warning needed.
-    if expired && checked_target.is_none() {
-        return Ok(error(FlowError::TokenExpired, false));
+    if expired && checked.target.is_none() {
+        return ControlFlow::Break(checked.error(request, FlowError::TokenExpired, false));
     }
-    let code = pubkey::verification_code(&public_key);
-    if must_confirm && let Some((query, mismatch)) = params.unconfirmed(token.secret) {
-        return Ok(Outcome::Confirm(Confirmation {
-            destination: checked_target
+    if must_confirm && let Some((query, mismatch)) = checked.params.unconfirmed(token.secret) {
+        return ControlFlow::Break(Outcome::Confirm(Confirmation {
+            destination: checked
+                .target
                 .as_ref()
                 .map(|a| (a.target.host_port(), a.target.path().to_string())),
             shared,
             cross_site: request.cross_site,
-            code,
+            code: code.to_string(),
             query,
             mismatch,
         }));
     }
     if expired {
-        return Ok(error(FlowError::TokenExpired, true));
+        return ControlFlow::Break(checked.error(request, FlowError::TokenExpired, true));
     }
+    ControlFlow::Continue(token)
+}
+
+/// The `/token` document encrypted for the client's key: the paste block, or the values for
+/// the URL target.
+fn seal(
+    checked: Checked<'_>,
+    request: &FlowRequest<'_>,
+    token: FlowToken<'_>,
+    code: String,
+) -> Result<Outcome, Refusal> {
     let fingerprint = token.fingerprint.to_string();
     let document = TokenInfo::with(token.secret, request.now, fingerprint, token.expiry).to_json();
-    let sealed = crypto::seal(&public_key, &document).map_err(Refusal::Encryption)?;
-    let Some(allowed) = checked_target else {
+    let sealed = crypto::seal(&checked.public_key, &document).map_err(Refusal::Encryption)?;
+    let Some(allowed) = checked.target else {
         let block = crypto::paste_block(&sealed);
         return Ok(Outcome::Paste { block, code });
     };
@@ -312,9 +364,9 @@ fn decide(request: &FlowRequest<'_>) -> Result<Outcome, Refusal> {
         code,
     };
     let mut fields = Vec::from(crypto::redirect_params(&sealed));
-    fields.push(("state", params.state.to_string()));
+    fields.push(("state", checked.params.state.to_string()));
     Ok(Outcome::Deliver {
-        reply: reply(&target, form_post, fields),
+        reply: reply(&target, checked.form_post, fields),
         delivery,
     })
 }

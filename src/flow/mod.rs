@@ -1,5 +1,5 @@
 //! The token redirect flow: the protocol both programs speak. The server decides a flow
-//! request here ([`run`]); the client builds its request and opens the answer with the same
+//! request here (`run`); the client builds its request and opens the answer with the same
 //! grammar, keys and crypto. Nothing here touches sockets, the environment or the server.
 //!
 //! - `decide`: one flow request to an `Outcome` (input checks, confirmation, sealing);
@@ -22,5 +22,7 @@ pub(crate) mod redirect_target;
 mod rejection;
 pub mod token;
 
-pub(crate) use decide::{FlowError, FlowRequest, FlowToken, Outcome, Refusal, Reply, run};
+pub(crate) use decide::{
+    Confirmation, FlowError, FlowRequest, FlowToken, Outcome, Refusal, Reply, run,
+};
 pub(crate) use rejection::Rejection;

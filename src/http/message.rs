@@ -238,7 +238,9 @@ pub struct Exchange<'a> {
     pub path: &'a str,
     /// The status sent.
     pub status: Status,
-    /// The route label the service set (a fixed name, for metrics).
+    /// The route label the service set on its response ([`Response::route`]); `"none"` when it
+    /// set none and for the edge's own answers. A fixed name: for metrics, and for
+    /// [`Service::completed`] to tell which of the service's responses this was.
     pub route: &'static str,
     /// Body bytes sent (0 for HEAD).
     pub bytes: usize,
@@ -253,9 +255,17 @@ pub trait Service: Send + Sync + 'static {
     /// The response to one request that passed the edge's checks; runs on a worker, under a
     /// panic guard (a panic becomes a 500).
     fn handle(&self, request: &Request) -> Response;
-    /// Called once per exchange after its response was written (or writing failed), also when the
-    /// edge refused the request itself (its own 4xx/5xx, which `handle` never saw): for the access log and
-    /// metrics, and for whatever must wait until the response has left.
+    /// Called once per exchange after its response was written (or writing failed), on the
+    /// connection's thread under a panic guard (a panic is logged), also when the edge refused
+    /// the request itself (its own 4xx/5xx, which `handle` never saw; route `"none"`, path
+    /// `"-"` when the request line could not be parsed).
+    ///
+    /// For the access log and metrics, and for whatever must wait until the response has
+    /// left: a service may keep what `handle` decided and act on it here, finding the exchange
+    /// by the route label it set on that response, and may act on the edge's refusals by
+    /// `status` and `path`. The client's callback listener does both: it hands its outcome to
+    /// the waiting run only once the browser has its answer, and fails at once when the edge
+    /// refused the callback's body as too large.
     fn completed(&self, exchange: &Exchange<'_>);
     /// Whether to serve a connection from `peer` at all; asked on the accept thread before the
     /// connection cap counts it, so a refused peer can hold no slot. `false` closes it at once,
@@ -303,7 +313,8 @@ impl Response {
         self
     }
 
-    /// Sets the route label for the access log and metrics.
+    /// Sets the route label: for the access log and metrics, and for [`Service::completed`] to
+    /// recognise the exchange of this response.
     pub fn route(mut self, route: &'static str) -> Response {
         self.route = route;
         self

@@ -131,6 +131,13 @@ impl Metrics {
             env!("CARGO_PKG_VERSION")
         );
 
+        self.render_requests(&mut out);
+        self.render_outcomes(&mut out);
+        out
+    }
+
+    /// The per-route request counts and durations.
+    fn render_requests(&self, out: &mut String) {
         let requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
         out.push_str(
             "# HELP token2go_http_requests_total HTTP requests answered, by route and status.\n",
@@ -176,7 +183,10 @@ impl Metrics {
             );
         }
         drop(requests);
+    }
 
+    /// The tokens served, the flow's refusals and the two failure counters.
+    fn render_outcomes(&self, out: &mut String) {
         out.push_str("# HELP token2go_tokens_served_total Tokens handed out, by route.\n");
         out.push_str("# TYPE token2go_tokens_served_total counter\n");
         for (route, n) in SERVED_ROUTES.iter().zip(&self.tokens_served) {
@@ -185,7 +195,6 @@ impl Metrics {
                 let _ = writeln!(out, "token2go_tokens_served_total{{route=\"{route}\"}} {n}");
             }
         }
-
         out.push_str(
             "# HELP token2go_flow_rejections_total Redirect-flow requests refused, by reason.\n",
         );
@@ -198,7 +207,6 @@ impl Metrics {
                 reason.label()
             );
         }
-
         out.push_str(
             "# HELP token2go_expiry_header_invalid_total Invalid expiry headers ignored.\n",
         );
@@ -214,7 +222,6 @@ impl Metrics {
         out.push_str("# TYPE token2go_audit_write_failures_total counter\n");
         let failures = self.audit_failures.load(Ordering::Relaxed);
         let _ = writeln!(out, "token2go_audit_write_failures_total {failures}");
-        out
     }
 }
 

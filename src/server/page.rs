@@ -5,8 +5,10 @@
 //! Templates hold `{{name}}` placeholders, filled in one pass so that a value can never introduce
 //! a placeholder of its own. Operator text (target, title, first description) is HTML-escaped;
 //! the second description and the misc section are trusted operator HTML, inserted as is (as in
-//! the reference). The strict CSP still blocks any inline script or style in that HTML.
+//! the reference). The strict CSP still blocks any inline script or style in that HTML. Every
+//! value is an [`Html`], whose constructor says which of the three it is.
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use crate::server::config::UiSettings;
@@ -93,9 +95,9 @@ pub(crate) struct Ui {
     /// Plain text.
     desc1: String,
     /// Trusted operator HTML.
-    desc2_html: Option<String>,
+    desc2_html: Option<Html>,
     /// Trusted operator HTML.
-    misc_html: Option<String>,
+    misc_html: Option<Html>,
     /// URL of the page's `curl` example (`T2G_UI_EXAMPLE_URL`); a placeholder when unset.
     example_url: Option<String>,
     /// Whether `/echo` answers: the page then points to it when no token is found.
@@ -123,8 +125,8 @@ impl Ui {
         Ui {
             title,
             desc1,
-            desc2_html: set(&settings.desc2_html).map(str::to_string),
-            misc_html: set(&settings.misc_html).map(str::to_string),
+            desc2_html: set(&settings.desc2_html).map(Html::trusted),
+            misc_html: set(&settings.misc_html).map(Html::trusted),
             example_url: set(&settings.example_url).map(str::to_string),
             echo_enabled,
         }
@@ -140,12 +142,13 @@ fn set(value: &Option<String>) -> Option<&str> {
 const SIGNED_IN: &str = "{{signed_in}}";
 
 /// "Signed in as <user>" under a page's heading, escaped; nothing when the user is unknown.
-fn signed_in(user: Option<&str>) -> String {
+fn signed_in(user: Option<&str>) -> Html {
     user.map(|user| {
-        format!(
-            "\n        <p class=\"signed-in\" id=\"signed-in\">Signed in as <strong>{}</strong></p>",
-            escape_html(user)
-        )
+        Html::concat([
+            Html::markup("\n        <p class=\"signed-in\" id=\"signed-in\">Signed in as <strong>"),
+            Html::text(user),
+            Html::markup("</strong></p>"),
+        ])
     })
     .unwrap_or_default()
 }
@@ -170,9 +173,10 @@ impl IndexPage {
 
     pub(crate) fn render(&self, user: Option<&str>) -> String {
         let signed_in = signed_in(user);
+        let signed_in = signed_in.as_str();
         let mut page = String::with_capacity(self.head.len() + signed_in.len() + self.tail.len());
         page.push_str(&self.head);
-        page.push_str(&signed_in);
+        page.push_str(signed_in);
         page.push_str(&self.tail);
         page
     }
@@ -188,17 +192,27 @@ pub(crate) fn render_index(ui: &Ui, user: Option<&str>) -> String {
 fn fill_index(template: &str, ui: &Ui) -> String {
     let desc2 = ui
         .desc2_html
-        .as_deref()
-        .map(|html| format!("<div class=\"desc2\">{html}</div>"))
+        .clone()
+        .map(|html| {
+            Html::concat([
+                Html::markup("<div class=\"desc2\">"),
+                html,
+                Html::markup("</div>"),
+            ])
+        })
         .unwrap_or_default();
     let misc = ui
         .misc_html
-        .as_deref()
+        .clone()
         .map(|html| {
-            format!(
-                "<section class=\"card misc\" aria-labelledby=\"misc-heading\">\n      \
-                 <h2 id=\"misc-heading\">Miscellaneous</h2>\n      {html}\n    </section>"
-            )
+            Html::concat([
+                Html::markup(
+                    "<section class=\"card misc\" aria-labelledby=\"misc-heading\">\n      \
+                     <h2 id=\"misc-heading\">Miscellaneous</h2>\n      ",
+                ),
+                html,
+                Html::markup("\n    </section>"),
+            ])
         })
         .unwrap_or_default();
     let example_url = ui.example_url.as_deref().unwrap_or(PLACEHOLDER_EXAMPLE_URL);
@@ -209,13 +223,16 @@ fn fill_index(template: &str, ui: &Ui) -> String {
     fill(
         template,
         &[
-            ("title", &escape_html(&ui.title)),
-            ("desc1", &escape_html(&ui.desc1)),
-            ("desc2", &desc2),
-            ("misc", &misc),
-            ("example_url", &escape_html(example_url)),
-            ("example_note", example_note),
-            ("echo", if ui.echo_enabled { "true" } else { "false" }),
+            ("title", Html::text(&ui.title)),
+            ("desc1", Html::text(&ui.desc1)),
+            ("desc2", desc2),
+            ("misc", misc),
+            ("example_url", Html::text(example_url)),
+            ("example_note", Html::markup(example_note)),
+            (
+                "echo",
+                Html::markup(if ui.echo_enabled { "true" } else { "false" }),
+            ),
         ],
     )
 }
@@ -232,11 +249,11 @@ pub(crate) fn render_paste(
     fill(
         PASTE_TEMPLATE.text(),
         &[
-            ("title", &escape_html(&ui.title)),
-            ("signed_in", &signed_in(user)),
-            ("code", &escape_html(verification_code)),
-            ("rows", &rows),
-            ("block", &escape_html(block)),
+            ("title", Html::text(&ui.title)),
+            ("signed_in", signed_in(user)),
+            ("code", Html::text(verification_code)),
+            ("rows", Html::text(&rows)),
+            ("block", Html::text(block)),
         ],
     )
 }
@@ -263,7 +280,7 @@ pub(crate) struct Warning<'a> {
 pub(crate) fn render_confirm(ui: &Ui, warning: &Warning<'_>, user: Option<&str>) -> String {
     let (destination, warning_text, button, hint) = match warning.destination {
         None => (
-            String::new(),
+            Html::default(),
             "Continue only if you started <span class=\"inline-code\">token2go --paste</span> \
              (or a notebook) yourself just now and it shows this code. If someone sent you this \
              link, close this page.",
@@ -272,18 +289,22 @@ pub(crate) fn render_confirm(ui: &Ui, warning: &Warning<'_>, user: Option<&str>)
              whoever holds the key can read it.",
         ),
         Some((host, path)) => (
-            format!(
-                "\n      <p id=\"destination\">Your token is about to be sent to \
-                 <span class=\"inline-code\">{}</span>, path \
-                 <span class=\"inline-code\">{}</span>{}</p>",
-                escape_html(host),
-                escape_html(path),
-                if warning.shared {
+            Html::concat([
+                Html::markup(
+                    "\n      <p id=\"destination\">Your token is about to be sent to \
+                     <span class=\"inline-code\">",
+                ),
+                Html::text(host),
+                Html::markup("</span>, path <span class=\"inline-code\">"),
+                Html::text(path),
+                Html::markup("</span>"),
+                Html::markup(if warning.shared {
                     ": an address every user of this server may receive tokens at, not only you."
                 } else {
                     "."
-                }
-            ),
+                }),
+                Html::markup("</p>"),
+            ]),
             "Continue only if you started <span class=\"inline-code\">token2go</span> (or a \
              notebook) yourself just now, it shows this code and that address is yours. If \
              someone sent you this link, close this page.",
@@ -298,7 +319,7 @@ pub(crate) fn render_confirm(ui: &Ui, warning: &Warning<'_>, user: Option<&str>)
     } else {
         ""
     };
-    let destination = destination + cross_site;
+    let destination = Html::concat([destination, Html::markup(cross_site)]);
     let mismatch = if warning.mismatch {
         "\n        <p id=\"mismatch\">The link you followed claimed to be confirmed, but not by \
          you for this request: confirm it here only if the code is yours.</p>"
@@ -308,15 +329,15 @@ pub(crate) fn render_confirm(ui: &Ui, warning: &Warning<'_>, user: Option<&str>)
     fill(
         CONFIRM_TEMPLATE.text(),
         &[
-            ("title", &escape_html(&ui.title)),
-            ("signed_in", &signed_in(user)),
-            ("code", &escape_html(warning.code)),
-            ("destination", &destination),
-            ("warning", warning_text),
-            ("mismatch", mismatch),
-            ("query", &escape_html(warning.query)),
-            ("button", button),
-            ("hint", hint),
+            ("title", Html::text(&ui.title)),
+            ("signed_in", signed_in(user)),
+            ("code", Html::text(warning.code)),
+            ("destination", destination),
+            ("warning", Html::markup(warning_text)),
+            ("mismatch", Html::markup(mismatch)),
+            ("query", Html::text(warning.query)),
+            ("button", Html::markup(button)),
+            ("hint", Html::markup(hint)),
         ],
     )
 }
@@ -331,24 +352,30 @@ pub(crate) struct ErrorNotice<'a> {
     pub reauth: Option<&'a str>,
 }
 
-fn notice_html(notice: &ErrorNotice<'_>) -> String {
+fn notice_html(notice: &ErrorNotice<'_>) -> Html {
     let link = notice
         .reauth
         .map(|url| {
-            format!(
-                "\n      <div class=\"actions\"><a class=\"button\" id=\"reauth\" \
-                 href=\"{}\">Sign in again</a></div>",
-                escape_html(url)
-            )
+            Html::concat([
+                Html::markup(
+                    "\n      <div class=\"actions\"><a class=\"button\" id=\"reauth\" href=\"",
+                ),
+                Html::text(url),
+                Html::markup("\">Sign in again</a></div>"),
+            ])
         })
         .unwrap_or_default();
-    format!(
-        "\n      <div class=\"notice error\" role=\"alert\" id=\"flow-error\">\n        \
-         <p><strong>The server could not hand out a token: {}.</strong></p>\n        \
-         <p>{}</p>\n      </div>{link}",
-        escape_html(notice.description),
-        escape_html(notice.hint)
-    )
+    Html::concat([
+        Html::markup(
+            "\n      <div class=\"notice error\" role=\"alert\" id=\"flow-error\">\n        \
+             <p><strong>The server could not hand out a token: ",
+        ),
+        Html::text(notice.description),
+        Html::markup(".</strong></p>\n        <p>"),
+        Html::text(notice.hint),
+        Html::markup("</p>\n      </div>"),
+        link,
+    ])
 }
 
 /// The form_post page: a form that POSTs `fields` (name, value) to `action`, the target; its
@@ -361,22 +388,22 @@ pub(crate) fn render_form_post(
     fields: &[(&str, &str)],
     notice: Option<&ErrorNotice<'_>>,
 ) -> String {
-    let inputs: Vec<String> = fields
-        .iter()
-        .map(|(name, value)| {
-            format!(
-                "        <input type=\"hidden\" name=\"{}\" value=\"{}\">",
-                escape_html(name),
-                escape_html(value)
-            )
-        })
-        .collect();
+    let inputs = fields.iter().map(|(name, value)| {
+        Html::concat([
+            Html::markup("        <input type=\"hidden\" name=\""),
+            Html::text(name),
+            Html::markup("\" value=\""),
+            Html::text(value),
+            Html::markup("\">"),
+        ])
+    });
+    let inputs = Html::join(inputs, "\n");
     let (lead, heading, what, notice) = match notice {
         None => (
             "Handing the encrypted token to the program that asked for it.",
             "Delivering the token",
             "the encrypted token",
-            String::new(),
+            Html::default(),
         ),
         Some(notice) => (
             "Telling the program that asked for a token why none comes.",
@@ -388,14 +415,14 @@ pub(crate) fn render_form_post(
     fill(
         FORM_POST_TEMPLATE.text(),
         &[
-            ("title", &escape_html(&ui.title)),
-            ("lead", lead),
-            ("heading", heading),
-            ("notice", &notice),
-            ("action", &escape_html(action)),
-            ("what", what),
-            ("origin", &escape_html(origin)),
-            ("fields", &inputs.join("\n")),
+            ("title", Html::text(&ui.title)),
+            ("lead", Html::markup(lead)),
+            ("heading", Html::markup(heading)),
+            ("notice", notice),
+            ("action", Html::text(action)),
+            ("what", Html::markup(what)),
+            ("origin", Html::text(origin)),
+            ("fields", inputs),
         ],
     )
 }
@@ -405,12 +432,12 @@ pub(crate) fn render_done(ui: &Ui) -> String {
     fill(
         DONE_TEMPLATE.text(),
         &[
-            ("title", &escape_html(&ui.title)),
-            ("tab", "Token delivered"),
-            ("page", "done"),
-            ("signed_in", ""),
-            ("heading", "Token delivered."),
-            ("body", "<p>You can close this tab.</p>"),
+            ("title", Html::text(&ui.title)),
+            ("tab", Html::markup("Token delivered")),
+            ("page", Html::markup("done")),
+            ("signed_in", Html::default()),
+            ("heading", Html::markup("Token delivered.")),
+            ("body", Html::markup("<p>You can close this tab.</p>")),
         ],
     )
 }
@@ -421,18 +448,64 @@ pub(crate) fn render_flow_error(ui: &Ui, notice: &ErrorNotice<'_>, user: Option<
     fill(
         DONE_TEMPLATE.text(),
         &[
-            ("title", &escape_html(&ui.title)),
-            ("tab", "No token"),
-            ("page", "flow-error"),
-            ("signed_in", &signed_in(user)),
-            ("heading", "No token was handed out"),
-            ("body", &notice_html(notice)),
+            ("title", Html::text(&ui.title)),
+            ("tab", Html::markup("No token")),
+            ("page", Html::markup("flow-error")),
+            ("signed_in", signed_in(user)),
+            ("heading", Html::markup("No token was handed out")),
+            ("body", notice_html(notice)),
         ],
     )
 }
 
+/// A piece of a page's HTML, made only by its constructors: [`Html::text`] escapes text,
+/// [`Html::markup`] takes this file's own literal markup, [`Html::trusted`] the operator's
+/// trusted HTML (`T2G_UI_DESC2`, `T2G_UI_MISC`). The templates are filled only with these, so
+/// text that skipped the escaping does not compile.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Html(Cow<'static, str>);
+
+impl Html {
+    /// `text` escaped, for element content or a quoted attribute value.
+    fn text(text: &str) -> Html {
+        Html(Cow::Owned(escape_html(text)))
+    }
+
+    /// Markup written in this program: a literal, never data.
+    const fn markup(html: &'static str) -> Html {
+        Html(Cow::Borrowed(html))
+    }
+
+    /// The operator's HTML, trusted as is (the strict CSP still blocks inline script and style).
+    fn trusted(operator_html: &str) -> Html {
+        Html(Cow::Owned(operator_html.to_string()))
+    }
+
+    /// The pieces one after the other.
+    fn concat<const N: usize>(parts: [Html; N]) -> Html {
+        Html::join(parts, "")
+    }
+
+    /// The pieces with `separator` (markup) between them.
+    fn join(parts: impl IntoIterator<Item = Html>, separator: &'static str) -> Html {
+        let mut out = String::new();
+        for (i, part) in parts.into_iter().enumerate() {
+            if i > 0 {
+                out.push_str(separator);
+            }
+            out.push_str(&part.0);
+        }
+        Html(Cow::Owned(out))
+    }
+
+    /// The HTML.
+    fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// Escapes text for HTML element content and quoted attribute values.
-pub(crate) fn escape_html(text: &str) -> String {
+fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + text.len() / 8);
     for c in text.chars() {
         match c {
@@ -449,7 +522,7 @@ pub(crate) fn escape_html(text: &str) -> String {
 
 /// Replaces each `{{name}}` of `template` by its value, scanning the template once: values are
 /// copied verbatim and never scanned. An unknown name is left as is (the tests forbid any).
-fn fill(template: &str, values: &[(&str, &str)]) -> String {
+fn fill(template: &str, values: &[(&str, Html)]) -> String {
     let mut out = String::with_capacity(template.len() + 1024);
     let mut rest = template;
     while let Some(start) = rest.find("{{") {
@@ -460,7 +533,7 @@ fn fill(template: &str, values: &[(&str, &str)]) -> String {
             values
                 .iter()
                 .find(|(n, _)| *n == name)
-                .map(|(_, v)| (*v, end + 2))
+                .map(|(_, v)| (v.as_str(), end + 2))
         });
         match value {
             Some((value, used)) => {
@@ -690,7 +763,10 @@ mod tests {
         assert!(html.contains("<h1>{{desc2}}</h1>"));
         assert!(html.contains("<div class=\"desc2\">{{misc}}</div>"));
         assert_eq!(
-            fill("a{{x}}b{{y}}c{{", &[("x", "{{y}}"), ("y", "Y")]),
+            fill(
+                "a{{x}}b{{y}}c{{",
+                &[("x", Html::markup("{{y}}")), ("y", Html::markup("Y"))]
+            ),
             "a{{y}}bYc{{"
         );
         assert_eq!(fill("{{unknown}}", &[]), "{{unknown}}");
@@ -824,7 +900,10 @@ mod tests {
         )));
         assert!(!html.contains("<script>alert"));
         // The name sits under the heading, nowhere else; the rest of the page is unchanged.
-        assert_eq!(html.replace(&signed_in(Some(HOSTILE)), ""), anonymous);
+        assert_eq!(
+            html.replace(signed_in(Some(HOSTILE)).as_str(), ""),
+            anonymous
+        );
         let at = html.find("Signed in as").unwrap();
         assert!(html[..at].contains("<p class=\"lead\">") && html[at..].contains("</header>"));
         // A title that spells the placeholder is text, not the place of the name.

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use crate::flow::Rejection;
 use crate::flow::query;
 use crate::flow::redirect_target::{AllowedPrefix, OOB};
-use crate::flow::{self, FlowError, FlowRequest, FlowToken, Outcome, Refusal, Reply};
+use crate::flow::{self, Confirmation, FlowError, FlowRequest, FlowToken, Outcome, Refusal, Reply};
 use crate::http::{Exchange, Method, Request, Response, Service, Status};
 use crate::log::{self, LogFormat};
 use crate::server::assets::{self, Asset, Coding};
@@ -343,14 +343,32 @@ impl App {
         let user = self.tokens.user_with_claims(request, claims.as_ref());
         let user = user.as_deref();
         let expiry = token.and_then(|_| self.expiry(request, claims.as_ref()));
-        let outcome = match query::parse_strict(&request.query) {
+        let flow_token = token.map(|secret| FlowToken {
+            secret,
+            fingerprint: &fingerprint,
+            expiry,
+        });
+        let outcome = self.flow_outcome(request, flow_token, user);
+        // Only a hand-out reaches the audit, and every hand-out had a token.
+        let served = Served {
+            fingerprint: &fingerprint,
+            claims: claims.as_ref(),
+            expiry,
+        };
+        self.flow_response(request, outcome, served, user)
+    }
+
+    /// The flow's decision for this request's query, `token` as found.
+    fn flow_outcome(
+        &self,
+        request: &Request,
+        token: Option<FlowToken<'_>>,
+        user: Option<&str>,
+    ) -> Outcome {
+        match query::parse_strict(&request.query) {
             Ok(query) => flow::run(&FlowRequest {
                 query: &query,
-                token: token.map(|secret| FlowToken {
-                    secret,
-                    fingerprint: &fingerprint,
-                    expiry,
-                }),
+                token,
                 user,
                 allowed_targets: &self.allowed_targets,
                 paste_mode: self.paste_mode,
@@ -359,13 +377,18 @@ impl App {
                 cross_site: started_elsewhere(request),
             }),
             Err(e) => Outcome::Refused(Refusal::Invalid(Rejection::Params, e.to_string())),
-        };
-        // Only a hand-out reaches the audit, and every hand-out had a token.
-        let served = Served {
-            fingerprint: &fingerprint,
-            claims: claims.as_ref(),
-            expiry,
-        };
+        }
+    }
+
+    /// The flow's `outcome` as a response, its hand-out audited and counted, its refusal
+    /// counted.
+    fn flow_response(
+        &self,
+        request: &Request,
+        outcome: Outcome,
+        served: Served<'_>,
+        user: Option<&str>,
+    ) -> Response {
         match outcome {
             Outcome::Deliver { reply, delivery } => {
                 let route = match reply {
@@ -397,20 +420,7 @@ impl App {
                 }
                 html(page::render_paste(&self.ui, &block, &code, user).into_bytes())
             }
-            Outcome::Confirm(confirmation) => {
-                let warning = Warning {
-                    destination: confirmation
-                        .destination
-                        .as_ref()
-                        .map(|(host, path)| (host.as_str(), path.as_str())),
-                    shared: confirmation.shared,
-                    cross_site: confirmation.cross_site,
-                    code: &confirmation.code,
-                    query: &confirmation.query,
-                    mismatch: confirmation.mismatch,
-                };
-                html(page::render_confirm(&self.ui, &warning, user).into_bytes())
-            }
+            Outcome::Confirm(confirmation) => self.confirm_page(&confirmation, user),
             Outcome::Error {
                 error,
                 description,
@@ -429,6 +439,22 @@ impl App {
                     .header("Cache-Control", NO_STORE)
             }
         }
+    }
+
+    /// The warning page for `confirmation`.
+    fn confirm_page(&self, confirmation: &Confirmation, user: Option<&str>) -> Response {
+        let warning = Warning {
+            destination: confirmation
+                .destination
+                .as_ref()
+                .map(|(host, path)| (host.as_str(), path.as_str())),
+            shared: confirmation.shared,
+            cross_site: confirmation.cross_site,
+            code: &confirmation.code,
+            query: &confirmation.query,
+            mismatch: confirmation.mismatch,
+        };
+        html(page::render_confirm(&self.ui, &warning, user).into_bytes())
     }
 
     /// Values for a URL target: the `303`, or the form_post page (with `notice`, a flow error's
