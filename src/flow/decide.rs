@@ -33,9 +33,10 @@ use std::ops::ControlFlow;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::flow::Rejection;
-use crate::flow::crypto::{self, CryptoError};
+use crate::flow::crypto;
 use crate::flow::pubkey::{self, ALLOWED_KEY_TYPES, KeyType, PublicKey};
 use crate::flow::redirect_target::{self, Allowed, AllowedPrefix, OOB, Reach, Target, TargetError};
+use crate::flow::rejection::{Refusal, invalid};
 use crate::flow::token::TokenInfo;
 
 use super::params::{Parameters, REQUIRED};
@@ -163,14 +164,6 @@ pub(crate) struct Confirmation {
     pub mismatch: bool,
 }
 
-/// Why the flow said no. The reason's line is for the client; it never holds a secret.
-pub(crate) enum Refusal {
-    /// A client mistake, counted under its metrics reason; the line names the parameter.
-    Invalid(Rejection, String),
-    /// Our side failed to encrypt; the client gets a vague line, the log the precise error.
-    Encryption(CryptoError),
-}
-
 /// One flow request: the decoded query pairs in order, the token and the user, if any was
 /// found, and the server's rules.
 pub(crate) struct FlowRequest<'a> {
@@ -195,10 +188,6 @@ pub(crate) struct FlowToken<'a> {
     pub fingerprint: &'a str,
     /// The token's expiry (a JWT's `exp`, else the gateway's header), seconds since the epoch.
     pub expiry: Option<i64>,
-}
-
-pub(super) fn invalid(reason: Rejection, line: impl Into<String>) -> Refusal {
-    Refusal::Invalid(reason, line.into())
 }
 
 pub(crate) fn run(request: &FlowRequest<'_>) -> Outcome {

@@ -22,7 +22,5 @@ pub(crate) mod redirect_target;
 mod rejection;
 pub mod token;
 
-pub(crate) use decide::{
-    Confirmation, FlowError, FlowRequest, FlowToken, Outcome, Refusal, Reply, run,
-};
-pub(crate) use rejection::Rejection;
+pub(crate) use decide::{Confirmation, FlowError, FlowRequest, FlowToken, Outcome, Reply, run};
+pub(crate) use rejection::{Refusal, Rejection};

@@ -3,7 +3,7 @@
 use crate::flow::Rejection;
 use crate::flow::{confirm, query};
 
-use super::decide::{Refusal, invalid};
+use super::rejection::{Refusal, invalid};
 
 /// The parameters the flow reads: the four required ones, then the optional `responseMode` and
 /// `confirm`.

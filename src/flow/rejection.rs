@@ -1,4 +1,8 @@
-//! Why the flow refused a request, as a fixed set: the server counts what the flow returns.
+//! Why the flow refused a request: the reason as a fixed set (the server counts what the flow
+//! returns) and the refusal with its line for the client. Below `decide` and `params`, which
+//! both make refusals.
+
+use crate::flow::crypto::CryptoError;
 
 /// Why the redirect flow refused a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,4 +35,17 @@ impl Rejection {
             Rejection::TokenExpired => "token_expired",
         }
     }
+}
+
+/// Why the flow said no. The reason's line is for the client; it never holds a secret.
+pub(crate) enum Refusal {
+    /// A client mistake, counted under its metrics reason; the line names the parameter.
+    Invalid(Rejection, String),
+    /// Our side failed to encrypt; the client gets a vague line, the log the precise error.
+    Encryption(CryptoError),
+}
+
+/// A client mistake under `reason`, with the line that names the parameter.
+pub(super) fn invalid(reason: Rejection, line: impl Into<String>) -> Refusal {
+    Refusal::Invalid(reason, line.into())
 }
