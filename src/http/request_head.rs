@@ -861,6 +861,32 @@ mod tests {
         }
     }
 
+    /// Found by the property test above: an HTTP/1.0 absolute-form request with three header
+    /// fields and no Host, under the tiny limits. Adding the target's authority as a Host field
+    /// made a fourth field, past `max_headers`; none is added, so the head stays within it.
+    #[test]
+    fn an_http_1_0_absolute_form_request_without_host_stays_within_the_field_limit() {
+        let input = b"GET http://a HTTP/1.0\r\nA: \r\n-: \r\nConnection: \r\n\r\n";
+        let tiny = Limits {
+            max_request_line: 32,
+            max_head_bytes: 96,
+            max_headers: 3,
+            ..Limits::default()
+        };
+        for limits in [Limits::default(), tiny] {
+            match read(input, &limits) {
+                Ok(Some((request, minor, _))) => {
+                    assert_eq!(minor, 0);
+                    assert!(request.headers.len() <= limits.max_headers);
+                }
+                Ok(None) => panic!("a whole head"),
+                Err(refusal) => {
+                    assert!([400, 413, 414, 431, 505].contains(&refusal.status().code()));
+                }
+            }
+        }
+    }
+
     /// Found by the request_head fuzz target: a request line both too long and holding a DEL
     /// byte after the limit got 400 when it arrived at once and 414 when it arrived slowly.
     #[test]
