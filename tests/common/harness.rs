@@ -659,3 +659,33 @@ pub(crate) fn confirm_link(page: &str) -> String {
         page[start..end].replace("&amp;", "&")
     )
 }
+
+/// `127.0.0.1:port`.
+pub(crate) fn loopback(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+/// The server binary with only the given variables, listening on 127.0.0.1:`port`, started
+/// through `wrapper` (a program that ends in exec'ing or forking it).
+pub(crate) fn wrapped(wrapper: &[&str], port: u16, vars: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(wrapper[0]);
+    command
+        .args(&wrapper[1..])
+        .arg(SERVER_BIN)
+        .env_clear()
+        .env("T2G_SERVER_HOST", "127.0.0.1")
+        .env("T2G_SERVER_PORT", port.to_string());
+    for (k, v) in vars {
+        command.env(k, v);
+    }
+    command
+}
+
+/// The `token2go` client with only `PATH` from the environment.
+pub(crate) fn client(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_token2go"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .output()
+        .expect("run token2go")
+}

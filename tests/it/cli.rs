@@ -1,7 +1,7 @@
 //! Command line and configuration errors of the real binary, and the `token2go` client's own
 //! command line. The tests that need curl or zsh and fish are in tests/tools/cli.rs.
 
-use crate::harness::{TestServer, run_to_exit};
+use crate::harness::{TestServer, client, run_to_exit};
 
 #[test]
 fn help_lists_every_variable_and_version_prints() {
@@ -120,15 +120,6 @@ fn example_url_must_be_an_absolute_http_url() {
 
 // ----- the `token2go` client's command line (Rust only; both clients' behaviour is in
 // clients.rs and client_wild.rs) --------------------------------------------------------------------
-
-fn client(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_token2go"))
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .output()
-        .expect("run token2go")
-}
 
 #[test]
 fn the_client_has_short_help_and_version_and_suggests_options() {

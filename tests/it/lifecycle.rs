@@ -3,32 +3,14 @@
 //! which needs root) and systemd socket activation (Python) are in tests/tools/lifecycle.rs.
 
 use std::io::{ErrorKind, Read};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::harness::{Client, SERVER_BIN, TestServer, free_port, run_to_exit, send_signal};
-
-fn loopback(port: u16) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], port))
-}
-
-/// The server binary with only the given variables, listening on 127.0.0.1:`port`, started
-/// through `wrapper` (a program that ends in exec'ing or forking it).
-fn wrapped(wrapper: &[&str], port: u16, vars: &[(&str, &str)]) -> Command {
-    let mut command = Command::new(wrapper[0]);
-    command
-        .args(&wrapper[1..])
-        .arg(SERVER_BIN)
-        .env_clear()
-        .env("T2G_SERVER_HOST", "127.0.0.1")
-        .env("T2G_SERVER_PORT", port.to_string());
-    for (k, v) in vars {
-        command.env(k, v);
-    }
-    command
-}
+use crate::harness::{
+    Client, SERVER_BIN, TestServer, free_port, loopback, run_to_exit, send_signal, wrapped,
+};
 
 /// Sends the first line of a request, so the server is reading a request head when the test
 /// signals it.

@@ -1,17 +1,7 @@
 //! Command line and configuration errors of the real binary that need an outside tool: curl for
 //! the page, bash, zsh and fish for the client's completion scripts.
 
-use crate::harness::TestServer;
-
-/// The `token2go` client with only `PATH` from the environment (as in tests/it/cli.rs).
-fn client(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_token2go"))
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .output()
-        .expect("run token2go")
-}
+use crate::harness::{TestServer, client};
 
 #[test]
 fn the_page_carries_the_example_url_and_the_echo_switch() {

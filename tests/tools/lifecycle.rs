@@ -2,37 +2,17 @@
 //! namespace (`unshare --pid`, as root) and systemd socket activation
 //! (`tests/support/socket_activate.py`).
 
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::process::{Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::harness::{SERVER_BIN, TestServer, free_port, send_signal};
+use crate::harness::{SERVER_BIN, TestServer, free_port, loopback, send_signal, wrapped};
 
 const SOCKET_ACTIVATE_PY: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/support/socket_activate.py"
 );
-
-fn loopback(port: u16) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], port))
-}
-
-/// The server binary with only the given variables, listening on 127.0.0.1:`port`, started
-/// through `wrapper` (a program that ends in exec'ing or forking it).
-fn wrapped(wrapper: &[&str], port: u16, vars: &[(&str, &str)]) -> Command {
-    let mut command = Command::new(wrapper[0]);
-    command
-        .args(&wrapper[1..])
-        .arg(SERVER_BIN)
-        .env_clear()
-        .env("T2G_SERVER_HOST", "127.0.0.1")
-        .env("T2G_SERVER_PORT", port.to_string());
-    for (k, v) in vars {
-        command.env(k, v);
-    }
-    command
-}
 
 /// Runs `command` to its end (killed after 10 s) and returns its output.
 fn run(mut command: Command) -> Output {
