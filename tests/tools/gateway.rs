@@ -9,7 +9,6 @@
 //! directories) in a temp dir (`nginx.rs`): nothing under /etc or /var is read or written.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
 
 use rsa::pkcs8::{EncodePublicKey, LineEnding};
 use serde_json::Value;
@@ -17,7 +16,7 @@ use serde_json::Value;
 use crate::clients::{Sandbox, TOKEN_HEADER, Which, jwt, run};
 use crate::harness::{TestServer, enc, free_port, python_exe};
 use crate::nginx::Nginx;
-use crate::webdriver::one_browser_at_a_time;
+use crate::webdriver::{closed_records, one_browser_at_a_time};
 
 const CHROMIUM_BROWSER: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -117,26 +116,13 @@ fn the_plain_303_of_a_16_kb_jwt_fails_behind_nginx_and_form_post_passes() {
     assert_eq!(through.status, 303, "{}", small_gateway.logs());
 }
 
-/// Waits for the Chromium wrapper's last record (written after it cleaned up) and returns its
-/// records.
+/// The Chromium wrapper's records, once its last one (written after it cleaned up) is there.
 fn browser_records(sandbox: &Sandbox) -> Vec<Value> {
-    let log = sandbox.path("chromium.jsonl");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let records: Vec<Value> = std::fs::read_to_string(&log)
-            .unwrap_or_default()
-            .lines()
-            .map(|line| serde_json::from_str(line).expect("a JSON line"))
-            .collect();
-        if records.last().is_some_and(|r| r["event"] == "closed") {
-            return records;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the Chromium wrapper did not finish: {records:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    closed_records(
+        &sandbox.path("chromium.jsonl"),
+        "the Chromium wrapper",
+        false,
+    )
 }
 
 fn through_nginx_and_chromium(which: Which) {

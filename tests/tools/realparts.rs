@@ -14,12 +14,13 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::clients::Sandbox;
 use crate::harness::{TempDir, TestServer, free_port, python_exe, send_signal, tool};
+use crate::webdriver::closed_records;
 
 const IDP_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/idp");
 const IDP_TOKEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/idp_token.py");
@@ -171,23 +172,7 @@ pub(crate) fn signin_env(sandbox: &Sandbox, user: &str) -> Vec<(String, String)>
 /// The sign-in browser's records, once its last one (written after it cleaned up) is there;
 /// empty when it never ran.
 pub(crate) fn signin_records(sandbox: &Sandbox) -> Vec<Value> {
-    let log = sandbox.path("signin.jsonl");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let records: Vec<Value> = std::fs::read_to_string(&log)
-            .unwrap_or_default()
-            .lines()
-            .map(|line| serde_json::from_str(line).expect("a JSON line"))
-            .collect();
-        if records.is_empty() || records.last().is_some_and(|r| r["event"] == "closed") {
-            return records;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the sign-in browser did not finish: {records:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    closed_records(&sandbox.path("signin.jsonl"), "the sign-in browser", true)
 }
 
 /// The secret of a `--format json` document a client printed, and the whole document.

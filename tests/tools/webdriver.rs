@@ -566,3 +566,26 @@ pub(crate) fn wait_for_token_requests(server: &TestServer, n: usize) -> usize {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// The JSON lines a browser driver (`tests/support/chromium_browser.py`, `signin_browser.py`)
+/// logged to `log`, once its last one is `{"event": "closed"}` (written after it cleaned up);
+/// with `empty_ok`, also an empty log (the driver never ran). Fails after 60 s naming `driver`.
+pub(crate) fn closed_records(log: &Path, driver: &str, empty_ok: bool) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let records: Vec<Value> = std::fs::read_to_string(log)
+            .unwrap_or_default()
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("a JSON line"))
+            .collect();
+        let closed = records.last().is_some_and(|r| r["event"] == "closed");
+        if closed || (empty_ok && records.is_empty()) {
+            return records;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{driver} did not finish: {records:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
