@@ -167,7 +167,7 @@ pub(crate) fn percent_encode_segment(name: &str, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flow::redirect_target::{TargetError::*, check};
+    use crate::flow::redirect_target::{TargetError, TargetError::*, check};
 
     #[test]
     fn prefix_parsing() {
@@ -223,13 +223,17 @@ mod tests {
         assert!(check("http://b.example/cb", &http, None).is_ok());
     }
 
-    #[test]
-    fn per_user_prefixes() {
+    /// What `check` says of `url` for `user` under two `{user}` prefixes.
+    fn reach(url: &str, user: Option<&str>) -> Result<Reach, TargetError> {
         let allowed = AllowedPrefix::parse_list(
             "https://hub.example.com/user/{user}/, https://nb.example.org/{user}",
         )
         .unwrap();
-        let reach = |url: &str, user: Option<&str>| check(url, &allowed, user).map(|a| a.reach);
+        check(url, &allowed, user).map(|a| a.reach)
+    }
+
+    #[test]
+    fn per_user_prefixes() {
         // Alice's own places.
         assert_eq!(
             reach(
@@ -272,6 +276,20 @@ mod tests {
             reach("https://evil.example/user/alice/", Some("alice")),
             Err(NotAllowed)
         );
+        // Loopback stays the default rule, whoever asks.
+        assert_eq!(reach("http://127.0.0.1:9/cb", None), Ok(Reach::Loopback));
+        // A prefix without {user}: shared; one on a loopback host: the user's own machine.
+        let shared =
+            AllowedPrefix::parse_list("https://hub.example.com/user/, https://localhost:8443/")
+                .unwrap();
+        let t = check("https://hub.example.com/user/x/", &shared, Some("alice")).unwrap();
+        assert_eq!(t.reach, Reach::Shared);
+        let t = check("https://localhost:8443/cb", &shared, None).unwrap();
+        assert_eq!(t.reach, Reach::Loopback);
+    }
+
+    #[test]
+    fn per_user_names_are_one_segment_escaped_as_jupyterhub_does() {
         // Names are one segment, escaped as JupyterHub does: '@' and '~' stay, the rest %XX.
         let name = |url: &str, user: &str| reach(url, Some(user)).is_ok();
         assert!(name(
@@ -304,16 +322,6 @@ mod tests {
             reach("https://hub.example.com/user/alice/..;/bob/", Some("alice")),
             Err(PathParameter)
         );
-        // Loopback stays the default rule, whoever asks.
-        assert_eq!(reach("http://127.0.0.1:9/cb", None), Ok(Reach::Loopback));
-        // A prefix without {user}: shared; one on a loopback host: the user's own machine.
-        let shared =
-            AllowedPrefix::parse_list("https://hub.example.com/user/, https://localhost:8443/")
-                .unwrap();
-        let t = check("https://hub.example.com/user/x/", &shared, Some("alice")).unwrap();
-        assert_eq!(t.reach, Reach::Shared);
-        let t = check("https://localhost:8443/cb", &shared, None).unwrap();
-        assert_eq!(t.reach, Reach::Loopback);
     }
 
     #[test]
