@@ -1,6 +1,6 @@
 //! The table of `T2G_*` variables, [`VARIABLES`]: each one's name, default, meaning and how a
 //! set value lands in a [`Config`]. It is the one source for parsing ([`Config::from_lookup`]
-//! walks it), `--help` ([`usage`](super::usage)), the unknown-variable check and, through a
+//! walks it), `--help` ([`usage`](super::usage())), the unknown-variable check and, through a
 //! test, the README's table.
 
 use super::values::{
