@@ -10,6 +10,7 @@ pub mod config;
 pub(crate) mod echo;
 pub mod healthcheck;
 mod inflate;
+pub mod lifecycle;
 pub(crate) mod metrics;
 pub(crate) mod page;
 pub mod routes;
