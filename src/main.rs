@@ -5,8 +5,8 @@
 use std::process::ExitCode;
 
 use token2go::server::activation::inherited_listener;
-use token2go::server::config::{Config, usage as server_usage};
-use token2go::server::healthcheck::{TIMEOUT as PROBE_TIMEOUT, probe as probe_health, probe_addr};
+use token2go::server::config::{self, Config};
+use token2go::server::healthcheck;
 use token2go::server::lifecycle::{Prepared, prepare};
 
 fn main() -> ExitCode {
@@ -14,7 +14,7 @@ fn main() -> ExitCode {
         None => serve(),
         Some("healthcheck") => healthcheck(),
         Some("--help" | "-h") => {
-            print!("{}", server_usage());
+            print!("{}", config::usage());
             ExitCode::SUCCESS
         }
         Some("--version" | "-V") => {
@@ -55,8 +55,8 @@ fn healthcheck() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let addr = probe_addr(config.listen);
-    match probe_health(addr, PROBE_TIMEOUT) {
+    let addr = healthcheck::probe_addr(config.listen);
+    match healthcheck::probe(addr, healthcheck::TIMEOUT) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("token2go-server healthcheck: http://{addr}/health: {error}");

@@ -70,8 +70,9 @@ pub fn write_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> io::Result<()> {
 }
 
 /// Blocks or unblocks SIGTERM and SIGINT for the calling thread (and the threads it starts
-/// later). `main` blocks them from its start until their handlers are registered: a signal
-/// meanwhile waits, and arrives once everything is in place.
+/// later). The server blocks them first thing (`server::lifecycle::prepare`, the first call of
+/// `main`'s serve path) until their handlers are registered: a signal meanwhile waits, and
+/// arrives once everything is in place.
 pub fn block_stop_signals(block: bool) -> io::Result<()> {
     // SAFETY: the set is a live local that sigemptyset initialises before sigaddset and
     // pthread_sigmask read it; the old-mask pointer may be null.

@@ -4,28 +4,24 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use token2go::client::{
-    Command as ClientCommand, Env as ClientEnv, completion_script as client_completions,
-    note as client_note, parse_args as parse_client_args, quiet_panics, run as run_client,
-    usage as client_usage,
-};
+use token2go::client::{self, Command, Env};
 
 fn main() -> ExitCode {
-    quiet_panics();
-    let env = ClientEnv::from_process();
-    match parse_client_args(std::env::args_os().skip(1), &env) {
-        Ok(ClientCommand::Help) => print(&client_usage()),
-        Ok(ClientCommand::Version) => print(&format!("token2go {}\n", env!("CARGO_PKG_VERSION"))),
-        Ok(ClientCommand::Completions(shell)) => print(&client_completions(shell)),
-        Ok(command) => match run_client(&command, &env) {
+    client::quiet_panics();
+    let env = Env::from_process();
+    match client::parse_args(std::env::args_os().skip(1), &env) {
+        Ok(Command::Help) => print(&client::usage()),
+        Ok(Command::Version) => print(&format!("token2go {}\n", env!("CARGO_PKG_VERSION"))),
+        Ok(Command::Completions(shell)) => print(&client::completion_script(shell)),
+        Ok(command) => match client::run(&command, &env) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
-                client_note(error);
+                client::note(error);
                 ExitCode::from(1)
             }
         },
         Err(usage) => {
-            client_note(usage);
+            client::note(usage);
             ExitCode::from(2)
         }
     }

@@ -1,11 +1,11 @@
 //! systemd socket activation (`sd_listen_fds(3)`): taking over the listening socket a service
 //! manager passed as fd 3.
 //!
-//! `LISTEN_PID`/`LISTEN_FDS`/`LISTEN_FDNAMES` are read here, not in `config.rs`: they are not
-//! configuration but systemd's hand-over protocol for file descriptors, valid only together
+//! `LISTEN_PID`/`LISTEN_FDS`/`LISTEN_FDNAMES` are read here, not in the `config` module: they
+//! are not configuration but systemd's hand-over protocol for file descriptors, valid only together
 //! with this process's pid and fd table, and they must be removed from the environment once
 //! read (as `sd_listen_fds(1)` does). Keeping reading, checking and removing in one place keeps
-//! that protocol auditable; `config.rs` stays the only reader of `T2G_*`.
+//! that protocol auditable; the `config` module stays the only reader of `T2G_*`.
 
 use std::fmt;
 use std::io;
