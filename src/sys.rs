@@ -144,7 +144,7 @@ pub fn release_free_memory() {
 }
 
 /// Processors online, at least 1. Not `std::thread::available_parallelism`: its cgroup
-/// quota parsing adds code to a binary that must stay under 2 MiB, for a number that only
+/// quota parsing adds code to a binary that aims at 2 MiB, for a number that only
 /// sizes the worker pool.
 pub fn online_cpus() -> usize {
     // SAFETY: sysconf takes an int and no pointer; -1 (unknown) is handled below.

@@ -4,7 +4,7 @@
 //!
 //! Written here rather than taken from the `polling` or `mio` crates: the edge needs four
 //! calls, and either crate would pull in another system-call layer (not measured here) into a
-//! binary that must stay under 2 MiB.
+//! binary that aims at 2 MiB.
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};

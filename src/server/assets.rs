@@ -1,8 +1,9 @@
 //! The fixed table of files embedded in the binary. URLs never reach the filesystem: a path is
 //! either in this table or not served here.
 //!
-//! `build.rs` stores the text files gzip-compressed, so the static binary stays within 2 MiB; a
-//! client that accepts gzip (every browser) gets the stored bytes with `Content-Encoding: gzip`.
+//! `build.rs` stores the text files gzip-compressed, keeping the static binary near its 2 MiB
+//! aim; a client that accepts gzip (every browser) gets the stored bytes with
+//! `Content-Encoding: gzip`.
 //! Our own files are decoded for the others ([`Coding::Gzip`]). Swagger UI's bundle and CSS,
 //! third-party files that `build.rs` takes from the `utoipa-swagger-ui-vendored`
 //! build-dependency, are not: decoding 1.7 MB per request for a client that cannot read them
