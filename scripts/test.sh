@@ -92,6 +92,9 @@ cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo clippy --all-targets --locked --features tool-tests -- -D warnings
 cargo build --locked --all-targets --features tool-tests
+# The library's docs (private items too) build without a warning: a broken link or an
+# unescaped tag in a doc comment fails here, not in a reader's browser.
+RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --document-private-items --quiet
 
 # The tests run with a temp dir of their own, which must be empty afterwards: no test may leave
 # a file behind (a private key above all).

@@ -1,5 +1,6 @@
-//! Small text helpers several layers share: hex digits both ways, and the loopback address a
-//! wildcard listener is reached at. One copy each, so the rules cannot drift apart.
+//! Small text helpers several layers share: hex digits both ways, foreign text made safe for a
+//! terminal, and the loopback address a wildcard listener is reached at. One copy each, so the
+//! rules cannot drift apart.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -42,6 +43,29 @@ pub(crate) fn lower_hex(bytes: &[u8]) -> String {
     hex
 }
 
+/// What [`printable`] does with a space.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Spaces {
+    /// Kept: words of a sentence (a server's error description).
+    Keep,
+    /// As `?`, like every other non-graphic character: one word (an unknown option).
+    Replace,
+}
+
+/// At most `max` characters of `text`, graphic ASCII as it is, a space as `spaces` says, and
+/// every other character (controls such as ESC, DEL, non-ASCII) as `?`: someone else's text
+/// shown on our terminal can neither move the cursor nor colour it nor split the line.
+pub(crate) fn printable(text: &str, max: usize, spaces: Spaces) -> String {
+    text.chars()
+        .take(max)
+        .map(|c| match c {
+            ' ' if spaces == Spaces::Keep => c,
+            _ if c.is_ascii_graphic() => c,
+            _ => '?',
+        })
+        .collect()
+}
+
 /// Where to connect to reach a listener bound to `addr`: a wildcard address over loopback of
 /// its family (`0.0.0.0` → `127.0.0.1`, `::` → `::1`); any other address as it is.
 pub(crate) fn loopback_for(addr: SocketAddr) -> SocketAddr {
@@ -78,6 +102,23 @@ mod tests {
         let mut upper = String::new();
         push_hex(&mut upper, 0xa5, UPPER_HEX);
         assert_eq!(upper, "A5");
+    }
+
+    #[test]
+    fn printable_known_answers() {
+        let keep = |text: &str, max| printable(text, max, Spaces::Keep);
+        let replace = |text: &str, max| printable(text, max, Spaces::Replace);
+        assert_eq!(keep("invalid_request", 64), "invalid_request");
+        assert_eq!(keep("bad value: x", 64), "bad value: x");
+        assert_eq!(replace("--foo bar", 40), "--foo?bar");
+        assert_eq!(keep("\u{1b}[31mred\x7f\r\n\t", 64), "?[31mred????");
+        assert_eq!(replace("--\u{1b}[31m", 40), "--?[31m");
+        // A character, not a byte, per `?`; the limit counts characters.
+        assert_eq!(keep("café ü", 64), "caf? ?");
+        assert_eq!(keep("abcdef", 3), "abc");
+        assert_eq!(keep("ééé", 2), "??");
+        assert_eq!(keep("", 10), "");
+        assert_eq!(keep("abc", 0), "");
     }
 
     #[test]

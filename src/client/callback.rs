@@ -14,13 +14,16 @@
 //!   Go server), `POST` in an `application/x-www-form-urlencoded` body of at most 64 KiB
 //!   (`responseMode=form_post`); other methods get 405.
 //! - The first deciding request (a callback, or the start link's second request) decides: its
-//!   outcome (a token, or why not) is handed to the waiting run once its response is written, a
-//!   `303` to the server's done page or a `400` naming the failure. Later requests get 404.
+//!   outcome (a token, or why not) is handed to the waiting run once its response is written
+//!   (the response's [`Response::after_sent`] action), a `303` to the server's done page or a
+//!   `400` naming the failure. Later requests get 404.
+//! - A callback body the edge refuses as too large, which `handle` never sees, fails the run at
+//!   once ([`Service::completed`]).
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use ctutils::CtEq;
@@ -33,8 +36,6 @@ use crate::http::{Exchange, Limits, Method, Request, Response, Server, Service, 
 
 /// Largest callback body: a form_post of a 16 KB JWT is about 23 KB.
 pub(super) const MAX_BODY: usize = 64 * 1024;
-/// Route label of the response that delivers the outcome.
-const DELIVERY: &str = "delivery";
 const FORM: &str = "application/x-www-form-urlencoded";
 
 type Outcome = Result<TokenDocument, ClientError>;
@@ -94,7 +95,6 @@ impl Listener {
             started: AtomicBool::new(false),
             claimed: AtomicBool::new(false),
             unchecked_noted: AtomicBool::new(false),
-            outcome: Mutex::new(None),
             sender,
         };
         let server = Server::start(listener, limits(), Arc::new(service)).map_err(|error| {
@@ -136,8 +136,7 @@ struct Callback {
     claimed: AtomicBool,
     /// Set once the user was told that peers cannot be checked here.
     unchecked_noted: AtomicBool,
-    /// The outcome, from the handler until its response is written.
-    outcome: Mutex<Option<Outcome>>,
+    /// Where the deciding response's after-sent action hands the outcome to the waiting run.
     sender: SyncSender<Outcome>,
 }
 
@@ -151,19 +150,18 @@ impl Callback {
         host_ok && path_ok
     }
 
+    /// The deciding response; the outcome goes to the waiting run once the browser has this
+    /// answer, since the run stops the listener as soon as it has the outcome.
     fn deliver(&self, outcome: Outcome) -> Response {
         let response = match &outcome {
             Ok(_) => Response::text(Status::SeeOther, "Token received.")
                 .header("Location", self.routes.done_url.clone()),
             Err(error) => Response::text(Status::BadRequest, format!("token2go: {error}")),
         };
-        *self.outcome.lock().unwrap_or_else(PoisonError::into_inner) = Some(outcome);
-        response.header("Cache-Control", "no-store").route(DELIVERY)
-    }
-
-    fn finish(&self, outcome: Outcome) {
-        // The channel holds one outcome and only the first deciding request delivers one.
-        let _ = self.sender.try_send(outcome);
+        let sender = self.sender.clone();
+        response
+            .header("Cache-Control", "no-store")
+            .after_sent(move || finish(&sender, outcome))
     }
 
     /// The start link: the first GET goes on to the flow URL, a second one ends the run.
@@ -207,28 +205,20 @@ impl Service for Callback {
         self.deliver(fields.and_then(|fields| (self.open)(&fields)))
     }
 
-    /// What the trait describes: the deciding response (route [`DELIVERY`]) has left, so its
-    /// outcome goes to the waiting run, which may then stop the listener; or the edge refused the
-    /// callback's body, and the run fails now.
+    /// The edge refused the callback's body before `handle` saw it: the run fails now, not at
+    /// its timeout. (No access log here; the deciding response carries its own action.)
     fn completed(&self, exchange: &Exchange<'_>) {
-        if exchange.route == DELIVERY {
-            let outcome = self
-                .outcome
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take();
-            if let Some(outcome) = outcome {
-                self.finish(outcome);
-            }
-        } else if exchange.status == Status::ContentTooLarge
+        if exchange.status == Status::ContentTooLarge
             && exchange.path == self.routes.callback
             && !self.claimed.swap(true, Ordering::SeqCst)
         {
-            // The edge refused the body before the service saw it: fail now, not at the timeout.
-            self.finish(Err(ClientError::Callback(format!(
-                "the callback's body is larger than {} KiB",
-                MAX_BODY / 1024
-            ))));
+            finish(
+                &self.sender,
+                Err(ClientError::Callback(format!(
+                    "the callback's body is larger than {} KiB",
+                    MAX_BODY / 1024
+                ))),
+            );
         }
     }
 
@@ -246,6 +236,12 @@ impl Service for Callback {
             }
         }
     }
+}
+
+/// Hands the run its outcome. The channel holds one, and only the first deciding request (or
+/// the edge's refusal of its body) makes one.
+fn finish(sender: &SyncSender<Outcome>, outcome: Outcome) {
+    let _ = sender.try_send(outcome);
 }
 
 fn not_found() -> Response {
@@ -303,7 +299,6 @@ mod tests {
             started: AtomicBool::new(false),
             claimed: AtomicBool::new(false),
             unchecked_noted: AtomicBool::new(false),
-            outcome: Mutex::new(None),
             sender,
         };
         (callback, receiver)
@@ -336,6 +331,15 @@ mod tests {
         }
     }
 
+    /// What the edge does once it has written `response` for a request for `path`: reports the
+    /// exchange, then runs the response's after-sent action.
+    fn written(callback: &Callback, mut response: Response, path: &str) {
+        callback.completed(&exchange(&response, path));
+        if let Some(action) = response.take_after_sent() {
+            action();
+        }
+    }
+
     const HOST: (&str, &str) = ("Host", "127.0.0.1:4000");
 
     #[test]
@@ -353,7 +357,7 @@ mod tests {
             outcomes.try_recv().is_err(),
             "not before the response is written"
         );
-        callback.completed(&exchange(&response, "/p4th"));
+        written(&callback, response, "/p4th");
         assert_eq!(outcomes.try_recv().unwrap().unwrap().secret(), "tok");
         // The first request decided; the path is used up.
         assert_eq!(callback.handle(&req).status, 404);
@@ -371,7 +375,7 @@ mod tests {
             );
             let response = callback.handle(&req);
             assert_eq!(response.status, 303, "{content_type}");
-            callback.completed(&exchange(&response, "/p4th"));
+            written(&callback, response, "/p4th");
             assert!(outcomes.try_recv().unwrap().is_ok());
         }
         for (content_type, body) in [
@@ -389,7 +393,7 @@ mod tests {
             );
             let response = callback.handle(&req);
             assert_eq!(response.status, 400, "{content_type}");
-            callback.completed(&exchange(&response, "/p4th"));
+            written(&callback, response, "/p4th");
             let error = outcomes.try_recv().unwrap().err().unwrap().to_string();
             assert!(error.starts_with("the callback's "), "{error}");
         }
@@ -402,7 +406,7 @@ mod tests {
         assert_eq!(response.status, 400);
         let body = String::from_utf8(response.body.to_vec()).unwrap();
         assert!(body.starts_with("token2go: state mismatch"), "{body}");
-        callback.completed(&exchange(&response, "/p4th"));
+        written(&callback, response, "/p4th");
         assert!(matches!(
             outcomes.try_recv().unwrap(),
             Err(ClientError::State)
@@ -465,7 +469,7 @@ mod tests {
                 req.method.as_str(),
                 req.path
             );
-            callback.completed(&exchange(&response, &req.path));
+            written(&callback, response, &req.path);
         }
         assert!(outcomes.try_recv().is_err());
         let response = callback.handle(&request(Method::Get, "/p4th?state=good", &[HOST], b""));
@@ -501,11 +505,11 @@ mod tests {
         );
         assert_eq!(response.get_header("Cache-Control"), Some("no-store"));
         assert_eq!(response.get_header("Referrer-Policy"), Some("no-referrer"));
-        callback.completed(&exchange(&response, "/st4rt"));
+        written(&callback, response, "/st4rt");
         assert!(outcomes.try_recv().is_err());
         let again = callback.handle(&start);
         assert_eq!(again.status, 400);
-        callback.completed(&exchange(&again, "/st4rt"));
+        written(&callback, again, "/st4rt");
         let error = outcomes.try_recv().unwrap().err().unwrap().to_string();
         assert!(
             error.starts_with("the sign-in link was opened twice"),

@@ -19,6 +19,7 @@ use crate::client::error::ClientError;
 use crate::flow::crypto::{self, CryptoError, Sealed};
 use crate::flow::pubkey::{self, PublicKey};
 use crate::flow::query;
+use crate::text::{Spaces, printable};
 
 /// The paste-mode target: the server shows the encrypted result instead of sending it anywhere.
 pub(super) const OOB: &str = "urn:ietf:wg:oauth:2.0:oob";
@@ -128,8 +129,12 @@ pub(super) fn open_callback(
             return Err(ClientError::State);
         }
         return Err(ClientError::Refused {
-            code: printable(code, 64),
-            description: printable(last("error_description").unwrap_or("no description"), 300),
+            code: printable(code, 64, Spaces::Keep),
+            description: printable(
+                last("error_description").unwrap_or("no description"),
+                300,
+                Spaces::Keep,
+            ),
         });
     }
     let missing: Vec<&str> = FIELDS.into_iter().filter(|f| last(f).is_none()).collect();
@@ -155,21 +160,6 @@ pub(super) fn open_callback(
         })
     })?;
     key.open(&sealed)
-}
-
-/// At most `max` characters of `text`, anything but printable ASCII as `?`: a server's words
-/// on our terminal.
-fn printable(text: &str, max: usize) -> String {
-    text.chars()
-        .take(max)
-        .map(|c| {
-            if c == ' ' || c.is_ascii_graphic() {
-                c
-            } else {
-                '?'
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::idle::{IdleSet, OpenConn, Registry};
-use super::message::{Exchange, Limits, Method, Request, Response, Service, Status};
+use super::message::{AfterSent, Exchange, Limits, Method, Request, Response, Service, Status};
 use super::pool::Backlog;
 use super::readiness::readable_within;
 use super::request_head::{HeadScan, Refusal, check_request, keep_alive, parse_head};
@@ -56,6 +56,15 @@ impl Shared {
     pub(super) fn report(&self, exchange: &Exchange<'_>) {
         if catch_unwind(AssertUnwindSafe(|| self.service.completed(exchange))).is_err() {
             log::warn("the completed() hook panicked");
+        }
+    }
+
+    /// Runs a response's [`Response::after_sent`] action, under the guard `report` uses.
+    fn run_after_sent(&self, action: Option<AfterSent>) {
+        if let Some(action) = action
+            && catch_unwind(AssertUnwindSafe(action)).is_err()
+        {
+            log::warn("a response's after-sent action panicked");
         }
     }
 
@@ -274,6 +283,8 @@ impl Connection<'_> {
                 Response::text(Status::InternalServerError, "internal server error")
             }
         };
+        // Taken out before a 500 may replace the response: the action runs either way.
+        let after_sent = resp.take_after_sent();
         if let Some(problem) = invalid_response(&resp) {
             log::error(&format!("route {}: {problem}; answered 500", resp.route));
             resp = Response::text(Status::InternalServerError, "internal server error")
@@ -304,6 +315,7 @@ impl Connection<'_> {
             duration: started.elapsed(),
             peer: self.conn.peer,
         });
+        self.shared.run_after_sent(after_sent);
         if written.is_ok() && !keep {
             self.linger();
         }
@@ -356,5 +368,134 @@ impl Connection<'_> {
                 Err(_) => return,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::{Mutex, mpsc};
+
+    use super::*;
+    use crate::http::{Server, eventually};
+
+    /// Answers `/wait` with an action that waits for the test's go-ahead, `/big` with a body
+    /// larger than the socket buffers, `/panic` with an action that panics, anything else
+    /// without an action. Counts the actions that ran to their end.
+    struct Actions {
+        ran: Arc<AtomicUsize>,
+        go: Arc<Mutex<mpsc::Receiver<()>>>,
+    }
+
+    impl Service for Actions {
+        fn handle(&self, request: &Request) -> Response {
+            let ran = Arc::clone(&self.ran);
+            let count = move || {
+                ran.fetch_add(1, Ordering::SeqCst);
+            };
+            match request.path.as_str() {
+                "/wait" => {
+                    let go = Arc::clone(&self.go);
+                    Response::text(Status::Ok, "ok").after_sent(move || {
+                        let _ = go.lock().unwrap().recv_timeout(Duration::from_secs(10));
+                        count();
+                    })
+                }
+                "/big" => {
+                    Response::new(Status::Ok, "text/plain", vec![b'x'; 32 << 20]).after_sent(count)
+                }
+                "/panic" => Response::text(Status::Ok, "ok").after_sent(|| panic!("after-sent")),
+                _ => Response::text(Status::Ok, "plain"),
+            }
+        }
+        fn completed(&self, _: &Exchange<'_>) {}
+    }
+
+    fn start(limits: Limits) -> (Server, Arc<AtomicUsize>, mpsc::Sender<()>) {
+        let (go, waiting) = mpsc::channel();
+        let ran = Arc::new(AtomicUsize::new(0));
+        let service = Actions {
+            ran: Arc::clone(&ran),
+            go: Arc::new(Mutex::new(waiting)),
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let server = Server::start(listener, limits, Arc::new(service)).unwrap();
+        (server, ran, go)
+    }
+
+    /// Sends a GET for `path` and reads its whole response (a short text body ending in `\n`).
+    fn get(client: &mut TcpStream, path: &str) -> String {
+        write!(client, "GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut got = Vec::new();
+        let mut chunk = [0u8; 1024];
+        let complete = |got: &[u8]| {
+            [&b"\r\n\r\nok\n"[..], b"\r\n\r\nplain\n"]
+                .iter()
+                .any(|end| got.ends_with(end))
+        };
+        while !complete(&got) {
+            let n = client.read(&mut chunk).expect("the response in time");
+            assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&got));
+            got.extend_from_slice(&chunk[..n]);
+        }
+        String::from_utf8(got).unwrap()
+    }
+
+    #[test]
+    fn an_after_sent_action_runs_once_after_the_response_is_written() {
+        let (server, ran, go) = start(Limits::default());
+        let mut client = TcpStream::connect(server.local_addr()).unwrap();
+        // The action waits for `go`, which comes only once the whole response is here: had the
+        // edge run it before writing, the read would time out.
+        assert!(get(&mut client, "/wait").starts_with("HTTP/1.1 200 OK\r\n"));
+        assert_eq!(ran.load(Ordering::SeqCst), 0);
+        go.send(()).unwrap();
+        assert!(eventually(Duration::from_secs(5), || ran
+            .load(Ordering::SeqCst)
+            == 1));
+        // Later exchanges on the connection do not run it again.
+        assert!(get(&mut client, "/plain").starts_with("HTTP/1.1 200 OK\r\n"));
+        assert!(get(&mut client, "/other").starts_with("HTTP/1.1 200 OK\r\n"));
+        assert_eq!(ran.load(Ordering::SeqCst), 1);
+        assert_eq!(server.shutdown(Duration::from_secs(2)), 0);
+    }
+
+    #[test]
+    fn an_after_sent_action_runs_when_the_write_fails() {
+        let limits = Limits {
+            write_timeout: Duration::from_millis(300),
+            ..Limits::default()
+        };
+        let (server, ran, _go) = start(limits);
+        let mut client = TcpStream::connect(server.local_addr()).unwrap();
+        // 32 MiB that nobody reads: the write runs into its timeout.
+        client
+            .write_all(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
+        assert!(
+            eventually(Duration::from_secs(10), || ran.load(Ordering::SeqCst) == 1),
+            "the action ran after the failed write"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(ran.load(Ordering::SeqCst), 1, "exactly once");
+        drop(client);
+        server.shutdown(Duration::from_secs(2));
+    }
+
+    #[test]
+    fn a_panicking_after_sent_action_is_contained() {
+        let (server, _ran, _go) = start(Limits::default());
+        let mut client = TcpStream::connect(server.local_addr()).unwrap();
+        assert!(get(&mut client, "/panic").starts_with("HTTP/1.1 200 OK\r\n"));
+        // The same connection, on the same thread, serves on.
+        assert!(get(&mut client, "/plain").starts_with("HTTP/1.1 200 OK\r\n"));
+        let mut other = TcpStream::connect(server.local_addr()).unwrap();
+        assert!(get(&mut other, "/plain").starts_with("HTTP/1.1 200 OK\r\n"));
+        assert_eq!(server.shutdown(Duration::from_secs(2)), 0);
     }
 }

@@ -219,7 +219,13 @@ pub struct Response {
     pub body: Cow<'static, [u8]>,
     /// Metrics label of the route that answered (`"token"`, `"echo"`, ...; `"none"` for edge errors).
     pub route: &'static str,
+    /// What to do once this response has left ([`Response::after_sent`]); `None` for nearly
+    /// every response, so the server's own pay one empty word for it.
+    pub(super) after_sent: Option<AfterSent>,
 }
+
+/// An action a response carries, for the edge to run once after writing it.
+pub(crate) type AfterSent = Box<dyn FnOnce() + Send>;
 
 /// Headers on every response, whoever produced it.
 pub(super) const BASELINE_HEADERS: &[(&str, &str)] = &[
@@ -239,8 +245,7 @@ pub struct Exchange<'a> {
     /// The status sent.
     pub status: Status,
     /// The route label the service set on its response ([`Response::route`]); `"none"` when it
-    /// set none and for the edge's own answers. A fixed name: for metrics, and for
-    /// [`Service::completed`] to tell which of the service's responses this was.
+    /// set none and for the edge's own answers. A fixed name, for metrics.
     pub route: &'static str,
     /// Body bytes sent (0 for HEAD).
     pub bytes: usize,
@@ -250,22 +255,22 @@ pub struct Exchange<'a> {
     pub peer: SocketAddr,
 }
 
-/// The application behind the edge.
+/// The application behind the edge: the server's routes, the client's callback listener. The
+/// edge calls it from several threads at once, so it keeps its state in atomics and locks.
 pub trait Service: Send + Sync + 'static {
-    /// The response to one request that passed the edge's checks; runs on a worker, under a
-    /// panic guard (a panic becomes a 500).
+    /// The response to one request that passed the edge's checks (method, target, Host, head
+    /// and body limits, header encoding); runs on a worker, under a panic guard (a panic becomes
+    /// a 500). What must wait until the response has left goes with it as
+    /// [`Response::after_sent`].
     fn handle(&self, request: &Request) -> Response;
     /// Called once per exchange after its response was written (or writing failed), on the
     /// connection's thread under a panic guard (a panic is logged), also when the edge refused
-    /// the request itself (its own 4xx/5xx, which `handle` never saw; route `"none"`, path
-    /// `"-"` when the request line could not be parsed).
+    /// the request itself: its own 4xx/5xx, which `handle` never saw (route `"none"`; path `"-"`
+    /// when the request line could not be parsed).
     ///
-    /// For the access log and metrics, and for whatever must wait until the response has
-    /// left: a service may keep what `handle` decided and act on it here, finding the exchange
-    /// by the route label it set on that response, and may act on the edge's refusals by
-    /// `status` and `path`. The client's callback listener does both: it hands its outcome to
-    /// the waiting run only once the browser has its answer, and fails at once when the edge
-    /// refused the callback's body as too large.
+    /// For the access log and metrics, and for acting on the edge's refusals by `status` and
+    /// `path`: the client's callback listener fails at once when the edge refused the
+    /// callback's body as too large, instead of waiting for its timeout.
     fn completed(&self, exchange: &Exchange<'_>);
     /// Whether to serve a connection from `peer` at all; asked on the accept thread before the
     /// connection cap counts it, so a refused peer can hold no slot. `false` closes it at once,
@@ -296,6 +301,7 @@ impl Response {
             headers: vec![("Content-Type", Cow::Borrowed(content_type))],
             body: body.into(),
             route: "none",
+            after_sent: None,
         }
     }
 
@@ -313,11 +319,28 @@ impl Response {
         self
     }
 
-    /// Sets the route label: for the access log and metrics, and for [`Service::completed`] to
-    /// recognise the exchange of this response.
+    /// Sets the route label: for the access log and metrics.
     pub fn route(mut self, route: &'static str) -> Response {
         self.route = route;
         self
+    }
+
+    /// Gives the response an action the edge runs exactly once, after the response has been
+    /// written or writing it failed (the peer gone, the write timeout), and after
+    /// [`Service::completed`] has seen the exchange; on the connection's thread, under the
+    /// same panic guard as `completed` (a panic is logged, the connection goes on). A response
+    /// the edge replaces by a 500 (an invalid header) keeps its action. For what must not
+    /// happen before the peer has its answer: the client's listener hands the run its token
+    /// only then, since the run stops the listener as soon as it has it.
+    pub fn after_sent(mut self, action: impl FnOnce() + Send + 'static) -> Response {
+        self.after_sent = Some(Box::new(action));
+        self
+    }
+
+    /// The action [`Response::after_sent`] gave, taken out: for the edge that runs it (and for
+    /// tests that play the edge).
+    pub(crate) fn take_after_sent(&mut self) -> Option<AfterSent> {
+        self.after_sent.take()
     }
 
     /// Value of a header set on this response, name matched case-insensitively.

@@ -141,7 +141,7 @@ fn set(value: &Option<String>) -> Option<&str> {
 /// Where the user's name goes in a page; the template has it once.
 const SIGNED_IN: &str = "{{signed_in}}";
 
-/// "Signed in as <user>" under a page's heading, escaped; nothing when the user is unknown.
+/// "Signed in as `<user>`" under a page's heading, escaped; nothing when the user is unknown.
 fn signed_in(user: Option<&str>) -> Html {
     user.map(|user| {
         Html::concat([
