@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs every cargo-fuzz target of tests/fuzz/ for a fixed time each, one after the other, and
-# prints one summary line per target: runs, executions per second, coverage, corpus size and
-# findings. Exits non-zero when any target found something (a crash, a failed invariant, a
-# timeout, an out-of-memory or a leak); the input is kept under tests/fuzz/artifacts/<target>/.
+# Runs every cargo-fuzz target of tests/fuzz/ (its invariants in tests/fuzz/src/, one module per
+# target) for a fixed time each, one after the other, and prints one summary line per target:
+# runs, executions per second, coverage, corpus size and findings. Exits non-zero when any target
+# found something (a crash, a failed invariant, a timeout, an out-of-memory or a leak); the input
+# is kept under tests/fuzz/artifacts/<target>/.
 #
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]   (default: 60 seconds, every target)
 # Needs the nightly toolchain (libFuzzer's instrumentation) and cargo-fuzz, which it installs
@@ -11,7 +12,8 @@
 # The committed seeds (tests/fuzz/corpus/<target>/) are only read: libFuzzer writes what it
 # finds into tests/fuzz/work/corpus/<target>/ (ignored by git, as are the logs beside it), which
 # the next run starts from.
-# A finding worth keeping after its fix goes into the seed folder, where the unit tests replay it.
+# A finding worth keeping after its fix goes into the seed folder, where plain `cargo test`
+# replays it (tests/it/fuzz_corpus.rs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

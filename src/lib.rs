@@ -30,8 +30,9 @@ mod time;
 #[cfg(test)]
 mod test_keys;
 
-/// Entry points of the fuzz targets in `tests/fuzz/`, which need private parsers; only with the
-/// `fuzzing` feature (which only the fuzz crate turns on) and in unit tests (corpus replay).
-#[cfg(any(test, feature = "fuzzing"))]
+/// Thin wrappers of the few private parsers the fuzz targets' invariants (`tests/fuzz/src/`)
+/// check beside the documented API; only with the `fuzzing` feature (the fuzz crate and
+/// `cargo test`'s corpus replay turn it on), so a normal build has none of it.
+#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;

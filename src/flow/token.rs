@@ -31,9 +31,9 @@ pub struct TokenInfo<'a> {
 }
 
 impl<'a> TokenInfo<'a> {
-    /// Works out the fingerprint and `exp` itself: the tests' and the fuzzer's shorthand (the
-    /// server has them already, from the audit line's work).
-    #[cfg(any(test, feature = "fuzzing"))]
+    /// Works out the fingerprint and `exp` itself: the tests' shorthand (the server has them
+    /// already, from the audit line's work).
+    #[cfg(test)]
     pub fn new(secret: &'a str, now: SystemTime) -> TokenInfo<'a> {
         TokenInfo::with(secret, now, fingerprint(secret), jwt_expiry(secret))
     }
@@ -103,7 +103,7 @@ pub fn claim_str<'a>(claims: &'a Claims, name: &str) -> Option<&'a str> {
 
 /// The numeric `exp` claim of a JWS-compact JWT, decoded but never verified. The server
 /// decodes the claims once per request and reads them with [`claims_expiry`].
-#[cfg(any(test, feature = "fuzzing"))]
+#[cfg(test)]
 pub fn jwt_expiry(secret: &str) -> Option<i64> {
     claims_expiry(&jwt_claims(secret)?)
 }

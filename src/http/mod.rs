@@ -43,7 +43,7 @@ fn eventually(within: std::time::Duration, cond: impl Fn() -> bool) -> bool {
 /// `chunk` more at a time (as a slow client sends them) to one `HeadScan`, then the head is parsed
 /// and judged. `Ok(None)`: more bytes needed; `Err`: the refusal's status and line; `Ok(Some)`:
 /// the request the service would see and the bytes it took.
-#[cfg(any(test, feature = "fuzzing"))]
+#[cfg(feature = "fuzzing")]
 pub(crate) fn read_request(
     bytes: &[u8],
     limits: &Limits,

@@ -6,7 +6,7 @@ use crate::server::config::Secret;
 use crate::time::parse_rfc3339;
 
 pub use crate::flow::token::fingerprint;
-#[cfg(any(test, feature = "fuzzing"))]
+#[cfg(test)]
 pub(crate) use crate::flow::token::jwt_expiry;
 pub(crate) use crate::flow::token::{
     Claims, MAX_EXP, TokenInfo, claim_str, claims_expiry, jwt_claims,

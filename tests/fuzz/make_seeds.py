@@ -3,7 +3,7 @@
 
 Deterministic and stdlib only, so a reviewer can regenerate the seeds and diff them. Each seed
 is a small, valid or almost valid input that shows the fuzzer the shape of the format; the mode
-bytes match the targets' `mode` byte in src/fuzzing.rs. Files whose name starts with `seed-`
+bytes match the targets' `mode` byte in tests/fuzz/src/. Files whose name starts with `seed-`
 belong to this script; any other file in a corpus folder (an input of a fixed finding) is kept.
 Usage: python3 tests/fuzz/make_seeds.py
 """

@@ -13,6 +13,7 @@ mod audit_trail;
 mod cli;
 mod endpoints;
 mod flow;
+mod fuzz_corpus;
 mod http_edge;
 mod lifecycle;
 mod real_clients;

@@ -1,7 +1,7 @@
 #![no_main]
 //! The flow's redirect target parser, without and with an allow-list of prefixes.
-//! The invariants are in `token2go::fuzzing::redirect_target`.
+//! The invariants are in `src/redirect_target.rs` (`token2go_fuzz::redirect_target::run`).
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| token2go::fuzzing::redirect_target(data));
+fuzz_target!(|data: &[u8]| token2go_fuzz::redirect_target::run(data));
