@@ -111,10 +111,7 @@ impl fmt::Display for ClientError {
             ),
             ClientError::Callback(reason) => write!(f, "{reason}"),
             ClientError::State => {
-                write!(
-                    f,
-                    "state mismatch: the callback does not answer this request"
-                )
+                f.write_str("state mismatch: the callback does not answer this request")
             }
             ClientError::Decrypt => write!(
                 f,
