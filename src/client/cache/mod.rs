@@ -16,8 +16,8 @@
 //! - Writes go to a new 0600 temp file in the same directory, synced, then renamed over the
 //!   file, so a concurrent reader sees the old file or the new one, never half of one.
 //!
-//! This file holds the directory, the file names of a server and `forget`, which removes them;
-//! the parts:
+//! This file holds the directory, the file names of a server and `forget` (which removes its
+//! entry and launch record); the parts:
 //!
 //! - `entry`: the `<stem>.json` entries, read, listed and written;
 //! - `lock`: the `<stem>.lock` lock;
