@@ -1,4 +1,4 @@
-//! Compresses what the binary embeds, into OUT_DIR, where src/server/assets.rs and src/server/page.rs include it.
+//! Compresses what the binary embeds, into OUT_DIR, where src/server/assets.rs and src/server/page/templates.rs include it.
 //!
 //! - The two Swagger UI files the `/swagger-ui/` page needs. Swagger UI is third-party code and is
 //!   never committed here: it arrives in the zip that the `utoipa-swagger-ui-vendored`

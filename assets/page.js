@@ -135,7 +135,7 @@
   // The forms people paste: where each is shown, its copy button, the whole line it copies,
   // what it shows (text and classed spans), the message after copying; `always` when it
   // needs no token. exampleUrl: the operator's URL for the curl line, or the server's
-  // placeholder (src/server/page.rs). serverUrl: this server as the client reaches it.
+  // placeholder (src/server/page/). serverUrl: this server as the client reaches it.
   function copyForms(exampleUrl, serverUrl) {
     const clientCommand = `token2go ${shellQuote(serverUrl)}`;
     return [
