@@ -296,10 +296,16 @@ impl Response {
         content_type: &'static str,
         body: impl Into<Cow<'static, [u8]>>,
     ) -> Response {
+        Response::with_body(status, content_type, body.into())
+    }
+
+    // The generic methods only convert and call these, so each body is compiled once rather
+    // than once per argument type (bytes of the static release binary).
+    fn with_body(status: Status, content_type: &'static str, body: Cow<'static, [u8]>) -> Response {
         Response {
             status,
             headers: vec![("Content-Type", Cow::Borrowed(content_type))],
-            body: body.into(),
+            body,
             route: "none",
             after_sent: None,
         }
@@ -307,15 +313,26 @@ impl Response {
 
     /// A one-line plain-text answer (a newline is appended).
     pub fn text(status: Status, line: impl Into<String>) -> Response {
-        let mut body = line.into();
-        body.push('\n');
-        Response::new(status, "text/plain; charset=utf-8", body.into_bytes())
+        Response::text_line(status, line.into())
+    }
+
+    fn text_line(status: Status, mut line: String) -> Response {
+        line.push('\n');
+        Response::with_body(
+            status,
+            "text/plain; charset=utf-8",
+            line.into_bytes().into(),
+        )
     }
 
     /// Adds a header field.
-    pub fn header(mut self, name: &'static str, value: impl Into<Cow<'static, str>>) -> Response {
+    pub fn header(self, name: &'static str, value: impl Into<Cow<'static, str>>) -> Response {
+        self.set_header(name, value.into())
+    }
+
+    fn set_header(mut self, name: &'static str, value: Cow<'static, str>) -> Response {
         self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-        self.headers.push((name, value.into()));
+        self.headers.push((name, value));
         self
     }
 
