@@ -97,6 +97,33 @@ pub(crate) fn push_decimal(out: &mut String, n: u64) {
     push_digits(out, n, width);
 }
 
+/// `duration` as `{:?}` writes it (`3s`, `1.5s`, `250ms`, `10µs`, `7ns`): std's `Debug` carries
+/// rounding and padding this binary never uses, about 1.5 KB for one message (the
+/// healthcheck's timeout).
+pub(crate) fn duration_text(duration: Duration) -> String {
+    let nanos = duration.subsec_nanos();
+    // The whole number of the largest unit that is not zero, and the rest as `width` digits.
+    let (whole, mut fraction, mut width, unit) = match (duration.as_secs(), nanos) {
+        (0, 1_000_000..) => (u64::from(nanos / 1_000_000), nanos % 1_000_000, 6, "ms"),
+        (0, 1_000..) => (u64::from(nanos / 1_000), nanos % 1_000, 3, "µs"),
+        (0, _) => (u64::from(nanos), 0, 0, "ns"),
+        (secs, _) => (secs, nanos, 9, "s"),
+    };
+    let mut out = String::new();
+    push_decimal(&mut out, whole);
+    if fraction > 0 {
+        // Without a precision, `Debug` writes the fraction without its trailing zeros.
+        while fraction % 10 == 0 {
+            fraction /= 10;
+            width -= 1;
+        }
+        out.push('.');
+        push_digits(&mut out, u64::from(fraction), width);
+    }
+    out.push_str(unit);
+    out
+}
+
 /// Year, month, day, hour, minute and second of seconds since the epoch.
 fn fields(secs: i64) -> (i64, u32, u32, i64, i64, i64) {
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
@@ -217,6 +244,34 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn duration_text_is_debug() {
+        let cases = [
+            (Duration::ZERO, "0ns"),
+            (Duration::from_nanos(7), "7ns"),
+            (Duration::from_nanos(1_000), "1µs"),
+            (Duration::from_nanos(10_500), "10.5µs"),
+            (Duration::from_millis(250), "250ms"),
+            (Duration::from_nanos(1_000_001), "1.000001ms"),
+            (Duration::from_secs(3), "3s"),
+            (Duration::from_millis(1_500), "1.5s"),
+            (Duration::new(2, 1), "2.000000001s"),
+            (Duration::MAX, "18446744073709551615.999999999s"),
+        ];
+        for (duration, want) in cases {
+            assert_eq!(duration_text(duration), want);
+            assert_eq!(duration_text(duration), format!("{duration:?}"));
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn duration_text_matches_debug(secs in 0u64..3, nanos in 0u32..1_000_000_000) {
+            let duration = Duration::new(secs, nanos);
+            proptest::prop_assert_eq!(duration_text(duration), format!("{duration:?}"));
+        }
+    }
 
     #[test]
     fn digits_and_dates_by_hand() {

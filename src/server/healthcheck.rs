@@ -7,6 +7,8 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+use crate::time::duration_text;
+
 /// The whole probe (connect, send, receive) ends within this.
 pub const TIMEOUT: Duration = Duration::from_secs(3);
 /// A status line longer than this is not from token2go.
@@ -42,7 +44,9 @@ impl fmt::Display for ProbeError {
             ProbeError::Connect(e) => write!(f, "cannot connect: {e}"),
             ProbeError::Send(e) => write!(f, "cannot send the request: {e}"),
             ProbeError::Receive(e) => write!(f, "cannot read the answer: {e}"),
-            ProbeError::TimedOut(limit) => write!(f, "no answer within {limit:?}"),
+            ProbeError::TimedOut(limit) => {
+                write!(f, "no answer within {}", duration_text(*limit))
+            }
             ProbeError::Closed => write!(f, "connection closed without an answer"),
             ProbeError::Status(line) => write!(f, "answered {line:?}, not 200"),
         }
