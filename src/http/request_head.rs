@@ -241,8 +241,13 @@ pub(super) fn parse_head(
                 let interpreted = EDGE_HEADERS.into_iter().any(read)
                     || utf8.is_none_or(|names| names.iter().any(|n| read(n)));
                 if interpreted {
-                    let name: String = field.name.chars().take(64).collect();
-                    return Err(Refusal::NotUtf8(name));
+                    // Its first 64 characters.
+                    let end = field
+                        .name
+                        .char_indices()
+                        .nth(64)
+                        .map_or(field.name.len(), |(i, _)| i);
+                    return Err(Refusal::NotUtf8(field.name[..end].to_string()));
                 }
                 escape_obs_text(field.value)
             }
@@ -537,6 +542,16 @@ mod tests {
             None,
         );
         assert_eq!(bad.err(), Some(Refusal::NotUtf8("X".to_string())));
+        // A long name is named by its first 64 characters.
+        let long = "N".repeat(70);
+        let head = format!("GET / HTTP/1.1\r\n{long}: ");
+        let mut head = head.into_bytes();
+        head.extend_from_slice(b"\xff\r\n\r\n");
+        let wanted = [long.clone()];
+        assert_eq!(
+            parse_head(&head, peer(), &limits, Some(&wanted)).err(),
+            Some(Refusal::NotUtf8(long[..64].to_string()))
+        );
         let many = format!("GET / HTTP/1.1\r\n{}\r\n", "A: b\r\n".repeat(101));
         assert_eq!(
             parse_head(many.as_bytes(), peer(), &limits, None).err(),
