@@ -201,6 +201,11 @@ impl App {
 
 /// An HTML page under the strict policy; pages never go stale in a cache.
 fn html(body: impl Into<Cow<'static, [u8]>>) -> Response {
+    html_page(body.into())
+}
+
+// Compiled once rather than once per body type (bytes of the static release binary).
+fn html_page(body: Cow<'static, [u8]>) -> Response {
     Response::new(Status::Ok, "text/html; charset=utf-8", body)
         .header("Content-Security-Policy", page::PAGE_CSP)
         .header("Cache-Control", NO_STORE)
