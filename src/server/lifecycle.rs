@@ -14,10 +14,7 @@ use signal_hook::iterator::Signals;
 use signal_hook::low_level::signal_name;
 
 use crate::http::{Limits, Server};
-use crate::log::{
-    error as log_error, flush as log_flush, info as log_info, set_format as set_log_format,
-    warn as log_warn,
-};
+use crate::log;
 use crate::server::activation::{ActivationError, Inherited};
 use crate::server::config::{Config, STOP_GRACE};
 use crate::server::routes::App;
@@ -42,8 +39,8 @@ pub struct Running {
 /// service manager passed with `take_socket` and registers the stop signals' handlers; the exit
 /// code when one of them fails. Call it first, before the process starts any thread.
 ///
-/// SIGTERM and SIGINT wait, blocked, from the first instruction until their handlers are in
-/// place: a signal while a full stderr pipe holds a warning, or while a `.socket` unit's socket
+/// SIGTERM and SIGINT wait, blocked, from the start of this function until their handlers are
+/// in place: a signal while a full stderr pipe holds a warning, or while a `.socket` unit's socket
 /// already accepts, would otherwise end the process (exit 143, no stop line), and as PID 1 be
 /// ignored. The handlers come after `take_socket`: signal-hook opens a pipe, which must not
 /// take fd 3 before the passed socket is checked.
@@ -64,12 +61,12 @@ pub fn prepare(
         eprintln!("token2go-server: {error}");
         ExitCode::from(2)
     })?;
-    set_log_format(config.log_format);
+    log::set_format(config.log_format);
     for warning in &warnings {
-        log_warn(warning);
+        log::warn(warning);
     }
     let inherited = take_socket().map_err(|error| {
-        log_error(&error.to_string());
+        log::error(&error.to_string());
         ExitCode::from(2)
     })?;
     // Registered while blocked (signal-hook installs its handler before it records what the
@@ -77,11 +74,11 @@ pub fn prepare(
     // meanwhile arrives now. Before any thread exists, so every thread gets the open mask.
     let signals = Signals::new([SIGTERM, SIGINT]);
     if let Err(error) = block_stop_signals(false) {
-        log_error(&format!("cannot unblock SIGTERM and SIGINT: {error}"));
+        log::error(&format!("cannot unblock SIGTERM and SIGINT: {error}"));
         return Err(ExitCode::from(1));
     }
     let signals = signals.map_err(|error| {
-        log_error(&format!("cannot handle SIGTERM and SIGINT: {error}"));
+        log::error(&format!("cannot handle SIGTERM and SIGINT: {error}"));
         ExitCode::from(1)
     })?;
     Ok(Prepared {
@@ -107,13 +104,13 @@ impl Prepared {
         };
         let address = listener.local_addr().unwrap_or(config.listen);
         if let Some(warning) = config.fallback_exposure(address) {
-            log_warn(&warning);
+            log::warn(&warning);
         }
         let limits = Limits {
             max_connections: config.max_connections,
             ..Limits::default()
         };
-        log_info(&format!(
+        log::info(&format!(
             "token2go-server {} listening on http://{address}{origin} {}",
             env!("CARGO_PKG_VERSION"),
             config.summary()
@@ -121,7 +118,7 @@ impl Prepared {
         match Server::start(listener, limits, Arc::new(App::new(config))) {
             Ok(server) => Ok(Running { server, signals }),
             Err(error) => {
-                log_error(&format!("cannot start the server: {error}"));
+                log::error(&format!("cannot start the server: {error}"));
                 Err(ExitCode::from(1))
             }
         }
@@ -137,7 +134,7 @@ impl Running {
         } = self;
         // Nothing closes the iterator, so it only ends with a signal.
         let signal = signals.forever().next().unwrap_or(SIGTERM);
-        log_info(&format!(
+        log::info(&format!(
             "{}: stopping: no new connections, requests in flight get up to {} s",
             signal_name(signal).unwrap_or("signal"),
             STOP_GRACE.as_secs()
@@ -145,13 +142,13 @@ impl Running {
         exit_on_second_signal(signals);
         let closed = server.shutdown(STOP_GRACE);
         if closed > 0 {
-            log_warn(&format!(
+            log::warn(&format!(
                 "{closed} connection(s) still busy after {} s; closed",
                 STOP_GRACE.as_secs()
             ));
         }
         // The access log is batched: its last lines go out before the process ends.
-        log_flush();
+        log::flush();
         ExitCode::SUCCESS
     }
 }
@@ -163,16 +160,16 @@ fn exit_on_second_signal(mut signals: Signals) {
         .name("t2g-signals".to_string())
         .spawn(move || {
             if let Some(again) = signals.forever().next() {
-                log_warn(&format!(
+                log::warn(&format!(
                     "{} during the stop: exiting without waiting for requests in flight",
                     signal_name(again).unwrap_or("signal")
                 ));
-                log_flush();
+                log::flush();
                 std::process::exit(128 + again);
             }
         });
     if let Err(error) = second {
-        log_warn(&format!(
+        log::warn(&format!(
             "a second signal will not cut the stop short: {error}"
         ));
     }
@@ -183,10 +180,10 @@ fn fit_open_files(config: &mut Config) {
     match raise_nofile_limit() {
         Ok(limit) => {
             if let Some(warning) = config.fit_open_files(limit.soft) {
-                log_warn(&warning);
+                log::warn(&warning);
             }
         }
-        Err(error) => log_warn(&format!("cannot read the open-file limit: {error}")),
+        Err(error) => log::warn(&format!("cannot read the open-file limit: {error}")),
     }
 }
 
@@ -198,7 +195,7 @@ fn listener(config: &Config, inherited: Inherited) -> Option<(TcpListener, &'sta
             Some((listener, " (socket passed by the service manager)"))
         }
         Inherited::Ignored(warning) => {
-            log_warn(&warning);
+            log::warn(&warning);
             bind(config).map(|listener| (listener, ""))
         }
         Inherited::Nothing => bind(config).map(|listener| (listener, "")),
@@ -210,12 +207,12 @@ fn bind(config: &Config) -> Option<TcpListener> {
     match TcpListener::bind(config.listen) {
         Ok(listener) => {
             if let Err(error) = raise_listen_backlog(&listener) {
-                log_warn(&format!("cannot raise the listen backlog: {error}"));
+                log::warn(&format!("cannot raise the listen backlog: {error}"));
             }
             Some(listener)
         }
         Err(error) => {
-            log_error(&format!("cannot listen on {}: {error}", config.listen));
+            log::error(&format!("cannot listen on {}: {error}", config.listen));
             None
         }
     }
