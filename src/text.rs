@@ -29,6 +29,25 @@ pub(crate) fn push_hex(out: &mut String, byte: u8, digits: &[u8; 16]) {
     out.push(char::from(digits[usize::from(byte & 15)]));
 }
 
+/// Levenshtein distance between `a` and `b`, by characters: how many single-character
+/// insertions, deletions and substitutions turn one into the other. For "did you mean".
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
 /// Lower-case hex digits.
 pub(crate) const LOWER_HEX: &[u8; 16] = b"0123456789abcdef";
 /// Upper-case hex digits (percent-encoding, RFC 3986 §2.1).
@@ -102,6 +121,18 @@ mod tests {
         let mut upper = String::new();
         push_hex(&mut upper, 0xa5, UPPER_HEX);
         assert_eq!(upper, "A5");
+    }
+
+    #[test]
+    fn edit_distance_known_answers() {
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("abc", ""), 3);
+        assert_eq!(edit_distance("same", "same"), 0);
+        assert_eq!(edit_distance("--formt", "--format"), 1);
+        // By characters, not bytes; and case counts.
+        assert_eq!(edit_distance("é", "e"), 1);
+        assert_eq!(edit_distance("Port", "PORT"), 3);
     }
 
     #[test]

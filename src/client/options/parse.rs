@@ -9,7 +9,7 @@ use crate::client::env::Env;
 use crate::client::options::command::command;
 use crate::client::options::table::{Draft, OPTIONS, Opt};
 use crate::client::options::{Command, UsageError};
-use crate::text::{Spaces, printable};
+use crate::text::{Spaces, edit_distance, printable};
 
 /// Parses the arguments (without the program name). `--help` and `--version` win over
 /// everything else, as they do in most tools, so `token2go --bogus --help` still helps.
@@ -145,24 +145,6 @@ fn unknown(typed: &str) -> String {
         }
         _ => format!("unknown option {shown:?}"),
     }
-}
-
-/// Levenshtein distance, by characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != *cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! warning, which names the closest known variable when one is near (a typo's likely meaning).
 
 use super::variables::{VARIABLES, known};
+use crate::text::edit_distance;
 
 /// One warning per unknown `T2G_*` name, with the closest known name when one is near.
 pub(super) fn unknown_variable_warnings<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
@@ -14,28 +15,15 @@ pub(super) fn unknown_variable_warnings<'a>(names: impl Iterator<Item = &'a str>
         .collect()
 }
 
+/// The nearest known name, ignoring ASCII case (the table's names are upper case).
 fn closest_variable(name: &str) -> Option<&'static str> {
+    let name = name.to_ascii_uppercase();
     VARIABLES
         .iter()
-        .map(|v| (edit_distance(name, v.name), v.name))
+        .map(|v| (edit_distance(&name, v.name), v.name))
         .filter(|(d, _)| *d <= 4)
         .min_by_key(|(d, _)| *d)
         .map(|(_, known)| known)
-}
-
-/// Levenshtein distance over bytes (names are ASCII).
-fn edit_distance(a: &str, b: &str) -> usize {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut row = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = prev[j] + usize::from(!ca.eq_ignore_ascii_case(cb));
-            row[j + 1] = substitution.min(prev[j + 1] + 1).min(row[j] + 1);
-        }
-        prev = row;
-    }
-    prev[b.len()]
 }
 
 #[cfg(test)]
@@ -62,6 +50,12 @@ mod tests {
         assert!(!w[1].contains("did you mean"), "{}", w[1]);
         let w = unknown_variable_warnings(["T2G_SERVER_PROT"].into_iter());
         assert!(w[0].contains("T2G_SERVER_PORT"));
+        // Case is ignored in the comparison, and the name is shown as given.
+        let w = unknown_variable_warnings(["T2G_server_port"].into_iter());
+        assert_eq!(
+            w,
+            ["unknown variable T2G_server_port ignored; did you mean T2G_SERVER_PORT?"]
+        );
     }
 
     #[test]
