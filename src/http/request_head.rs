@@ -391,6 +391,16 @@ mod tests {
         SocketAddr::from(([127, 0, 0, 1], 4000))
     }
 
+    /// Limits small enough that short inputs reach the 414 and 431 paths.
+    fn tiny() -> Limits {
+        Limits {
+            max_request_line: 32,
+            max_head_bytes: 96,
+            max_headers: 3,
+            ..Limits::default()
+        }
+    }
+
     fn scan_all(input: &[u8], limits: &Limits) -> Result<Option<usize>, Refusal> {
         HeadScan::default().advance(input, limits)
     }
@@ -852,13 +862,7 @@ mod tests {
         fn any_bytes_give_a_request_or_a_refusal(
             input in prop_oneof![1 => prop::collection::vec(any::<u8>(), 0..512), 3 => head_like()],
         ) {
-            let tiny = Limits {
-                max_request_line: 32,
-                max_head_bytes: 96,
-                max_headers: 3,
-                ..Limits::default()
-            };
-            for limits in [Limits::default(), tiny] {
+            for limits in [Limits::default(), tiny()] {
                 match read(&input, &limits) {
                     Ok(None) => {}
                     Ok(Some((request, minor, body))) => {
@@ -882,13 +886,7 @@ mod tests {
     #[test]
     fn an_http_1_0_absolute_form_request_without_host_stays_within_the_field_limit() {
         let input = b"GET http://a HTTP/1.0\r\nA: \r\n-: \r\nConnection: \r\n\r\n";
-        let tiny = Limits {
-            max_request_line: 32,
-            max_head_bytes: 96,
-            max_headers: 3,
-            ..Limits::default()
-        };
-        for limits in [Limits::default(), tiny] {
+        for limits in [Limits::default(), tiny()] {
             match read(input, &limits) {
                 Ok(Some((request, minor, _))) => {
                     assert_eq!(minor, 0);
