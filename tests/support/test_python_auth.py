@@ -29,6 +29,7 @@ SUPPORT = Path(__file__).resolve().parent
 sys.path.insert(0, str(SUPPORT.parent.parent / "scripts"))
 
 import token2go_client  # noqa: E402 - found through the path set above
+from checks import Checks  # noqa: E402 - beside this file (sys.path[0])
 
 STANDIN = SUPPORT / "standin_browser.py"
 SEEDED_SECRET = "seeded-secret-not-a-token"
@@ -74,20 +75,6 @@ class RecorderHandler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, format, *args):
         """Quiet: the test prints its own lines."""
-
-
-class Checks:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, name, ok, detail=""):
-        if ok:
-            self.passed += 1
-            print(f"PASS {name}")
-        else:
-            self.failed += 1
-            print(f"FAIL {name}: {detail}")
 
 
 def seed_cache(server, secret, expires_in):

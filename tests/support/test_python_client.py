@@ -37,6 +37,7 @@ SUPPORT = Path(__file__).resolve().parent
 sys.path.insert(0, str(SUPPORT.parent.parent / "scripts"))
 
 import token2go_client  # noqa: E402 - found through the path set above
+from checks import Checks  # noqa: E402 - beside this file (sys.path[0])
 
 STANDIN = SUPPORT / "standin_browser.py"
 OPAQUE = "opaque-notebook-token-not-a-jwt"
@@ -66,19 +67,6 @@ class HTML:
 def display(*objects):
     shown.extend(objects)
 '''
-
-
-class Checks:
-    def __init__(self):
-        self.passed = self.failed = 0
-
-    def check(self, name, ok, detail=""):
-        if ok:
-            self.passed += 1
-            print(f"PASS {name}")
-        else:
-            self.failed += 1
-            print(f"FAIL {name}: {detail}")
 
 
 def install_fake_ipython(temp):
