@@ -111,6 +111,15 @@ pub(super) fn parse_header_names(v: &str) -> Result<Vec<String>, String> {
     Ok(names)
 }
 
+/// `none` (any case) for no header at all, else a list as [`parse_header_names`] reads it.
+pub(super) fn parse_header_names_or_none(v: &str) -> Result<Vec<String>, String> {
+    if v.trim().eq_ignore_ascii_case("none") {
+        Ok(Vec::new())
+    } else {
+        parse_header_names(v)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::log::LogFormat;

@@ -4,8 +4,8 @@
 //! test, the README's table.
 
 use super::values::{
-    one_of, parse_bool, parse_example_url, parse_header_names, parse_host, parse_host_names,
-    parse_port, parse_reauth_url,
+    one_of, parse_bool, parse_example_url, parse_header_names, parse_header_names_or_none,
+    parse_host, parse_host_names, parse_port, parse_reauth_url,
 };
 use super::{Config, Secret};
 use crate::flow::redirect_target::AllowedPrefix;
@@ -72,11 +72,7 @@ pub const VARIABLES: &[Variable] = &[
         default: DEFAULT_USER_HEADER_NAMES,
         meaning: "ordered header names carrying the authenticated user's name; none: JWT claims only",
         apply: |c, v| {
-            c.user_header_names = if v.trim().eq_ignore_ascii_case("none") {
-                Vec::new()
-            } else {
-                parse_header_names(v)?
-            };
+            c.user_header_names = parse_header_names_or_none(v)?;
             Ok(())
         },
     },
@@ -85,11 +81,7 @@ pub const VARIABLES: &[Variable] = &[
         default: DEFAULT_EXPIRY_HEADER_NAMES,
         meaning: "header names with the token's expiry (Unix seconds, RFC 3339); none: off",
         apply: |c, v| {
-            c.expiry_header_names = if v.trim().eq_ignore_ascii_case("none") {
-                Vec::new()
-            } else {
-                parse_header_names(v)?
-            };
+            c.expiry_header_names = parse_header_names_or_none(v)?;
             Ok(())
         },
     },
